@@ -1,0 +1,5 @@
+"""``python -m lstmkit``: the main job (see README)."""
+
+from lstmkit.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""Utilities that sit beside the layers: seeding, validation, safe serialization."""
+
+from lstmkit.utils.seed import set_seed
+
+__all__ = ["set_seed"]

@@ -1,0 +1,121 @@
+"""One-file model bundles: safetensors tensors plus a JSON config in the safetensors header.
+
+A bundle is a plain safetensors file. Its header's ``__metadata__`` holds ``format = "lstmkit"``,
+``format_version`` and ``config``, a JSON document. Nothing is ever unpickled, and files are written
+to a temporary file in the destination folder and renamed into place, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+FORMAT = "lstmkit"
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) atomically; see :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_bundle(
+    path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], config: Mapping[str, Any]
+) -> None:
+    """Save tensors and a JSON-serializable config as one safetensors file, atomically.
+
+    Args:
+        path: destination file.
+        tensors: name to tensor; tensors are copied to contiguous CPU memory.
+        config: JSON-serializable description needed to rebuild the object.
+
+    Raises:
+        TypeError: ``config`` is not JSON-serializable.
+    """
+    try:
+        config_json = json.dumps(config, sort_keys=True)
+    except TypeError as err:
+        raise TypeError(f"save_bundle expected a JSON-serializable config, got {err}") from err
+    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": config_json}
+    atomic_write_bytes(path, st_save(cpu, metadata=metadata))
+
+
+def load_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a bundle written by :func:`save_bundle`.
+
+    Returns:
+        ``(tensors, config)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is corrupt, truncated, not safetensors, or not an lstmkit bundle.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"no lstmkit model file at '{source}'")
+    data = source.read_bytes()
+    header = _read_header(data, source)
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        raise ValueError(
+            f"'{source}' is a safetensors file but not an lstmkit model "
+            f"(expected metadata format='{FORMAT}', got {metadata.get('format')!r})"
+        )
+    version = metadata.get("format_version", "?")
+    if version != str(FORMAT_VERSION):
+        raise ValueError(
+            f"'{source}' has lstmkit format version {version}; this lstmkit reads version {FORMAT_VERSION}"
+        )
+    try:
+        tensors = st_load(data)
+        config = json.loads(metadata["config"])
+    except (SafetensorError, KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"'{source}' is a corrupt or truncated lstmkit model file: {err}") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"'{source}' holds a config of type {type(config).__name__}, expected an object")
+    return tensors, config
+
+
+def _read_header(data: bytes, source: Path) -> dict[str, Any]:
+    """Parse the safetensors header: 8 bytes little-endian length, then that many bytes of JSON."""
+    if len(data) < 8:
+        raise ValueError(f"'{source}' is not an lstmkit model file: {len(data)} bytes, too short for a header")
+    length = int.from_bytes(data[:8], "little")
+    if length <= 0 or 8 + length > len(data):
+        raise ValueError(
+            f"'{source}' is not an lstmkit model file, or is truncated: header of {length} bytes "
+            f"announced in a file of {len(data)} bytes"
+        )
+    try:
+        header = json.loads(data[8 : 8 + length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"'{source}' is not an lstmkit model file: unreadable header ({err})") from err
+    if not isinstance(header, dict):
+        raise ValueError(f"'{source}' is not an lstmkit model file: header is not a JSON object")
+    return header

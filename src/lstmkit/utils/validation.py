@@ -1,0 +1,64 @@
+"""Input checks shared by the public entry points; each raises with what was expected and received."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in sorted(choices))
+        raise ValueError(f"unknown {name} {value!r}; expected one of {valid}")
+    return value
+
+
+def check_finite(name: str, value: torch.Tensor | np.ndarray) -> None:
+    """Raise ``ValueError`` if a floating array holds NaN or infinity, saying where the first one is."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0].tolist())
+            count = int(bad.sum())
+            raise ValueError(
+                f"{name} contains {count} NaN or infinite value(s), the first at index {index}: "
+                f"{value[index].item()}; clean or impute the data first"
+            )
+        return
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    bad_np = ~np.isfinite(array)
+    if bad_np.any():
+        index = tuple(int(i) for i in np.argwhere(bad_np)[0])
+        raise ValueError(
+            f"{name} contains {int(bad_np.sum())} NaN or infinite value(s), the first at index {index}: "
+            f"{array[index]}; clean or impute the data first"
+        )
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer ``>= minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -> float:
+    """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]``), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} {value!r}")
+    ok = 0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0
+    if not ok or math.isnan(value):
+        bound = "[0, 1]" if upper_inclusive else "[0, 1)"
+        raise ValueError(f"{name} must be in {bound}, got {value}")
+    return float(value)

@@ -1,0 +1,24 @@
+"""Shared test settings: fixed seeds, few threads, a path to the shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The read-only data folder beside the checkout (``../shared/data``)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared data folder missing at {SHARED_DATA}; tests need ../shared/data beside the repo")
+    return SHARED_DATA

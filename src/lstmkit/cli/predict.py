@@ -1,0 +1,35 @@
+"""``lstmkit predict MODEL DATA``: apply any saved lstmkit model to new data.
+
+The model file's config names its ``kind``; each kit registers the function that applies its kind.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from lstmkit.utils.serialization import load_bundle
+
+# config "kind" -> "module:function(model_path, data_path, out_path) -> None"
+PREDICTORS: dict[str, str] = {
+    "forecaster": "lstmkit.cli.forecast:predict_forecaster",
+    "tsc_classifier": "lstmkit.cli.classify:predict_classifier",
+}
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write predictions to this CSV.")
+def predict(model: Path, data: Path, out: Path | None) -> None:
+    """Apply the saved model MODEL to DATA and print (or write) its predictions."""
+    _, config = load_bundle(model)
+    kind = config.get("kind")
+    target = PREDICTORS.get(str(kind))
+    if target is None:
+        valid = ", ".join(sorted(PREDICTORS))
+        raise ValueError(f"'{model}' holds a model of kind {kind!r}; lstmkit predict applies {valid}")
+    module_name, function = target.split(":")
+    getattr(importlib.import_module(module_name), function)(model, data, out)

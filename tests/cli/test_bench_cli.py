@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from lstmkit.cli import cli
@@ -49,13 +50,24 @@ def test_bench_memory_writes_metrics_and_plots(tmp_path: Path) -> None:
     assert len(metrics["gradient_flow"]["8"]["lstm"]) == 8
     for name in ("loss_curves.png", "gradient_flow_T6.png", "gradient_flow_T8.png", "lstm_T8.safetensors"):
         assert (out / name).is_file()
-    # a saved model feeds lstmkit gates
-    np_data = tmp_path / "x.csv"
-    np_data.write_text("v,m\n" + "\n".join(f"{t / 8},{int(t in (1, 6))}" for t in range(8)))
-    result = CliRunner().invoke(
-        cli, ["gates", str(out / "lstm_T8.safetensors"), str(np_data), "--out", str(tmp_path / "g")]
-    )
+    x, signal = np.load(out / "data_T8.npy"), np.load(out / "signal_T8.npy")
+    assert x.shape == (64, 8, 2) and signal.shape == (64, 8)
+    np.testing.assert_allclose(signal[:, -1], (x[..., 0] * x[..., 1]).sum(axis=1), rtol=1e-6)
+    # a saved model and the written examples feed lstmkit gates
+    args = [
+        "gates",
+        str(out / "lstm_T8.safetensors"),
+        str(out / "data_T8.npy"),
+        "--out",
+        str(tmp_path / "g"),
+        "--signal",
+        str(out / "signal_T8.npy"),
+        "--sample",
+        "3",
+    ]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "g" / "units_rnn_l0_forward.png").is_file()
 
 
 def test_bench_memory_rejects_unknown_model() -> None:

@@ -70,3 +70,22 @@ def test_gates_errors_are_one_line(model_and_data: tuple[Path, Path], tmp_path: 
         result.exit_code == 2
         and "the model takes 2 feature(s) per step; DATA has shape (2, 12, 5)" in result.output
     )
+
+
+def test_gates_reads_a_saved_keras_face_model(tmp_path: Path) -> None:
+    from lstmkit.layers import LSTM, Dense
+    from lstmkit.models import Sequential
+
+    model = Sequential([LSTM(5, input_shape=(9, 2)), Dense(1)])
+    x = adding_problem(2, 9, seed=1).x
+    model.predict(x)
+    model.save(tmp_path / "keras.safetensors")
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "g"
+    result = CliRunner().invoke(
+        cli, ["gates", str(tmp_path / "keras.safetensors"), str(tmp_path / "x.npy"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    with np.load(out / "gates.npz") as arrays:
+        (key,) = {k.split("/")[0] for k in arrays}
+        assert arrays[f"{key}/h"].shape == (2, 9, 5)

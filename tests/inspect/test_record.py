@@ -45,6 +45,29 @@ def test_recorded_h_equals_model_output(kind: str, case: str) -> None:
         np.testing.assert_allclose(rec.h[:, t_final], h_n[k].detach().numpy(), atol=1e-5)
 
 
+VARIANTS = {
+    "peephole": {"peephole": True},
+    "layer_norm-2layers": {"layer_norm": True, "num_layers": 2},
+    "coupled_gates-bidirectional": {"coupled_gates": True, "bidirectional": True},
+    "zoneout-recurrent_dropout": {"zoneout": 0.3, "recurrent_dropout": 0.2},
+    "peephole-projection-forget_bias": {"peephole": True, "proj_size": 2, "forget_bias": 1.0},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def test_recorded_h_equals_output_for_lstmkit_variants(variant: str) -> None:
+    lstm = LSTM(3, 5, batch_first=True, **VARIANTS[variant])  # type: ignore[arg-type]
+    x = torch.randn(2, 6, 3)
+    records = record(lstm, x)
+    output, _ = lstm.eval()(x)
+    last = [r for r in records if r.layer == lstm.num_layers - 1]
+    np.testing.assert_allclose(
+        np.concatenate([r.h for r in last], axis=-1), output.detach().numpy(), atol=1e-5
+    )
+    if variant.startswith("coupled"):
+        np.testing.assert_allclose(records[0].f, 1 - records[0].i, atol=1e-6)
+
+
 def test_shapes_and_gate_ranges() -> None:
     lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True)
     records = record(lstm, np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32))
@@ -119,3 +142,16 @@ def test_record_rejects_bad_input() -> None:
         record(nn.LSTM(2, 2), torch.tensor([[[float("nan"), 0.0]]]))
     with pytest.raises(TypeError, match=r"expected an nn\.Module or an lstmkit Model"):
         record("model", torch.randn(3, 1, 2))
+
+
+def test_record_a_keras_face_sequential() -> None:
+    from lstmkit.layers import LSTM as KerasLSTM
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+
+    model = Sequential([KerasLSTM(6, return_sequences=True, input_shape=(7, 3)), KerasLSTM(4), Dense(1)])
+    x = np.random.default_rng(0).normal(size=(2, 7, 3)).astype(np.float32)
+    model.predict(x)  # builds the model
+    records = record(model, x)
+    assert [r.h.shape for r in records] == [(2, 7, 6), (2, 7, 4)]
+    np.testing.assert_allclose(records[1].x, records[0].h, atol=1e-6)

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from lstmkit.tasks.generators import ADDING_BASELINE_MSE
-from lstmkit.tasks.memory import MemoryBenchConfig, format_table, run_memory_benchmark, train_one
+from lstmkit.tasks.memory import (
+    MemoryBenchConfig,
+    format_table,
+    initial_network,
+    run_memory_benchmark,
+    train_one,
+)
 from lstmkit.tasks.models import SequenceNet, load_memory_net, save_memory_net
 from lstmkit.tasks.plots import plot_loss_curves
 
@@ -117,3 +123,15 @@ def test_config_rejects_bad_values() -> None:
         MemoryBenchConfig(lr=-1)
     with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
         MemoryBenchConfig(max_steps=0)
+
+
+def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:
+    config = MemoryBenchConfig(hidden_size=4, lstm_forget_bias=1.0)
+    lstm = initial_network(config, "lstm").rnn
+    forget_rows = slice(4, 8)  # gate order i, f, g, o
+    total = lstm.bias_ih_l0[forget_rows] + lstm.bias_hh_l0[forget_rows]
+    plain = initial_network(MemoryBenchConfig(hidden_size=4), "lstm").rnn
+    torch.testing.assert_close(total, plain.bias_ih_l0[forget_rows] + plain.bias_hh_l0[forget_rows] + 1.0)
+    assert isinstance(initial_network(config, "gru").rnn, torch.nn.GRU)  # GRU built without the option
+    with pytest.raises(ValueError, match="forget_bias applies to the LSTM only"):
+        SequenceNet("rnn", 2, 4, 1, forget_bias=1.0)

@@ -8,19 +8,22 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+import numpy as np
 import torch
 from torch import nn
 
 from lstmkit.inspect.gradient_flow import GradientFlow, gradient_flow
-from lstmkit.inspect.plots import plot_gradient_flow
-from lstmkit.tasks.generators import adding_problem, copy_memory, temporal_order
+from lstmkit.inspect.plots import plot_gradient_flow_panels
 from lstmkit.tasks.memory import (
     TASKS,
     CurvePoint,
     MemoryBenchConfig,
     RunResult,
     format_table,
+    generate,
+    initial_network,
     run_memory_benchmark,
+    task_loss,
 )
 from lstmkit.tasks.models import CELL_KINDS, SequenceNet, save_memory_net
 from lstmkit.tasks.plots import plot_loss_curves
@@ -94,6 +97,13 @@ def bench() -> None:
     show_default=True,
     help="torch CPU threads; 1 is fastest for these small models on a shared machine.",
 )
+@click.option(
+    "--lstm-forget-bias",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="LSTM forget-gate bias at initialization (Keras' unit_forget_bias; 0 is torch's default).",
+)
 @click.option("--stop-when-solved/--no-stop-when-solved", default=True, show_default=True)
 @click.option(
     "--out",
@@ -113,6 +123,7 @@ def memory(
     eval_every: int,
     seed: int,
     threads: int,
+    lstm_forget_bias: float,
     stop_when_solved: bool,
     out: Path | None,
 ) -> None:
@@ -129,6 +140,7 @@ def memory(
         eval_every=eval_every,
         seed=seed,
         stop_when_solved=stop_when_solved,
+        lstm_forget_bias=lstm_forget_bias,
     )
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -168,15 +180,11 @@ def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> No
     if out is None:
         return
     plot_loss_curves(results, out / "loss_curves.png")
-    flows = _gradient_flows(config, nets)
-    for length, per_model in flows.items():
-        plot_gradient_flow(
-            per_model,
-            out / f"gradient_flow_T{length}.png",
-            title=f"{config.task}, T = {length}: gradient flow of trained models",
-        )
+    flows = _gradient_flows(config, nets, out)
     _write_metrics(out, config, results, flows)
-    click.echo(f"wrote {out / 'metrics.json'}, loss_curves.png, gradient_flow_T*.png and the models")
+    click.echo(
+        f"wrote {out / 'metrics.json'}, loss_curves.png, gradient_flow_T*.png, data_T*.npy and the models"
+    )
 
 
 def _write_metrics(
@@ -200,29 +208,33 @@ def _save_net(path: Path, net: nn.Module, config: MemoryBenchConfig, result: Run
 
 
 def _gradient_flows(
-    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module]
+    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path
 ) -> dict[int, dict[str, GradientFlow]]:
-    """Gradient flow of each trained model on the same test examples (float-input tasks only)."""
+    """Gradient flow of each model, untrained and trained, on the same examples; writes those examples.
+
+    Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates``) and, for adding,
+    ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must hold.
+    Copy memory takes tokens, so it has no input gradient and no gradient-flow plot.
+    """
     flows: dict[int, dict[str, GradientFlow]] = {}
     for length in config.lengths:
+        data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
+        np.save(out / f"data_T{length}.npy", data.x)
         if config.task == "adding":
-            data = adding_problem(GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
-        elif config.task == "temporal_order":
-            data = temporal_order(GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
-        else:
-            data = copy_memory(GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
+            np.save(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
+        if config.task == "copy":
+            continue
         x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
-        per_model: dict[str, GradientFlow] = {}
-        for model in config.models:
-            net = nets[(model, length)]
-            if config.task == "copy":
-                continue  # token input: no gradient w.r.t. the input
-            loss = (
-                (lambda out, y=y: nn.functional.mse_loss(out, y))
-                if config.task == "adding"
-                else (lambda out, y=y: nn.functional.cross_entropy(out, y))
-            )
-            per_model[model] = gradient_flow(net, x, loss)
-        if per_model:
-            flows[length] = per_model
+
+        def loss(output: torch.Tensor, y: torch.Tensor = y) -> torch.Tensor:
+            return task_loss(config.task, output, y)
+
+        initial = {model: gradient_flow(initial_network(config, model), x, loss) for model in config.models}
+        trained = {model: gradient_flow(nets[(model, length)], x, loss) for model in config.models}
+        plot_gradient_flow_panels(
+            {"at initialization": initial, "after training": trained},
+            out / f"gradient_flow_T{length}.png",
+            title=f"{config.task}, T = {length}: gradient of the loss w.r.t. the input at each lag",
+        )
+        flows[length] = trained
     return flows

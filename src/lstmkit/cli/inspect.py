@@ -22,6 +22,7 @@ from lstmkit.utils.serialization import load_bundle
 
 # config "kind" -> "module:function(path) -> nn.Module or lstmkit Model"
 LOADERS: dict[str, str] = {
+    "keras_model": "lstmkit.models:load_model",
     "memory_task_net": "lstmkit.tasks.models:load_memory_net",
 }
 

@@ -47,18 +47,42 @@ def plot_gradient_flow(
     Raises:
         ValueError: ``flows`` is empty.
     """
-    if not flows:
-        raise ValueError("plot_gradient_flow needs at least one model's GradientFlow, got none")
-    fig = Figure(figsize=(5.0, 3.2), layout="constrained")
-    ax = fig.subplots()
-    for name, flow in flows.items():
-        norm = np.maximum(flow.input_norm, np.finfo(np.float64).tiny)
-        ax.plot(flow.lag, norm, label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("lag T - 1 - t (steps before the loss)")
-    ax.set_ylabel("mean ‖∂L/∂x_t‖")
-    ax.set_title(title or "gradient flow over time")
-    ax.legend(fontsize="small")
+    return plot_gradient_flow_panels({title or "gradient flow over time": flows}, path)
+
+
+def plot_gradient_flow_panels(
+    panels: Mapping[str, Mapping[str, GradientFlow]],
+    path: PathLike | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Several :func:`plot_gradient_flow` panels side by side (e.g. before and after training).
+
+    Args:
+        panels: panel title to (model name to :class:`GradientFlow`).
+        path: if given, save the figure there (PNG).
+        title: overall title.
+
+    Raises:
+        ValueError: no panel, or a panel without a model.
+    """
+    if not panels or any(not flows for flows in panels.values()):
+        raise ValueError(
+            "plot_gradient_flow needs at least one model's GradientFlow in every panel, got none"
+        )
+    fig = Figure(figsize=(4.6 * len(panels), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    for ax, (name, flows) in zip(axes, panels.items(), strict=True):
+        for model, flow in flows.items():
+            norm = np.maximum(flow.input_norm, np.finfo(np.float64).tiny)
+            ax.plot(flow.lag, norm, label=model)
+        ax.set_yscale("log")
+        ax.set_xlabel("lag T - 1 - t (steps before the loss)")
+        ax.set_title(name, fontsize="medium")
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("mean ‖∂L/∂x_t‖")
+    if title is not None:
+        fig.suptitle(title, fontsize="medium")
     return _save(fig, path)
 
 

@@ -62,6 +62,8 @@ class MemoryBenchConfig:
         test_size: test examples.
         clip_norm: gradient-norm clipping threshold.
         stop_when_solved: stop a model's training at the first evaluation that counts as solved.
+        lstm_forget_bias: the LSTM's forget-gate bias at initialization (1.0 is Keras' default,
+            ``unit_forget_bias``; Jozefowicz et al. 2015); GRU and RNN have no such gate.
         seed: seed of the batch stream, the validation and test sets, and the initialization.
     """
 
@@ -78,6 +80,7 @@ class MemoryBenchConfig:
     test_size: int = 2000
     clip_norm: float = 1.0
     stop_when_solved: bool = True
+    lstm_forget_bias: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -156,12 +159,14 @@ class _Task:
             return copy_memory(n, self.length, seed=seed)
         return temporal_order(n, self.length, seed=seed)
 
-    def network(self, cell: str, hidden_size: int) -> SequenceNet:
+    def network(self, cell: str, hidden_size: int, forget_bias: float) -> SequenceNet:
+        bias = forget_bias if cell == "lstm" else 0.0
+        kind: Any = cell
         if self.name == "adding":
-            return SequenceNet(cell, 2, hidden_size, 1)  # type: ignore[arg-type]
+            return SequenceNet(kind, 2, hidden_size, 1, forget_bias=bias)
         if self.name == "copy":
-            return SequenceNet(cell, 0, hidden_size, 10, readout="all", vocab_size=10)  # type: ignore[arg-type]
-        return SequenceNet(cell, 8, hidden_size, 4)  # type: ignore[arg-type]
+            return SequenceNet(kind, 0, hidden_size, 10, readout="all", vocab_size=10, forget_bias=bias)
+        return SequenceNet(kind, 8, hidden_size, 4, forget_bias=bias)
 
     def loss(self, output: Tensor, y: Tensor) -> Tensor:
         if self.name == "adding":
@@ -189,6 +194,25 @@ class _Task:
         if self.name == "adding":
             return val_loss < ADDING_SOLVED_MSE
         return val_accuracy is not None and val_accuracy >= SOLVED_ACCURACY
+
+
+def generate(task: str, n: int, length: int, *, seed: int) -> TaskData:
+    """``n`` examples of ``task`` (``"adding"``, ``"copy"`` or ``"temporal_order"``) at length ``length``."""
+    check_choice("task", task, TASKS)
+    return _Task(task, length).generate(n, seed)
+
+
+def initial_network(config: MemoryBenchConfig, cell: str) -> SequenceNet:
+    """The untrained network :func:`train_one` starts from (same seed, same initialization)."""
+    check_choice("model", cell, CELL_KINDS)
+    set_seed(config.seed)
+    return _Task(config.task, config.lengths[0]).network(cell, config.hidden_size, config.lstm_forget_bias)
+
+
+def task_loss(task: str, output: Tensor, y: Tensor) -> Tensor:
+    """The training loss of ``task``: MSE for adding, cross-entropy otherwise."""
+    check_choice("task", task, TASKS)
+    return _Task(task, 1).loss(output, y)
 
 
 def _tensors(data: TaskData) -> tuple[Tensor, Tensor]:
@@ -228,8 +252,7 @@ def train_one(
     task = _Task(config.task, length)
     x_val, y_val = _tensors(task.generate(config.eval_size, seed=config.seed + 1_000_003))
     x_test, y_test = _tensors(task.generate(config.test_size, seed=config.seed + 2_000_003))
-    set_seed(config.seed)
-    net = task.network(cell, config.hidden_size)
+    net = initial_network(config, cell)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     batch_seeds = np.random.default_rng(config.seed).integers(0, 2**31 - 1, size=config.max_steps)
     curve: list[CurvePoint] = []

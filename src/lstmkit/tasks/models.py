@@ -36,6 +36,8 @@ class SequenceNet(nn.Module):
         output_size: outputs per readout ``O``.
         readout: ``"last"`` or ``"all"``.
         vocab_size: number of token ids when the input is tokens, else ``None``.
+        forget_bias: added to the LSTM's forget-gate bias at initialization (Gers et al. 2000;
+            Jozefowicz et al. 2015; Keras' ``unit_forget_bias``); LSTM only.
 
     Example:
         >>> import torch
@@ -53,6 +55,7 @@ class SequenceNet(nn.Module):
         *,
         readout: Readout = "last",
         vocab_size: int | None = None,
+        forget_bias: float = 0.0,
     ) -> None:
         super().__init__()
         check_choice("cell", cell, CELL_KINDS)
@@ -66,8 +69,12 @@ class SequenceNet(nn.Module):
         self.input_size = features
         self.hidden_size = hidden_size
         self.rnn: nn.Module
+        if forget_bias and cell != "lstm":
+            raise ValueError(
+                f"forget_bias applies to the LSTM only, got forget_bias={forget_bias} for {cell!r}"
+            )
         if cell == "lstm":
-            self.rnn = LSTM(features, hidden_size, batch_first=True)
+            self.rnn = LSTM(features, hidden_size, batch_first=True, forget_bias=forget_bias)
         elif cell == "gru":
             self.rnn = nn.GRU(features, hidden_size, batch_first=True)
         else:

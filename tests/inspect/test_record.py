@@ -155,3 +155,12 @@ def test_record_a_keras_face_sequential() -> None:
     records = record(model, x)
     assert [r.h.shape for r in records] == [(2, 7, 6), (2, 7, 4)]
     np.testing.assert_allclose(records[1].x, records[0].h, atol=1e-6)
+
+
+def test_record_unbatched_input() -> None:
+    lstm = LSTM(3, 4, num_layers=2)
+    x = torch.randn(7, 3)  # (T, I)
+    records = record(lstm, x)
+    output, _ = lstm(x)
+    assert records[1].h.shape == (1, 7, 4)
+    np.testing.assert_allclose(records[1].h[0], output.detach().numpy(), atol=1e-5)

@@ -130,14 +130,6 @@ def as_input_tensor(x: Tensor | np.ndarray, module: nn.Module, *, name: str = "x
     return x
 
 
-def time_major_steps(x: Any, lstm: Any) -> int:
-    """Number of steps ``T`` of an LSTM module's input ``x``."""
-    if isinstance(x, PackedSequence):
-        raise ValueError("recording and gradient flow need padded tensor input, got a PackedSequence")
-    unbatched = x.dim() == 2
-    return int(x.shape[0] if unbatched or not lstm.batch_first else x.shape[1])
-
-
 def _params(lstm: Any, layer: int, reverse: bool) -> RecurrenceParams:
     if hasattr(lstm, "recurrence_params"):  # lstmkit.nn.LSTM, with every variant's parameters
         return lstm.recurrence_params(layer, reverse)
@@ -170,7 +162,8 @@ def rerun_lstm(lstm: Any, x: Tensor, hx: Any, *, perturb: bool = False, record: 
     Returns:
         Output and final state in the module's own layout, and the per-layer runs.
     """
-    steps = time_major_steps(x, lstm)
+    if isinstance(x, PackedSequence):
+        raise ValueError("recording and gradient flow need padded tensor input, got a PackedSequence")
     unbatched = x.dim() == 2
     seq = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)  # (T, B, I)
     batch = seq.shape[1]
@@ -182,49 +175,21 @@ def rerun_lstm(lstm: Any, x: Tensor, hx: Any, *, perturb: bool = False, record: 
         h0_all, c0_all = hx
         if unbatched:
             h0_all, c0_all = h0_all.unsqueeze(1), c0_all.unsqueeze(1)
-    coupled = bool(getattr(lstm, "coupled_gates", False))
-    zoneout = float(getattr(lstm, "zoneout", 0.0) or 0.0)
     runs: list[LayerRun] = []
     h_n, c_n = [], []
     layer_input = seq
     for layer in range(int(lstm.num_layers)):
         outputs = []
         for d in range(directions):
-            reverse = d == 1
-            params = _params(lstm, layer, reverse)
-            xg = _gate_inputs(lstm, layer_input, layer, reverse)  # (T, B, 4H)
-            if reverse:
-                xg = xg.flip(0)
             if hx is None:
-                h = seq.new_zeros(batch, state_size)
-                c = seq.new_zeros(batch, hidden)
+                h0 = seq.new_zeros(batch, state_size)
+                c0 = seq.new_zeros(batch, hidden)
             else:
-                h, c = h0_all[layer * directions + d], c0_all[layer * directions + d]
-            delta = seq.new_zeros(batch, steps, state_size).requires_grad_(True) if perturb else None
-            kept: dict[str, list[Tensor]] = {k: [] for k in "ifgoch"}
-            hs = []
-            for s in range(steps):
-                step = lstm_step(xg[s], h, c, params, coupled_gates=coupled)
-                c_new, h_new = step.c, step.h
-                if zoneout > 0:  # eval-mode zoneout: the expected value of the random mix
-                    c_new = torch.lerp(c_new, c, zoneout)
-                    h_new = torch.lerp(h_new, h, zoneout)
-                if delta is not None:
-                    t = steps - 1 - s if reverse else s
-                    h_new = h_new + delta[:, t]
-                if record:
-                    for name, value in zip("ifgo", step[:4], strict=True):
-                        kept[name].append(value)
-                    kept["c"].append(c_new)
-                    kept["h"].append(h_new)
-                hs.append(h_new)
-                h, c = h_new, c_new
-            out = torch.stack(hs) if steps else seq.new_zeros(0, batch, state_size)  # (T, B, R)
-            gates = {k: torch.stack(v) for k, v in kept.items()} if record and steps else None
-            if reverse:
-                out = out.flip(0)
-                gates = {k: v.flip(0) for k, v in gates.items()} if gates is not None else None
-            runs.append(LayerRun(layer, "reverse" if reverse else "forward", layer_input, gates, delta))
+                h0, c0 = h0_all[layer * directions + d], c0_all[layer * directions + d]
+            run, out, h, c = _run_direction(
+                lstm, layer_input, layer, d == 1, h0, c0, perturb=perturb, record=record
+            )
+            runs.append(run)
             outputs.append(out)
             h_n.append(h)
             c_n.append(c)
@@ -236,6 +201,47 @@ def rerun_lstm(lstm: Any, x: Tensor, hx: Any, *, perturb: bool = False, record: 
     elif lstm.batch_first:
         output = output.transpose(0, 1)  # (B, T, D*R)
     return LSTMRerun(output, state, runs)
+
+
+def _run_direction(
+    lstm: Any, x: Tensor, layer: int, reverse: bool, h: Tensor, c: Tensor, *, perturb: bool, record: bool
+) -> tuple[LayerRun, Tensor, Tensor, Tensor]:
+    """One layer and direction over ``x`` ``(T, B, I)`` from ``(h, c)``.
+
+    Returns:
+        The run, its output ``(T, B, R)`` in time order, and the final ``h`` ``(B, R)`` and ``c`` ``(B, H)``.
+    """
+    steps, batch = x.shape[0], x.shape[1]
+    params = _params(lstm, layer, reverse)
+    coupled = bool(getattr(lstm, "coupled_gates", False))
+    zoneout = float(getattr(lstm, "zoneout", 0.0) or 0.0)
+    xg = _gate_inputs(lstm, x, layer, reverse)  # (T, B, 4H)
+    if reverse:
+        xg = xg.flip(0)  # the reverse direction reads t = T-1 first
+    delta = x.new_zeros(batch, steps, h.shape[-1]).requires_grad_(True) if perturb else None
+    kept: dict[str, list[Tensor]] = {k: [] for k in "ifgoch"}
+    hs = []
+    for s in range(steps):
+        step = lstm_step(xg[s], h, c, params, coupled_gates=coupled)
+        c_new, h_new = step.c, step.h
+        if zoneout > 0:  # eval-mode zoneout: the expectation of the random mix
+            c_new = torch.lerp(c_new, c, zoneout)
+            h_new = torch.lerp(h_new, h, zoneout)
+        if delta is not None:
+            h_new = h_new + delta[:, steps - 1 - s if reverse else s]
+        if record:
+            for name, value in zip("ifgo", step[:4], strict=True):
+                kept[name].append(value)
+            kept["c"].append(c_new)
+            kept["h"].append(h_new)
+        hs.append(h_new)
+        h, c = h_new, c_new
+    out = torch.stack(hs)  # (T, B, R)
+    gates = {k: torch.stack(v) for k, v in kept.items()} if record else None
+    if reverse:
+        out = out.flip(0)
+        gates = {k: v.flip(0) for k, v in gates.items()} if gates is not None else None
+    return LayerRun(layer, "reverse" if reverse else "forward", x, gates, delta), out, h, c
 
 
 def record(model: Any, x: Tensor | np.ndarray) -> list[GateRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import asdict
@@ -214,7 +215,9 @@ def _gradient_flows(
 
     Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates``) and, for adding,
     ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must hold.
-    Copy memory takes tokens, so it has no input gradient and no gradient-flow plot.
+    Copy memory takes tokens, so it has no input gradient and no gradient-flow plot. Gradients are taken
+    on float64 copies of the networks, so that a vanishing gradient shows its exponential decay instead
+    of stopping at float32's underflow (about 1e-45).
     """
     flows: dict[int, dict[str, GradientFlow]] = {}
     for length in config.lengths:
@@ -224,13 +227,17 @@ def _gradient_flows(
             np.save(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
         if config.task == "copy":
             continue
-        x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+        x, y = torch.from_numpy(data.x).double(), torch.from_numpy(data.y)
+        y = y.double() if y.is_floating_point() else y
 
         def loss(output: torch.Tensor, y: torch.Tensor = y) -> torch.Tensor:
             return task_loss(config.task, output, y)
 
-        initial = {model: gradient_flow(initial_network(config, model), x, loss) for model in config.models}
-        trained = {model: gradient_flow(nets[(model, length)], x, loss) for model in config.models}
+        def flow(net: nn.Module, x: torch.Tensor = x) -> GradientFlow:  # float64: past float32's underflow
+            return gradient_flow(copy.deepcopy(net).double(), x, loss)
+
+        initial = {model: flow(initial_network(config, model)) for model in config.models}
+        trained = {model: flow(nets[(model, length)]) for model in config.models}
         plot_gradient_flow_panels(
             {"at initialization": initial, "after training": trained},
             out / f"gradient_flow_T{length}.png",

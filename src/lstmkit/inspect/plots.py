@@ -58,6 +58,9 @@ def plot_gradient_flow_panels(
 ) -> Figure:
     """Several :func:`plot_gradient_flow` panels side by side (e.g. before and after training).
 
+    Norms that are exactly 0 (underflow past the dtype's smallest number) are left out of the line, so a
+    line that stops early means the gradient no longer reaches further back at all.
+
     Args:
         panels: panel title to (model name to :class:`GradientFlow`).
         path: if given, save the figure there (PNG).
@@ -74,7 +77,7 @@ def plot_gradient_flow_panels(
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     for ax, (name, flows) in zip(axes, panels.items(), strict=True):
         for model, flow in flows.items():
-            norm = np.maximum(flow.input_norm, np.finfo(np.float64).tiny)
+            norm = np.where(flow.input_norm > 0, flow.input_norm, np.nan)  # 0: underflow, not drawn
             ax.plot(flow.lag, norm, label=model)
         ax.set_yscale("log")
         ax.set_xlabel("lag T - 1 - t (steps before the loss)")

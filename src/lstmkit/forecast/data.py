@@ -161,6 +161,10 @@ def prepare_frame(
         row = int(np.argwhere(infinite)[0][0])
         raise ValueError(f"infinite value at {frame.index[row]}; clean the data first")
     freq = _infer_freq(pd.DatetimeIndex(frame.index))
+    if freq is None:
+        notes.append(
+            "dates are irregular (no frequency could be inferred); rows are treated as consecutive steps"
+        )
     frame, fill_notes = _apply_fill(frame, freq, fill)
     notes.extend(fill_notes)
     if len(frame) < 3:
@@ -254,7 +258,7 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     whole = _freq_of(index)
     if whole is not None:
         return whole
-    run = 12
+    run = max(3, min(12, len(index) // 3))
     starts = np.unique(
         np.linspace(0, max(len(index) - run, 0), num=min(60, max(len(index) - run, 1))).astype(int)
     )

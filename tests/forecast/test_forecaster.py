@@ -129,3 +129,31 @@ def test_too_short_series_and_nan_targets() -> None:
     data.loc[5, "y"] = np.nan
     with pytest.raises(ValueError, match="choose a fill policy"):
         _small().fit(data)
+
+
+def test_mc_dropout_without_dropout_is_refused() -> None:
+    from lstmkit.forecast.intervals import mc_dropout_quantiles
+
+    with pytest.raises(ValueError, match="need a model with dropout > 0"):
+        mc_dropout_quantiles(nn.Linear(3, 2), torch.zeros(4, 3), (0.1, 0.5, 0.9), samples=5)
+
+
+def test_any_lstmkit_model_can_be_plugged_in(tmp_path: Path) -> None:
+    from lstmkit.layers import GRU, Dense
+    from lstmkit.models import Sequential
+
+    data = _seasonal(80)
+    model = Sequential([GRU(8, input_shape=(12, 1)), Dense(3)])
+    fc = _small(model=model, train=TrainConfig(epochs=1)).fit(data)
+    assert fc.regressor_ is not None and fc.regressor_.module is not model.module  # a fresh copy per fit
+    fc.save(tmp_path / "gru.lstmkit")
+    loaded = Forecaster.load(tmp_path / "gru.lstmkit", model=model)
+    pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))
+
+
+def test_default_network_is_built_from_lstmkit_layers() -> None:
+    from lstmkit.layers import LSTM
+
+    fc = _small(train=TrainConfig(epochs=1)).fit(_seasonal(60))
+    assert fc.regressor_ is not None
+    assert [type(m) for m in fc.regressor_.module.modules() if isinstance(m, LSTM)] == [LSTM]

@@ -160,7 +160,7 @@ class Forecaster:
         )
         set_seed(self.train.seed)
         if self._template is None:
-            module: nn.Module = default_network(input_size, outputs, self.units, self.dropout)
+            module: nn.Module = default_network(self.lookback, input_size, outputs, self.units, self.dropout)
         elif isinstance(self._template, nn.Module):
             module = copy.deepcopy(self._template)
         elif hasattr(self._template, "module"):
@@ -319,7 +319,9 @@ class Forecaster:
             "fill": self.fill,
         }
         state = self.regressor_.module.state_dict()
-        save_bundle(path, {f"model.{k}": v for k, v in state.items()}, config)
+        save_bundle(
+            path, {f"model.{k}": v.detach().clone() for k, v in state.items()}, config
+        )  # unshare aliases
 
     @classmethod
     def load(

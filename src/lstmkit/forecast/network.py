@@ -1,4 +1,4 @@
-"""The default forecasting network: a stacked LSTM read out by a dense layer.
+"""The default forecasting network: stacked LSTM layers of lstmkit's Keras face, read out by a dense layer.
 
 h^(1)_{1..T} = LSTM_1(x_{1..T})
 h^(l)_{1..T} = LSTM_l(Dropout(h^(l-1)_{1..T}))
@@ -9,46 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
+from lstmkit.layers import LSTM, Dense, Dropout
+from lstmkit.models import Sequential
 
-class StackedLSTM(nn.Module):
-    """A stack of LSTM layers and a dense read-out of the last hidden state.
+
+def stacked_lstm(
+    lookback: int, input_size: int, outputs: int, units: Sequence[int], dropout: float
+) -> Sequential:
+    """Build the default network as a Keras-style ``Sequential``.
 
     Args:
-        input_size: features per time step, ``I``.
+        lookback: window length ``T``.
+        input_size: features per step ``I``.
         outputs: values predicted per window (``horizon * quantiles``).
         units: hidden units of each LSTM layer, bottom first.
-        dropout: dropout between layers and before the read-out.
+        dropout: dropout between layers and before the read-out (0 leaves the Dropout layers out).
+
+    Returns:
+        A built ``Sequential`` mapping ``(B, T, I)`` to ``(B, outputs)``.
 
     Example:
-        >>> net = StackedLSTM(3, 5, units=(8, 4))
-        >>> net(torch.zeros(2, 10, 3)).shape
+        >>> import torch
+        >>> model = stacked_lstm(10, 3, 5, units=(8, 4), dropout=0.1)
+        >>> model.module(torch.zeros(2, 10, 3)).shape
         torch.Size([2, 5])
     """
-
-    def __init__(
-        self, input_size: int, outputs: int, units: Sequence[int] = (64, 32), dropout: float = 0.0
-    ) -> None:
-        super().__init__()
-        sizes = [input_size, *units]
-        self.lstms = nn.ModuleList(
-            nn.LSTM(sizes[i], sizes[i + 1], batch_first=True) for i in range(len(units))
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(sizes[-1], outputs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, T, I)`` windows to ``(B, outputs)``."""
-        h = x
-        for index, lstm in enumerate(self.lstms):
-            if index:
-                h = self.dropout(h)
-            h, _ = lstm(h)  # (B, T, H_l)
-        return self.head(self.dropout(h[:, -1]))  # (B, outputs)
+    model = Sequential(name="forecaster")
+    for index, size in enumerate(units):
+        last = index == len(units) - 1
+        shape = {"input_shape": (lookback, input_size)} if index == 0 else {}
+        model.add(LSTM(size, return_sequences=not last, **shape))  # type: ignore[arg-type]
+        if dropout > 0:
+            model.add(Dropout(dropout))
+    model.add(Dense(outputs))
+    return model
 
 
-def default_network(input_size: int, outputs: int, units: Sequence[int], dropout: float) -> nn.Module:
-    """Build the default network (see :class:`StackedLSTM`)."""
-    return StackedLSTM(input_size, outputs, units=units, dropout=dropout)
+def default_network(
+    lookback: int, input_size: int, outputs: int, units: Sequence[int], dropout: float
+) -> nn.Module:
+    """The trainable ``nn.Module`` of :func:`stacked_lstm` (``model.module``)."""
+    return stacked_lstm(lookback, input_size, outputs, units, dropout).module

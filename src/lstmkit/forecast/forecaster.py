@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from lstmkit.forecast.windowing import input_windows, valid_origins
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
 from lstmkit.utils.validation import check_choice, check_positive_int, check_probability
+
+if TYPE_CHECKING:
+    from lstmkit.forecast.backtest import BacktestResult
 
 INTERVALS = ("quantile", "mc_dropout")
 ModelFactory = Callable[[int, int], nn.Module]
@@ -281,7 +284,7 @@ class Forecaster:
                 out[f"q{q:g}"] = quantiles[0, :, j]
         return out
 
-    def backtest(self, data: pd.DataFrame | pd.Series, **options: Any) -> Any:
+    def backtest(self, data: pd.DataFrame | pd.Series, **options: Any) -> BacktestResult:
         """Walk-forward backtest against the baselines; see :func:`lstmkit.forecast.backtest.backtest`."""
         from lstmkit.forecast.backtest import backtest
 

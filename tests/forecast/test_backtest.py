@@ -164,3 +164,14 @@ def test_sliding_window_and_quantile_metrics() -> None:
     assert 0.0 <= row["coverage_0.1_0.9"] <= 1.0 and row["pinball"] > 0
     assert {"lstm_q0.1", "lstm_q0.9"} <= set(result.forecasts.columns)
     assert result.folds["train_start"].iloc[0] == pd.Timestamp("2020-01-01") + pd.Timedelta(days=60)
+
+
+def test_arima_baseline_joins_the_table_when_available() -> None:
+    from lstmkit.forecast.baselines import arima_available
+
+    if not arima_available():
+        with pytest.raises(ImportError, match="needs statsmodels"):
+            _forecaster().backtest(_series(100), folds=0, test_size=6, with_arima=True)
+        return
+    result = _forecaster().backtest(_series(100), folds=0, test_size=6, with_arima=True)
+    assert "arima(1,1,1)" in set(result.test["method"])

@@ -238,11 +238,11 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [c for c in CASES if not args.series or any(s.lower() in c.name.lower() for s in args.series)]
     rows = []
     for case in chosen:
-        row = run(case, args.quick, args.seed)
-        rows.append(row)
-        print(f"done {case.name} in {row['seconds']} s", file=sys.stderr, flush=True)
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        rows.append(run(case, args.quick, args.seed))
+        table = pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        print(table.splitlines()[-1] if len(rows) > 1 else table, flush=True)  # one row at a time
+    if len(rows) > 1:
+        print("\n" + pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for case in chosen:
         if case.note:
             print(f"  {case.name}: {case.note}")

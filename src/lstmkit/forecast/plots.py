@@ -76,8 +76,17 @@ def _forecast_panel(ax: Axes, result: BacktestResult, history: pd.Series, histor
 
 def _step_panel(ax: Axes, result: BacktestResult) -> None:
     for method in result.by_step.columns:
-        style = {"lw": 2.2, "color": "tab:blue"} if method == MODEL else {"lw": 1.0}
-        ax.plot(result.by_step.index, result.by_step[method], marker="o", ms=3, label=method, **style)
+        ours = method == MODEL
+        ax.plot(
+            result.by_step.index,
+            result.by_step[method],
+            marker="o",
+            ms=3,
+            label=method,
+            lw=2.2 if ours else 1.0,
+            ls="-" if ours else "--",
+            color="tab:blue" if ours else None,
+        )
     ax.set_xlabel("horizon step")
     ax.set_ylabel("MAE (test span)")
     ax.set_title("error by horizon step")

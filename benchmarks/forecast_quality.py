@@ -54,6 +54,7 @@ class Case:
     lookback: int
     horizon: int
     transform: str
+    transform_features: bool = False
     fill: str = "none"
     folds: int = 2
     test_size: int | float = 0.2
@@ -78,8 +79,9 @@ CASES = [
         "log_return",
         fill="drop",
         test_size=500,
+        folds=1,
         fold_size=500,
-        epochs=10,
+        epochs=6,
         batch_size=128,
     ),
     Case(
@@ -91,8 +93,9 @@ CASES = [
         "log_return",
         fill="drop",
         test_size=500,
+        folds=1,
         fold_size=500,
-        epochs=10,
+        epochs=6,
         batch_size=128,
         features=[f"r_{c}" for c in FX if c != "DEXUSEU"],
         note="9 other rates' log returns as covariates",
@@ -106,8 +109,9 @@ CASES = [
         "diff",
         fill="drop",
         test_size=500,
+        folds=1,
         fold_size=500,
-        epochs=10,
+        epochs=6,
         batch_size=128,
         rows=slice(-6000, None),
         note="last 6000 days",
@@ -141,13 +145,13 @@ CASES = [
         "CO2 (weekly)",
         "series/co2_weekly.csv",
         "co2",
-        104,
+        60,
         4,
         "diff",
         fill="interpolate",
         test_size=260,
         fold_size=260,
-        epochs=30,
+        epochs=20,
         batch_size=64,
     ),
     Case(
@@ -187,6 +191,7 @@ def run(case: Case, quick: bool, seed: int) -> dict[str, Any]:
         target=case.target,
         features=case.features or None,
         transform=case.transform,
+        transform_features=case.transform_features,
         units=case.units,
         season=case.season,
         train=TrainConfig(

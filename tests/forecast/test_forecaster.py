@@ -157,3 +157,16 @@ def test_default_network_is_built_from_lstmkit_layers() -> None:
     fc = _small(train=TrainConfig(epochs=1)).fit(_seasonal(60))
     assert fc.regressor_ is not None
     assert [type(m) for m in fc.regressor_.module.modules() if isinstance(m, LSTM)] == [LSTM]
+
+
+def test_transform_features_applies_the_transform_to_covariates(tmp_path: Path) -> None:
+    data = _seasonal(80)
+    fc = _small(features=["x"], transform="diff", transform_features=True, train=TrainConfig(epochs=1)).fit(
+        data
+    )
+    assert fc.scaler_ is not None and fc.scaler_.center is not None
+    assert fc.scaler_.center[1] == pytest.approx(np.diff(data["x"].to_numpy()).mean())
+    fc.save(tmp_path / "m.lstmkit")
+    loaded = Forecaster.load(tmp_path / "m.lstmkit")
+    assert loaded.transform_features
+    pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))

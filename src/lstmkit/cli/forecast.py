@@ -77,6 +77,7 @@ def _test_size(text: str) -> int | float:
 @click.option(
     "--transform", type=click.Choice(TRANSFORMS), help="Target transform.  [default: none; demo log_return]"
 )
+@click.option("--transform-features", is_flag=True, help="Apply --transform to the --features columns too.")
 @click.option("--scaler", type=click.Choice(SCALERS), default="standard", show_default=True)
 @click.option(
     "--quantiles", default="0.1,0.5,0.9", show_default=True, help="Interval quantiles ('' for none)."
@@ -135,6 +136,7 @@ def forecast(data: Path | None, **opts: Any) -> None:
         target=opts["target"],
         features=[f for f in opts["features"].split(",") if f] or None,
         transform=opts["transform"] or "none",
+        transform_features=opts["transform_features"],
         scaler=opts["scaler"],
         quantiles=_floats(opts["quantiles"], "--quantiles"),
         units=_ints(opts["units"], "--units"),

@@ -2,7 +2,7 @@
 
 Fitting on the rows ``[start, end)`` of a level matrix ``Y`` (target in column 0, covariates after it):
 
-    R = Y with its target column replaced by the transform r_t (diff, log return, ...)
+    R = Y with its target column (and, with transform_features, every column) replaced by its transform r_t
     scaler fit on R[start:end] only;  Z = scaler(R)
     windows X_t = Z[t - lookback + 1 : t + 1]      for origins t < end - horizon
     targets c_{t,h} = change(y_t -> y_{t+h}),  h = 1..horizon, standardised per step on the same rows
@@ -61,6 +61,7 @@ class Forecaster:
             fresh for every fit) mapping ``(B, lookback, 1 + len(features))`` to ``(B, horizon * Q)``;
             or a factory ``(input_size, outputs) -> nn.Module``.
         transform: ``'none'``, ``'diff'``, ``'log_return'`` or ``'pct_change'`` applied to the target.
+        transform_features: apply the same transform to the covariates (useful when they drift in level).
         scaler: ``'standard'``, ``'minmax'``, ``'robust'`` or ``'none'``; fit on training rows only.
         quantiles: quantile levels for prediction intervals, including 0.5 (e.g. ``(0.1, 0.5, 0.9)``).
         intervals: ``'quantile'`` (pinball-loss outputs) or ``'mc_dropout'`` (needs ``dropout > 0``).
@@ -84,6 +85,7 @@ class Forecaster:
         features: Sequence[str] | None = None,
         model: nn.Module | ModelFactory | Any | None = None,
         transform: str = "none",
+        transform_features: bool = False,
         scaler: str = "standard",
         quantiles: Sequence[float] | None = None,
         intervals: str = "quantile",
@@ -100,6 +102,7 @@ class Forecaster:
         self.target = target
         self.features = list(features) if features is not None else None
         self.transform = check_choice("transform", transform, transforms.TRANSFORMS)
+        self.transform_features = bool(transform_features)
         self.scaler = check_choice("scaler", scaler, SCALERS)
         self.quantiles = check_quantiles(quantiles)
         self.intervals = check_choice("intervals", intervals, INTERVALS)
@@ -153,7 +156,8 @@ class Forecaster:
 
     def _inputs(self, levels: np.ndarray) -> np.ndarray:
         inputs = np.array(levels, dtype=np.float64, copy=True)
-        inputs[:, 0] = transforms.forward(self.transform, levels[:, 0])
+        columns = slice(None) if self.transform_features else slice(0, 1)
+        inputs[:, columns] = transforms.forward(self.transform, levels[:, columns])
         return inputs
 
     # ----- model ------------------------------------------------------------------------------------
@@ -306,6 +310,7 @@ class Forecaster:
             "horizon": self.horizon,
             "columns": self.columns_,
             "transform": self.transform,
+            "transform_features": self.transform_features,
             "scaler": self.scaler,
             "scaler_state": self.scaler_.state(),
             "target_scaler_state": self.target_scaler_.state(),
@@ -351,6 +356,7 @@ class Forecaster:
             features=columns[1:],
             model=model,
             transform=config["transform"],
+            transform_features=bool(config.get("transform_features", False)),
             scaler=config["scaler"],
             quantiles=config["quantiles"] or None,
             intervals=config["intervals"],

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import LSTM  # TODO(classify): lstmkit.nn.LSTM once it is on main
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
+
+from lstmkit.nn import LSTM
 
 
 def last_hidden(lstm: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
     """Run ``lstm`` (batch_first) over padded ``x`` and return the last layer's final state per series.
 
     The final state of the forward direction is taken at step ``lengths[b] - 1`` and the backward
-    direction starts there, because the batch is packed (``PackedSequence``) before the LSTM sees it.
+    direction starts there (``lstmkit.nn.LSTM``'s ``lengths=``), so padding never enters the state.
 
     Args:
-        lstm: a batch-first ``lstmkit.nn.LSTM`` (or ``torch.nn.LSTM``).
+        lstm: a batch-first ``lstmkit.nn.LSTM``.
         x: ``(B, T, C)`` padded input.
         lengths: ``(B,)`` true lengths, each in ``[1, T]``.
 
     Returns:
         ``(B, D * H)``: forward and (if bidirectional) backward final hidden states, concatenated.
     """
-    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    _, (h_n, _) = lstm(packed)  # h_n: (L * D, B, H)
+    _, (h_n, _) = lstm(x, lengths=lengths)  # h_n: (L * D, B, H)
     directions = 2 if lstm.bidirectional else 1
     last = h_n[-directions:]  # (D, B, H)
     return last.transpose(0, 1).reshape(x.shape[0], -1)  # (B, D * H)

@@ -38,7 +38,7 @@ def read_series_file(
 
 
 @contextmanager
-def _warnings_as_lines() -> Iterator[None]:
+def warnings_as_lines() -> Iterator[None]:
     """Show library warnings as one ``lstmkit: warning:`` line each on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -135,7 +135,7 @@ def classify(
     clf = TimeSeriesClassifier(
         model_name, normalization=normalization, fit_config=config, model_options=options, seed=seed
     )
-    with _warnings_as_lines():
+    with warnings_as_lines():
         with tqdm(total=epochs, desc=f"training {model_name}", unit="epoch", leave=False) as bar:
 
             def _progress(epoch: int, logs: dict[str, float]) -> None:
@@ -188,7 +188,7 @@ def predict_classifier(model_path: Path, data_path: Path, out: Path | None) -> N
         data = read_series_csv(data_path, label_column=label_column)
     else:
         data = read_series_file(data_path, label_column=None, id_column=None, time_column=None)
-    with _warnings_as_lines():
+    with warnings_as_lines():
         series = as_series_list(data)
         probabilities = clf.predict_proba(series)
     predictions = clf.encoder.decode(probabilities.argmax(axis=1)) if clf.encoder else []

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lstmkit.classify.classifier import TimeSeriesClassifier
 from lstmkit.classify.training import FitConfig
@@ -12,6 +14,31 @@ from lstmkit.classify.ts_format import read_ts
 from lstmkit.utils.serialization import save_bundle
 
 SMALL_FCN = {"hidden_size": 4, "filters": (8, 16, 8)}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def ts_subset(shared_data: Path, tmp_path: Path) -> Callable[[str, str, int], Path]:
+    """``ts_subset("GunPoint", "TRAIN", 20)``: a .ts file with the header and 20 random cases."""
+
+    def make(name: str, split: str, n: int) -> Path:
+        lines = (shared_data / "tsc" / f"{name}_{split}.ts").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data") + 1
+        cases = [line for line in lines[start:] if line.strip()]
+        random.Random(0).shuffle(cases)
+        target = tmp_path / f"{name}_{split}_{n}.ts"
+        target.write_text("\n".join([*lines[:start], *cases[:n]]) + "\n")
+        return target
+
+    return make
 
 
 def quick(model: str = "lstm-fcn", epochs: int = 15, **options: object) -> TimeSeriesClassifier:

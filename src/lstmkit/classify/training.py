@@ -11,11 +11,15 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
 
+from lstmkit.models import Callback, Model
 from lstmkit.utils.validation import check_positive_int
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -52,6 +56,107 @@ def _batch(x: Tensor, lengths: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
     return x[index, :longest], lengths_b
 
 
+class _WithLengths(nn.Module):
+    """Adapter for the Keras face's one-tensor ``forward(x)``: unpack the lengths the batch carries.
+
+    Token batches ``(B, T)`` carry them as padding (id 0 only after each text's end, as Keras'
+    ``mask_zero``); series batches ``(B, T, C + 1)`` carry a last channel that is 1 at valid steps.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:  # token ids, padding id 0
+            return self.module(x, (x != 0).sum(dim=1))
+        lengths = x[..., -1].sum(dim=1).round().long()
+        return self.module(x[..., :-1], lengths)
+
+
+class _Batches(Dataset[tuple[Tensor, Tensor]]):
+    """Examples ``(x_i, y_i)`` plus a collate function that cuts each batch to its longest member."""
+
+    def __init__(self, x: Tensor, lengths: Tensor, y: Tensor) -> None:
+        self.x, self.lengths, self.y = x, lengths, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return torch.tensor(index), self.y[index]
+
+    def collate(self, items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        index = torch.stack([i for i, _ in items])
+        xb, lb = _batch(self.x, self.lengths, index)
+        if xb.dim() == 3:  # series: append the validity channel
+            mask = (torch.arange(xb.shape[1])[None, :] < lb[:, None]).to(xb.dtype)
+            xb = torch.cat([xb, mask[..., None]], dim=2)  # (B, T, C + 1)
+        return xb, self.y[index]
+
+    def loader(self, batch_size: int, generator: torch.Generator | None) -> DataLoader[Any]:
+        # a last batch of one example breaks batch norm in training; drop it (it is seen in other epochs)
+        drop_last = generator is not None and len(self) % batch_size == 1 and len(self) > 1
+        return DataLoader(
+            self,
+            batch_size=batch_size,
+            shuffle=generator is not None,
+            generator=generator,
+            collate_fn=self.collate,
+            drop_last=drop_last,
+        )
+
+
+class _Selection(Callback):
+    """Keep the best weights, halve the learning rate on plateaus, stop early, report each epoch."""
+
+    def __init__(self, config: FitConfig, validated: bool, callback: EpochCallback | None) -> None:
+        self.config, self.validated, self.callback = config, validated, callback
+        self.best_key: tuple[float, float] = (-math.inf, -math.inf)
+        self.best_state: dict[str, Any] = {}
+        self.since_best = 0
+        self.monitor_best = math.inf
+        self.since_monitor = 0
+        self.logs: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = dict(logs or {})
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        logs["lr"] = optimizer.param_groups[0]["lr"]
+        self.logs.append(logs)
+        key = (
+            (logs["val_accuracy"], -logs["val_loss"]) if self.validated else (-logs["loss"], logs["accuracy"])
+        )
+        if key > self.best_key:
+            self.best_key, self.since_best = key, 0
+            self.best_state = copy.deepcopy(self.model.module.state_dict())
+        else:
+            self.since_best += 1
+        monitored = logs["val_loss"] if self.validated else logs["loss"]
+        if monitored < self.monitor_best:
+            self.monitor_best, self.since_monitor = monitored, 0
+        else:
+            self.since_monitor += 1
+        patience = self.config.reduce_lr_patience
+        if patience is not None and self.since_monitor > patience:
+            for group in optimizer.param_groups:
+                group["lr"] = max(group["lr"] * 0.5, 1e-5)
+            self.since_monitor = 0
+        if self.callback is not None:
+            self.callback(epoch, logs)
+        if self.validated and self.config.patience is not None and self.since_best >= self.config.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        self.model.module.load_state_dict(self.best_state)
+
+
+def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Per-example ``-log softmax(logits)_y`` (``compile`` takes per-sample losses)."""
+    return F.cross_entropy(logits, y.long(), reduction="none")
+
+
 def fit_classifier(
     module: nn.Module,
     x: Tensor,
@@ -62,21 +167,21 @@ def fit_classifier(
     validation: tuple[Tensor, Tensor, Tensor] | None = None,
     callback: EpochCallback | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``module`` with cross-entropy and Adam; keep the best weights.
+    """Train ``module`` with cross-entropy and Adam through the Keras face (``lstmkit.models.Model``).
 
     Model selection: with ``validation`` the weights of the epoch with the best validation accuracy (ties:
     lower validation loss) are kept; without it, those of the lowest training loss (Fawaz et al. 2019).
-    The test set is never used here.
+    The test set is never used here. Gradients are clipped to norm 5.
 
     Args:
         module: ``module(x, lengths) -> (B, K)`` logits.
-        x: ``(N, T, ...)`` padded inputs.
+        x: ``(N, T, C)`` padded series or ``(N, T)`` token ids (padding id 0).
         lengths: ``(N,)`` int64 lengths.
         y: ``(N,)`` int64 class indices.
         config: the :class:`FitConfig`.
         validation: optional ``(x, lengths, y)`` held-out data.
-        callback: called after each epoch with ``(epoch, logs)``; logs hold ``loss``, ``accuracy`` and,
-            with validation, ``val_loss`` and ``val_accuracy``.
+        callback: called after each epoch with ``(epoch, logs)``; logs hold ``loss``, ``accuracy``, ``lr``
+            and, with validation, ``val_loss`` and ``val_accuracy``.
 
     Returns:
         The per-epoch logs.
@@ -89,63 +194,18 @@ def fit_classifier(
         )
     if len(x) == 0:
         raise ValueError("no training examples; expected at least one")
-    generator = torch.Generator().manual_seed(config.seed)
+    model = Model(_WithLengths(module))
     optimizer = torch.optim.Adam(
         module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    scheduler = (
-        torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=0.5, patience=config.reduce_lr_patience, min_lr=1e-5
-        )
-        if config.reduce_lr_patience is not None
-        else None
-    )
-    loss_fn = nn.CrossEntropyLoss()
-    history: list[dict[str, float]] = []
-    best_key: tuple[float, float] = (-math.inf, -math.inf)
-    best_state = copy.deepcopy(module.state_dict())
-    since_best = 0
-    for epoch in range(epochs):
-        module.train()
-        order = torch.randperm(len(x), generator=generator)
-        total_loss, correct = 0.0, 0
-        for start in range(0, len(x), batch_size):
-            index = order[start : start + batch_size]
-            if len(index) == 1 and len(x) > 1:
-                continue  # a batch of one breaks batch norm; its example is seen in other epochs
-            xb, lb = _batch(x, lengths, index)
-            logits = module(xb, lb)
-            loss = loss_fn(logits, y[index])
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(module.parameters(), 5.0)
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(index)
-            correct += int((logits.argmax(1) == y[index]).sum())
-        logs = {"loss": total_loss / len(x), "accuracy": correct / len(x)}
-        if validation is not None:
-            val_logits = predict_logits(module, validation[0], validation[1], batch_size=256)
-            logs["val_loss"] = float(loss_fn(torch.from_numpy(val_logits), validation[2]))
-            logs["val_accuracy"] = float((val_logits.argmax(1) == validation[2].numpy()).mean())
-            key = (logs["val_accuracy"], -logs["val_loss"])
-        else:
-            key = (-logs["loss"], logs["accuracy"])
-        logs["lr"] = optimizer.param_groups[0]["lr"]
-        history.append(logs)
-        if key > best_key:
-            best_key, since_best = key, 0
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            since_best += 1
-        if scheduler is not None:
-            scheduler.step(logs.get("val_loss", logs["loss"]))
-        if callback is not None:
-            callback(epoch, logs)
-        if validation is not None and config.patience is not None and since_best >= config.patience:
-            break
-    module.load_state_dict(best_state)
+    model.compile(optimizer=optimizer, loss=_cross_entropy, metrics=["accuracy"], clipnorm=5.0)
+    generator = torch.Generator().manual_seed(config.seed)
+    train = _Batches(x, lengths, y).loader(batch_size, generator)
+    held_out = None if validation is None else _Batches(*validation).loader(256, None)
+    selection = _Selection(config, validation is not None, callback)
+    model.fit(train, epochs=epochs, verbose=0, callbacks=[selection], validation_data=held_out)
     module.eval()
-    return history
+    return selection.logs
 
 
 @torch.no_grad()

@@ -76,13 +76,13 @@ def read_series_csv(
         if frame[label_column].isna().any():
             row = int(np.flatnonzero(frame[label_column].isna().to_numpy())[0])
             raise ValueError(f"'{source}' row {row + 1} has no value in label column {label_column!r}")
-        labels = _labels(frame[label_column], source)
+        labels = labels_from_column(frame[label_column], source)
     if id_column is None:
         return _wide(frame.drop(columns=[label_column] if label_column else []), labels, source)
     return _long(frame, labels, label_column, id_column, time_column, source)
 
 
-def _labels(column: pd.Series, source: Path) -> np.ndarray:
+def labels_from_column(column: pd.Series, source: Path) -> np.ndarray:
     """Labels as Python scalars; a text column mixing numbers and words is rejected."""
     values = column.tolist()
     if not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from lstmkit.classify.baselines import majority_accuracy
 from lstmkit.classify.classifier import ClassificationReport
+from lstmkit.classify.csv_format import labels_from_column
 from lstmkit.classify.metrics import format_confusion
 from lstmkit.classify.training import FitConfig
 from lstmkit.cli.classify import warnings_as_lines
@@ -42,7 +43,7 @@ def read_text_csv(
         if (frame[label_column].astype(str).str.strip() == "").any():
             row = int((frame[label_column].astype(str).str.strip() == "").to_numpy().argmax())
             raise ValueError(f"'{path}' row {row + 1} has an empty label in column {label_column!r}")
-        labels = frame[label_column].tolist()
+        labels = labels_from_column(frame[label_column], path).tolist()
     return frame[text_column].astype(str).tolist(), labels
 
 

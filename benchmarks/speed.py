@@ -10,6 +10,10 @@ Configurations (float32, 2 threads unless --threads):
     C3 batch 16, 500 steps, 8 inputs, 128 units
     C4 streaming: batch 1, 8 inputs, 128 units, one step per call with carried state (inference)
 
+Rows: torch.nn.LSTM; lstmkit with each backend; each variant on the fused and native paths, and on the
+reference backend, which is that variant written as a readable Python-loop cell trained by autograd (what
+users write today); and two hand-written Python-loop cells (plain and layer-norm).
+
 A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step; inference is
 the forward under ``torch.inference_mode``. Each number is the median over repeats after warm-up, systems
 interleaved within each repeat so that drift hits all of them alike. Ratios are to torch.nn.LSTM in the
@@ -285,6 +289,7 @@ def main() -> None:
             "loop_ln",
             "variants:fused",
             "variants:native",
+            "variants:reference",
         ],
         help="torch, auto, fused, native, reference, loop, loop_ln, variants[:backend]",
     )

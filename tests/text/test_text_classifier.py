@@ -27,6 +27,7 @@ def _one_thread() -> Iterator[None]:
 
 def quick(epochs: int = 1, **kwargs: object) -> TextClassifier:
     return TextClassifier(
+        min_freq=1,
         model_options=SMALL,
         fit_config=FitConfig(epochs=epochs, batch_size=16, learning_rate=5e-3, patience=3),
         **kwargs,  # type: ignore[arg-type]

@@ -84,16 +84,23 @@ def text() -> None:
     help="Without --valid, hold out this fraction of DATA for validation.",
 )
 @click.option("--test", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Test CSV.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--embedding-dim", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--hidden-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--reduce-lr-patience",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Halve the learning rate after this many epochs without a lower validation loss.",
+)
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--hidden-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--num-layers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default="max", show_default=True)
-@click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--min-freq", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=1), default=30000, show_default=True)
 @click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True)
 @click.option(
@@ -119,6 +126,7 @@ def train(
     batch_size: int,
     learning_rate: float,
     patience: int,
+    reduce_lr_patience: int,
     embedding_dim: int,
     hidden_size: int,
     num_layers: int,
@@ -163,7 +171,12 @@ def train(
             "pooling": pooling,
         },
         fit_config=FitConfig(
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            reduce_lr_patience=reduce_lr_patience,
+            seed=seed,
         ),
         seed=seed,
     )

@@ -29,8 +29,8 @@ class TextLSTMClassifier(nn.Module):
     Args:
         vocab_size: number of token ids ``V`` (including padding and OOV).
         n_classes: classes ``K``.
-        embedding_dim: ``E``. Default 128.
-        hidden_size: ``H`` per direction. Default 128.
+        embedding_dim: ``E``. Default 100.
+        hidden_size: ``H`` per direction. Default 100.
         num_layers: stacked LSTM layers. Default 1.
         bidirectional: Default True.
         dropout: dropout on embeddings, between layers, and before the output layer. Default 0.5.
@@ -51,8 +51,8 @@ class TextLSTMClassifier(nn.Module):
         self,
         vocab_size: int,
         n_classes: int,
-        embedding_dim: int = 128,
-        hidden_size: int = 128,
+        embedding_dim: int = 100,
+        hidden_size: int = 100,
         num_layers: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.5,

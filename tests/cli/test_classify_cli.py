@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from lstmkit.classify.ts_format import read_ts
 from lstmkit.cli import cli
 
 
@@ -114,3 +115,22 @@ def test_unsupported_extension(tmp_path: Path) -> None:
     bad.write_text("x")
     code, _, stderr = run("classify", bad, bad)
     assert code == 2 and "expected a UCR/UEA .ts file or a .csv file" in stderr
+
+
+def test_wide_csv_input(shared_data: Path, tmp_path: Path) -> None:
+    def to_csv(split: str, n: int) -> Path:
+        data = read_ts(subset(shared_data, tmp_path, "ItalyPowerDemand", split, n))
+        assert data.labels is not None
+        rows = [
+            ",".join(f"{v:g}" for v in s[:, 0]) + f",{label}"
+            for s, label in zip(data.series, data.labels, strict=True)
+        ]
+        path = tmp_path / f"{split}.csv"
+        path.write_text(",".join(f"t{i}" for i in range(24)) + ",label\n" + "\n".join(rows) + "\n")
+        return path
+
+    code, stdout, stderr = run(
+        "classify", to_csv("TRAIN", 12), to_csv("TEST", 8), "--model", "lstm", "--epochs", "1"
+    )
+    assert code == 0, stderr
+    assert "12 train / 8 test series, 1 channel(s), length 24, 2 classes" in stdout

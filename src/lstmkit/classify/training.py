@@ -38,7 +38,7 @@ class FitConfig:
             ``None`` trains all epochs.
         reduce_lr_patience: halve the learning rate after this many epochs without a lower monitored loss
             (validation loss if given, else training loss); ``None`` keeps it constant.
-        seed: seeds batch order and initialization-independent randomness (dropout).
+        seed: seeds the batch order (initialization and dropout follow the global seed).
     """
 
     epochs: int = 100

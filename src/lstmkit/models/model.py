@@ -251,7 +251,7 @@ class Model(nn.Module):
         steps = num_batches(source, batch_size)
         self.history = History()
         extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
-        cbs = CallbackList([self.history, *(callbacks or []), *extra], self)
+        cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
         self.stop_training, self.resume_epoch = False, None
         cbs.on_train_begin()
         start = max(initial_epoch, self.resume_epoch or 0)
@@ -370,3 +370,16 @@ class Model(nn.Module):
         from lstmkit.models.saving import save_model
 
         save_model(self, path)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write only the weights (one safetensors file)."""
+        from lstmkit.models.saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        from lstmkit.models.saving import load_weights
+
+        self._require_built("load weights")
+        load_weights(self, path)

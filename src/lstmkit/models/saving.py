@@ -19,6 +19,7 @@ from lstmkit.models.optimizers import OptimizerSpec
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
 KIND = "keras_model"
+WEIGHTS_KIND = "keras_weights"
 
 
 def optimizer_to_bundle(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -103,6 +104,21 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     """Write ``model`` to ``path`` (one safetensors file, atomically)."""
     tensors, config = model_to_bundle(model)
     save_bundle(path, tensors, config)
+
+
+def save_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write only the network's weights (``kind = "keras_weights"``)."""
+    model._require_built("save_weights")
+    tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
+    save_bundle(path, tensors, {"kind": WEIGHTS_KIND})
+
+
+def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Load weights written by :func:`save_weights` or :func:`save_model` into a built ``model``."""
+    tensors, config = load_bundle(path)
+    if config.get("kind") not in (KIND, WEIGHTS_KIND):
+        raise ValueError(f"'{path}' holds an lstmkit file of kind {config.get('kind')!r}, not model weights")
+    restore_into(model, tensors, {}, str(path))
 
 
 def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) -> Model:

@@ -154,7 +154,7 @@ def model_from_config(config: dict[str, Any], module: nn.Module | None, source: 
             cls = LAYERS.get(entry["class_name"])
             if cls is None:
                 raise ValueError(f"'{source}' uses unknown layer {entry['class_name']!r}")
-            layers.append(from_layer_config(cls, entry["config"]))
+            layers.append(cls.from_config(entry["config"]))
         model = Sequential(layers, name=config.get("name", "sequential"))
         model.build((None, *config["input_shape"]))
     elif config.get("class") == "Model":
@@ -200,15 +200,6 @@ def _init_kwargs(group: dict[str, Any]) -> dict[str, Any]:
         "nesterov",
     }
     return {k: tuple(v) if k == "betas" else v for k, v in group.items() if k in keep}
-
-
-def from_layer_config(cls: type, config: dict[str, Any]) -> Any:
-    kwargs = dict(config)
-    if "input_shape" in kwargs:
-        kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    if "shape" in kwargs:
-        kwargs["shape"] = tuple(kwargs["shape"])
-    return cls(**kwargs)
 
 
 def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any], source: str) -> None:

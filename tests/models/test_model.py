@@ -220,3 +220,12 @@ def test_predict_before_build_is_a_clear_error() -> None:
         model.predict(np.zeros((2, 3, 1)))
     model.build((None, 3, 1))
     assert model.predict(np.zeros((2, 3, 1))).shape == (2, 1)
+
+
+def test_dataset_source_gives_an_empty_share_with_the_right_shapes() -> None:
+    from lstmkit.models.data import DatasetSource
+
+    x, y = _regression(4)
+    source = DatasetSource(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)))
+    xs, ys, ws = source.take(torch.zeros(0, dtype=torch.long))
+    assert xs.shape == (0, 6, 1) and ys is not None and ys.shape == (0, 1) and ws is None

@@ -173,8 +173,9 @@ class EagerKernel:
             valid = torch.arange(steps, device=dy.device).unsqueeze(1) < inputs.lengths.to(dy.device)
             dy = dy * valid.unsqueeze(-1)
 
-        if steps == 0:
-            return self._weight_grads(saved, inputs, params, acts, acts, None, None, dh_T, dc_T)
+        if steps == 0:  # nothing ran: the state passes straight through
+            zeros = RecurrenceParams(*(torch.zeros_like(p) if p is not None else None for p in params))  # type: ignore[arg-type]
+            return RecurrenceGrads(torch.zeros_like(inputs.xg), dh_T, dc_T, zeros)
         d_a = torch.empty_like(acts)  # gate pre-activation gradients, all steps
         d_act = torch.empty_like(acts[0])
         d_hnew = (

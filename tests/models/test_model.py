@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lstmkit.layers import LSTM, Dense, Dropout
-from lstmkit.models import Model, Sequential
+from lstmkit.models import Model, Sequential, optimizers
 from lstmkit.utils import set_seed
 
 
@@ -28,29 +28,31 @@ def _lstm_model(steps: int = 6) -> Sequential:
 
 def test_origin_classifier_example_runs_and_learns() -> None:
     set_seed(0)
-    x, target = _regression(128)
+    x, target = _regression(96)
     y = (target[:, 0] > 0).astype("float32")
     model = Sequential()
     model.add(LSTM(16, input_shape=(6, 1)))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert history.history["accuracy"][-1] > 0.8
+    assert history.history["accuracy"][-1] > 0.75  # chance is about 0.5
     _, accuracy = model.evaluate(x, y)
     predicted = model.predict(x)
-    assert isinstance(predicted, np.ndarray) and predicted.shape == (128, 1)
+    assert isinstance(predicted, np.ndarray) and predicted.shape == (96, 1)
     assert accuracy == pytest.approx(float(((predicted[:, 0] > 0.5) == (y > 0.5)).mean()))
 
 
 def test_origin_forecaster_example_beats_predicting_the_mean() -> None:
     set_seed(0)
-    x, y = _regression(128)
-    model = _lstm_model()
-    model.compile(loss="mean_squared_error", optimizer="adam")
-    model.fit(x, y, epochs=25, batch_size=16, verbose=0)
+    x, y = _regression(96)
+    model = Sequential()
+    model.add(LSTM(8, input_shape=(6, 1)))
+    model.add(Dense(1))
+    model.compile(loss="mean_squared_error", optimizer=optimizers.Adam(learning_rate=0.01))
+    model.fit(x, y, epochs=10, batch_size=16, verbose=0)
     y_pred = model.predict(x)
-    assert float(((y_pred - y) ** 2).mean()) < 0.5 * float(((y - y.mean()) ** 2).mean())
+    assert float(((y_pred - y) ** 2).mean()) < 0.3 * float(((y - y.mean()) ** 2).mean())
 
 
 def test_fit_is_reproducible_with_set_seed() -> None:

@@ -172,3 +172,14 @@ def test_history_plot_draws_each_metric_with_its_validation_twin(tmp_path: Path)
     assert len(figure.axes[0].lines) == 2 and (tmp_path / "curves.png").stat().st_size > 0
     with pytest.raises(ValueError, match="History has no metric 'auc'"):
         history.plot(["auc"])
+
+
+def test_tensorboard_files_read_back_with_tensorboard_if_installed(tmp_path: Path) -> None:
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    x, y = _data()
+    model = _model()
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    reader = accumulator.EventAccumulator(str(tmp_path / "validation"))
+    reader.Reload()
+    values = [event.value for event in reader.Scalars("epoch_loss")]
+    assert values == pytest.approx(history.history["val_loss"], rel=1e-6)

@@ -231,3 +231,12 @@ def test_dataset_source_gives_an_empty_share_with_the_right_shapes() -> None:
     source = DatasetSource(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)))
     xs, ys, ws = source.take(torch.zeros(0, dtype=torch.long))
     assert xs.shape == (0, 6, 1) and ys is not None and ys.shape == (0, 1) and ws is None
+
+
+def test_input_layer_declares_the_shape_and_is_not_a_summary_row() -> None:
+    from lstmkit.layers import Input
+
+    model = Sequential([Input((5, 1)), LSTM(3), Dense(1)])
+    assert model.built and model.count_params() == 4 * (3 * (1 + 3) + 3) + 4
+    text = model.summary(print_fn=None)
+    assert "Input" not in text and "(None, 3)" in text and "(None, 1)" in text

@@ -248,6 +248,9 @@ class Model(nn.Module):
             raise ValueError("fit needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
         source, val_source = self._validation_sources(source, validation_split, validation_data)
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
+        if distributed:
+            self.device = Distributed.local_device(self.device)
+            self.module.to(self.device)
         self._prepare(source)
         self.distributed.broadcast_module(self.module)
         self.train_module = self.distributed.wrap(self.module, self.device)

@@ -240,3 +240,21 @@ def test_input_layer_declares_the_shape_and_is_not_a_summary_row() -> None:
     assert model.built and model.count_params() == 4 * (3 * (1 + 3) + 3) + 4
     text = model.summary(print_fn=None)
     assert "Input" not in text and "(None, 3)" in text and "(None, 1)" in text
+
+
+def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
+    from lstmkit.layers import Embedding, TimeDistributed
+
+    model = Sequential(
+        [Embedding(6, 3, mask_zero=True), LSTM(4, return_sequences=True), TimeDistributed(Dense(1))]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 1, 2, 3]])
+    y = np.random.default_rng(0).normal(size=(2, 5, 1)).astype("float32")
+    model.build((None, 5))
+    pred = model.predict(ids)
+    per_sample = [((pred[0, :3] - y[0, :3]) ** 2).mean(), ((pred[1] - y[1]) ** 2).mean()]
+    assert model.evaluate(ids, y) == pytest.approx(float(np.mean(per_sample)), rel=1e-5)
+    y_changed = y.copy()
+    y_changed[0, 3:] = 100.0  # targets at padded steps do not matter
+    assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)

@@ -258,3 +258,25 @@ def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
     y_changed = y.copy()
     y_changed[0, 3:] = 100.0  # targets at padded steps do not matter
     assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)
+
+
+class _Net(torch.nn.Module):
+    """A hand-written network holding lazy Keras-face layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = LSTM(5, return_sequences=True)
+        self.head = Dense(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x)[:, -1])
+
+
+def test_model_builds_lazy_layers_inside_a_custom_module() -> None:
+    x, y = _regression(16)
+    model = Model(_Net())
+    assert not model.built
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.built and model.count_params() == 4 * (5 * (1 + 5) + 5) + 6
+    assert model.predict(x).shape == (16, 1)

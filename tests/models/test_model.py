@@ -280,3 +280,17 @@ def test_model_builds_lazy_layers_inside_a_custom_module() -> None:
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert model.built and model.count_params() == 4 * (5 * (1 + 5) + 5) + 6
     assert model.predict(x).shape == (16, 1)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_multiclass_training_with_sparse_or_one_hot_targets(loss: str) -> None:
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=120)
+    x = (np.eye(3)[labels] * 3 + rng.normal(size=(120, 3))).astype("float32")
+    y = labels if loss.startswith("sparse") else np.eye(3, dtype="float32")[labels]
+    model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss=loss, metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    assert (model.predict(x).argmax(axis=1) == labels).mean() > 0.9

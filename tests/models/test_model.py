@@ -212,6 +212,12 @@ def test_bad_data_errors() -> None:
         model.fit(x, np.where(np.arange(8)[:, None] == 0, np.inf, y), verbose=0)
     with pytest.raises(ValueError, match="x is empty"):
         model.predict(x[:0])
+    with pytest.raises(TypeError, match="x must hold numbers, got an array of Python objects"):
+        model.fit(np.array([["a", 1]], dtype=object), np.zeros(1), verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        model.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\), got 1.5"):
+        model.fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(RuntimeError, match=r"call compile\(optimizer=..., loss=...\) before fit\(\)"):
         _lstm_model().fit(x, y)
 

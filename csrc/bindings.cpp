@@ -67,9 +67,9 @@ lstmkit::ForwardBuffers<T> forward_buffers(const std::vector<int64_t>& p) {
 
 template <class T>
 lstmkit::BackwardBuffers<T> backward_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
-  if (p.size() != 11) throw std::invalid_argument("backward buffers: expected 11 addresses");
-  return {forward_buffers<T>(fp), in<T>(p[0]),   in<T>(p[1]),   in<T>(p[2]),   in<T>(p[3]),  in<T>(p[4]),
-          out<T>(p[5]),           out<T>(p[6]),  out<T>(p[7]),  out<T>(p[8]),  out<T>(p[9]), out<T>(p[10])};
+  if (p.size() != 13) throw std::invalid_argument("backward buffers: expected 13 addresses");
+  return {forward_buffers<T>(fp), in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),   in<T>(p[4]),  out<T>(p[5]),
+          out<T>(p[6]),           out<T>(p[7]), out<T>(p[8]), out<T>(p[9]), out<T>(p[10]), out<T>(p[11]), out<T>(p[12])};
 }
 
 void forward(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {

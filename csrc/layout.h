@@ -62,6 +62,8 @@ struct BackwardBuffers {
   T* dc0;       // (B, H)
   T* dhh;       // (T, B, 4Hp) gradient of W_hh (m ⊙ h_{t-1}) (the dxg itself without layer norm)
   T* dht;       // (T, B, Rp) gradient of h̃_t (projection only)
+  T* dw_hh;     // [4Hp][Rp] gradient of W_hh
+  T* dw_hr;     // [Rp][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
 };
 

@@ -178,7 +178,7 @@ class NativeKernel:
         if len(saved) != 19:
             raise ValueError(f"saved: expected the 19 tensors of a needs_grad forward, got {len(saved)}")
         state, packed = saved[:10], saved[10:]
-        hs, _, _, _, _, r, *_ = state
+        hs = state[0]
         dtype = inputs.xg.dtype
         hp, rp = state[1].shape[2], hs.shape[2]
         none = lay.empty(dtype)
@@ -192,17 +192,15 @@ class NativeKernel:
         w_hh = lay.pack_w_hh(params.w_hh, hp, rp)
         w_hr = lay.pack_w_hr(params.w_hr, hp, rp) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
-        outs = [dxg, dh0, dc0, dhh, dht, dparams]
+        dw_hh = new((4, hp, rp))
+        dw_hr = new((rp, hp)) if proj else none
+        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state)
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True)
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
-        hin = hs[:steps] if inputs.recurrent_mask is None else hs[:steps] * packed[5]  # (T, B, Rp)
-        d_w_hh = dhh.view(-1, 4 * hp).t() @ hin.reshape(-1, rp)  # (4Hp, Rp)
-        d_w_hh = d_w_hh.view(4, hp, rp)[:, :hidden, :rsize].reshape(4 * hidden, rsize)
-        d_w_hr = None
-        if proj:
-            d_w_hr = (dht.view(-1, rp).t() @ r.view(-1, hp))[:rsize, :hidden].contiguous()  # (P, H)
+        d_w_hh = dw_hh[:, :hidden, :rsize].reshape(4 * hidden, rsize)
+        d_w_hr = dw_hr[:rsize, :hidden].contiguous() if proj else None
         sums = dparams.sum(0)
         d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp])
         grads = RecurrenceParams(

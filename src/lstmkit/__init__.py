@@ -1,4 +1,4 @@
-"""lstmkit: Long Short-Term Memory networks, correct and fast, with a Keras-style face and honest task kits."""
+"""lstmkit: LSTM networks, correct and fast, with a Keras-style face and honest task kits."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -105,7 +105,9 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], 
 def _read_header(data: bytes, source: Path) -> dict[str, Any]:
     """Parse the safetensors header: 8 bytes little-endian length, then that many bytes of JSON."""
     if len(data) < 8:
-        raise ValueError(f"'{source}' is not an lstmkit model file: {len(data)} bytes, too short for a header")
+        raise ValueError(
+            f"'{source}' is not an lstmkit model file: {len(data)} bytes, too short for a header"
+        )
     length = int.from_bytes(data[:8], "little")
     if length <= 0 or 8 + length > len(data):
         raise ValueError(

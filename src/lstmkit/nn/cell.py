@@ -1,0 +1,150 @@
+"""``lstmkit.nn.LSTMCell``: one step, drop-in for ``torch.nn.LSTMCell``, with optional variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmkit.nn._checks import check_constructor, check_input, check_state
+from lstmkit.nn._params import cell_parameters, init_cell_parameters
+from lstmkit.ops.dispatch import Variant, select_backend
+from lstmkit.ops.reference import LAYER_NORM_EPS, lstm_step
+from lstmkit.ops.types import LSTMState, RecurrenceParams
+from lstmkit.utils.validation import check_choice
+
+
+class LSTMCell(nn.Module):
+    """One LSTM step, drop-in for ``torch.nn.LSTMCell`` (same arguments, parameter names, outputs).
+
+    The equations are those of :class:`lstmkit.nn.LSTM` for a single step; the variants mean the same.
+
+    Args:
+        input_size: features ``I``.
+        hidden_size: units ``H``.
+        bias: use ``bias_ih`` and ``bias_hh``.
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+        peephole: diagonal peepholes into i, f, o (Gers & Schmidhuber 2000).
+        layer_norm: layer normalization of both pre-activations and of ``c`` (Ba et al. 2016).
+        coupled_gates: ``f = 1 - i`` (CIFG).
+        forget_bias: added to the forget gate's bias at initialization.
+        backend: ``"auto"``, ``"torch"`` (plain only), ``"fused"`` or ``"reference"``; one step has no
+            time loop, so the last two compute the same thing.
+        check_finite: raise on NaN or infinity in the input.
+
+    Inputs: ``input (B, I) or (I,)``, ``hx = (h (B, H), c (B, H))`` or ``None`` for zeros.
+    Outputs: ``(h', c')``, each ``(B, H)`` (or ``(H,)`` unbatched).
+
+    Example:
+        >>> cell = LSTMCell(3, 5, peephole=True)
+        >>> h, c = cell(torch.randn(2, 3))
+        >>> tuple(h.shape)
+        (2, 5)
+    """
+
+    weight_ih: Tensor
+    weight_hh: Tensor
+    bias_ih: Tensor | None
+    bias_hh: Tensor | None
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        peephole: bool = False,
+        layer_norm: bool = False,
+        coupled_gates: bool = False,
+        forget_bias: float = 0.0,
+        backend: str = "auto",
+        check_finite: bool = False,
+    ) -> None:
+        super().__init__()
+        check_constructor("LSTMCell", input_size, hidden_size, forget_bias=forget_bias)
+        check_choice("backend", backend, ("auto", "torch", "native", "fused", "reference"))
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.peephole, self.layer_norm, self.coupled_gates = peephole, layer_norm, coupled_gates
+        self.forget_bias, self.backend, self.check_finite = float(forget_bias), backend, check_finite
+        self.variant = Variant(peephole, layer_norm, coupled_gates)
+        params = cell_parameters(
+            input_size,
+            hidden_size,
+            bias=bias,
+            peephole=peephole,
+            layer_norm=layer_norm,
+            factory={"device": device, "dtype": dtype},
+        )
+        for name, param in params.items():
+            self.register_parameter(name, param)
+        if not bias:  # as torch.nn.LSTMCell does
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self._names = tuple(params)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_cell_parameters({n: getattr(self, n) for n in self._names}, self.hidden_size, self.forget_bias)
+
+    def forward(self, input: Tensor, hx: LSTMState | None = None) -> LSTMState:
+        x = check_input("LSTMCell", input, name="input", param=self.weight_ih, finite=self.check_finite)
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"LSTMCell expected input of shape (B, {self.input_size}) or ({self.input_size},), "
+                f"got {tuple(x.shape)}"
+            )
+        batched = x.dim() == 2
+        x = x if batched else x.unsqueeze(0)
+        h, c = self._state(hx, x.shape[0], batched, x)
+        backend = select_backend(self.backend, self.variant, x.device)
+        if backend == "torch":
+            h_new, c_new = torch._VF.lstm_cell(
+                x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+            )
+        else:
+            step = lstm_step(self._gate_inputs(x), h, c, self._params(), coupled_gates=self.coupled_gates)
+            h_new, c_new = step.h, step.c
+        return (h_new, c_new) if batched else (h_new.squeeze(0), c_new.squeeze(0))
+
+    def _gate_inputs(self, x: Tensor) -> Tensor:
+        get = self._parameters.get
+        bias = self.bias_ih + self.bias_hh if self.bias_ih is not None and self.bias_hh is not None else None
+        if not self.layer_norm:
+            return F.linear(x, self.weight_ih, bias)
+        xg = F.layer_norm(
+            F.linear(x, self.weight_ih),
+            (4 * self.hidden_size,),
+            get("ln_weight_ih"),
+            get("ln_bias_ih"),
+            LAYER_NORM_EPS,
+        )
+        return xg if bias is None else xg + bias
+
+    def _params(self) -> RecurrenceParams:
+        get = self._parameters.get
+        return RecurrenceParams(
+            self.weight_hh, None, get("weight_peephole"), get("ln_weight_hh"), get("ln_bias_hh"),
+            get("ln_weight_c"), get("ln_bias_c"),
+        )  # fmt: skip
+
+    def _state(self, hx: Any, batch: int, batched: bool, x: Tensor) -> LSTMState:
+        if hx is None:
+            zeros = x.new_zeros((batch, self.hidden_size))
+            return zeros, zeros
+        if not isinstance(hx, tuple | list) or len(hx) != 2:
+            raise TypeError(f"LSTMCell expected hx as a tuple (h, c), got {type(hx).__name__}")
+        shape = (batch, self.hidden_size) if batched else (self.hidden_size,)
+        h = check_state("LSTMCell", hx[0], "h", shape, self.weight_ih)
+        c = check_state("LSTMCell", hx[1], "c", shape, self.weight_ih)
+        return (h, c) if batched else (h.unsqueeze(0), c.unsqueeze(0))
+
+    def extra_repr(self) -> str:
+        extras = [f"{k}=True" for k in ("peephole", "layer_norm", "coupled_gates") if getattr(self, k)]
+        return ", ".join(
+            [f"{self.input_size}, {self.hidden_size}", *(["bias=False"] if not self.bias else []), *extras]
+        )

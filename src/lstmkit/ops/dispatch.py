@@ -1,0 +1,126 @@
+"""Choosing an implementation of the recurrence: an explicit, testable capability check.
+
+Backends:
+    ``"torch"``: PyTorch's own kernel (oneDNN on CPU, cuDNN on CUDA); plain LSTMs only.
+    ``"native"``: lstmkit's compiled CPU time loop under the fused autograd function.
+    ``"fused"``: the same autograd function with the eager PyTorch time loop; any device, every variant.
+    ``"reference"``: the readable step function under ordinary autograd; the oracle.
+    ``"auto"``: the fastest of these that supports the configuration (:func:`select_backend`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lstmkit.ops import reference
+from lstmkit.ops.fused import EAGER, fused_recurrence
+from lstmkit.ops.types import RecurrenceInputs, RecurrenceKernel, RecurrenceParams
+
+BACKENDS = ("auto", "torch", "native", "fused", "reference")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The options of a layer that decide which backends can run it."""
+
+    peephole: bool = False
+    layer_norm: bool = False
+    coupled_gates: bool = False
+    recurrent_dropout: bool = False
+    zoneout: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """True when the layer is a standard LSTM that ``torch.nn.LSTM`` computes too."""
+        return not (
+            self.peephole or self.layer_norm or self.coupled_gates or self.recurrent_dropout or self.zoneout
+        )
+
+
+def native_kernel() -> RecurrenceKernel | None:
+    """The compiled CPU kernel, or ``None`` when the extension was not built."""
+    try:
+        module = importlib.import_module("lstmkit.ops.native")
+    except ImportError:
+        return None
+    kernel: RecurrenceKernel | None = getattr(module, "KERNEL", None)
+    return kernel
+
+
+def native_status() -> str:
+    """One line saying whether the native kernel is active, and if not, why."""
+    try:
+        module = importlib.import_module("lstmkit.ops.native")
+    except ImportError as err:
+        return f"unavailable ({err})"
+    reason: str | None = getattr(module, "UNAVAILABLE_REASON", None)
+    return "active" if reason is None else f"unavailable ({reason})"
+
+
+def select_backend(requested: str, variant: Variant, device: torch.device) -> str:
+    """Resolve ``requested`` to the backend that will run, or raise if it cannot run this configuration.
+
+    Args:
+        requested: one of :data:`BACKENDS`.
+        variant: the layer's options.
+        device: where the tensors live.
+
+    Returns:
+        ``"torch"``, ``"native"``, ``"fused"`` or ``"reference"``.
+
+    Raises:
+        ValueError: unknown name, or a backend that cannot run this configuration.
+    """
+    if requested not in BACKENDS:
+        raise ValueError(f"unknown backend {requested!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+    if requested == "torch" and not variant.plain:
+        raise ValueError(
+            f"backend='torch' runs only the plain LSTM, got {variant}; "
+            "use backend='fused' or 'auto' for variants"
+        )
+    if requested == "native":
+        reason = _native_unsupported(device)
+        if reason is not None:
+            raise ValueError(f"backend='native' is unavailable: {reason}; use backend='fused' or 'auto'")
+    if requested != "auto":
+        return requested
+    if _native_unsupported(device) is None and _native_preferred(variant):
+        return "native"
+    if variant.plain:
+        return "torch"
+    return "fused"
+
+
+def _native_unsupported(device: torch.device) -> str | None:
+    if device.type != "cpu":
+        return f"it runs on CPU only, got device {device}"
+    if native_kernel() is None:
+        return native_status()
+    return None
+
+
+def _native_preferred(variant: Variant) -> bool:
+    """Where the native kernel beats torch's own (measured by ``benchmarks/speed.py``)."""
+    module = importlib.import_module("lstmkit.ops.native")
+    prefer: Callable[[Variant], bool] | None = getattr(module, "preferred", None)
+    return True if prefer is None else prefer(variant)
+
+
+def run_recurrence(
+    backend: str, inputs: RecurrenceInputs, params: RecurrenceParams, *, coupled_gates: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run one layer and direction with a resolved backend (``"native"``, ``"fused"`` or ``"reference"``)."""
+    if backend == "reference":
+        return reference.recurrence(inputs, params, coupled_gates=coupled_gates)
+    kernel: RecurrenceKernel = EAGER
+    if backend == "native":
+        native = native_kernel()
+        assert native is not None, "select_backend() checked availability"
+        reason = native.supports(inputs, params)
+        kernel = native if reason is None else EAGER
+    return fused_recurrence(inputs, params, coupled_gates=coupled_gates, kernel=kernel)

@@ -1,0 +1,361 @@
+"""The fused recurrence: one autograd function with a hand-written backward through time.
+
+Autograd sees a single node per layer and direction instead of a dozen per time step. The node calls a
+:class:`~lstmkit.ops.types.RecurrenceKernel` for its forward and backward loops; :class:`EagerKernel`
+is the pure-PyTorch one (a native kernel plugs in the same way). The equations are those of
+:mod:`lstmkit.ops.reference`; the backward below differentiates them by hand.
+
+Implementation notes:
+    The input projection ``W_ih x_t`` of all steps is computed outside, as one GEMM, and its gradient
+    flows back through ordinary autograd; so does the input-side layer norm. Inside, each step does one
+    recurrent GEMM and the gate arithmetic, writing the post-activation gates, states and (for layer norm)
+    statistics the backward reads. The backward loop writes the gate gradients of every step into one
+    buffer, and the weight gradients are then single large GEMMs and reductions over all steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from lstmkit.ops.reference import LAYER_NORM_EPS
+from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceKernel, RecurrenceParams
+
+_aten = torch.ops.aten
+
+
+def _keep_weights(inputs: RecurrenceInputs) -> tuple[Tensor | None, Tensor | None]:
+    """Per step weights ``(T, B, 1 or R)`` and ``(T, B, 1 or H)`` of the *previous* state in ``h_t``, ``c_t``.
+
+    With zoneout ``z`` and validity ``v`` (1 before a sequence's length, 0 after),
+    ``h_t = (1 - k) ⊙ h̃_t + k ⊙ h_{t-1}`` with ``k = 1 - v ⊙ (1 - z)``. ``None`` where ``k = 0`` always.
+    """
+    steps = inputs.xg.shape[0]
+    valid = None
+    if inputs.lengths is not None:
+        t = torch.arange(steps, device=inputs.xg.device).unsqueeze(1)  # (T, 1)
+        valid = (t < inputs.lengths.to(inputs.xg.device).unsqueeze(0)).unsqueeze(-1).to(inputs.xg.dtype)
+    keep: list[Tensor | None] = []
+    for zone in (inputs.zoneout_h, inputs.zoneout_c):
+        if zone is None and valid is None:
+            keep.append(None)
+        elif zone is None:
+            assert valid is not None
+            keep.append(1 - valid)
+        elif valid is None:
+            keep.append(zone)
+        else:
+            keep.append(1 - valid * (1 - zone))
+    return keep[0], keep[1]
+
+
+class EagerKernel:
+    """The time loop in eager PyTorch: a few ATen calls per step, no autograd bookkeeping.
+
+    Works on every device and dtype and for every variant; it is the ``"fused"`` backend.
+    """
+
+    name = "fused"
+
+    def supports(self, inputs: RecurrenceInputs, params: RecurrenceParams) -> str | None:
+        return None
+
+    def forward(
+        self,
+        inputs: RecurrenceInputs,
+        params: RecurrenceParams,
+        coupled_gates: bool,
+        needs_grad: bool,
+    ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+        xg, mask = inputs.xg, inputs.recurrent_mask
+        steps, batch, gates = xg.shape
+        hidden = gates // 4
+        rec = inputs.h0.shape[-1]
+        keep_h, keep_c = _keep_weights(inputs)
+        w_hh_t = params.w_hh.t()  # (R, 4H)
+        w_hr_t = params.w_hr.t() if params.w_hr is not None else None  # (H, P)
+        peep = params.peephole
+        layer_norm = params.ln_hh_weight is not None
+        ln_c = params.ln_c_weight is not None
+
+        new = xg.new_empty
+        acts = new((steps, batch, gates))  # i, f, g, o after their activations
+        h_states = new((steps + 1, batch, rec))  # h_0 .. h_T (after zoneout / length masking)
+        c_states = new((steps + 1, batch, hidden))
+        h_states[0] = inputs.h0
+        c_states[0] = inputs.c0
+        c_new = new((steps, batch, hidden)) if keep_c is not None else c_states[1:]  # c̃_t
+        tanh_c = new((steps, batch, hidden))
+        m_out = new((steps, batch, hidden)) if w_hr_t is not None else None  # o ⊙ tanh(c), before W_hr
+        h_new = new((steps, batch, rec)) if keep_h is not None else h_states[1:]  # h̃_t
+        a_hh = new((steps, batch, gates)) if layer_norm else None
+        ln_hh_stats = new((2, steps, batch, 1)) if layer_norm else None
+        ln_c_stats = new((2, steps, batch, 1)) if ln_c else None
+
+        for t in range(steps):
+            h_prev, c_prev = h_states[t], c_states[t]
+            h_in = h_prev if mask is None else h_prev * mask
+            if a_hh is not None and ln_hh_stats is not None:
+                torch.mm(h_in, w_hh_t, out=a_hh[t])
+                normed, ln_hh_stats[0, t], ln_hh_stats[1, t] = torch.native_layer_norm(
+                    a_hh[t], (gates,), params.ln_hh_weight, params.ln_hh_bias, LAYER_NORM_EPS
+                )
+                a = xg[t] + normed
+            else:
+                a = torch.addmm(xg[t], h_in, w_hh_t)  # (B, 4H)
+            if peep is not None:
+                a[:, : 2 * hidden].view(batch, 2, hidden).addcmul_(peep[:2], c_prev.unsqueeze(1))
+            act = acts[t]
+            torch.sigmoid(a, out=act)
+            i, f, g, o = act.chunk(4, dim=1)
+            torch.tanh(a[:, 2 * hidden : 3 * hidden], out=g)  # candidate cell
+            if coupled_gates:
+                torch.sub(1, i, out=f)  # f = 1 - i
+            c = c_new[t]
+            torch.mul(f, c_prev, out=c)
+            c.addcmul_(i, g)  # c̃ = f ⊙ c_{t-1} + i ⊙ g
+            if peep is not None:
+                torch.sigmoid(torch.addcmul(a[:, 3 * hidden :], peep[2], c), out=o)
+            c_in = c
+            if ln_c_stats is not None:
+                c_in, ln_c_stats[0, t], ln_c_stats[1, t] = torch.native_layer_norm(
+                    c, (hidden,), params.ln_c_weight, params.ln_c_bias, LAYER_NORM_EPS
+                )
+            torch.tanh(c_in, out=tanh_c[t])
+            if m_out is not None and w_hr_t is not None:
+                torch.mul(o, tanh_c[t], out=m_out[t])
+                torch.mm(m_out[t], w_hr_t, out=h_new[t])  # h̃ = W_hr (o ⊙ tanh c)
+            else:
+                torch.mul(o, tanh_c[t], out=h_new[t])
+            if keep_c is not None:
+                torch.lerp(c, c_prev, keep_c[t], out=c_states[t + 1])
+            if keep_h is not None:
+                torch.lerp(h_new[t], h_prev, keep_h[t], out=h_states[t + 1])
+
+        y = h_states[1:]
+        if inputs.lengths is not None:
+            valid = (
+                torch.arange(steps, device=y.device).unsqueeze(1) < inputs.lengths.to(y.device)
+            ).unsqueeze(-1)
+            y = y * valid
+        h_T, c_T = h_states[steps].clone(), c_states[steps].clone()
+        optional = [m_out, a_hh, ln_hh_stats, ln_c_stats]
+        saved = (
+            acts,
+            h_states,
+            c_states,
+            c_new,
+            tanh_c,
+            *(x if x is not None else xg.new_empty(0) for x in optional),
+        )
+        return y, h_T, c_T, saved if needs_grad else ()
+
+    def backward(
+        self,
+        saved: tuple[Tensor, ...],
+        inputs: RecurrenceInputs,
+        params: RecurrenceParams,
+        coupled_gates: bool,
+        dy: Tensor,
+        dh_T: Tensor,
+        dc_T: Tensor,
+    ) -> RecurrenceGrads:
+        acts, _, c_states, c_new, tanh_c, _, a_hh, ln_hh_stats, ln_c_stats = saved
+        steps, _, gates = acts.shape
+        hidden = gates // 4
+        mask, peep, w_hh, w_hr = inputs.recurrent_mask, params.peephole, params.w_hh, params.w_hr
+        layer_norm, ln_c = params.ln_hh_weight is not None, params.ln_c_weight is not None
+        keep_h, keep_c = _keep_weights(inputs)
+        if inputs.lengths is not None:  # outputs past a length are constant zeros
+            valid = torch.arange(steps, device=dy.device).unsqueeze(1) < inputs.lengths.to(dy.device)
+            dy = dy * valid.unsqueeze(-1)
+
+        if steps == 0:
+            return self._weight_grads(saved, inputs, params, acts, acts, None, None, dh_T, dc_T)
+        d_a = torch.empty_like(acts)  # gate pre-activation gradients, all steps
+        d_act = torch.empty_like(acts[0])
+        d_hnew = (
+            torch.empty((steps, *dy.shape[1:]), dtype=dy.dtype, device=dy.device)
+            if w_hr is not None
+            else None
+        )
+        d_cnorm = torch.empty_like(c_new) if ln_c else None
+        d_ahh = torch.empty_like(acts) if layer_norm else d_a
+        dh, dc = dh_T + dy[steps - 1], dc_T.clone()
+        for t in range(steps - 1, -1, -1):
+            i, f, g, o = acts[t].chunk(4, dim=1)
+            d_i, d_f, d_g, d_o = d_act.chunk(4, dim=1)
+            c_prev = c_states[t]
+            dh_new = dh if keep_h is None else dh * (1 - keep_h[t])  # dh̃
+            if w_hr is not None and d_hnew is not None:
+                d_hnew[t] = dh_new
+                dm = dh_new @ w_hr  # (B, H)
+            else:
+                dm = dh_new
+            torch.mul(dm, tanh_c[t], out=d_o)
+            d_cin = _aten.tanh_backward(dm * o, tanh_c[t])
+            if d_cnorm is not None and ln_c_stats is not None:
+                d_cnorm[t] = d_cin
+                d_cin = _aten.native_layer_norm_backward(
+                    d_cin,
+                    c_new[t],
+                    (hidden,),
+                    ln_c_stats[0, t],
+                    ln_c_stats[1, t],
+                    params.ln_c_weight,
+                    params.ln_c_bias,
+                    (True, False, False),
+                )[0]
+            d_c = d_cin + (dc if keep_c is None else dc * (1 - keep_c[t]))  # dc̃
+            d_ao = d_a[t, :, 3 * hidden :]
+            if peep is not None:  # o saw c̃ through its peephole
+                _aten.sigmoid_backward(d_o, o, grad_input=d_ao)
+                d_c.addcmul_(d_ao, peep[2])
+            torch.mul(d_c, g, out=d_i)
+            torch.mul(d_c, c_prev, out=d_f)
+            torch.mul(d_c, i, out=d_g)
+            dc_prev = d_c * f
+            if coupled_gates:  # f = 1 - i: the forget path's gradient reaches i with a minus sign
+                d_i.sub_(d_f)
+            _aten.sigmoid_backward(d_act, acts[t], grad_input=d_a[t])
+            _aten.tanh_backward(d_g, g, grad_input=d_a[t, :, 2 * hidden : 3 * hidden])
+            if coupled_gates:
+                d_a[t, :, hidden : 2 * hidden].zero_()
+            if peep is not None:
+                dc_prev.addcmul_(d_a[t, :, :hidden], peep[0]).addcmul_(
+                    d_a[t, :, hidden : 2 * hidden], peep[1]
+                )
+            if keep_c is not None:
+                dc_prev.addcmul_(dc, keep_c[t])
+            if layer_norm and ln_hh_stats is not None:
+                d_ahh[t] = _aten.native_layer_norm_backward(
+                    d_a[t],
+                    a_hh[t],
+                    (gates,),
+                    ln_hh_stats[0, t],
+                    ln_hh_stats[1, t],
+                    params.ln_hh_weight,
+                    params.ln_hh_bias,
+                    (True, False, False),
+                )[0]
+            dh_prev_direct = None if keep_h is None else dh * keep_h[t]
+            if t > 0:
+                dh_in = torch.addmm(dy[t - 1], d_ahh[t], w_hh) if mask is None else d_ahh[t] @ w_hh
+            else:
+                dh_in = d_ahh[t] @ w_hh
+            if mask is not None:
+                dh_in = dh_in * mask
+                if t > 0:
+                    dh_in += dy[t - 1]
+            dh = dh_in if dh_prev_direct is None else dh_in + dh_prev_direct
+            dc = dc_prev
+        return self._weight_grads(saved, inputs, params, d_a, d_ahh, d_hnew, d_cnorm, dh, dc)
+
+    @staticmethod
+    def _weight_grads(
+        saved: tuple[Tensor, ...],
+        inputs: RecurrenceInputs,
+        params: RecurrenceParams,
+        d_a: Tensor,
+        d_ahh: Tensor,
+        d_hnew: Tensor | None,
+        d_cnorm: Tensor | None,
+        dh0: Tensor,
+        dc0: Tensor,
+    ) -> RecurrenceGrads:
+        """Weight gradients as single GEMMs and reductions over all ``T * B`` rows."""
+        acts, h_states, c_states, c_new, _, m_out, a_hh, ln_hh_stats, ln_c_stats = saved
+        steps, batch, gates = acts.shape
+        hidden = gates // 4
+        h_in = h_states[:-1] if inputs.recurrent_mask is None else h_states[:-1] * inputs.recurrent_mask
+        d_w_hh = d_ahh.reshape(-1, gates).t() @ h_in.reshape(steps * batch, -1)  # (4H, R)
+        d_w_hr = None
+        if d_hnew is not None:
+            d_w_hr = d_hnew.reshape(steps * batch, -1).t() @ m_out.reshape(steps * batch, hidden)  # (P, H)
+        d_peep = None
+        if params.peephole is not None:
+            d_peep = torch.stack(
+                [
+                    (d_a[..., :hidden] * c_states[:-1]).sum((0, 1)),
+                    (d_a[..., hidden : 2 * hidden] * c_states[:-1]).sum((0, 1)),
+                    (d_a[..., 3 * hidden :] * c_new).sum((0, 1)),
+                ]
+            )
+        d_ln_hh_w = d_ln_hh_b = d_ln_c_w = d_ln_c_b = None
+        if params.ln_hh_weight is not None:
+            normed = (a_hh - ln_hh_stats[0]) * ln_hh_stats[1]  # x̂ of the recurrent layer norm
+            d_ln_hh_w = (d_a * normed).sum((0, 1))
+            d_ln_hh_b = d_a.sum((0, 1))
+        if params.ln_c_weight is not None and d_cnorm is not None:
+            normed = (c_new - ln_c_stats[0]) * ln_c_stats[1]
+            d_ln_c_w = (d_cnorm * normed).sum((0, 1))
+            d_ln_c_b = d_cnorm.sum((0, 1))
+        grads = RecurrenceParams(d_w_hh, d_w_hr, d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b)
+        return RecurrenceGrads(d_a, dh0, dc0, grads)
+
+
+class Recurrence(torch.autograd.Function):
+    """One autograd node for the whole time loop of one layer and direction."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        kernel: RecurrenceKernel,
+        coupled_gates: bool,
+        xg: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        recurrent_mask: Tensor | None,
+        zoneout_h: Tensor | None,
+        zoneout_c: Tensor | None,
+        lengths: Tensor | None,
+        *param_tensors: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        inputs = RecurrenceInputs(xg, h0, c0, recurrent_mask, zoneout_h, zoneout_c, lengths)
+        params = RecurrenceParams(*param_tensors)  # type: ignore[arg-type]
+        y, h_T, c_T, saved = kernel.forward(inputs, params, coupled_gates, any(ctx.needs_input_grad))
+        ctx.kernel, ctx.coupled_gates, ctx.n_saved = kernel, coupled_gates, len(saved)
+        ctx.save_for_backward(*saved, *inputs, *params)
+        return y, h_T, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, dy: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
+        tensors = ctx.saved_tensors
+        saved = tuple(tensors[: ctx.n_saved])
+        n_inputs = len(RecurrenceInputs._fields)
+        inputs = RecurrenceInputs(*tensors[ctx.n_saved : ctx.n_saved + n_inputs])
+        params = RecurrenceParams(*tensors[ctx.n_saved + n_inputs :])
+        grads = ctx.kernel.backward(saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T)
+        wanted = ctx.needs_input_grad
+        param_grads = tuple(g if wanted[9 + k] else None for k, g in enumerate(grads.params))
+        return (None, None, grads.xg, grads.h0, grads.c0, None, None, None, None, *param_grads)
+
+
+def fused_recurrence(
+    inputs: RecurrenceInputs,
+    params: RecurrenceParams,
+    *,
+    coupled_gates: bool = False,
+    kernel: RecurrenceKernel | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the recurrence through :class:`Recurrence`, with the contract of ``reference.recurrence``.
+
+    Args:
+        inputs: gate inputs ``xg`` ``(T, B, 4H)``, initial state, masks and lengths.
+        params: the recurrence parameters.
+        coupled_gates: use ``f = 1 - i``.
+        kernel: the time loop; :class:`EagerKernel` by default.
+
+    Returns:
+        ``(y (T, B, R), h_T (B, R), c_T (B, H))``.
+    """
+    chosen = kernel if kernel is not None else EAGER
+    y, h_T, c_T = Recurrence.apply(chosen, coupled_gates, *inputs, *params)
+    return y, h_T, c_T
+
+
+EAGER = EagerKernel()

@@ -99,6 +99,23 @@ void backward(bool f64, const std::vector<int64_t>& dims, const std::vector<int6
   }
 }
 
+template <class T>
+lstmkit::StepBuffers<T> step_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
+  if (p.size() != 7) throw std::invalid_argument("step buffers: expected 7 values");
+  return {forward_buffers<T>(fp), in<T>(p[0]), in<T>(p[1]), in<T>(p[2]), in<T>(p[3]), in<T>(p[4]), out<T>(p[5]), p[6]};
+}
+
+// One streaming step; sp = (x, W_ihᵀ packed, bias, LN_ih gain, LN_ih bias, c_out, input size).
+void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& fptrs,
+          const std::vector<int64_t>& sp) {
+  const Dims d = make_dims(dims);
+  if (f64) {
+    current.kernels->step_f64(d, step_buffers<double>(fptrs, sp));
+  } else {
+    current.kernels->step_f32(d, step_buffers<float>(fptrs, sp));
+  }
+}
+
 std::vector<std::string> isa_names() {
   std::vector<std::string> names;
   for (const auto& isa : available_isas()) names.emplace_back(isa.name);
@@ -123,6 +140,7 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "Native CPU time loop of the LSTM recurrence (see lstmkit.ops.native).";
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
+  m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
   m.def("isas", &isa_names, "Instruction sets this CPU can run, fastest first.");
   m.def("set_isa", &set_isa, py::arg("name"), "Switch instruction set; returns the previous one.");

@@ -11,6 +11,8 @@ struct Kernels {
   void (*forward_f64)(const Dims&, const ForwardBuffers<double>&);
   void (*backward_f32)(const Dims&, const BackwardBuffers<float>&);
   void (*backward_f64)(const Dims&, const BackwardBuffers<double>&);
+  void (*step_f32)(const Dims&, const StepBuffers<float>&);
+  void (*step_f64)(const Dims&, const StepBuffers<double>&);
 };
 
 namespace avx512 { extern const Kernels kernels; }

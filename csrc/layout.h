@@ -67,4 +67,17 @@ struct BackwardBuffers {
   T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
 };
 
+template <class T>
+struct StepBuffers {
+  // one step of a streaming cell: a_t = LN_ih(W_ih x_t) + b, then the forward step of ForwardBuffers
+  ForwardBuffers<T> fw;  // h0, c0 = the state in; w_hh_t, w_hr_t, peep, layer norms; y = h_t out
+  const T* x;            // (B, I)
+  const T* w_ih_t;       // packed W_ihᵀ [I][4Hp]
+  const T* bias;         // [4Hp] b_ih + b_hh
+  const T* ln_ih_w;      // [4Hp] gain and bias of LN_ih (layer norm only)
+  const T* ln_ih_b;
+  T* c_out;              // (B, H)
+  int64_t input_size;    // I
+};
+
 }  // namespace lstmkit

@@ -252,3 +252,19 @@ class NativeKernel:
             keep,
         )
         return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), _threads(batch)]
+
+
+UNAVAILABLE_REASON: str | None = _missing_reason
+"""Why the compiled kernel is missing (read by :mod:`lstmkit.ops.dispatch`), ``None`` when it is present."""
+
+KERNEL: NativeKernel | None = NativeKernel() if _native is not None else None
+"""The kernel :mod:`lstmkit.ops.dispatch` runs for ``backend="native"``; ``None`` without the extension."""
+
+
+def preferred(variant: object) -> bool:
+    """Whether ``backend="auto"`` should pick the native kernel for a layer with these options.
+
+    Measured with ``benchmarks/native_speed.py``: the native loop is faster than ``torch.nn.LSTM`` and
+    than the fused eager loop for the plain LSTM and for every variant, so it is preferred wherever it runs.
+    """
+    return KERNEL is not None

@@ -51,7 +51,7 @@ template <class T>
 struct BackwardBuffers {
   // inputs: the forward's buffers (kept for every step) and the upstream gradients
   ForwardBuffers<T> fw;
-  const T* w_hh;      // packed W_hh [4Hp][Rp]
+  const T* w_hh;      // packed W_hh [4H][Rp]
   const T* w_hr;      // packed W_hr [Rp][Hp]
   const T* dy;        // (T, B, R)
   const T* dh_T;      // (B, R)
@@ -60,10 +60,10 @@ struct BackwardBuffers {
   T* dxg;       // (T, B, 4H)
   T* dh0;       // (B, R)
   T* dc0;       // (B, H)
-  T* dhh;       // (T, B, 4Hp) gradient of W_hh (m ⊙ h_{t-1}) (the dxg itself without layer norm)
+  T* dhh;       // (T, B, 4H) gradient of W_hh (m ⊙ h_{t-1}); the same buffer as dxg without layer norm
   T* dht;       // (T, B, Rp) gradient of h̃_t (projection only)
-  T* dw_hh;     // [4Hp][Rp] gradient of W_hh
-  T* dw_hr;     // [Rp][Hp] gradient of W_hr (projection only)
+  T* dw_hh;     // [4H][Rp] gradient of W_hh
+  T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
 };
 

@@ -31,7 +31,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dHz = dC + B * Hp;        // (nb, Rp) z^h dh, the zoneout share of dh_{t-1}
   T* dR = dHz + B * Rp;        // (nb, Hp) dr
   T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
-  T* dA = dChat + B * Hp;      // (nb, 4Hp) da
+  T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
   T* dHin = dA + B * G4;       // (nb, Rp) W_hhᵀ dhh_t
   T* valid = dHin + B * Rp;    // [4Hp]
   T* dpeep = dparams;          // [3Hp]
@@ -71,11 +71,12 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
 
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k, row = t * B + b;
-      T* dhh = w.dhh + row * G4;
-      T* da = d.layer_norm ? dA + k * G4 : dhh;
+      T* dhh = w.dhh + row * 4 * H;  // the dxg row itself without layer norm
+      T* da = dA + k * G4;
       if (!live(t, b)) {
-        for (long j = 0; j < G4; ++j) dhh[j] = 0;
         for (long j = 0; j < 4 * H; ++j) w.dxg[row * 4 * H + j] = 0;
+        if (d.layer_norm)
+          for (long j = 0; j < 4 * H; ++j) dhh[j] = 0;
         continue;
       }
       const T* gate = f.gates + row * G4;
@@ -130,11 +131,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
-        __builtin_memcpy(dhh, da, G4 * sizeof(T));
+        for (int q = 0; q < 4; ++q) __builtin_memcpy(dhh + q * H, da + q * Hp, H * sizeof(T));
       }
     }
-    // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh
-    gemm<T>(nb, int(Rp), int(G4), w.dhh + (t * B + b0) * G4, G4, w.w_hh, Rp, dHin, Rp, false);
+    // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh
+    gemm<T>(nb, int(Rp), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Rp, dHin, Rp, false);
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k;
       if (!live(t, b)) continue;

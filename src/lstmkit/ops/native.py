@@ -186,21 +186,21 @@ class NativeKernel:
         new = inputs.xg.new_empty
         dxg = new((steps, batch, 4 * hidden))
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
-        dhh = new((steps, batch, 4 * hp))
+        dhh = new((steps, batch, 4 * hidden)) if ln else dxg
         dht = new((steps, batch, rp)) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 13 * hp))
-        w_hh = lay.pack_w_hh(params.w_hh, hp, rp)
+        w_hh = lay.pad_last(params.w_hh, rp, dtype)  # (4H, Rp)
         w_hr = lay.pack_w_hr(params.w_hr, hp, rp) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
-        dw_hh = new((4, hp, rp))
-        dw_hr = new((rp, hp)) if proj else none
+        dw_hh = new((4 * hidden, rp))
+        dw_hr = new((rsize, hp)) if proj else none
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state)
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True)
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
-        d_w_hh = dw_hh[:, :hidden, :rsize].reshape(4 * hidden, rsize)
-        d_w_hr = dw_hr[:rsize, :hidden].contiguous() if proj else None
+        d_w_hh = dw_hh[:, :rsize].contiguous()
+        d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
         sums = dparams.sum(0)
         d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp])
         grads = RecurrenceParams(

@@ -3,7 +3,7 @@
 Inside the kernel the hidden size ``H`` and the state size ``R`` are padded to ``Hp`` and ``Rp``, multiples
 of the vector width in elements (16 float32 lanes with AVX-512); a gate block is ``[4][Hp]`` in PyTorch's
 order i, f, g, o; padded entries are zero. The recurrent weights are packed once per call: ``W_hhᵀ``
-``[R][4Hp]`` for the forward GEMM and ``W_hh`` ``[4Hp][Rp]`` for the backward one.
+``[R][4Hp]`` for the forward GEMM and ``W_hh`` ``[4H][Rp]`` for the backward one.
 """
 
 from __future__ import annotations
@@ -43,15 +43,6 @@ def pack_w_hh_t(w_hh: Tensor, hp: int) -> Tensor:
     h = four_h // 4
     out = w_hh.new_zeros(r, 4, hp)
     out[:, :, :h] = w_hh.detach().view(4, h, r).permute(2, 0, 1)
-    return out
-
-
-def pack_w_hh(w_hh: Tensor, hp: int, rp: int) -> Tensor:
-    """``W_hh`` ``(4H, R)`` as ``[4][Hp][Rp]`` for the backward step GEMM."""
-    four_h, r = w_hh.shape
-    h = four_h // 4
-    out = w_hh.new_zeros(4, hp, rp)
-    out[:, :h, :r] = w_hh.detach().view(4, h, r)
     return out
 
 

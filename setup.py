@@ -13,7 +13,7 @@ from setuptools import setup
 
 SOURCES = ["bindings.cpp", "threads.cpp", "isa_avx512.cpp", "isa_avx2.cpp", "isa_generic.cpp"]
 
-compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fvisibility=hidden"]
+compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-fno-tree-loop-distribute-patterns"]
 
 native = Pybind11Extension(
     "lstmkit.ops._native",

@@ -127,11 +127,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vstore(da + 2 * Hp + j, da_g);
         vstore(dc + j, dc_prev);
       }
-      for (int q = 0; q < 4; ++q) __builtin_memcpy(w.dxg + row * 4 * H + q * H, da + q * Hp, H * sizeof(T));
+      for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
       if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
-        for (int q = 0; q < 4; ++q) __builtin_memcpy(dhh + q * H, da + q * Hp, H * sizeof(T));
+        for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
       }
     }
     // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh
@@ -149,7 +149,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   }
   for (int k = 0; k < nb; ++k) {
     const long b = b0 + k;
-    __builtin_memcpy(w.dh0 + b * R, dH + k * Rp, R * sizeof(T));
-    __builtin_memcpy(w.dc0 + b * H, dC + k * Hp, H * sizeof(T));
+    vcopy<T>(w.dh0 + b * R, dH + k * Rp, R);
+    vcopy<T>(w.dc0 + b * H, dC + k * Hp, H);
   }
 }

@@ -61,7 +61,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
     } else {
       for (int k = 0; k < nb; ++k)
         for (int q = 0; q < 4; ++q)
-          __builtin_memcpy(S + k * G4 + q * Hp, xg + (b0 + k) * 4 * H + q * H, H * sizeof(T));
+          vcopy<T>(S + k * G4 + q * Hp, xg + (b0 + k) * 4 * H + q * H, H);
       gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, true);
     }
 
@@ -72,8 +72,8 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       T* gate = f.gates + row * G4;
       T* cn = cnext + b * Hp;
       if (d.lengths && t >= f.len[b]) {  // frozen: keep the state, output zeros
-        __builtin_memcpy(hnext + b * Rp, hprev + b * Rp, Rp * sizeof(T));
-        __builtin_memcpy(cn, cp, Hp * sizeof(T));
+        vcopy<T>(hnext + b * Rp, hprev + b * Rp, Rp);
+        vcopy<T>(cn, cp, Hp);
         for (long j = 0; j < R; ++j) f.y[(t * B + b) * R + j] = 0;
         continue;
       }
@@ -132,9 +132,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
           vstore(hn + j, z * vload(hprev + b * Rp + j) + (1 - z) * vload(ht + j));  // h = z h_{t-1} + (1 - z) h̃
         }
       } else {
-        __builtin_memcpy(hn, ht, Rp * sizeof(T));
+        vcopy<T>(hn, ht, Rp);
       }
-      __builtin_memcpy(f.y + (t * B + b) * R, hn, R * sizeof(T));
+      vcopy<T>(f.y + (t * B + b) * R, hn, R);
     }
   }
 }

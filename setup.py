@@ -13,7 +13,8 @@ from setuptools import setup
 
 SOURCES = ["bindings.cpp", "threads.cpp", "isa_avx512.cpp", "isa_avx2.cpp", "isa_generic.cpp"]
 
-compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-fno-tree-loop-distribute-patterns"]
+UNIX_FLAGS = ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-fno-tree-loop-distribute-patterns"]
+compile_args = [] if sys.platform == "win32" else UNIX_FLAGS
 
 native = Pybind11Extension(
     "lstmkit.ops._native",

@@ -1,5 +1,7 @@
 // One instruction set's kernels, as a table the bindings choose from at run time.
 #pragma once
+#include <cstdlib>
+
 #include "layout.h"
 #include "threads.h"
 
@@ -14,6 +16,13 @@ struct Kernels {
   void (*step_f32)(const Dims&, const StepBuffers<float>&);
   void (*step_f64)(const Dims&, const StepBuffers<double>&);
 };
+
+// Scratch memory aligned to 64 bytes, so that full-vector loads and stores never split a cache line.
+template <class T>
+T* scratch_alloc(long n) {
+  const size_t bytes = (size_t(n) * sizeof(T) + 63) / 64 * 64;
+  return static_cast<T*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
+}
 
 namespace avx512 { extern const Kernels kernels; }
 namespace avx2 { extern const Kernels kernels; }

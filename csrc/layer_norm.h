@@ -1,6 +1,6 @@
 // Layer normalization of one padded row (Ba et al. 2016), forward and backward. Needs simd.h.
 //
-//   μ = Σ x / n,  σ² = Σ (x - μ)² / n,  x̂ = (x - μ) / sqrt(σ² + ε),  y = γ x̂ + β
+//   μ = Σ x / n,  σ² = Σ x² / n - μ²,  x̂ = (x - μ) / sqrt(σ² + ε),  y = γ x̂ + β
 //   dx = (γ dy - mean(γ dy) - x̂ · mean(γ dy ⊙ x̂)) / sqrt(σ² + ε)
 // Rows hold `len` values (a multiple of the vector width) of which `n` are real; `valid` is 1 on the
 // real lanes and 0 on padding, where x, γ and β are zero.
@@ -9,17 +9,20 @@ constexpr double kLayerNormEps = 1e-5;
 
 template <class T>
 inline void layer_norm_stats(const T* x, long len, long n, const T* valid, T* mean, T* rstd) {
+  // One pass: σ² = Σ x² / n - μ² (padding is zero, so it adds nothing to either sum).
   constexpr int V = Vec<T>::lanes;
-  vec_t<T> s = vsplat<T>(0);
-  for (long j = 0; j < len; j += V) s += vload(x + j);
-  const T mu = vsum<T>(s) / T(n);
-  vec_t<T> q = vsplat<T>(0);
+  (void)valid;
+  vec_t<T> s = vsplat<T>(0), q = vsplat<T>(0);
   for (long j = 0; j < len; j += V) {
-    const vec_t<T> e = (vload(x + j) - mu) * vload(valid + j);
-    q += e * e;
+    const vec_t<T> v = vload(x + j);
+    s += v;
+    q += v * v;
   }
+  const T mu = vsum<T>(s) / T(n);
+  T var = vsum<T>(q) / T(n) - mu * mu;
+  var = var > T(0) ? var : T(0);
   *mean = mu;
-  *rstd = T(1) / __builtin_sqrt(vsum<T>(q) / T(n) + T(kLayerNormEps));
+  *rstd = T(1) / __builtin_sqrt(var + T(kLayerNormEps));
 }
 
 // x ← γ x̂ + β in place; stores x̂ (zero on padding) and 1/sqrt(σ² + ε).

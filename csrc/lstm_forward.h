@@ -52,12 +52,11 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, false);
       for (int k = 0; k < nb; ++k) {
         const long row = s1 * B + b0 + k;
-        layer_norm_row<T>(S + k * G4, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4,
-                          f.rstd_hh + row);
+        T* a = S + k * G4;
+        layer_norm_row<T>(a, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4, f.rstd_hh + row);
+        const T* x = xg + (b0 + k) * 4 * H;
+        for (int q = 0; q < 4; ++q) vadd<T>(a + q * Hp, x + q * H, H);
       }
-      for (int k = 0; k < nb; ++k)
-        for (int q = 0; q < 4; ++q)
-          for (long j = 0; j < H; ++j) S[k * G4 + q * Hp + j] += xg[(b0 + k) * 4 * H + q * H + j];
     } else {
       for (int k = 0; k < nb; ++k)
         for (int q = 0; q < 4; ++q)

@@ -39,6 +39,14 @@ inline void vcopy(T* dst, const T* src, long n) {
   for (; j < n; ++j) dst[j] = src[j];
 }
 
+// dst[0..n) += src[0..n)
+template <class T>
+inline void vadd(T* dst, const T* src, long n) {
+  long j = 0;
+  for (; j + Vec<T>::lanes <= n; j += Vec<T>::lanes) vstore(dst + j, vload(dst + j) + vload(src + j));
+  for (; j < n; ++j) dst[j] += src[j];
+}
+
 // exp(x) for float32: x = n ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^6
 // (relative error < 2e-7), 2^n assembled in the exponent bits.
 inline vec_t<float> vexp(vec_t<float> x) {

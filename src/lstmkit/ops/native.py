@@ -12,14 +12,14 @@ Implementation notes:
 
 Example:
     >>> import torch
-    >>> from lstmkit.ops.native import NativeKernel, native_available
+    >>> from lstmkit.ops.native import KERNEL, native_available, native_unavailable_reason
     >>> from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+    >>> native_available() == (native_unavailable_reason() is None)
+    True
     >>> inputs = RecurrenceInputs(torch.zeros(3, 2, 8), torch.zeros(2, 2), torch.zeros(2, 2))
     >>> params = RecurrenceParams(torch.zeros(8, 2))
-    >>> y, h, c, saved = NativeKernel().forward(inputs, params, False, False) if native_available() else (
-    ...     torch.zeros(3, 2, 2), None, None, ())
-    >>> y.shape
-    torch.Size([3, 2, 2])
+    >>> KERNEL is None or KERNEL.forward(inputs, params, False, False)[0].shape == (3, 2, 2)
+    True
 """
 
 from __future__ import annotations

@@ -1,0 +1,9 @@
+// AVX-512 kernels (x86-64 only; chosen at run time when the CPU has AVX-512F/VL/DQ/BW).
+#include "isa_api.h"
+#if defined(__x86_64__)
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#define LSTMKIT_ISA avx512
+#define LSTMKIT_VBYTES 64
+#define LSTMKIT_GEMM_NR 4
+#include "isa_kernels.inc"
+#endif

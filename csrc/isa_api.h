@@ -9,6 +9,7 @@ namespace lstmkit {
 
 struct Kernels {
   int lanes_f32, lanes_f64;  // vector width in elements; buffers are padded to it
+  int panel_vectors;         // width in vectors of a packed weight panel (gemm.h)
   void (*forward_f32)(const Dims&, const ForwardBuffers<float>&);
   void (*forward_f64)(const Dims&, const ForwardBuffers<double>&);
   void (*backward_f32)(const Dims&, const BackwardBuffers<float>&);

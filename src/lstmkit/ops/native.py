@@ -147,8 +147,9 @@ class NativeKernel:
             lay.pad_last(inputs.zoneout_c, hp, dtype),
             none if inputs.lengths is None else inputs.lengths.detach().contiguous(),
         )
-        w_hh_t = lay.pack_w_hh_t(params.w_hh, hp)
-        w_hr_t = lay.pack_w_hr_t(params.w_hr, hp, rp) if params.w_hr is not None else none
+        width = int(module.panel(inputs.xg.element_size()))
+        w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
+        w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         xg = inputs.xg.detach().contiguous()
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c)
@@ -189,8 +190,9 @@ class NativeKernel:
         dhh = new((steps, batch, 4 * hidden)) if ln else dxg
         dht = new((steps, batch, rp)) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 13 * hp))
-        w_hh = lay.pad_last(params.w_hh, rp, dtype)  # (4H, Rp)
-        w_hr = lay.pack_w_hr(params.w_hr, hp, rp) if params.w_hr is not None else none
+        width = int(module.panel(inputs.xg.element_size()))
+        w_hh = lay.pack_w_hh(params.w_hh, rp, width)
+        w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         dw_hh = new((4 * hidden, rp))
         dw_hr = new((rsize, hp)) if proj else none

@@ -1,6 +1,9 @@
 // One instruction set's kernels, as a table the bindings choose from at run time.
 #pragma once
 #include <cstdlib>
+#if defined(__x86_64__)
+#include <immintrin.h>  // before any `#pragma GCC target`: intrinsics carry their own target attributes
+#endif
 
 #include "layout.h"
 #include "threads.h"

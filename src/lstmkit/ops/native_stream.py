@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -238,3 +239,26 @@ class NativeStream:
         """Advance every stream by one step with ``x`` ``(B, I)``; returns ``h_t`` ``(B, R)``."""
         self.state = self.cell(x, self.state)
         return self.state[0]
+
+
+_CELL_STEPS: weakref.WeakKeyDictionary[Any, NativeCellStep] = weakref.WeakKeyDictionary()
+
+
+def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+    """One step of an ``LSTMCell`` module through the native kernel, its packed weights cached per module.
+
+    For ``lstmkit.nn.LSTMCell(backend="native")`` at inference; the weights are repacked only when a
+    parameter changes. Does not record autograd.
+
+    Args:
+        cell: an ``LSTMCell`` (torch's or lstmkit's).
+        x: input ``(B, I)``.
+        state: ``(h (B, R), c (B, H))`` or ``None`` for zeros.
+
+    Returns:
+        The new ``(h, c)``.
+    """
+    step = _CELL_STEPS.get(cell)
+    if step is None:
+        step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
+    return step(x, state)

@@ -175,6 +175,14 @@ def test_inference_forward_equals_training_forward() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_int32_lengths_are_accepted() -> None:
+    inputs, params, coupled = make_case(VARIANTS["lengths"], 5, 4, 6, torch.float64)
+    kernel = NativeKernel()
+    expected = kernel.forward(inputs, params, coupled, False)[0]
+    narrow = inputs._replace(lengths=inputs.lengths.to(torch.int32))
+    torch.testing.assert_close(kernel.forward(narrow, params, coupled, False)[0], expected, rtol=0, atol=0)
+
+
 def test_empty_sequence_returns_initial_state() -> None:
     inputs, params, coupled = make_case({}, 0, 3, 5, torch.float64)
     y, h, c, _ = NativeKernel().forward(inputs, params, coupled, True)
@@ -234,7 +242,7 @@ def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
         ({"w_hh": torch.zeros(15, 4)}, ValueError, r"w_hh must have shape \(4H, R\)"),
         ({"peephole": torch.zeros(2, 4)}, ValueError, r"peephole must have shape \(3, 4\)"),
         ({"zoneout_h": torch.zeros(2, 2, 4)}, ValueError, r"zoneout_h must have shape \(3, 2, 4\)"),
-        ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an int64 tensor of shape"),
+        ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an integer tensor of shape"),
         ({"recurrent_mask": [[1.0] * 4] * 2}, TypeError, "recurrent_mask must be a torch.Tensor"),
         ({"xg": torch.zeros(3, 0, 16)}, ValueError, r"at least one sequence \(B >= 1\)"),
     ],

@@ -145,7 +145,7 @@ class NativeKernel:
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
             lay.pad_last(inputs.zoneout_h, rp, dtype),
             lay.pad_last(inputs.zoneout_c, hp, dtype),
-            none if inputs.lengths is None else inputs.lengths.detach().contiguous(),
+            none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
         w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)

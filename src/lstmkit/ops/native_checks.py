@@ -75,9 +75,14 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
             _shape(name, _tensor(name, value), shape, xg)
     if inputs.lengths is not None:
         lengths = _tensor("lengths", inputs.lengths)
-        if lengths.dtype != torch.int64 or tuple(lengths.shape) != (batch,):
+        integer = (
+            not lengths.dtype.is_floating_point
+            and not lengths.dtype.is_complex
+            and lengths.dtype != torch.bool
+        )
+        if not integer or tuple(lengths.shape) != (batch,):
             received = f"{lengths.dtype} {tuple(lengths.shape)}"
-            raise ValueError(f"lengths must be an int64 tensor of shape ({batch},), got {received}")
+            raise ValueError(f"lengths must be an integer tensor of shape ({batch},), got {received}")
         if lengths.device.type != "cpu":
             raise ValueError(f"lengths must be on the CPU, got {lengths.device}")
     return steps, batch, hidden, rsize

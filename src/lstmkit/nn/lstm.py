@@ -418,7 +418,7 @@ class LSTM(nn.Module):
             float(module.dropout), module.bidirectional, module.proj_size, weight.device, weight.dtype,
             **variants,
         )  # fmt: skip
-        _, unexpected = new.load_state_dict(module.state_dict(), strict=False)
+        _, unexpected = new.load_state_dict(module.state_dict(), strict=True)
         assert not unexpected, unexpected
         return new
 

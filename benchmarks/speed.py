@@ -1,0 +1,322 @@
+"""Speed of lstmkit's LSTM against torch.nn.LSTM, measured in the same run.
+
+    python benchmarks/speed.py                 # full table, as users get torch, then with flush-denormal
+    python benchmarks/speed.py --quick         # fewer repeats, C1 and C3 only
+    python benchmarks/speed.py --configs C1 --systems torch fused native
+
+Configurations (float32, 2 threads unless --threads):
+    C1 batch 32, 100 steps, 1 input, 50 units (the origin text's model)
+    C2 batch 64, 100 steps, 32 inputs, 256 units
+    C3 batch 16, 500 steps, 8 inputs, 128 units
+    C4 streaming: batch 1, 8 inputs, 128 units, one step per call with carried state (inference)
+
+Rows: torch.nn.LSTM; lstmkit with each backend; each variant on the fused and native paths, and on the
+reference backend, which is that variant written as a readable Python-loop cell trained by autograd (what
+users write today); and two hand-written Python-loop cells (plain and layer-norm).
+
+A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step; inference is
+the forward under ``torch.inference_mode``. Each number is the median over repeats after warm-up, systems
+interleaved within each repeat so that drift hits all of them alike. Ratios are to torch.nn.LSTM in the
+same process. ``--flush-denormal`` sets ``torch.set_flush_denormal(True)`` before any thread pool starts;
+without ``--no-flush-run`` the script also re-runs itself that way in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+CONFIGS = {"C1": (32, 100, 1, 50), "C2": (64, 100, 32, 256), "C3": (16, 500, 8, 128)}
+STREAM = (1, 8, 128)
+VARIANTS = {
+    "peephole": {"peephole": True},
+    "layer_norm": {"layer_norm": True},
+    "recurrent_dropout": {"recurrent_dropout": 0.25},
+    "zoneout": {"zoneout": 0.1},
+    "coupled_gates": {"coupled_gates": True},
+    "projection": {"proj_size": 0},  # filled per config: H // 2
+}
+
+
+class LoopCell(nn.Module):
+    """What users write today: an LSTM cell in a Python loop, autograd, optional layer norm."""
+
+    def __init__(self, input_size: int, hidden: int, layer_norm: bool = False) -> None:
+        super().__init__()
+        self.ih = nn.Linear(input_size, 4 * hidden)
+        self.hh = nn.Linear(hidden, 4 * hidden)
+        self.hidden = hidden
+        self.ln = (
+            nn.ModuleList([nn.LayerNorm(4 * hidden), nn.LayerNorm(4 * hidden), nn.LayerNorm(hidden)])
+            if layer_norm
+            else None
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # x (B, T, I)
+        b = x.shape[0]
+        h = x.new_zeros(b, self.hidden)
+        c = x.new_zeros(b, self.hidden)
+        xs = self.ih(x)
+        outs = []
+        for t in range(x.shape[1]):
+            if self.ln is not None:
+                gates = self.ln[0](xs[:, t]) + self.ln[1](self.hh(h))
+            else:
+                gates = xs[:, t] + self.hh(h)
+            i, f, g, o = gates.chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(self.ln[2](c) if self.ln is not None else c)
+            outs.append(h)
+        return torch.stack(outs, 1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+@dataclass
+class System:
+    name: str
+    build: Callable[[int, int], nn.Module]  # (input_size, hidden) -> module with batch_first=True
+
+
+def systems(names: list[str], config: tuple[int, int, int, int]) -> list[System]:
+    from lstmkit.nn import LSTM
+
+    hidden = config[3]
+    out: list[System] = []
+    for name in names:
+        if name == "torch":
+            out.append(System("torch.nn.LSTM", lambda i, h: nn.LSTM(i, h, batch_first=True)))
+        elif name == "loop":
+            out.append(System("python-loop cell", lambda i, h: LoopCell(i, h)))
+        elif name == "loop_ln":
+            out.append(System("python-loop layer-norm cell", lambda i, h: LoopCell(i, h, layer_norm=True)))
+        elif name in ("auto", "fused", "native", "reference"):
+            out.append(
+                System(f"lstmkit {name}", lambda i, h, b=name: LSTM(i, h, batch_first=True, backend=b))
+            )
+        elif name.startswith("variants"):
+            backend = name.split(":")[1] if ":" in name else "fused"
+            for variant, options in VARIANTS.items():
+                opts = dict(options)
+                if variant == "projection":
+                    opts["proj_size"] = hidden // 2
+                out.append(
+                    System(
+                        f"lstmkit {backend} {variant}",
+                        lambda i, h, o=opts, b=backend: LSTM(i, h, batch_first=True, backend=b, **o),
+                    )
+                )
+        else:
+            raise SystemExit(f"unknown system {name!r}")
+    return out
+
+
+def time_train(module: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
+    head = nn.Linear(getattr(module, "proj_size", 0) or module_hidden(module), 1)
+    params = [*module.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        _, (h, _) = module(x)
+        loss = nn.functional.mse_loss(head(h[-1]), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def module_hidden(module: nn.Module) -> int:
+    return int(getattr(module, "hidden_size", getattr(module, "hidden", 0)))
+
+
+def time_infer(module: nn.Module, x: Tensor) -> Callable[[], None]:
+    module.eval()
+
+    def step() -> None:
+        with torch.inference_mode():
+            module(x)
+
+    return step
+
+
+def measure(fns: dict[str, Callable[[], None]], repeats: int, warmup: int) -> dict[str, float]:
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) * 1e3 for k, v in samples.items()}
+
+
+def mm_rate() -> float:
+    """GFLOP/s of a 2048x2048 float32 torch.mm on this machine, now."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(2):
+        a @ b
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * 2048**3 / statistics.median(times) / 1e9
+
+
+def step_flops(config: tuple[int, int, int, int], train: bool) -> float:
+    b, t, i, h = config
+    forward = 2 * b * t * 4 * h * (i + h)
+    return forward * (3 if train else 1)
+
+
+def run_table(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    peak = mm_rate()
+    flush = "on" if args.flush_denormal else "off"
+    print(
+        f"\n## torch {torch.__version__}, {args.threads} threads, flush-denormal {flush}; "
+        f"torch.mm 2048^2: {peak:.0f} GFLOP/s"
+    )
+    from lstmkit.ops.dispatch import native_status
+
+    print(f"native kernel: {native_status()}")
+    for mode in ("train", "infer"):
+        if mode not in args.modes:
+            continue
+        print(
+            f"\n### {'training step' if mode == 'train' else 'inference forward'} "
+            "(median ms; ratio to torch.nn.LSTM; GFLOP/s, % of torch.mm)"
+        )
+        header = "| system | " + " | ".join(args.configs) + " |"
+        print(header)
+        print("|" + "---|" * (len(args.configs) + 1))
+        rows: dict[str, list[str]] = {}
+        for cname in args.configs:
+            config = CONFIGS[cname]
+            b, t, i, h = config
+            x = torch.randn(b, t, i)
+            y = torch.randn(b, 1)
+            fns: dict[str, Callable[[], None]] = {}
+            for system in systems(args.systems, config):
+                if (
+                    mode == "infer"
+                    and system.name.startswith("lstmkit")
+                    and any(v in system.name for v in ("recurrent_dropout",))
+                ):
+                    continue
+                torch.manual_seed(0)
+                module = system.build(i, h)
+                fns[system.name] = time_train(module, x, y) if mode == "train" else time_infer(module, x)
+            reps = args.repeats if cname != "C3" else max(3, args.repeats // 2)
+            result = measure(fns, reps, args.warmup)
+            base = result.get("torch.nn.LSTM")
+            flops = step_flops(config, mode == "train")
+            for name, ms in result.items():
+                ratio = f"{ms / base:.2f}x" if base else "-"
+                rate = flops / (ms / 1e3) / 1e9
+                rows.setdefault(name, []).append(
+                    f"{ms:.1f} ms ({ratio}; {rate:.0f}, {100 * rate / peak:.0f}%)"
+                )
+            print(f"<!-- {cname} done -->", file=sys.stderr)
+        for name, cells in rows.items():
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    if "stream" in args.modes:
+        run_stream(args)
+
+
+def run_stream(args: argparse.Namespace) -> None:
+    from lstmkit.nn import LSTM, LSTMCell
+
+    b, i, h = STREAM
+    x = torch.randn(b, i)
+    torch_cell = nn.LSTMCell(i, h).eval()
+    ours_cell = LSTMCell(i, h).eval()
+    ours_lstm = LSTM(i, h).eval()
+    state_t = (torch.zeros(b, h), torch.zeros(b, h))
+
+    def run_torch() -> None:
+        with torch.inference_mode():
+            torch_cell(x, state_t)
+
+    def run_cell() -> None:
+        with torch.inference_mode():
+            ours_cell(x, state_t)
+
+    def run_step() -> None:
+        with torch.inference_mode():
+            ours_lstm.step(x, None)
+
+    fns = {"torch.nn.LSTMCell": run_torch, "lstmkit LSTMCell": run_cell, "lstmkit LSTM.step": run_step}
+    calls = 200
+    batched = {k: (lambda f=f: [f() for _ in range(calls)]) for k, f in fns.items()}
+    result = measure(batched, args.repeats, 1)
+    base = result["torch.nn.LSTMCell"]
+    print(
+        "\n### C4 streaming step (batch 1, 8 inputs, 128 units; "
+        "median us per call; ratio to torch.nn.LSTMCell)"
+    )
+    print("| system | us per step | ratio |\n|---|---|---|")
+    for name, ms in result.items():
+        print(f"| {name} | {ms * 1e3 / calls:.1f} | {ms / base:.2f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=[
+            "torch",
+            "auto",
+            "fused",
+            "native",
+            "reference",
+            "loop",
+            "loop_ln",
+            "variants:fused",
+            "variants:native",
+            "variants:reference",
+        ],
+        help="torch, auto, fused, native, reference, loop, loop_ln, variants[:backend]",
+    )
+    parser.add_argument(
+        "--modes", nargs="+", default=["train", "infer", "stream"], choices=["train", "infer", "stream"]
+    )
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="C1 and C3, 5 repeats")
+    parser.add_argument("--flush-denormal", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-flush-run", action="store_true", help="skip the second, flush-denormal run")
+    args = parser.parse_args()
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)  # before any parallel region starts the thread pool
+    if args.quick:
+        args.configs, args.repeats = [c for c in args.configs if c != "C2"], 5
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        args.systems = [s for s in args.systems if "native" not in s]
+    run_table(args)
+    if not args.flush_denormal and not args.no_flush_run:
+        sys.stdout.flush()
+        cmd = [sys.executable, *sys.argv, "--flush-denormal"]
+        subprocess.run(cmd, check=True, env={**os.environ})
+
+
+if __name__ == "__main__":
+    main()

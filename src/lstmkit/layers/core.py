@@ -1,0 +1,199 @@
+"""Stateless and feed-forward layers: Input, Dense, Dropout, Masking, LayerNormalization."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.layers.base import Layer, Shape, get_activation
+from lstmkit.utils.validation import check_positive_int, check_probability
+
+
+class Input(Layer):
+    """Declares the shape of one sample (without the batch dimension); the identity otherwise.
+
+    Args:
+        shape: e.g. ``(100, 1)`` for 100 time steps of 1 feature.
+        dtype: ``"float32"`` (default) or ``"int64"`` for token ids.
+
+    Example:
+        >>> Input((3, 2))(torch.zeros(4, 3, 2)).shape
+        torch.Size([4, 3, 2])
+    """
+
+    supports_masking = True
+
+    def __init__(self, shape: tuple[int, ...], dtype: str = "float32", *, name: str | None = None) -> None:
+        super().__init__(input_shape=tuple(shape), name=name)
+        if dtype not in ("float32", "int64"):
+            raise ValueError(f"Input dtype must be 'float32' or 'int64', got {dtype!r}")
+        self.dtype_name = dtype
+        self.input_dtype = torch.float32 if dtype == "float32" else torch.long
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.input_shape_arg or ()), "dtype": self.dtype_name, "name": self.name}
+
+
+class Dense(Layer):
+    """A fully connected layer on the last axis: ``y = activation(x W^T + b)``.
+
+    Args:
+        units: output features.
+        activation: a Keras activation name (``None``/``"linear"``, ``"relu"``, ``"sigmoid"``, ...).
+        use_bias: add ``b``.
+        input_shape: shape of one sample, e.g. ``(8,)``.
+        name: layer name.
+
+    Shapes:
+        ``(B, ..., I) -> (B, ..., units)``.
+
+    Example:
+        >>> Dense(3, activation="relu")(torch.zeros(2, 5)).shape
+        torch.Size([2, 3])
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        self.units = check_positive_int("Dense units", units)
+        self.activation_name = activation
+        self.activation = get_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.linear: nn.Linear | None = None
+
+    def build(self, input_shape: Shape) -> None:
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(
+                f"Dense '{self.name}' needs a known last dimension, got input shape {input_shape}"
+            )
+        self.linear = nn.Linear(features, self.units, bias=self.use_bias)
+        nn.init.xavier_uniform_(self.linear.weight)  # Keras's glorot_uniform
+        if self.linear.bias is not None:
+            nn.init.zeros_(self.linear.bias)
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        assert self.linear is not None
+        return self.activation(self.linear(x))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+        }
+
+
+class Dropout(Layer):
+    """Zero each input element with probability ``rate`` during training, scaling the rest by ``1/(1-rate)``.
+
+    Example:
+        >>> layer = Dropout(0.5).eval()
+        >>> bool(torch.equal(layer(torch.ones(3)), torch.ones(3)))
+        True
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self, rate: float, *, input_shape: tuple[int, ...] | None = None, name: str | None = None
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        self.rate = check_probability("Dropout rate", rate)
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return nn.functional.dropout(x, self.rate, self.training)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Masking(Layer):
+    """Mark time steps whose features all equal ``mask_value`` as padding for the layers that follow.
+
+    Shapes:
+        ``(B, T, I) -> (B, T, I)``, output mask ``(B, T)``.
+
+    Example:
+        >>> x = torch.tensor([[[1.0], [0.0]]])
+        >>> Masking(0.0).compute_mask(x, None).tolist()
+        [[True, False]]
+    """
+
+    def __init__(
+        self, mask_value: float = 0.0, *, input_shape: tuple[int, ...] | None = None, name: str | None = None
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, int | float) or math.isnan(mask_value):
+            raise ValueError(f"Masking mask_value must be a finite number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) != 3:
+            raise ValueError(f"Masking expects input of shape (B, T, I), got {input_shape}")
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        keep = self.compute_mask(x, mask)
+        assert keep is not None
+        return x * keep.unsqueeze(-1).to(x.dtype)
+
+    def compute_mask(self, x: Tensor, mask: Tensor | None) -> Tensor | None:
+        return (x != self.mask_value).any(dim=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+class LayerNormalization(Layer):
+    """Normalize the last axis to zero mean and unit variance, then scale by ``gamma`` and shift by ``beta``.
+
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` (Ba et al. 2016, arXiv:1607.06450v1).
+
+    Example:
+        >>> y = LayerNormalization()(torch.tensor([[1.0, 3.0]]))
+        >>> [round(v, 3) for v in y[0].tolist()]
+        [-1.0, 1.0]
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        epsilon: float = 1e-3,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        if not isinstance(epsilon, int | float) or not epsilon > 0:
+            raise ValueError(f"LayerNormalization epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.norm: nn.LayerNorm | None = None
+
+    def build(self, input_shape: Shape) -> None:
+        features = input_shape[-1]
+        assert features is not None
+        self.norm = nn.LayerNorm(features, eps=self.epsilon)
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        assert self.norm is not None
+        return self.norm(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}

@@ -1,0 +1,195 @@
+"""Turn what ``fit``/``evaluate``/``predict`` receive into batches of tensors.
+
+Accepted: NumPy arrays, tensors, pandas objects, nested lists, a map-style ``torch.utils.data.Dataset``
+yielding ``x``, ``(x, y)`` or ``(x, y, sample_weight)``, or a ``DataLoader`` (used as it is).
+In data-parallel training each global batch is split across ranks (see :class:`Batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from lstmkit.utils.validation import check_finite
+
+
+@dataclass
+class Batch:
+    """One rank's share of a global batch; ``global_size`` is the whole batch's sample count."""
+
+    x: Tensor
+    y: Tensor | None
+    weight: Tensor | None
+    global_size: int
+
+
+def to_tensor(name: str, value: Any) -> Tensor:
+    """Convert array-like data to a tensor: floats to float32, integers to int64, bool to float32.
+
+    Raises:
+        TypeError: not array-like.
+        ValueError: empty, or NaN/inf in floating data.
+    """
+    if isinstance(value, Tensor):
+        tensor = value.detach()
+    else:
+        if hasattr(value, "to_numpy"):  # pandas Series/DataFrame
+            value = value.to_numpy()
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be array-like, got {type(value).__name__}") from err
+        if array.dtype == object:
+            raise TypeError(
+                f"{name} must hold numbers, got an array of Python objects of shape {array.shape}"
+            )
+        if not array.flags.writeable:  # e.g. a pandas view; torch needs writable memory
+            array = array.copy()
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if tensor.dim() == 0:
+        raise ValueError(f"{name} must have a batch dimension, got a scalar")
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); need at least one sample")
+    if tensor.dtype == torch.bool:
+        tensor = tensor.float()
+    elif tensor.is_floating_point():
+        tensor = tensor.float()
+        check_finite(name, tensor)
+    elif tensor.is_complex():
+        raise TypeError(f"{name} must be real-valued, got dtype {tensor.dtype}")
+    else:
+        tensor = tensor.long()
+    return tensor
+
+
+class ArraySource:
+    """In-memory ``x``, ``y``, ``sample_weight`` tensors, batched by index."""
+
+    def __init__(self, x: Tensor, y: Tensor | None, weight: Tensor | None) -> None:
+        if y is not None and y.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"x and y must have the same number of samples, got x with {x.shape[0]} and y with "
+                f"{y.shape[0]}"
+            )
+        if weight is not None and weight.shape != (x.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({x.shape[0]},), got {tuple(weight.shape)}")
+        self.x, self.y, self.weight = x, y, weight
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return self.x[index], pick(self.y), pick(self.weight)
+
+    def split(self, fraction: float) -> tuple[ArraySource, ArraySource]:
+        """The first ``1 - fraction`` for training and the last ``fraction`` for validation (as Keras)."""
+        n_val = int(len(self) * fraction)
+        if n_val < 1 or n_val >= len(self):
+            raise ValueError(
+                f"validation_split={fraction} leaves {n_val} of {len(self)} samples for validation; "
+                f"need at least one sample on each side"
+            )
+        cut = len(self) - n_val
+        head, tail = torch.arange(cut), torch.arange(cut, len(self))
+        return ArraySource(*self.take(head)), ArraySource(*self.take(tail))
+
+
+class DatasetSource(ArraySource):
+    """A map-style ``Dataset``; items are collated per batch with ``default_collate``."""
+
+    def __init__(self, dataset: Dataset[Any]) -> None:
+        self.dataset = dataset
+        self.size = len(dataset)  # type: ignore[arg-type]
+        if self.size == 0:
+            raise ValueError("the Dataset is empty; need at least one sample")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        if index.numel() == 0:  # an empty share in distributed training: the right shapes, no samples
+            x, y, w = self.take(torch.zeros(1, dtype=torch.long))
+            return x[:0], None if y is None else y[:0], None if w is None else w[:0]
+        items = default_collate([self.dataset[int(i)] for i in index])
+        if isinstance(items, Tensor):
+            return items, None, None
+        if not isinstance(items, list | tuple) or len(items) not in (1, 2, 3):
+            raise ValueError("a Dataset must yield x, (x, y) or (x, y, sample_weight)")
+        x, *rest = (torch.as_tensor(t) for t in items)
+        y = rest[0] if rest else None
+        w = rest[1] if len(rest) > 1 else None
+        x = x.float() if x.is_floating_point() else x
+        return x, None if y is None else (y.float() if y.is_floating_point() else y), w
+
+    def split(self, fraction: float) -> tuple[ArraySource, ArraySource]:
+        raise ValueError("validation_split is not supported for a Dataset; pass validation_data instead")
+
+
+def make_source(x: Any, y: Any = None, sample_weight: Any = None) -> ArraySource | DataLoader[Any]:
+    """Wrap user data; ``y`` and ``sample_weight`` must be ``None`` for a Dataset or DataLoader."""
+    if isinstance(x, DataLoader | Dataset):
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                f"when x is a {type(x).__name__}, y and sample_weight must be None (they come from it)"
+            )
+        return x if isinstance(x, DataLoader) else DatasetSource(x)
+    if x is None:
+        raise ValueError("x is required")
+    x_t = to_tensor("x", x)
+    y_t = None if y is None else to_tensor("y", y)
+    w_t = None if sample_weight is None else to_tensor("sample_weight", sample_weight).float()
+    return ArraySource(x_t, y_t, w_t)
+
+
+def iterate(
+    source: ArraySource | DataLoader[Any],
+    batch_size: int,
+    *,
+    shuffle: bool,
+    rank: int = 0,
+    world: int = 1,
+) -> Iterator[Batch]:
+    """Yield this rank's share of each global batch of ``batch_size`` samples.
+
+    The permutation comes from torch's global generator, so :func:`lstmkit.utils.set_seed` makes it repeat,
+    and every rank draws the same one.
+    """
+    if isinstance(source, DataLoader):
+        if world > 1:
+            raise ValueError("distributed training needs arrays or a map-style Dataset, not a DataLoader")
+        for item in source:
+            x, y, w = _unpack(item)
+            yield Batch(x, y, w, int(x.shape[0]))
+        return
+    n = len(source)
+    order = torch.randperm(n) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        share = index.tensor_split(world)[rank] if world > 1 else index
+        x, y, w = source.take(share)
+        yield Batch(x, y, w, int(index.numel()))
+
+
+def num_batches(source: ArraySource | DataLoader[Any], batch_size: int) -> int:
+    if isinstance(source, DataLoader):
+        return len(source)
+    return -(-len(source) // batch_size)
+
+
+def _unpack(item: Any) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    if isinstance(item, Tensor):
+        return item, None, None
+    if isinstance(item, Sequence) and 1 <= len(item) <= 3:
+        x, *rest = item
+        y = rest[0] if rest else None
+        w = rest[1] if len(rest) > 1 else None
+        x = x.float() if x.is_floating_point() else x
+        return x, None if y is None else (y.float() if y.is_floating_point() else y), w
+    raise ValueError("a DataLoader must yield x, (x, y) or (x, y, sample_weight)")

@@ -1,0 +1,75 @@
+"""Data-parallel training on PyTorch's DDP: ``fit(..., distributed=True)`` under ``torchrun``.
+
+Every rank draws the same shuffle (same seed), takes its contiguous share of each global batch, and
+computes its share of the global-batch loss (see :mod:`lstmkit.models.training`); DDP averages gradients.
+Loss sums, sample counts and metric states are summed across ranks, so every rank sees the same logs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+class Distributed:
+    """The process group seen by one rank (``world == 1`` outside distributed training)."""
+
+    def __init__(self, rank: int = 0, world: int = 1) -> None:
+        self.rank, self.world = rank, world
+
+    @classmethod
+    def setup(cls, device: torch.device) -> Distributed:
+        """Join the process group that ``torchrun`` describes in the environment (gloo on CPU, NCCL on GPU).
+
+        Raises:
+            RuntimeError: not launched by torchrun (no ``RANK``/``WORLD_SIZE``) and no group initialized.
+        """
+        if not dist.is_initialized():
+            missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+            if missing:
+                raise RuntimeError(
+                    f"fit(distributed=True) needs torchrun (or an initialized process group); missing "
+                    f"environment variables {', '.join(missing)}. Launch with: "
+                    f"torchrun --nproc_per_node=2 script.py"
+                )
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    @staticmethod
+    def local_device(device: torch.device) -> torch.device:
+        """On CUDA without an explicit index, this process's GPU: ``cuda:LOCAL_RANK`` (torchrun sets it)."""
+        if device.type != "cuda" or device.index is not None:
+            return device
+        local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(local)
+        return local
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        if self.world == 1:
+            return module
+        ids = [device.index] if device.type == "cuda" and device.index is not None else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def all_reduce_sums(
+        self, loss_sum: Tensor, count: Tensor, states: list[Tensor]
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Sum the loss sum, the count and each metric state over ranks (one collective)."""
+        sizes = [s.numel() for s in states]
+        flat = torch.cat([loss_sum.reshape(1), count.reshape(1), *states]).double()
+        dist.all_reduce(flat)
+        parts = list(flat.split([1, 1, *sizes]))
+        return parts[0][0], parts[1][0], parts[2:]
+
+    def broadcast_module(self, module: nn.Module) -> None:
+        """Give every rank rank 0's weights (DDP does this too; explicit for the resume path)."""
+        if self.world > 1:
+            for tensor in module.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()

@@ -1,0 +1,391 @@
+"""``Model``: Keras's compile/fit/evaluate/predict around any ``torch.nn.Module``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from lstmkit.layers.base import Layer
+from lstmkit.layers.recurrent import Recurrent
+from lstmkit.models import training
+from lstmkit.models.callbacks.base import Callback, CallbackList, History
+from lstmkit.models.data import ArraySource, DatasetSource, iterate, make_source, num_batches
+from lstmkit.models.distributed import Distributed
+from lstmkit.models.losses import LossFn, get_loss
+from lstmkit.models.metrics import Metric, get_metric
+from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
+from lstmkit.models.progress import ProgbarLogger
+from lstmkit.utils.validation import check_positive_int, check_probability
+
+
+class Model(nn.Module):
+    """A trainable model: wraps any ``torch.nn.Module`` (``model.module``) with Keras's training API.
+
+    Args:
+        module: the network; its ``forward(x)`` returns one tensor. ``None`` is for subclasses
+            (``Sequential`` builds its own).
+        name: a name for summaries.
+
+    Example:
+        >>> import numpy as np
+        >>> model = Model(torch.nn.Linear(3, 1))
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> history = model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=2, batch_size=4, verbose=0)
+        >>> len(history.history["loss"]), model.predict(np.ones((2, 3))).shape
+        (2, (2, 1))
+    """
+
+    def __init__(self, module: nn.Module | None = None, *, name: str = "model") -> None:
+        super().__init__()
+        if module is not None and not isinstance(module, nn.Module):
+            raise TypeError(f"Model wraps a torch.nn.Module, got {type(module).__name__}")
+        self.module = module if module is not None else nn.Identity()
+        self.name = name
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer_spec: OptimizerSpec | torch.optim.Optimizer | None = None
+        self.loss_name: str | None = None
+        self.loss_fn: LossFn | None = None
+        self.metrics: list[Metric] = []
+        self.clipnorm: float | None = None
+        self.clipvalue: float | None = None
+        self.device = torch.device("cpu")
+        self.amp = False
+        self.scaler = torch.amp.GradScaler("cpu", enabled=False)
+        self.stop_training = False
+        self.history: History | None = None
+        self.distributed = Distributed()
+        self.train_module: nn.Module = self.module
+        self.resume_epoch: int | None = None  # set by BackupAndRestore
+
+    def forward(self, x: Tensor) -> Any:
+        return self.module(x)
+
+    @property
+    def world(self) -> int:
+        return self.distributed.world
+
+    @property
+    def is_chief(self) -> bool:
+        """True on the process that logs and writes files (rank 0)."""
+        return self.distributed.rank == 0
+
+    # -- configuration ------------------------------------------------------------------------------------
+    def compile(  # nn.Module.compile is torch.compile; this is Keras's
+        self,
+        optimizer: str | OptimizerSpec | torch.optim.Optimizer | type[torch.optim.Optimizer] = "rmsprop",
+        loss: str | LossFn | None = None,
+        metrics: Sequence[str | Metric] | None = None,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        device: str | torch.device | None = None,
+        amp: bool | None = None,
+    ) -> None:
+        """Configure training (Keras's argument order: optimizer, loss, metrics).
+
+        Args:
+            optimizer: ``'adam'``, ``'adamw'``, ``'sgd'``, ``'rmsprop'``, ``'adagrad'`` (Keras defaults),
+                an ``lstmkit.models.optimizers.Adam(learning_rate=...)`` spec, a torch optimizer class or
+                instance.
+            loss: ``'mse'``/``'mean_squared_error'``, ``'mae'``, ``'huber'``, ``'binary_crossentropy'``,
+                ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``, or a callable
+                ``loss(y_pred, y_true)`` (PyTorch's argument order) returning per-sample values or a scalar.
+            metrics: names among ``'accuracy'``, ``'mae'``, ``'mse'``, ``'auc'``, ``'precision'``,
+                ``'recall'``.
+            clipnorm: clip the global gradient norm to this value before each step.
+            clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+            device: ``'cpu'`` (default), ``'cuda'``, ``'cuda:1'``, or ``'auto'`` (CUDA when available).
+            amp: automatic mixed precision (float16 autocast and loss scaling); default on for CUDA.
+
+        Raises:
+            ValueError: unknown loss/optimizer/metric name (the message lists the valid ones).
+        """
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse' or loss='binary_crossentropy'")
+        loss_name, loss_fn = get_loss(loss)
+        optimizer_spec = get_optimizer(optimizer)
+        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Iterable)):
+            raise TypeError(f"metrics must be a list, e.g. metrics=['accuracy'], got {metrics!r}")
+        metric_objects = [get_metric(m) for m in metrics or []]
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+            if value is not None and (not isinstance(value, int | float) or not value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        target = torch.device(device) if device is not None else self.device
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for but CUDA is not available; use device='cpu'")
+        use_amp = bool(target.type == "cuda" if amp is None else amp)
+        if use_amp and target.type != "cuda":
+            raise ValueError("amp=True needs a CUDA device; on CPU leave amp unset")
+        # everything is valid: configure
+        self.loss_name, self.loss_fn = loss_name, loss_fn
+        self.optimizer_spec = optimizer_spec
+        self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) else None
+        self.metrics = metric_objects
+        self.clipnorm = None if clipnorm is None else float(clipnorm)
+        self.clipvalue = None if clipvalue is None else float(clipvalue)
+        self.device, self.amp = target, use_amp
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.module.to(self.device)
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss_fn is not None
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"call compile(optimizer=..., loss=...) before {what}()")
+
+    # -- building -----------------------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return all(layer.built for layer in self.module.modules() if isinstance(layer, Layer))
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Create the weights for inputs of ``input_shape``, batch dimension included: ``(None, 100, 1)``."""
+        dims = [2 if d is None else int(d) for d in input_shape]
+        self._build_from(torch.zeros(dims, dtype=self._input_dtype()))
+
+    def _input_dtype(self) -> torch.dtype:
+        first = next((m for m in self.module.modules() if isinstance(m, Layer)), None)
+        return first.input_dtype if first is not None else torch.float32
+
+    def _build_from(self, sample: Tensor) -> None:
+        """Run a sample through the network in eval mode so that lazy layers create their weights."""
+        if self.built:
+            return
+        was_training = self.module.training
+        self.module.eval()
+        with torch.no_grad():
+            self.module(sample[:2].to(self.device))
+        self.module.train(was_training)
+        self.module.to(self.device)
+        self.reset_states()
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"model '{self.name}' is not built yet, so it has no weights to {what} with; train it with "
+                f"fit(), call build(input_shape), or give the first layer input_shape=..."
+            )
+
+    def reset_states(self) -> None:
+        """Forget the state of every stateful recurrent layer."""
+        for layer in self.module.modules():
+            if isinstance(layer, Recurrent):
+                layer.reset_states()
+
+    @staticmethod
+    def _sample_of(source: ArraySource | DataLoader[Any]) -> Tensor:
+        if isinstance(source, DataLoader):
+            first = next(iter(source))
+            return first if isinstance(first, Tensor) else first[0]
+        if isinstance(source, DatasetSource):
+            return source.take(torch.arange(min(2, len(source))))[0]
+        return source.x[:2]
+
+    def _prepare(self, source: ArraySource | DataLoader[Any]) -> None:
+        self._build_from(self._sample_of(source))
+        if self.optimizer is None:
+            assert isinstance(self.optimizer_spec, OptimizerSpec)
+            self.optimizer = build_optimizer(self.optimizer_spec, self.module)
+
+    # -- training -----------------------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        *,
+        distributed: bool = False,
+    ) -> History:
+        """Train for ``epochs`` epochs and return the :class:`History` of per-epoch logs.
+
+        Args:
+            x: inputs (NumPy, tensor, pandas, list), a map-style ``Dataset`` yielding ``(x, y[, w])``, or a
+                ``DataLoader`` (then ``batch_size`` and ``shuffle`` are the loader's).
+            y: targets, as many as ``x`` has samples.
+            batch_size: samples per step (default 32); in distributed training, the global batch.
+            epochs: index of the last epoch (Keras semantics with ``initial_epoch``).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch (on stderr).
+            callbacks: :mod:`lstmkit.models.callbacks` instances.
+            validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
+            validation_data: ``(x_val, y_val)``, ``(x_val, y_val, w_val)``, a Dataset or a DataLoader.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight: ``{class id: weight}`` multiplying each sample's loss.
+            sample_weight: one weight per sample.
+            initial_epoch: epoch to start from (to continue an earlier run).
+            distributed: data-parallel training with DDP under ``torchrun``.
+
+        Raises:
+            ValueError: mismatched x/y lengths, NaN/inf in the data, a wrong input shape, bad arguments.
+        """
+        self._require_compiled("fit")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        epochs = check_positive_int("epochs", epochs, minimum=0)
+        initial_epoch = check_positive_int("initial_epoch", initial_epoch, minimum=0)
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        class_weight = training.check_class_weight(class_weight)
+        source = make_source(x, y, sample_weight)
+        if isinstance(source, ArraySource) and not isinstance(source, DatasetSource) and source.y is None:
+            raise ValueError("fit needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
+        source, val_source = self._validation_sources(source, validation_split, validation_data)
+        self.distributed = Distributed.setup(self.device) if distributed else Distributed()
+        if distributed:
+            self.device = Distributed.local_device(self.device)
+            self.module.to(self.device)
+        self._prepare(source)
+        self.distributed.broadcast_module(self.module)
+        self.train_module = self.distributed.wrap(self.module, self.device)
+        steps = num_batches(source, batch_size)
+        self.history = History()
+        extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
+        cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
+        self.stop_training, self.resume_epoch = False, None
+        cbs.on_train_begin()
+        start = max(initial_epoch, self.resume_epoch or 0)
+        logs: dict[str, float] = {}
+        rank, world = self.distributed.rank, self.world
+        for epoch in range(start, epochs):
+            cbs.on_epoch_begin(epoch)
+            batches = iterate(source, batch_size, shuffle=shuffle, rank=rank, world=world)
+            logs = training.run_epoch(self, batches, callbacks=cbs, class_weight=class_weight)
+            if val_source is not None:
+                val_batches = iterate(val_source, batch_size, shuffle=False, rank=rank, world=world)
+                logs.update(training.evaluate_batches(self, val_batches, prefix="val_"))
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.train_module = self.module
+        return self.history
+
+    @staticmethod
+    def _validation_sources(
+        source: ArraySource | DataLoader[Any], split: float, data: Any
+    ) -> tuple[ArraySource | DataLoader[Any], ArraySource | DataLoader[Any] | None]:
+        """``(training source, validation source or None)``."""
+        if data is not None:
+            if isinstance(data, DataLoader | Dataset):
+                return source, make_source(data)
+            if not isinstance(data, tuple | list) or len(data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a Dataset"
+                )
+            return source, make_source(*data)
+        split = check_probability("validation_split", split)
+        if split == 0.0:
+            return source, None
+        if not isinstance(source, ArraySource):
+            raise ValueError("validation_split needs array inputs; pass validation_data for a DataLoader")
+        return source.split(split)
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """One optimizer step on exactly this batch; returns the loss (and metrics, as Keras)."""
+        self._require_compiled("train_on_batch")
+        source = make_source(x, y, sample_weight)
+        assert isinstance(source, ArraySource)
+        if source.y is None:
+            raise ValueError("train_on_batch needs targets y")
+        self._prepare(source)
+        batch = next(iterate(source, len(source), shuffle=False))
+        acc = training.Accumulator(self)
+        self.module.train()
+        weighted_sum, y_pred = training.train_batch(
+            self, self.module, batch, training.check_class_weight(class_weight)
+        )
+        acc.add(weighted_sum, len(source), y_pred, source.y)
+        return self._format(acc.logs(), return_dict)
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        sample_weight: Any = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on the given data: a float, ``[loss, *metrics]``, or a dict."""
+        self._require_compiled("evaluate")
+        self._require_built("evaluate")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        source = make_source(x, y, sample_weight)
+        logs = training.evaluate_batches(self, iterate(source, batch_size, shuffle=False))
+        return self._format(logs, return_dict)
+
+    def _format(self, logs: dict[str, float], return_dict: bool) -> float | list[float] | dict[str, float]:
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+        """Outputs for ``x`` as a NumPy array, computed in batches in eval mode."""
+        self._require_built("predict")
+        batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
+        source = make_source(x)
+        return training.predict_batches(self, source, batch_size).numpy()
+
+    # -- inspection and saving ----------------------------------------------------------------------------
+    def count_params(self) -> int:
+        """Parameters as Keras counts them (torch-only zero biases of recurrent layers excluded)."""
+        excluded = {
+            f"{prefix}.{name}" if prefix else name
+            for prefix, layer in self.module.named_modules()
+            if isinstance(layer, Layer)
+            for name in layer.keras_excluded_parameters()
+        }
+        return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded)
+
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
+        """Layers, output shapes and parameter counts, as Keras's ``summary``; returns the text too."""
+        from lstmkit.models.summary import summarize
+
+        text = summarize(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write config, weights and optimizer state to one safetensors file, atomically."""
+        from lstmkit.models.saving import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write only the weights (one safetensors file)."""
+        from lstmkit.models.saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        from lstmkit.models.saving import load_weights
+
+        self._require_built("load weights")
+        load_weights(self, path)

@@ -1,0 +1,225 @@
+"""Save and load models as one safetensors file (config + weights + optimizer state); nothing is unpickled.
+
+Layout of the tensors: ``module.<name>`` for the network's ``state_dict``, ``optimizer.<param>.<key>`` for
+the optimizer's per-parameter state. The JSON config (``kind = "keras_model"``) holds the architecture (for
+``Sequential``), the compile settings, and the optimizer's hyper-parameters and scalar state.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.models.model import Model
+from lstmkit.models.optimizers import OptimizerSpec
+from lstmkit.utils.serialization import load_bundle, save_bundle
+
+KIND = "keras_model"
+WEIGHTS_KIND = "keras_weights"
+
+
+def optimizer_to_bundle(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Split an optimizer's ``state_dict`` into tensors and a JSON document."""
+    state = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    groups = [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in state["param_groups"]
+    ]
+    config = {
+        "class": f"{type(optimizer).__module__}:{type(optimizer).__qualname__}",
+        "param_groups": groups,
+        "scalars": scalars,
+    }
+    return tensors, config
+
+
+def optimizer_from_bundle(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], config: dict[str, Any]
+) -> None:
+    """Load the state written by :func:`optimizer_to_bundle` into ``optimizer``."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, entries in config.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in config["param_groups"]]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _optimizer_class(path: str) -> type[torch.optim.Optimizer]:
+    module_name, _, qualname = path.partition(":")
+    if not module_name.startswith("torch.optim"):
+        raise ValueError(
+            f"saved optimizer class {path!r} is not a torch.optim optimizer; lstmkit will not import it"
+        )
+    cls = getattr(importlib.import_module(module_name), qualname, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise ValueError(f"saved optimizer class {path!r} does not exist in this torch")
+    return cls
+
+
+def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``(tensors, config)`` describing the model, its training settings and its optimizer state."""
+    from lstmkit.models.sequential import Sequential
+
+    model._require_built("save")
+    tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
+    config: dict[str, Any] = {"kind": KIND, "name": model.name}
+    if isinstance(model, Sequential):
+        config["class"] = "Sequential"
+        config["architecture"] = model.get_config()
+        config["input_shape"] = list(model.stack.layers[0].built_input_shape or ())[1:]  # type: ignore[arg-type]
+    else:
+        cls = type(model.module)
+        config["class"] = "Model"
+        config["module_class"] = f"{cls.__module__}.{cls.__qualname__}"
+    if model.compiled:
+        config["compile"] = {
+            "loss": model.loss_name,
+            "metrics": [m.name for m in model.metrics],
+            "clipnorm": model.clipnorm,
+            "clipvalue": model.clipvalue,
+        }
+    if model.optimizer is not None:
+        opt_tensors, opt_config = optimizer_to_bundle(model.optimizer)
+        tensors.update(opt_tensors)
+        config["optimizer"] = opt_config
+    return tensors, config
+
+
+def save_model(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``path`` (one safetensors file, atomically)."""
+    tensors, config = model_to_bundle(model)
+    save_bundle(path, tensors, config)
+
+
+def save_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write only the network's weights (``kind = "keras_weights"``)."""
+    model._require_built("save_weights")
+    tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
+    save_bundle(path, tensors, {"kind": WEIGHTS_KIND})
+
+
+def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Load weights written by :func:`save_weights` or :func:`save_model` into a built ``model``."""
+    tensors, config = load_bundle(path)
+    if config.get("kind") not in (KIND, WEIGHTS_KIND):
+        raise ValueError(f"'{path}' holds an lstmkit file of kind {config.get('kind')!r}, not model weights")
+    restore_into(model, tensors, {}, str(path))
+
+
+def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) -> Model:
+    """Load a model saved with ``model.save``.
+
+    A ``Sequential`` of lstmkit layers is rebuilt from its config. A ``Model`` around a custom
+    ``nn.Module`` is not rebuilt from code (nothing is unpickled or imported): pass a fresh instance as
+    ``module`` and its weights are loaded into it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: corrupt, truncated or foreign file; a custom model without ``module``; mismatched weights.
+    """
+    tensors, config = load_bundle(path)
+    if config.get("kind") != KIND:
+        raise ValueError(
+            f"'{path}' holds an lstmkit model of kind {config.get('kind')!r}, not a Keras-style model"
+        )
+    model = model_from_config(config, module, str(path))
+    restore_into(model, tensors, config, str(path))
+    return model
+
+
+def model_from_config(config: dict[str, Any], module: nn.Module | None, source: str) -> Model:
+    """An unbuilt-then-built model of the saved architecture, compiled as saved (without weights)."""
+    from lstmkit.layers import LAYERS
+    from lstmkit.models.sequential import Sequential
+
+    model: Model
+    if config.get("class") == "Sequential":
+        layers = []
+        for entry in config["architecture"]["layers"]:
+            cls = LAYERS.get(entry["class_name"])
+            if cls is None:
+                raise ValueError(f"'{source}' uses unknown layer {entry['class_name']!r}")
+            layers.append(cls.from_config(entry["config"]))
+        model = Sequential(layers, name=config.get("name", "sequential"))
+        model.build((None, *config["input_shape"]))
+    elif config.get("class") == "Model":
+        if module is None:
+            raise ValueError(
+                f"'{source}' holds the weights of a custom module {config.get('module_class')}; lstmkit "
+                f"never imports code from a model file. Pass a fresh instance: "
+                f"load_model(path, module=MyNet())"
+            )
+        model = Model(module, name=config.get("name", "model"))
+    else:
+        raise ValueError(f"'{source}' holds an unknown model class {config.get('class')!r}")
+    compiled = config.get("compile")
+    if compiled is not None and compiled["loss"] is not None:
+        from lstmkit.models.losses import LOSSES
+
+        if compiled["loss"] in LOSSES:
+            optimizer = config.get("optimizer")
+            spec: Any = "rmsprop"
+            if optimizer is not None:
+                kwargs = {k: v for k, v in optimizer["param_groups"][0].items() if k != "params"}
+                spec = OptimizerSpec(_optimizer_class(optimizer["class"]), _init_kwargs(kwargs))
+            model.compile(
+                spec,
+                compiled["loss"],
+                compiled["metrics"],
+                clipnorm=compiled["clipnorm"],
+                clipvalue=compiled["clipvalue"],
+            )
+    return model
+
+
+def _init_kwargs(group: dict[str, Any]) -> dict[str, Any]:
+    """Hyper-parameters that the optimizer constructors accept (the state dict restores the rest)."""
+    keep = {
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "momentum",
+        "alpha",
+        "initial_accumulator_value",
+        "nesterov",
+    }
+    return {k: tuple(v) if k == "betas" else v for k, v in group.items() if k in keep}
+
+
+def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any], source: str) -> None:
+    """Load weights (strictly) and, if present, the optimizer state into ``model``."""
+    weights = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
+    if not model.built:
+        raise ValueError(f"'{source}': the custom module must be built before loading weights into it")
+    try:
+        model.module.load_state_dict(weights, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"'{source}' does not match the model's weights: {err}") from err
+    if "optimizer" in config and model.compiled:
+        if model.optimizer is None:
+            assert isinstance(model.optimizer_spec, OptimizerSpec)
+            from lstmkit.models.optimizers import build_optimizer
+
+            model.optimizer = build_optimizer(model.optimizer_spec, model.module)
+        try:
+            optimizer_from_bundle(model.optimizer, tensors, config["optimizer"])
+        except (ValueError, KeyError) as err:
+            raise ValueError(
+                f"'{source}' holds an optimizer state that does not fit the model: {err}"
+            ) from err

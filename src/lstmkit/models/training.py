@@ -1,0 +1,195 @@
+"""The training and evaluation loops behind ``Model.fit``/``evaluate``/``train_on_batch``.
+
+Loss per batch (Keras's ``sum_over_batch_size``): ``L = sum_b w_b * l_b / N`` with ``l_b`` the per-sample
+loss, ``w_b`` the sample (times class) weight and ``N`` the global batch size. In data-parallel training each
+rank computes its share's ``sum_b w_b l_b / N`` multiplied by the world size, so DDP's gradient average
+equals the single-process gradient on the same global batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.models.data import Batch, iterate
+
+if TYPE_CHECKING:
+    from lstmkit.models.model import Model
+
+
+def class_weights_for(y: Tensor, class_weight: Mapping[int, float]) -> Tensor:
+    """Per-sample weights ``class_weight[label]``; labels from one-hot rows, ids, or binary targets."""
+    if y.dim() >= 2 and y.shape[-1] > 1:
+        labels = y.argmax(dim=-1).reshape(-1)
+    else:
+        labels = (y.round() if y.is_floating_point() else y).long().reshape(-1)
+    if labels.numel() != y.shape[0]:
+        raise ValueError(f"class_weight needs one label per sample, got targets of shape {tuple(y.shape)}")
+    table = torch.ones(int(labels.max()) + 1 if labels.numel() else 1, dtype=torch.float32)
+    missing = sorted(set(labels.unique().tolist()) - set(class_weight))
+    if missing:
+        raise ValueError(f"class_weight has no weight for class {missing[0]}; give a weight for every class")
+    for label, weight in class_weight.items():
+        if 0 <= int(label) < table.numel():
+            table[int(label)] = float(weight)
+    return table[labels.cpu()]
+
+
+def check_class_weight(class_weight: Any) -> Mapping[int, float] | None:
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, Mapping) or not all(
+        isinstance(k, int) and isinstance(v, int | float) and v >= 0 for k, v in class_weight.items()
+    ):
+        raise ValueError(f"class_weight must map int class ids to non-negative numbers, got {class_weight!r}")
+    return class_weight
+
+
+class Accumulator:
+    """Sums the weighted loss and the sample count of an epoch, plus the metrics' states."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.loss_sum = torch.zeros((), dtype=torch.float64)
+        self.count = torch.zeros((), dtype=torch.float64)
+        for metric in model.metrics:
+            metric.reset()
+
+    def add(self, loss_sum: Tensor, count: int, y_pred: Tensor, y: Tensor | None) -> None:
+        self.loss_sum += loss_sum.detach().double().cpu()
+        self.count += count
+        if y is not None:
+            for metric in self.model.metrics:
+                metric.update(y_pred, y)
+
+    def logs(self, prefix: str = "", reduce: bool = False) -> dict[str, float]:
+        loss_sum, count = self.loss_sum, self.count
+        states = [m.state for m in self.model.metrics]
+        if reduce and self.model.world > 1:
+            loss_sum, count, states = self.model.distributed.all_reduce_sums(loss_sum, count, states)
+        logs = {f"{prefix}loss": float(loss_sum / count) if count > 0 else float("nan")}
+        for metric, state in zip(self.model.metrics, states, strict=True):
+            saved, metric.state = metric.state, state
+            logs[f"{prefix}{metric.name}"] = metric.result()
+            metric.state = saved
+        return logs
+
+
+def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> Tensor:
+    """Per-sample loss; for a sequence output with a mask ``(B, T)``, the mean over the valid steps only.
+
+    ``l_b = sum_t m_bt * l_bt / max(1, sum_t m_bt)``, with ``l_bt`` the loss of step ``t`` of sample ``b``.
+    """
+    assert model.loss_fn is not None
+    inner = module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+    mask = getattr(inner, "output_mask", None)
+    if mask is None or y_pred.dim() < 3 or tuple(mask.shape) != tuple(y_pred.shape[:2]):
+        return model.loss_fn(y_pred, y)
+    batch, steps = mask.shape
+    y_steps = y.reshape(batch * steps, *y.shape[2:]) if y.shape[:2] == mask.shape else y
+    per_step = model.loss_fn(y_pred.reshape(batch * steps, *y_pred.shape[2:]), y_steps)
+    if per_step.dim() == 0:
+        raise ValueError("a masked sequence output needs a loss that returns one value per sample")
+    weights = mask.to(per_step.dtype)
+    return (per_step.reshape(batch, steps) * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def batch_loss(
+    model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Forward one batch; return ``(loss to backpropagate, weighted loss sum, y_pred)``."""
+    assert model.loss_fn is not None and batch.y is not None
+    device = model.device
+    x, y = batch.x.to(device, non_blocking=True), batch.y.to(device, non_blocking=True)
+    with torch.autocast(device.type, enabled=model.amp):
+        y_pred = module(x)
+    if not isinstance(y_pred, Tensor):
+        raise TypeError(f"the model must return one tensor for compile()'s loss, got {type(y_pred).__name__}")
+    y_pred = y_pred.float()
+    per_sample = masked_loss(model, module, y_pred, y)
+    local = x.shape[0]
+    if per_sample.dim() == 0:  # a custom loss that already averaged over the batch
+        if batch.weight is not None or class_weight is not None:
+            raise ValueError("sample_weight/class_weight need a loss that returns one value per sample")
+        weighted_sum = per_sample * local
+    else:
+        if per_sample.shape != (local,):
+            raise ValueError(
+                f"the loss must return shape ({local},) or a scalar, got {tuple(per_sample.shape)}"
+            )
+        weight = batch.weight.to(device) if batch.weight is not None else None
+        if class_weight is not None:
+            cw = class_weights_for(batch.y, class_weight).to(device)
+            weight = cw if weight is None else weight * cw
+        weighted_sum = (per_sample * weight).sum() if weight is not None else per_sample.sum()
+    loss = weighted_sum / batch.global_size * model.world
+    return loss, weighted_sum, y_pred
+
+
+def train_batch(
+    model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
+) -> tuple[Tensor, Tensor]:
+    """One optimizer step; returns ``(weighted loss sum, y_pred)``."""
+    optimizer = model.optimizer
+    assert optimizer is not None
+    optimizer.zero_grad(set_to_none=True)
+    loss, weighted_sum, y_pred = batch_loss(model, module, batch, class_weight)
+    model.scaler.scale(loss).backward()
+    if model.clipnorm is not None or model.clipvalue is not None:
+        model.scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if model.clipvalue is not None:
+            nn.utils.clip_grad_value_(params, model.clipvalue)
+        if model.clipnorm is not None:
+            nn.utils.clip_grad_norm_(params, model.clipnorm)
+    model.scaler.step(optimizer)
+    model.scaler.update()
+    return weighted_sum, y_pred
+
+
+def run_epoch(
+    model: Model,
+    batches: Iterable[Batch],
+    *,
+    callbacks: Any,
+    class_weight: Mapping[int, float] | None,
+) -> dict[str, float]:
+    """Train on every batch once; return the epoch's reduced logs."""
+    module = model.train_module
+    module.train()
+    acc = Accumulator(model)
+    for step, batch in enumerate(batches):
+        callbacks.on_train_batch_begin(step)
+        weighted_sum, y_pred = train_batch(model, module, batch, class_weight)
+        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y)
+        callbacks.on_train_batch_end(step, acc.logs())
+        if model.stop_training:
+            break
+    return acc.logs(reduce=True)
+
+
+@torch.no_grad()
+def evaluate_batches(model: Model, batches: Iterable[Batch], prefix: str = "") -> dict[str, float]:
+    """Loss and metrics over batches, in eval mode, reduced across ranks."""
+    model.module.eval()
+    acc = Accumulator(model)
+    for batch in batches:
+        _, weighted_sum, y_pred = batch_loss(model, model.module, batch, None)
+        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y)
+    return acc.logs(prefix, reduce=True)
+
+
+@torch.no_grad()
+def predict_batches(model: Model, source: Any, batch_size: int) -> Tensor:
+    model.module.eval()
+    outputs = []
+    for batch in iterate(source, batch_size, shuffle=False):
+        with torch.autocast(model.device.type, enabled=model.amp):
+            y_pred = model.module(batch.x.to(model.device))
+        if not isinstance(y_pred, Tensor):
+            raise TypeError(f"predict expects the model to return one tensor, got {type(y_pred).__name__}")
+        outputs.append(y_pred.float().cpu())
+    return torch.cat(outputs)

@@ -1,0 +1,58 @@
+"""Feed-forward Keras-face layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstmkit.layers import Dense, Dropout, Input, LayerNormalization, Masking
+
+
+def test_dense_applies_to_last_axis_with_keras_count() -> None:
+    layer = Dense(3, activation="sigmoid")
+    out = layer(torch.zeros(2, 4, 5))
+    assert out.shape == (2, 4, 3) and layer.count_params() == 5 * 3 + 3
+    assert torch.all((out > 0) & (out < 1))
+    assert layer(torch.zeros(1, 7, 5)).shape == (1, 7, 3)  # any number of steps once built
+
+
+def test_dense_rejects_unknown_activation_listing_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown activation 'sigmoidd'; expected None or one of .*relu"):
+        Dense(1, activation="sigmoidd")
+
+
+def test_dense_rejects_new_feature_count_after_build() -> None:
+    layer = Dense(2)
+    layer(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, 3\), got \(1, 4\)"):
+        layer(torch.zeros(1, 4))
+
+
+def test_dropout_drops_in_training_only() -> None:
+    layer = Dropout(0.5)
+    x = torch.ones(1000)
+    dropped = layer(x)
+    assert 300 < int((dropped == 0).sum()) < 700 and set(dropped.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(layer.eval()(x), x)
+    with pytest.raises(ValueError, match=r"Dropout rate must be in \[0, 1\), got 1.5"):
+        Dropout(1.5)
+
+
+def test_masking_mask_and_zeroing() -> None:
+    x = torch.tensor([[[1.0, 2.0], [-1.0, -1.0], [0.0, 3.0]]])
+    layer = Masking(-1.0)
+    assert layer.compute_mask(x, None).tolist() == [[True, False, True]]
+    assert torch.equal(layer(x)[0, 1], torch.zeros(2))
+
+
+def test_layer_normalization_normalizes_last_axis() -> None:
+    y = LayerNormalization()(torch.randn(4, 3, 8) * 5 + 2)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(4, 3), atol=1e-5, rtol=0)
+    assert LayerNormalization().count_params() == 0  # unbuilt
+
+
+def test_input_declares_shape_and_dtype() -> None:
+    layer = Input((3, 2), dtype="int64")
+    assert layer.input_dtype == torch.long and layer.input_shape_arg == (3, 2)
+    with pytest.raises(ValueError, match="Input dtype must be 'float32' or 'int64'"):
+        Input((3,), dtype="float16")

@@ -1,0 +1,158 @@
+"""Keras-face recurrent layers: shapes, Keras parameter counts, masks as lengths, stateful, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lstmkit.layers import GRU, LSTM, SimpleRNN
+
+
+@pytest.mark.parametrize(
+    ("layer", "expected"),
+    [
+        (LSTM(50), 4 * (50 * (1 + 50) + 50)),  # 10,400 as in Keras
+        (GRU(50), 3 * (50 * (1 + 50) + 2 * 50)),  # Keras reset_after=True: 7,950
+        (SimpleRNN(50), 50 * (1 + 50) + 50),  # 2,600
+    ],
+    ids=["lstm", "gru", "simple_rnn"],
+)
+def test_parameter_counts_match_keras(layer: nn.Module, expected: int) -> None:
+    layer(torch.zeros(2, 4, 1))
+    assert layer.count_params() == expected
+
+
+def test_lstm_single_trainable_bias_and_unit_forget_bias() -> None:
+    layer = LSTM(3)
+    layer(torch.zeros(1, 2, 2))
+    rnn = layer.rnn
+    assert not rnn.bias_hh_l0.requires_grad and torch.count_nonzero(rnn.bias_hh_l0) == 0
+    assert torch.equal(rnn.bias_ih_l0[3:6], torch.ones(3))
+    assert torch.count_nonzero(rnn.bias_ih_l0[:3]) == 0 and torch.count_nonzero(rnn.bias_ih_l0[6:]) == 0
+
+
+def test_lstm_matches_torch_lstm_with_same_weights() -> None:
+    layer = LSTM(4, return_sequences=True)
+    x = torch.randn(3, 5, 2)
+    out = layer(x)
+    reference = nn.LSTM(2, 4, batch_first=True)
+    reference.load_state_dict(layer.rnn.state_dict())
+    expected, _ = reference(x)
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=["lstm", "gru", "simple_rnn"])
+def test_return_sequences_and_state_shapes(cls: type) -> None:
+    layer = cls(4, return_sequences=True, return_state=True)
+    outputs = layer(torch.randn(3, 5, 2))
+    assert outputs[0].shape == (3, 5, 4)
+    assert len(outputs) == 1 + layer.state_count
+    assert all(s.shape == (3, 4) for s in outputs[1:])
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_mask_equals_running_on_the_unpadded_sequence(padding: str) -> None:
+    layer = LSTM(3, return_sequences=False)
+    x = torch.randn(2, 6, 2)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    if padding == "post":
+        mask[0, 4:] = False
+        short = x[0:1, :4]
+    else:
+        mask[0, :2] = False
+        short = x[0:1, 2:]
+    out = layer(x, mask)
+    torch.testing.assert_close(out[0:1], layer(short))
+    torch.testing.assert_close(out[1:2], layer(x[1:2]))
+
+
+def test_masked_steps_give_zero_sequence_output_and_fully_masked_row_is_zero() -> None:
+    layer = GRU(3, return_sequences=True)
+    x = torch.randn(2, 4, 1)
+    mask = torch.tensor([[True, True, False, False], [False, False, False, False]])
+    out = layer(x, mask)
+    assert torch.count_nonzero(out[0, 2:]) == 0
+    assert torch.count_nonzero(out[1]) == 0
+    torch.testing.assert_close(out[0, :2], layer(x[0:1, :2])[0])
+
+
+def test_go_backwards_runs_the_reversed_sequence() -> None:
+    forward = SimpleRNN(3)
+    x = torch.randn(2, 5, 2)
+    forward(x)
+    backward = SimpleRNN(3, go_backwards=True)
+    backward(x)
+    backward.load_state_dict(forward.state_dict())
+    torch.testing.assert_close(backward(x), forward(x.flip(1)))
+
+
+def test_stateful_carries_state_and_reset_states_forgets_it() -> None:
+    layer = LSTM(3, stateful=True, return_sequences=True)
+    x = torch.randn(2, 6, 1)
+    whole = layer(x)
+    layer.reset_states()
+    first, second = layer(x[:, :3]), layer(x[:, 3:])
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+    layer.reset_states()
+    assert not torch.allclose(layer(x[:, 3:]), second)  # a fresh start differs from the carried state
+
+
+def test_stateful_streaming_one_step_at_a_time() -> None:
+    layer = LSTM(3, stateful=True)
+    x = torch.randn(1, 5, 2)
+    reference = layer(x)
+    layer.reset_states()
+    for t in range(5):
+        last = layer(x[:, t : t + 1])
+    torch.testing.assert_close(last, reference)
+
+
+def test_stateful_batch_size_change_is_an_error() -> None:
+    layer = GRU(2, stateful=True)
+    layer(torch.randn(4, 3, 1))
+    with pytest.raises(ValueError, match="holds state for batch size 4, got a batch of 3"):
+        layer(torch.randn(3, 3, 1))
+
+
+def test_unsupported_activation_is_rejected_with_supported_values() -> None:
+    with pytest.raises(ValueError, match="activation='tanh' and recurrent_activation='sigmoid' only"):
+        LSTM(4, activation="relu")
+    with pytest.raises(ValueError, match="'tanh' or 'relu'"):
+        SimpleRNN(4, activation="sigmoid")
+
+
+def test_wrong_input_shape_names_expected_and_received() -> None:
+    layer = LSTM(4, input_shape=(10, 1))
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, 10, 1\), got \(2, 10, 3\)"):
+        layer(torch.zeros(2, 10, 3))
+    with pytest.raises(ValueError, match=r"expects input of shape \(B, T, I\)"):
+        LSTM(4)(torch.zeros(2, 10))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"peephole": True},
+        {"layer_norm": True},
+        {"zoneout": 0.2},
+        {"recurrent_dropout": 0.3},
+        {"projection": 2},
+    ],
+    ids=["peephole", "layer_norm", "zoneout", "recurrent_dropout", "projection"],
+)
+def test_lstmkit_variants_run_on_the_fused_lstm(kwargs: dict) -> None:
+    from lstmkit.nn import LSTM as FusedLSTM
+
+    layer = LSTM(4, return_sequences=True, **kwargs)
+    x = torch.randn(3, 5, 2)
+    out = layer(x)
+    assert isinstance(layer.rnn, FusedLSTM)
+    assert out.shape == (3, 5, kwargs.get("projection", 4))
+    out.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters() if p.requires_grad)
+    plain = 4 * (4 * (2 + 4) + 4)
+    adds_parameters = any(k in kwargs for k in ("peephole", "layer_norm", "projection"))
+    assert (layer.count_params() != plain) == adds_parameters
+    layer.eval()
+    torch.testing.assert_close(layer(x), layer(x))  # deterministic at evaluation

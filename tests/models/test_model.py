@@ -1,0 +1,302 @@
+"""Model/Sequential: compile, fit, evaluate, predict, train_on_batch, summary, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lstmkit.layers import LSTM, Dense, Dropout
+from lstmkit.models import Model, Sequential, optimizers
+from lstmkit.utils import set_seed
+
+
+def _regression(n: int = 64, steps: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, steps, 1)).astype("float32")
+    return x, x[:, -2:, 0].sum(axis=1, keepdims=True)
+
+
+def _lstm_model(steps: int = 6) -> Sequential:
+    model = Sequential()
+    model.add(LSTM(8, input_shape=(steps, 1)))
+    model.add(Dense(1))
+    return model
+
+
+def test_origin_classifier_example_runs_and_learns() -> None:
+    set_seed(0)
+    x, target = _regression(96)
+    y = (target[:, 0] > 0).astype("float32")
+    model = Sequential()
+    model.add(LSTM(16, input_shape=(6, 1)))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.75  # chance is about 0.5
+    _, accuracy = model.evaluate(x, y)
+    predicted = model.predict(x)
+    assert isinstance(predicted, np.ndarray) and predicted.shape == (96, 1)
+    assert accuracy == pytest.approx(float(((predicted[:, 0] > 0.5) == (y > 0.5)).mean()))
+
+
+def test_origin_forecaster_example_beats_predicting_the_mean() -> None:
+    set_seed(0)
+    x, y = _regression(96)
+    model = Sequential()
+    model.add(LSTM(8, input_shape=(6, 1)))
+    model.add(Dense(1))
+    model.compile(loss="mean_squared_error", optimizer=optimizers.Adam(learning_rate=0.01))
+    model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    y_pred = model.predict(x)
+    assert float(((y_pred - y) ** 2).mean()) < 0.3 * float(((y - y.mean()) ** 2).mean())
+
+
+def test_fit_is_reproducible_with_set_seed() -> None:
+    x, y = _regression(32)
+    weights = []
+    for _ in range(2):
+        set_seed(3)
+        model = Sequential([LSTM(4, input_shape=(6, 1)), Dropout(0.2), Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        weights.append(model.module.state_dict())
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
+
+
+def test_validation_split_takes_the_tail_and_logs_val_metrics() -> None:
+    x, y = _regression(40)
+    model = _lstm_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0)
+    assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
+    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(x[30:], y[30:])[0])
+
+
+def test_validation_data_and_evaluate_return_dict() -> None:
+    x, y = _regression(24)
+    model = _lstm_model()
+    model.compile(optimizer="rmsprop", loss="huber", metrics=["mse"])
+    history = model.fit(x[:16], y[:16], epochs=1, validation_data=(x[16:], y[16:]), verbose=0)
+    logs = model.evaluate(x[16:], y[16:], return_dict=True)
+    assert history.history["val_loss"] == [pytest.approx(logs["loss"])]
+    assert history.history["val_mse"] == [pytest.approx(logs["mse"])]
+
+
+def test_model_wraps_any_torch_module_and_accepts_pandas_and_tensors() -> None:
+    set_seed(0)
+    frame = pd.DataFrame({"a": np.linspace(-1, 1, 32), "b": np.linspace(1, -1, 32) ** 2})
+    target = pd.Series(2 * frame["a"] - frame["b"])
+    linear = torch.nn.Linear(2, 1)
+    model = Model(linear)
+    model.compile(optimizer=torch.optim.SGD(linear.parameters(), lr=0.1), loss="mse")
+    model.fit(frame, target, epochs=60, batch_size=8, verbose=0)
+    assert model.evaluate(torch.tensor(frame.to_numpy()), torch.tensor(target.to_numpy())) < 1e-3
+    assert model.predict(frame).shape == (32, 1)
+    assert model(torch.zeros(1, 2)).shape == (1, 1)  # the model itself is an nn.Module
+    model.compile(optimizer=torch.optim.Adagrad, loss="mae")
+    model.fit(frame, target, epochs=1, verbose=0)
+    assert isinstance(model.optimizer, torch.optim.Adagrad)
+
+
+def test_dataset_and_dataloader_inputs() -> None:
+    x, y = _regression(16)
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    model = _lstm_model()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(dataset, epochs=1, batch_size=4, verbose=0, validation_data=DataLoader(dataset, batch_size=8))
+    history = model.fit(DataLoader(dataset, batch_size=4, shuffle=True), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.predict(DataLoader(TensorDataset(torch.from_numpy(x)), batch_size=5)).shape == (16, 1)
+
+
+def test_train_on_batch_steps_once() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    before = model.evaluate(x, y)[0]
+    loss, mae = model.train_on_batch(x, y)
+    assert loss == pytest.approx(before, rel=1e-5) and mae > 0
+    assert model.evaluate(x, y)[0] < before
+
+
+def test_sample_weight_and_class_weight_scale_the_loss() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.0), loss="mse")
+    base = model.train_on_batch(x, y)
+    assert model.train_on_batch(x, y, sample_weight=np.full(8, 3.0)) == pytest.approx(3 * base, rel=1e-5)
+    weights = np.zeros(8)
+    weights[0] = 8.0
+    single = float(((model.predict(x[:1]) - y[:1]) ** 2).mean())
+    assert model.train_on_batch(x, y, sample_weight=weights) == pytest.approx(single, rel=1e-4)
+    labels = np.array([0, 1] * 4, dtype="float32")
+    clf = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
+    clf.compile(optimizer=torch.optim.SGD(clf.parameters(), lr=0.0), loss="binary_crossentropy")
+    data = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    plain = clf.train_on_batch(data, labels)
+    doubled = clf.train_on_batch(data, labels, class_weight={0: 2.0, 1: 2.0})
+    assert doubled == pytest.approx(2 * plain, rel=1e-5)
+    with pytest.raises(ValueError, match="class_weight has no weight for class 1"):
+        clf.train_on_batch(data, labels, class_weight={0: 1.0})
+
+
+def test_clipnorm_and_clipvalue_bound_the_step() -> None:
+    x, y = _regression(8)
+    y = y * 1000  # huge gradients
+    for kwargs in ({"clipnorm": 1e-3}, {"clipvalue": 1e-4}):
+        model = Sequential([Dense(1, input_shape=(6,))])
+        before = [p.detach().clone() for p in model.parameters()]
+        model.compile(optimizer="sgd", loss="mse", **kwargs)
+        model.train_on_batch(x[:, :, 0], y)
+        step = torch.cat(
+            [(p.detach() - b).reshape(-1) for p, b in zip(model.parameters(), before, strict=True)]
+        )
+        if "clipnorm" in kwargs:
+            assert float(step.norm()) == pytest.approx(0.01 * 1e-3, rel=0.05)  # lr * clipnorm
+        else:
+            assert float(step.abs().max()) == pytest.approx(0.01 * 1e-4, rel=0.05)  # lr * clipvalue
+
+
+def test_summary_prints_keras_counts() -> None:
+    lines: list[str] = []
+    model = Sequential([LSTM(50, input_shape=(100, 1)), Dense(1)])
+    text = model.summary(print_fn=lines.append)
+    assert lines == [text]
+    assert "(None, 50)" in text and "10,400" in text and "Total params: 10,451" in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"loss": "mse2"}, ValueError, "unknown loss 'mse2'; expected one of .*binary_crossentropy"),
+        (
+            {"loss": "mse", "optimizer": "adamx"},
+            ValueError,
+            "unknown optimizer 'adamx'; expected one of adagrad, adam",
+        ),
+        (
+            {"loss": "mse", "metrics": ["acuracy"]},
+            ValueError,
+            "unknown metric 'acuracy'; expected one of .*accuracy",
+        ),
+        ({"loss": "mse", "metrics": "accuracy"}, TypeError, "metrics must be a list"),
+        ({"loss": "mse", "clipnorm": -1}, ValueError, "clipnorm must be a positive number"),
+    ],
+    ids=["loss", "optimizer", "metric", "metrics-str", "clipnorm"],
+)
+def test_compile_rejects_unknown_strings(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        _lstm_model().compile(**kwargs)
+
+
+def test_bad_data_errors() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="same number of samples, got x with 8 and y with 7"):
+        model.fit(x, y[:7], verbose=0)
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, 6, 1\), got \(8, 5, 1\)"):
+        model.fit(x[:, :5], y, verbose=0)
+    bad = x.copy()
+    bad[3, 2, 0] = np.nan
+    with pytest.raises(
+        ValueError, match=r"x contains 1 NaN or infinite value\(s\), the first at index \(3, 2, 0\)"
+    ):
+        model.fit(bad, y, verbose=0)
+    with pytest.raises(ValueError, match="y contains 1 NaN or infinite"):
+        model.fit(x, np.where(np.arange(8)[:, None] == 0, np.inf, y), verbose=0)
+    with pytest.raises(ValueError, match="x is empty"):
+        model.predict(x[:0])
+    with pytest.raises(TypeError, match="x must hold numbers, got an array of Python objects"):
+        model.fit(np.array([["a", 1]], dtype=object), np.zeros(1), verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        model.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\), got 1.5"):
+        model.fit(x, y, validation_split=1.5, verbose=0)
+    with pytest.raises(RuntimeError, match=r"call compile\(optimizer=..., loss=...\) before fit\(\)"):
+        _lstm_model().fit(x, y)
+
+
+def test_predict_before_build_is_a_clear_error() -> None:
+    model = Sequential([LSTM(4), Dense(1)])
+    with pytest.raises(ValueError, match="is not built yet, so it has no weights to predict with"):
+        model.predict(np.zeros((2, 3, 1)))
+    model.build((None, 3, 1))
+    assert model.predict(np.zeros((2, 3, 1))).shape == (2, 1)
+
+
+def test_dataset_source_gives_an_empty_share_with_the_right_shapes() -> None:
+    from lstmkit.models.data import DatasetSource
+
+    x, y = _regression(4)
+    source = DatasetSource(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)))
+    xs, ys, ws = source.take(torch.zeros(0, dtype=torch.long))
+    assert xs.shape == (0, 6, 1) and ys is not None and ys.shape == (0, 1) and ws is None
+
+
+def test_input_layer_declares_the_shape_and_is_not_a_summary_row() -> None:
+    from lstmkit.layers import Input
+
+    model = Sequential([Input((5, 1)), LSTM(3), Dense(1)])
+    assert model.built and model.count_params() == 4 * (3 * (1 + 3) + 3) + 4
+    text = model.summary(print_fn=None)
+    assert "Input" not in text and "(None, 3)" in text and "(None, 1)" in text
+
+
+def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
+    from lstmkit.layers import Embedding, TimeDistributed
+
+    model = Sequential(
+        [Embedding(6, 3, mask_zero=True), LSTM(4, return_sequences=True), TimeDistributed(Dense(1))]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 1, 2, 3]])
+    y = np.random.default_rng(0).normal(size=(2, 5, 1)).astype("float32")
+    model.build((None, 5))
+    pred = model.predict(ids)
+    per_sample = [((pred[0, :3] - y[0, :3]) ** 2).mean(), ((pred[1] - y[1]) ** 2).mean()]
+    assert model.evaluate(ids, y) == pytest.approx(float(np.mean(per_sample)), rel=1e-5)
+    y_changed = y.copy()
+    y_changed[0, 3:] = 100.0  # targets at padded steps do not matter
+    assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)
+
+
+class _Net(torch.nn.Module):
+    """A hand-written network holding lazy Keras-face layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = LSTM(5, return_sequences=True)
+        self.head = Dense(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x)[:, -1])
+
+
+def test_model_builds_lazy_layers_inside_a_custom_module() -> None:
+    x, y = _regression(16)
+    model = Model(_Net())
+    assert not model.built
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.built and model.count_params() == 4 * (5 * (1 + 5) + 5) + 6
+    assert model.predict(x).shape == (16, 1)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_multiclass_training_with_sparse_or_one_hot_targets(loss: str) -> None:
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=120)
+    x = (np.eye(3)[labels] * 3 + rng.normal(size=(120, 3))).astype("float32")
+    y = labels if loss.startswith("sparse") else np.eye(3, dtype="float32")[labels]
+    model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss=loss, metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    assert (model.predict(x).argmax(axis=1) == labels).mean() > 0.9

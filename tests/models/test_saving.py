@@ -1,0 +1,92 @@
+"""save/load_model: one safetensors file with config, weights and optimizer state; clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit.layers import GRU, LSTM, Dense, Dropout, LayerNormalization, SimpleRNN
+from lstmkit.models import Model, Sequential, load_model
+from lstmkit.utils import set_seed
+from lstmkit.utils.serialization import load_bundle
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(16, 5, 2)).astype("float32")
+    return x, x[:, -1, :1] * 2
+
+
+def test_round_trip_predictions_and_resumed_training_match(tmp_path: Path) -> None:
+    set_seed(0)
+    x, y = _data()
+    model = Sequential([LSTM(4, input_shape=(5, 2), return_sequences=True), GRU(3), Dropout(0.1), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"], clipnorm=1.0)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path = tmp_path / "m.lstmkit"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert (
+        loaded.loss_name == "mse" and [m.name for m in loaded.metrics] == ["mae"] and loaded.clipnorm == 1.0
+    )
+    assert isinstance(loaded.optimizer, torch.optim.Adam)
+    # the optimizer state came along: one more identical step gives identical weights
+    set_seed(5)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    set_seed(5)
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for name, tensor in model.module.state_dict().items():
+        torch.testing.assert_close(loaded.module.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+def test_saved_file_is_plain_safetensors_with_kind(tmp_path: Path) -> None:
+    model = Sequential([SimpleRNN(2, input_shape=(3, 1)), LayerNormalization(), Dense(1)])
+    model.save(tmp_path / "m.lstmkit")
+    tensors, config = load_bundle(tmp_path / "m.lstmkit")
+    assert config["kind"] == "keras_model" and config["class"] == "Sequential"
+    assert "module.layers.0.rnn.weight_ih_l0" in tensors
+    assert "compile" not in config  # never compiled: loads uncompiled
+    assert not load_model(tmp_path / "m.lstmkit").compiled
+
+
+def test_custom_module_needs_an_instance_to_load_into(tmp_path: Path) -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))
+    model = Model(net)
+    model.compile(optimizer="sgd", loss="mae")
+    model.fit(np.ones((4, 3)), np.zeros((4, 1)), epochs=1, verbose=0)
+    model.save(tmp_path / "c.lstmkit")
+    with pytest.raises(ValueError, match=r"never imports code .* load_model\(path, module=MyNet\(\)\)"):
+        load_model(tmp_path / "c.lstmkit")
+    fresh = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))
+    loaded = load_model(tmp_path / "c.lstmkit", module=fresh)
+    np.testing.assert_array_equal(loaded.predict(np.ones((2, 3))), model.predict(np.ones((2, 3))))
+    with pytest.raises(ValueError, match="does not match the model's weights"):
+        load_model(tmp_path / "c.lstmkit", module=torch.nn.Linear(3, 1))
+
+
+def test_corrupt_truncated_and_foreign_files(tmp_path: Path) -> None:
+    model = Sequential([Dense(1, input_shape=(2,))])
+    model.save(tmp_path / "m.lstmkit")
+    data = (tmp_path / "m.lstmkit").read_bytes()
+    (tmp_path / "truncated.lstmkit").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        load_model(tmp_path / "truncated.lstmkit")
+    (tmp_path / "foreign.bin").write_bytes(b"PK\x03\x04 this is a zip file, not a model")
+    with pytest.raises(ValueError, match="not an lstmkit model file"):
+        load_model(tmp_path / "foreign.bin")
+    with pytest.raises(FileNotFoundError, match="no lstmkit model file"):
+        load_model(tmp_path / "missing.lstmkit")
+    from lstmkit.utils.serialization import save_bundle
+
+    save_bundle(tmp_path / "other.lstmkit", {"w": torch.zeros(1)}, {"kind": "forecaster"})
+    with pytest.raises(ValueError, match="of kind 'forecaster', not a Keras-style model"):
+        load_model(tmp_path / "other.lstmkit")
+
+
+def test_save_before_build_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not built yet"):
+        Sequential([LSTM(2)]).save(tmp_path / "m.lstmkit")

@@ -1,0 +1,52 @@
+"""lstmkit.nn.LSTMCell: a drop-in for torch.nn.LSTMCell, and its variants."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstmkit.nn import LSTM, LSTMCell
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused", "reference"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_matches_torch_cell(backend: str, bias: bool, dtype: torch.dtype) -> None:
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    theirs = torch.nn.LSTMCell(3, 5, bias=bias, dtype=dtype)
+    ours = LSTMCell(3, 5, bias=bias, dtype=dtype, backend=backend)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(4, 3, dtype=dtype, requires_grad=True)
+    hx = (torch.randn(4, 5, dtype=dtype), torch.randn(4, 5, dtype=dtype))
+    h_t, c_t = theirs(x, hx)
+    h_o, c_o = ours(x, hx)
+    torch.testing.assert_close(h_o, h_t, **tol)
+    torch.testing.assert_close(c_o, c_t, **tol)
+    leaves_t, leaves_o = [x, *theirs.parameters()], [x, *ours.parameters()]
+    g_t = torch.autograd.grad(h_t.sum() + 2 * c_t.sum(), leaves_t)
+    g_o = torch.autograd.grad(h_o.sum() + 2 * c_o.sum(), leaves_o)
+    for got, expected in zip(g_o, g_t, strict=True):
+        torch.testing.assert_close(got, expected, **tol)
+    unbatched = ours(x[0].detach(), (hx[0][0], hx[1][0]))
+    torch.testing.assert_close(unbatched[0], h_o[0].detach(), **tol)
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}, {"coupled_gates": True}])
+def test_cell_variant_equals_one_step_of_the_layer(options: dict[str, bool]) -> None:
+    cell = LSTMCell(3, 4, dtype=torch.float64, **options)
+    layer = LSTM(3, 4, dtype=torch.float64, **options)
+    layer.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
+    x = torch.randn(2, 3, dtype=torch.float64)
+    h, c = cell(x)
+    _, (h_l, c_l) = layer(x.unsqueeze(0))
+    torch.testing.assert_close(h, h_l[0])
+    torch.testing.assert_close(c, c_l[0])
+    torch.autograd.gradcheck(lambda inp: cell(inp)[0], (x.requires_grad_(),))
+
+
+def test_cell_bad_input() -> None:
+    cell = LSTMCell(3, 4)
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, 3\) or \(3,\), got \(2, 5\)"):
+        cell(torch.randn(2, 5))
+    with pytest.raises(ValueError, match=r"expected h of shape \(2, 4\), got \(2, 3\)"):
+        cell(torch.randn(2, 3), (torch.zeros(2, 3), torch.zeros(2, 4)))

@@ -1,0 +1,356 @@
+"""lstmkit.nn.LSTM: a drop-in for torch.nn.LSTM on every backend, and its variants."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmkit.nn import LSTM
+
+BACKENDS = ("fused", "reference", "torch")
+SHAPES = list(itertools.product([1, 2], [False, True], [False, True], [0, 3], [True, False]))
+VARIANTS = {
+    "peephole": {"peephole": True},
+    "layer_norm": {"layer_norm": True},
+    "recurrent_dropout": {"recurrent_dropout": 0.3},
+    "zoneout": {"zoneout": 0.2},
+    "coupled": {"coupled_gates": True},
+    "all": {
+        "peephole": True,
+        "layer_norm": True,
+        "recurrent_dropout": 0.3,
+        "zoneout": 0.2,
+        "coupled_gates": True,
+    },
+}
+
+
+def _shape_id(case: tuple[int, bool, bool, int, bool]) -> str:
+    layers, bi, bf, proj, bias = case
+    direction, layout = "bi" if bi else "uni", "bf" if bf else "tf"
+    return f"{layers}layers-{direction}-{layout}-proj{proj}-{'bias' if bias else 'nobias'}"
+
+
+def _pair(
+    case: tuple[int, bool, bool, int, bool], backend: str, dtype: torch.dtype
+) -> tuple[torch.nn.LSTM, LSTM]:
+    layers, bi, bf, proj, bias = case
+    kw = {"num_layers": layers, "bias": bias, "batch_first": bf, "bidirectional": bi, "proj_size": proj}
+    theirs = torch.nn.LSTM(4, 5, dtype=dtype, **kw)
+    ours = LSTM(4, 5, dtype=dtype, backend=backend, **kw)
+    ours.load_state_dict(theirs.state_dict())
+    return theirs, ours
+
+
+def _grads(loss: torch.Tensor, tensors: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    return torch.autograd.grad(loss, tensors, retain_graph=True)  # the packing of x is shared
+
+
+# float64 proves the math on every shape; float32 checks tolerance on the extremes of the grid.
+F32_SHAPES = ((1, False, False, 0, True), (2, True, True, 3, False), (2, True, False, 0, True))
+CASES = [(case, torch.float64) for case in SHAPES] + [(case, torch.float32) for case in F32_SHAPES]
+CASE_IDS = [f"{_shape_id(case)}-{str(dtype).removeprefix('torch.')}" for case, dtype in CASES]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("case", "dtype"), CASES, ids=CASE_IDS)
+def test_matches_torch_lstm(
+    case: tuple[int, bool, bool, int, bool], dtype: torch.dtype, backend: str
+) -> None:
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    theirs, ours = _pair(case, backend, dtype)
+    bf = case[2]
+    x = torch.randn((3, 7, 4) if bf else (7, 3, 4), dtype=dtype, requires_grad=True)
+    d = theirs.num_layers * (2 if theirs.bidirectional else 1)
+    h0 = torch.randn(d, 3, theirs.proj_size or 5, dtype=dtype, requires_grad=True)
+    c0 = torch.randn(d, 3, 5, dtype=dtype, requires_grad=True)
+    lengths = torch.tensor([7, 3, 5])
+    for packed in (False, True):
+        inp_t = pack_padded_sequence(x, lengths, batch_first=bf, enforce_sorted=False) if packed else x
+        out_t, (h_t, c_t) = theirs(inp_t, (h0, c0))
+        out_o, (h_o, c_o) = ours(inp_t, (h0, c0))
+        if packed:
+            assert isinstance(out_o, type(out_t))
+            torch.testing.assert_close(out_o.batch_sizes, out_t.batch_sizes)
+            out_t, out_o = out_t.data, out_o.data
+        for got, expected in ((out_o, out_t), (h_o, h_t), (c_o, c_t)):
+            torch.testing.assert_close(got, expected, **tol)
+        weights = [torch.randn_like(t) for t in (out_t, h_t, c_t)]
+        leaves_t = [x, h0, c0, *theirs.parameters()]
+        leaves_o = [x, h0, c0, *ours.parameters()]
+        loss_t = sum((t * w).sum() for t, w in zip((out_t, h_t, c_t), weights, strict=True))
+        loss_o = sum((t * w).sum() for t, w in zip((out_o, h_o, c_o), weights, strict=True))
+        for got, expected in zip(_grads(loss_o, leaves_o), _grads(loss_t, leaves_t), strict=True):
+            torch.testing.assert_close(got, expected, **tol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_padded_with_lengths_matches_packed_torch(backend: str) -> None:
+    theirs, ours = _pair((2, True, True, 0, True), backend, torch.float64)
+    x = torch.randn(4, 6, 4, dtype=torch.float64)
+    lengths = torch.tensor([2, 6, 1, 4])
+    packed_out, (h_t, c_t) = theirs(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    expected, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=6)
+    out, (h, c) = ours(x, lengths=lengths)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h, h_t, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(c, c_t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["fused", "reference"])
+@pytest.mark.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def test_each_sequence_of_a_padded_batch_gives_what_it_gives_alone(variant: str, backend: str) -> None:
+    options = {k: v for k, v in VARIANTS[variant].items() if k not in ("recurrent_dropout", "zoneout")}
+    lstm = LSTM(
+        3, 4, num_layers=2, bidirectional=True, proj_size=2, dtype=torch.float64, backend=backend, **options
+    )
+    lstm.eval()
+    x = torch.randn(5, 3, 3, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 4])
+    out, (h, c) = lstm(x, lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone, (h_b, c_b) = lstm(x[:n, b : b + 1])
+        torch.testing.assert_close(out[:n, b : b + 1], alone, rtol=1e-10, atol=1e-12)
+        assert bool((out[n:, b] == 0).all())
+        torch.testing.assert_close(h[:, b : b + 1], h_b, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(c[:, b : b + 1], c_b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def test_fused_variant_matches_reference_on_a_stacked_bidirectional_projected_lstm(variant: str) -> None:
+    kw = {"num_layers": 2, "bidirectional": True, "proj_size": 3, "batch_first": True, "dtype": torch.float64}
+    fused = LSTM(4, 5, backend="fused", **kw, **VARIANTS[variant])
+    ref = LSTM(4, 5, backend="reference", **kw, **VARIANTS[variant])
+    ref.load_state_dict(fused.state_dict())
+    x = torch.randn(3, 6, 4, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5])
+    torch.manual_seed(1)
+    out_f, (h_f, c_f) = fused(x, lengths=lengths)
+    torch.manual_seed(1)
+    out_r, (h_r, c_r) = ref(x, lengths=lengths)
+    for got, expected in ((out_f, out_r), (h_f, h_r), (c_f, c_r)):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    grads_f = _grads(out_f.sum() + h_f.pow(2).sum(), list(fused.parameters()))
+    grads_r = _grads(out_r.sum() + h_r.pow(2).sum(), list(ref.parameters()))
+    for got, expected in zip(grads_f, grads_r, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def test_gradcheck_through_the_module(variant: str) -> None:
+    lstm = LSTM(
+        2, 2, bidirectional=True, proj_size=1, dtype=torch.float64, backend="fused", **VARIANTS[variant]
+    )
+    x = torch.randn(3, 2, 2, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([3, 2])
+
+    def run(inp: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(0)  # the same dropout and zoneout masks on every call
+        out, _ = lstm(inp, lengths=lengths)
+        assert isinstance(out, torch.Tensor)
+        return out
+
+    assert torch.autograd.gradcheck(run, (x,), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("option", ["recurrent_dropout", "zoneout"])
+def test_stochastic_variants_are_seeded_and_inactive_in_eval(option: str) -> None:
+    lstm = LSTM(3, 6, batch_first=True, **{option: 0.5})
+    x = torch.randn(2, 8, 3)
+    torch.manual_seed(7)
+    a, _ = lstm(x)
+    torch.manual_seed(7)
+    b, _ = lstm(x)
+    torch.manual_seed(8)
+    c, _ = lstm(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.allclose(a, c)
+    lstm.eval()
+    e1, _ = lstm(x)
+    e2, _ = lstm(x)
+    torch.testing.assert_close(e1, e2, rtol=0, atol=0)
+
+
+def test_recurrent_dropout_in_eval_equals_the_plain_lstm() -> None:
+    plain = LSTM(3, 6)
+    dropped = LSTM(3, 6, recurrent_dropout=0.5).eval()
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(dropped(x)[0], plain(x)[0])
+
+
+def test_zoneout_in_eval_uses_the_expectation() -> None:
+    lstm = LSTM(2, 3, zoneout=0.25, dtype=torch.float64).eval()
+    ref = LSTM(2, 3, dtype=torch.float64, backend="reference")
+    ref.load_state_dict(lstm.state_dict())
+    x = torch.randn(4, 1, 2, dtype=torch.float64)
+    out, _ = lstm(x)
+    h = c = torch.zeros(1, 1, 3, dtype=torch.float64)
+    for t in range(4):  # h_t = 0.25 h_{t-1} + 0.75 h̃_t, the same for c
+        _, (h_new, c_new) = ref(x[t : t + 1], (h, c))
+        h, c = 0.25 * h + 0.75 * h_new, 0.25 * c + 0.75 * c_new
+        torch.testing.assert_close(out[t], h[0])
+
+
+def test_forget_bias_and_coupled_gates_parameters() -> None:
+    lstm = LSTM(3, 4, forget_bias=1.0)
+    torch.manual_seed(0)
+    plain = LSTM(3, 4)
+    assert bool((lstm.bias_ih_l0[4:8] > 0.4).all())
+    assert plain.bias_ih_l0.shape == lstm.bias_ih_l0.shape
+    with pytest.raises(ValueError, match=r"forget_bias=1\.0 needs a bias"):
+        LSTM(3, 4, bias=False, forget_bias=1.0)
+    coupled = LSTM(3, 4, coupled_gates=True)
+    out, _ = coupled(torch.randn(5, 2, 3))
+    out.sum().backward()
+    assert coupled.weight_hh_l0.grad is not None
+    assert bool((coupled.weight_hh_l0.grad[4:8] == 0).all()), "the forget rows are unused with coupled gates"
+
+
+def test_parameter_names_extend_torchs() -> None:
+    lstm = LSTM(3, 4, bidirectional=True, proj_size=2, peephole=True, layer_norm=True)
+    names = [n for n, _ in lstm.named_parameters()]
+    torch_names = [n for n, _ in torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2).named_parameters()]
+    assert [n for n in names if n in torch_names] == torch_names
+    assert {"weight_peephole_l0", "ln_weight_ih_l0_reverse", "ln_bias_c_l0"} <= set(names)
+    strict = LSTM(3, 4, bidirectional=True, proj_size=2)
+    strict.load_state_dict(torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2).state_dict())
+
+
+def test_from_torch_copies_configuration_and_weights() -> None:
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
+    ours = LSTM.from_torch(theirs)
+    x = torch.randn(2, 5, 3)
+    torch.testing.assert_close(ours(x)[0], theirs(x)[0])
+    with pytest.raises(TypeError, match=r"expected a torch\.nn\.LSTM"):
+        LSTM.from_torch(torch.nn.GRU(3, 4))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_unbatched_input_and_step_streaming(backend: str) -> None:
+    lstm = LSTM(3, 4, num_layers=2, backend=backend)
+    x = torch.randn(6, 3)
+    out, (h, c) = lstm(x)
+    assert out.shape == (6, 4) and h.shape == (2, 4) and c.shape == (2, 4)
+    state = None
+    for t in range(6):
+        y, state = lstm.step(x[t : t + 1], state)
+    assert state is not None
+    torch.testing.assert_close(y[0], out[-1], rtol=1e-5, atol=1e-6)
+
+
+def test_auto_uses_torch_when_plain_and_fused_for_variants() -> None:
+    from lstmkit.ops.dispatch import select_backend
+
+    plain, variant = LSTM(2, 3), LSTM(2, 3, peephole=True)
+    resolved_plain = select_backend("auto", plain.variant, torch.device("cpu"))
+    assert resolved_plain in ("torch", "native")
+    assert select_backend("auto", variant.variant, torch.device("cpu")) in ("fused", "native")
+
+
+# --- bad input --------------------------------------------------------------------------------------
+
+
+def test_wrong_rank_and_feature_size() -> None:
+    lstm = LSTM(8, 4, batch_first=True)
+    with pytest.raises(ValueError, match=r"expected input of rank 3 \(B, T, I\) with batch_first=True"):
+        lstm(torch.randn(2, 3, 4, 8))
+    with pytest.raises(
+        ValueError, match=r"expected input of shape \(B, T, 8\).*got \(32, 100, 1\); set input_size=1"
+    ):
+        lstm(torch.randn(32, 100, 1))
+
+
+def test_wrong_dtype_type_and_device() -> None:
+    lstm = LSTM(2, 3)
+    with pytest.raises(TypeError, match=r"dtype torch\.float32 .* got torch\.float64"):
+        lstm(torch.randn(4, 1, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"expected input to be a torch\.Tensor, got list"):
+        lstm([[1.0, 2.0]])  # type: ignore[arg-type]
+
+
+def test_mismatched_state_shapes() -> None:
+    lstm = LSTM(2, 3, num_layers=2)
+    x = torch.randn(4, 5, 2)
+    with pytest.raises(ValueError, match=r"expected h_0 of shape \(2, 5, 3\), got \(1, 5, 3\)"):
+        lstm(x, (torch.zeros(1, 5, 3), torch.zeros(2, 5, 3)))
+    with pytest.raises(ValueError, match=r"expected c_0 of shape \(2, 5, 3\), got \(2, 4, 3\)"):
+        lstm(x, (torch.zeros(2, 5, 3), torch.zeros(2, 4, 3)))
+    with pytest.raises(TypeError, match=r"expected hx as a tuple \(h_0, c_0\)"):
+        lstm(x, torch.zeros(2, 5, 3))  # type: ignore[arg-type]
+
+
+def test_lengths_out_of_range_or_unsorted() -> None:
+    lstm = LSTM(2, 3)
+    x = torch.randn(4, 3, 2)
+    with pytest.raises(ValueError, match=r"every length in \[1, 4\].*max 5"):
+        lstm(x, lengths=[5, 2, 1])
+    with pytest.raises(ValueError, match=r"every length in \[1, 4\].*min 0"):
+        lstm(x, lengths=[0, 2, 1])
+    with pytest.raises(ValueError, match="expected 3 lengths"):
+        lstm(x, lengths=[4, 2])
+    with pytest.raises(
+        ValueError, match=r"sorted in decreasing order with enforce_sorted=True, got \[2, 4, 1\]"
+    ):
+        lstm(x, lengths=[2, 4, 1], enforce_sorted=True)
+    with pytest.raises(TypeError, match="1-D integer tensor"):
+        lstm(x, lengths=torch.tensor([2.0, 4.0, 1.0]))
+
+
+def test_nan_input_with_check_finite() -> None:
+    x = torch.randn(4, 2, 3)
+    x[2, 1, 0] = float("nan")
+    with pytest.raises(
+        ValueError, match=r"LSTM input contains 1 NaN or infinite value\(s\), the first at index \(2, 1, 0\)"
+    ):
+        LSTM(3, 4, check_finite=True)(x)
+    out, _ = LSTM(3, 4)(x)  # off by default, as in torch
+    assert bool(torch.isnan(out).any())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"hidden_size": 0}, ValueError, "hidden_size must be >= 1, got 0"),
+        ({"hidden_size": 2.5}, TypeError, "hidden_size must be an integer"),
+        ({"dropout": 1.5}, ValueError, r"dropout must be in \[0, 1\], got 1.5"),
+        ({"recurrent_dropout": 1.0}, ValueError, r"recurrent_dropout must be in \[0, 1\), got 1.0"),
+        ({"zoneout": -0.1}, ValueError, r"zoneout must be in \[0, 1\)"),
+        ({"proj_size": 4}, ValueError, "proj_size must be smaller than hidden_size=4, got 4"),
+        ({"backend": "cudnn"}, ValueError, "unknown backend 'cudnn'; expected one of"),
+        ({"num_layers": 0}, ValueError, "num_layers must be an integer >= 1, got 0"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs: dict[str, object], error: type, message: str) -> None:
+    base: dict[str, object] = {"input_size": 3, "hidden_size": 4}
+    with pytest.raises(error, match=message):
+        LSTM(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+def test_torch_backend_refuses_variants() -> None:
+    with pytest.raises(ValueError, match="backend='torch' runs only the plain LSTM"):
+        LSTM(2, 3, peephole=True, backend="torch")(torch.randn(3, 1, 2))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_cuda_matches_cpu(backend: str) -> None:
+    cpu = LSTM(3, 8, num_layers=2, bidirectional=True, backend=backend, dtype=torch.float64)
+    gpu = LSTM(3, 8, num_layers=2, bidirectional=True, backend=backend, dtype=torch.float64, device="cuda")
+    gpu.load_state_dict(cpu.state_dict())
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    torch.testing.assert_close(gpu(x.cuda())[0].cpu(), cpu(x)[0])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_variants_match_reference() -> None:
+    fused = LSTM(3, 8, layer_norm=True, peephole=True, device="cuda", dtype=torch.float64, backend="fused")
+    ref = LSTM(3, 8, layer_norm=True, peephole=True, device="cuda", dtype=torch.float64, backend="reference")
+    ref.load_state_dict(fused.state_dict())
+    x = torch.randn(6, 4, 3, dtype=torch.float64, device="cuda")
+    torch.testing.assert_close(fused(x)[0], ref(x)[0])

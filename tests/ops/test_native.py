@@ -183,6 +183,15 @@ def test_int32_lengths_are_accepted() -> None:
     torch.testing.assert_close(kernel.forward(narrow, params, coupled, False)[0], expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_nan_propagates_like_torch(dtype: torch.dtype) -> None:
+    inputs, params, coupled = make_case({}, 4, 3, 20, dtype)
+    inputs.xg[1, 2, 5] = float("nan")
+    y = NativeKernel().forward(inputs, params, coupled, False)[0]
+    assert bool(torch.isnan(y[1, 2, 5])) and bool(torch.isnan(y[2:, 2]).all())
+    assert not bool(torch.isnan(y[0]).any()) and not bool(torch.isnan(y[:, :2]).any())
+
+
 def test_empty_sequence_returns_initial_state() -> None:
     inputs, params, coupled = make_case({}, 0, 3, 5, torch.float64)
     y, h, c, _ = NativeKernel().forward(inputs, params, coupled, True)

@@ -194,6 +194,15 @@ def test_nan_propagates_like_torch(dtype: torch.dtype) -> None:
         assert not bool(torch.isnan(y[0]).any()) and not bool(torch.isnan(y[:, :2]).any()), isa
 
 
+def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
+    inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
+    y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)
+    assert y.shape == (3, 0, 5) and h.shape == (0, 5) and c.shape == (0, 5)
+    grads = NativeKernel().backward(saved, inputs, params, coupled, y, h, c)
+    assert grads.xg.shape == (3, 0, 20) and float(grads.params.w_hh.abs().sum()) == 0.0
+    assert grads.params.peephole is not None and grads.params.w_hr is None
+
+
 def test_empty_sequence_returns_initial_state() -> None:
     inputs, params, coupled = make_case({}, 0, 3, 5, torch.float64)
     y, h, c, _ = NativeKernel().forward(inputs, params, coupled, True)
@@ -255,7 +264,6 @@ def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
         ({"zoneout_h": torch.zeros(2, 2, 4)}, ValueError, r"zoneout_h must have shape \(3, 2, 4\)"),
         ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an integer tensor of shape"),
         ({"recurrent_mask": [[1.0] * 4] * 2}, TypeError, "recurrent_mask must be a torch.Tensor"),
-        ({"xg": torch.zeros(3, 0, 16)}, ValueError, r"at least one sequence \(B >= 1\)"),
     ],
     ids=[
         "xg-width",
@@ -266,7 +274,6 @@ def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
         "zoneout-steps",
         "lengths-dtype",
         "mask-type",
-        "empty-batch",
     ],
 )
 def test_bad_input_is_rejected_before_the_native_call(changes: dict, error: type, match: str) -> None:

@@ -116,6 +116,14 @@ class NativeKernel:
             raise ValueError(reason)
         sizes = check_recurrence(inputs, params)
         steps, batch, hidden, rsize = sizes
+        if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
+            empty = inputs.xg.new_zeros((steps, 0, rsize))
+            return (
+                empty,
+                inputs.h0.detach().clone(),
+                inputs.c0.detach().clone(),
+                (empty,) if needs_grad else (),
+            )
         dtype = inputs.xg.dtype
         lanes = int(module.lanes(inputs.xg.element_size()))
         hp, rp = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes)
@@ -176,6 +184,12 @@ class NativeKernel:
         module = native_module()
         sizes = check_recurrence(inputs, params)
         steps, batch, hidden, rsize = sizes
+        if batch == 0:
+            zeros = params._replace(
+                **{k: torch.zeros_like(v) for k, v in params._asdict().items() if v is not None}
+            )
+            return RecurrenceGrads(torch.zeros_like(inputs.xg), inputs.h0.new_zeros((0, rsize)),
+                                   inputs.c0.new_zeros((0, hidden)), zeros)  # fmt: skip
         if len(saved) != 19:
             raise ValueError(f"saved: expected the 19 tensors of a needs_grad forward, got {len(saved)}")
         state, packed = saved[:10], saved[10:]

@@ -48,8 +48,6 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
     if xg.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"xg must be float32 or float64 for the native kernel, got {xg.dtype}")
     steps, batch = xg.shape[0], xg.shape[1]
-    if batch == 0:
-        raise ValueError("xg must hold at least one sequence (B >= 1), got B = 0")
     _shape("w_hh", w_hh, (4 * hidden, rsize), xg)
     if params.w_hr is not None:
         _shape("w_hr", _tensor("w_hr", params.w_hr), (rsize, hidden), xg)

@@ -297,3 +297,15 @@ def test_backward_rejects_foreign_saved_tuple() -> None:
     zeros = torch.zeros(3, 2, 4)
     with pytest.raises(ValueError, match="saved: expected the 19 tensors"):
         NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
+
+
+def test_auto_prefers_native_for_variants_and_threaded_plain_lstm() -> None:
+    from lstmkit.ops.dispatch import Variant
+    from lstmkit.ops.native import preferred
+
+    assert preferred(Variant(peephole=True))
+    with torch_threads(2):
+        assert preferred(Variant())
+    with torch_threads(1):
+        assert not preferred(Variant())
+        assert preferred(Variant(layer_norm=True))

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lstmkit.classify.classifier import TimeSeriesClassifier
 from lstmkit.classify.training import FitConfig
@@ -14,15 +13,6 @@ from lstmkit.classify.ts_format import read_ts
 from lstmkit.utils.serialization import save_bundle
 
 SMALL_FCN = {"hidden_size": 4, "filters": (8, 16, 8)}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -2,23 +2,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from lstmkit.classify.ts_format import read_ts
 from lstmkit.cli import cli
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def subset(shared_data: Path, tmp_path: Path, name: str, split: str, n: int) -> Path:

@@ -354,3 +354,18 @@ def test_cuda_variants_match_reference() -> None:
     ref.load_state_dict(fused.state_dict())
     x = torch.randn(6, 4, 3, dtype=torch.float64, device="cuda")
     torch.testing.assert_close(fused(x)[0], ref(x)[0])
+
+
+@pytest.mark.parametrize("backend", ["auto", "fused", "native", "reference", "torch"])
+def test_empty_batch_runs_forward_and_backward(backend: str) -> None:
+    from lstmkit.ops.dispatch import native_kernel
+
+    if backend == "native" and native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    lstm = LSTM(1, 4, batch_first=True, backend=backend)
+    x = torch.zeros(0, 5, 1, requires_grad=True)
+    out, (h, c) = lstm(x)
+    assert out.shape == (0, 5, 4) and h.shape == (1, 0, 4) and c.shape == (1, 0, 4)
+    (out.sum() + h.sum()).backward()
+    assert lstm.weight_hh_l0.grad is not None
+    assert bool((lstm.weight_hh_l0.grad == 0).all())

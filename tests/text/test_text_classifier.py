@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lstmkit.classify.training import FitConfig
 from lstmkit.datasets.text import load_uci_sentiment
@@ -14,15 +12,6 @@ from lstmkit.text.tokenizer import Tokenizer
 from lstmkit.utils.serialization import save_bundle
 
 SMALL = {"embedding_dim": 16, "hidden_size": 16, "dropout": 0.2}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread, and the CI machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def quick(epochs: int = 1, **kwargs: object) -> TextClassifier:

@@ -295,10 +295,11 @@ class EagerKernel:
         steps, batch, gates = acts.shape
         hidden = gates // 4
         h_in = h_states[:-1] if inputs.recurrent_mask is None else h_states[:-1] * inputs.recurrent_mask
-        d_w_hh = d_ahh.reshape(-1, gates).t() @ h_in.reshape(steps * batch, -1)  # (4H, R)
+        rows = steps * batch
+        d_w_hh = d_ahh.reshape(rows, gates).t() @ h_in.reshape(rows, h_in.shape[-1])  # (4H, R)
         d_w_hr = None
         if d_hnew is not None:
-            d_w_hr = d_hnew.reshape(steps * batch, -1).t() @ m_out.reshape(steps * batch, hidden)  # (P, H)
+            d_w_hr = d_hnew.reshape(rows, d_hnew.shape[-1]).t() @ m_out.reshape(rows, hidden)  # (P, H)
         d_peep = None
         if params.peephole is not None:
             d_peep = torch.stack(

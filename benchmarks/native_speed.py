@@ -5,6 +5,9 @@ them alike; the table reports medians and the ratio to torch.nn.LSTM. GFLOP/s co
 work (forward 2·B·T·4H·(I+H); a training step 3x that) against the ``torch.mm`` rate measured here.
 
     PYTHONPATH=src python benchmarks/native_speed.py [--configs C1 C2 C3] [--reps 15] [--variants]
+
+On a machine shared with other work, ``--cpu-time`` measures instead the CPU time of the calling thread
+with one thread for everyone (minimum over repetitions): a load-robust view of per-core efficiency.
 """
 
 from __future__ import annotations
@@ -45,17 +48,23 @@ def step_fn(model: torch.nn.Module, x: torch.Tensor, train: bool, lengths: torch
     return run
 
 
+CPU_TIME = False
+"""Set by ``--cpu-time``: thread CPU time and minimum instead of wall time and median."""
+
+
 def interleaved(fns: dict[str, Callable[[], None]], reps: int) -> dict[str, float]:
+    clock = time.thread_time if CPU_TIME else time.perf_counter
+    summary = min if CPU_TIME else statistics.median
     for fn in fns.values():
         fn()
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(reps):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+            times[name].append(clock() - start)
+    return {name: summary(t) * 1e3 for name, t in times.items()}
 
 
 def mm_rate() -> float:
@@ -70,10 +79,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", action="store_true", help="also time every variant against vanilla")
+    parser.add_argument("--cpu-time", action="store_true", help="1 thread, thread CPU time, minimum")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    global CPU_TIME
+    CPU_TIME = args.cpu_time
+    torch.set_num_threads(1 if args.cpu_time else args.threads)
     rate = mm_rate()
-    print(f"threads {args.threads}, native ISA {native_isa()}, torch.mm 2048^2: {rate:.0f} GFLOP/s")
+    what = "1 thread, thread CPU time, minimum" if CPU_TIME else f"threads {args.threads}, wall time, median"
+    print(f"{what}; native ISA {native_isa()}; torch.mm 2048^2: {rate:.0f} GFLOP/s")
     print(
         "| config | mode | torch ms | torch+flush ms | native ms | native/torch | native/torch+flush "
         "| native GFLOP/s | % of mm |"
@@ -92,9 +105,9 @@ def main() -> None:
             torch_fn, native_fn = step_fn(reference, x, train), step_fn(native, x, train)
 
             def flushed(fn: Callable[[], None] = torch_fn) -> None:
-                previous = torch.set_flush_denormal(True)
+                torch.set_flush_denormal(True)
                 fn()
-                torch.set_flush_denormal(previous and False)
+                torch.set_flush_denormal(False)
 
             ms = interleaved({"torch": torch_fn, "flush": flushed, "native": native_fn}, args.reps)
             gflops = flops * (3 if train else 1) / (ms["native"] * 1e-3) / 1e9

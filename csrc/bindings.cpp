@@ -145,4 +145,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("isas", &isa_names, "Instruction sets this CPU can run, fastest first.");
   m.def("set_isa", &set_isa, py::arg("name"), "Switch instruction set; returns the previous one.");
   m.def("lanes", &lanes, py::arg("itemsize"), "Vector width in elements for 4- or 8-byte floats.");
+  m.def(
+      "panel", [](int itemsize) { return current.kernels->panel_vectors * lanes(itemsize); }, py::arg("itemsize"),
+      "Column width in elements of a packed weight panel (see gemm.h).");
 }

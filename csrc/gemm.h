@@ -2,8 +2,8 @@
 //
 //   C[M, N] (+)= A[M, K] · Bp[K, N]
 //
-// A is row-major with leading dimension lda; Bp is the packed right operand, row-major [K][ldb]
-// (weights packed once per call, zero-padded so N is a multiple of the vector width); C is row-major
+// A is row-major with leading dimension lda; Bp is the packed right operand (weights packed once per
+// call, zero-padded so N is a multiple of the vector width, panel-major as described at gemm()); C is row-major
 // with leading dimension ldc. A tile of MR rows by NR vectors of C stays in registers over the whole K
 // loop: each k loads NR vectors of Bp, broadcasts MR scalars of A and issues MR·NR fused multiply-adds.
 // Needs the Vec<T> helpers of simd.h; LSTMKIT_GEMM_NR is the widest tile in vectors (4 with 32 vector
@@ -48,11 +48,20 @@ inline void gemm_panel(int M, int K, const T* A, long lda, const T* Bp, long ldb
 }
 
 // C[M, N] (+)= A[M, K] · Bp[K, N]; N must be a multiple of the vector width.
+// Bp is packed panel-major: the columns n..n+w of a panel (w = NR vectors, the last panel narrower) lie
+// at Bp + n·K as a row-major [K][w] block, so the K loop walks contiguous memory.
 template <class T>
-void gemm(int M, int N, int K, const T* A, long lda, const T* Bp, long ldb, T* C, long ldc, bool accumulate) {
+void gemm(int M, int N, int K, const T* A, long lda, const T* Bp, long, T* C, long ldc, bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
   int n = 0;
-  for (; n + NR * V <= N; n += NR * V) gemm_panel<T, NR>(M, K, A, lda, Bp + n, ldb, C + n, ldc, accumulate);
-  for (; n < N; n += V) gemm_panel<T, 1>(M, K, A, lda, Bp + n, ldb, C + n, ldc, accumulate);
+  for (; n + NR * V <= N; n += NR * V)
+    gemm_panel<T, NR>(M, K, A, lda, Bp + long(n) * K, NR * V, C + n, ldc, accumulate);
+  const T* tail = Bp + long(n) * K;
+  switch ((N - n) / V) {
+    case 3: gemm_panel<T, 3>(M, K, A, lda, tail, 3 * V, C + n, ldc, accumulate); break;
+    case 2: gemm_panel<T, 2>(M, K, A, lda, tail, 2 * V, C + n, ldc, accumulate); break;
+    case 1: gemm_panel<T, 1>(M, K, A, lda, tail, V, C + n, ldc, accumulate); break;
+    default: break;
+  }
 }

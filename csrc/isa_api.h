@@ -1,6 +1,9 @@
 // One instruction set's kernels, as a table the bindings choose from at run time.
 #pragma once
 #include <cstdlib>
+#if defined(__x86_64__)
+#include <immintrin.h>  // before any `#pragma GCC target`: intrinsics carry their own target attributes
+#endif
 
 #include "layout.h"
 #include "threads.h"
@@ -9,6 +12,7 @@ namespace lstmkit {
 
 struct Kernels {
   int lanes_f32, lanes_f64;  // vector width in elements; buffers are padded to it
+  int panel_vectors;         // width in vectors of a packed weight panel (gemm.h)
   void (*forward_f32)(const Dims&, const ForwardBuffers<float>&);
   void (*forward_f64)(const Dims&, const ForwardBuffers<double>&);
   void (*backward_f32)(const Dims&, const BackwardBuffers<float>&);

@@ -22,8 +22,8 @@ struct ForwardBuffers {
   const T* xg;        // (T, B, 4H)
   const T* h0;        // (B, R)
   const T* c0;        // (B, H)
-  const T* w_hh_t;    // packed W_hhᵀ [R][4Hp]
-  const T* w_hr_t;    // packed W_hrᵀ [Hp][Rp]
+  const T* w_hh_t;    // W_hhᵀ (R, 4Hp), packed in panels (gemm.h)
+  const T* w_hr_t;    // W_hrᵀ (H, Rp), packed in panels
   const T* peep;      // (3, Hp): p_i, p_f, p_o
   const T* ln_hh_w;   // [4Hp] gain, ln_hh_b [4Hp] bias
   const T* ln_hh_b;
@@ -51,8 +51,8 @@ template <class T>
 struct BackwardBuffers {
   // inputs: the forward's buffers (kept for every step) and the upstream gradients
   ForwardBuffers<T> fw;
-  const T* w_hh;      // packed W_hh [4H][Rp]
-  const T* w_hr;      // packed W_hr [Rp][Hp]
+  const T* w_hh;      // W_hh (4H, Rp), packed in panels
+  const T* w_hr;      // W_hr (R, Hp), packed in panels
   const T* dy;        // (T, B, R)
   const T* dh_T;      // (B, R)
   const T* dc_T;      // (B, H)
@@ -72,7 +72,7 @@ struct StepBuffers {
   // one step of a streaming cell: a_t = LN_ih(W_ih x_t) + b, then the forward step of ForwardBuffers
   ForwardBuffers<T> fw;  // h0, c0 = the state in; w_hh_t, w_hr_t, peep, layer norms; y = h_t out
   const T* x;            // (B, I)
-  const T* w_ih_t;       // packed W_ihᵀ [I][4Hp]
+  const T* w_ih_t;       // W_ihᵀ (I, 4Hp), packed in panels
   const T* bias;         // [4Hp] b_ih + b_hh
   const T* ln_ih_w;      // [4Hp] gain and bias of LN_ih (layer norm only)
   const T* ln_ih_b;

@@ -2,7 +2,7 @@
 //
 // This header is included once per instruction set, inside that set's namespace, after
 // `#pragma GCC target(...)`; LSTMKIT_VBYTES is the vector width in bytes (64 AVX-512, 32 AVX2, 16 baseline).
-// It includes no system header itself (the including translation unit does that first), so every
+// It includes no system header itself (isa_api.h does that first, <immintrin.h> included), so every
 // function here is compiled for the chosen instruction set and nothing leaks between sets.
 
 template <class T>
@@ -48,8 +48,16 @@ inline void vadd(T* dst, const T* src, long n) {
 }
 
 // exp(x) for float32: x = n ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^6
-// (relative error < 2e-7), 2^n assembled in the exponent bits.
+// (relative error < 2e-7), then the result scaled by 2^n.
 inline vec_t<float> vexp(vec_t<float> x) {
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+  // AVX-512: round and scale in one instruction each (vrndscaleps, vscalefps).
+  // clamp with x as the second operand: max/min return it when it is NaN, so NaN propagates
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), 0);
+  const vec_t<float> nf = (vec_t<float>)n;
+  const vec_t<float> r = (vec_t<float>)xc - nf * 0.693145751953125f - nf * 1.428606765330187e-06f;
+#else
   typedef int vi __attribute__((vector_size(LSTMKIT_VBYTES)));
   x = x < -87.0f ? vsplat(-87.0f) : x;
   x = x > 88.0f ? vsplat(88.0f) : x;
@@ -58,27 +66,30 @@ inline vec_t<float> vexp(vec_t<float> x) {
   n -= (__builtin_convertvector(n, vec_t<float>) > t) ? 1 : 0;  // floor
   const vec_t<float> nf = __builtin_convertvector(n, vec_t<float>);
   const vec_t<float> r = x - nf * 0.693145751953125f - nf * 1.428606765330187e-06f;
-  vec_t<float> p = 1.0f / 720 + r * 0.0f;
+#endif
+  vec_t<float> p = vsplat(1.0f / 720);
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
   p = p * r + 1.0f / 6;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+  return (vec_t<float>)_mm512_scalef_ps((__m512)p, n);
+#else
   const vi bits = (n + 127) << 23;
   return p * (vec_t<float>)bits;
+#endif
 }
 
 // 1/x: the hardware estimate (14 bits AVX-512, 12 bits AVX2) and one Newton step, r (2 - x r), which
 // leaves it within ~1 ulp of the division at a fraction of its cost.
 inline vec_t<float> vrecip(vec_t<float> x) {
 #if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
-  typedef float v16 __attribute__((vector_size(64)));
-  const vec_t<float> r = (vec_t<float>)__builtin_ia32_rcp14ps512_mask((v16)x, (v16){}, (unsigned short)0xffff);
+  const vec_t<float> r = (vec_t<float>)_mm512_rcp14_ps((__m512)x);
   return r * (2.0f - x * r);
 #elif LSTMKIT_VBYTES == 32 && defined(__x86_64__)
-  typedef float v8 __attribute__((vector_size(32)));
-  const vec_t<float> r = (vec_t<float>)__builtin_ia32_rcpps256((v8)x);
+  const vec_t<float> r = (vec_t<float>)_mm256_rcp_ps((__m256)x);
   return r * (2.0f - x * r);
 #else
   return 1.0f / x;

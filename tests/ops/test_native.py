@@ -175,6 +175,34 @@ def test_inference_forward_equals_training_forward() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_int32_lengths_are_accepted() -> None:
+    inputs, params, coupled = make_case(VARIANTS["lengths"], 5, 4, 6, torch.float64)
+    kernel = NativeKernel()
+    expected = kernel.forward(inputs, params, coupled, False)[0]
+    narrow = inputs._replace(lengths=inputs.lengths.to(torch.int32))
+    torch.testing.assert_close(kernel.forward(narrow, params, coupled, False)[0], expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_nan_propagates_like_torch(dtype: torch.dtype) -> None:
+    inputs, params, coupled = make_case({}, 4, 3, 20, dtype)
+    inputs.xg[1, 2, 5] = float("nan")
+    for isa in native_module().isas():
+        with instruction_set(isa):
+            y = NativeKernel().forward(inputs, params, coupled, False)[0]
+        assert bool(torch.isnan(y[1, 2, 5])) and bool(torch.isnan(y[2:, 2]).all()), isa
+        assert not bool(torch.isnan(y[0]).any()) and not bool(torch.isnan(y[:, :2]).any()), isa
+
+
+def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
+    inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
+    y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)
+    assert y.shape == (3, 0, 5) and h.shape == (0, 5) and c.shape == (0, 5)
+    grads = NativeKernel().backward(saved, inputs, params, coupled, y, h, c)
+    assert grads.xg.shape == (3, 0, 20) and float(grads.params.w_hh.abs().sum()) == 0.0
+    assert grads.params.peephole is not None and grads.params.w_hr is None
+
+
 def test_empty_sequence_returns_initial_state() -> None:
     inputs, params, coupled = make_case({}, 0, 3, 5, torch.float64)
     y, h, c, _ = NativeKernel().forward(inputs, params, coupled, True)
@@ -234,9 +262,8 @@ def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
         ({"w_hh": torch.zeros(15, 4)}, ValueError, r"w_hh must have shape \(4H, R\)"),
         ({"peephole": torch.zeros(2, 4)}, ValueError, r"peephole must have shape \(3, 4\)"),
         ({"zoneout_h": torch.zeros(2, 2, 4)}, ValueError, r"zoneout_h must have shape \(3, 2, 4\)"),
-        ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an int64 tensor of shape"),
+        ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an integer tensor of shape"),
         ({"recurrent_mask": [[1.0] * 4] * 2}, TypeError, "recurrent_mask must be a torch.Tensor"),
-        ({"xg": torch.zeros(3, 0, 16)}, ValueError, r"at least one sequence \(B >= 1\)"),
     ],
     ids=[
         "xg-width",
@@ -247,7 +274,6 @@ def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
         "zoneout-steps",
         "lengths-dtype",
         "mask-type",
-        "empty-batch",
     ],
 )
 def test_bad_input_is_rejected_before_the_native_call(changes: dict, error: type, match: str) -> None:
@@ -271,3 +297,15 @@ def test_backward_rejects_foreign_saved_tuple() -> None:
     zeros = torch.zeros(3, 2, 4)
     with pytest.raises(ValueError, match="saved: expected the 19 tensors"):
         NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
+
+
+def test_auto_prefers_native_for_variants_and_threaded_plain_lstm() -> None:
+    from lstmkit.ops.dispatch import Variant
+    from lstmkit.ops.native import preferred
+
+    assert preferred(Variant(peephole=True))
+    with torch_threads(2):
+        assert preferred(Variant())
+    with torch_threads(1):
+        assert not preferred(Variant())
+        assert preferred(Variant(layer_norm=True))

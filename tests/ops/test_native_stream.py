@@ -13,7 +13,7 @@ from lstmkit.ops.types import RecurrenceParams
 pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
 
 if native_available():
-    from lstmkit.ops.native_stream import NativeCellStep, NativeStream
+    from lstmkit.ops.native_stream import NativeCellStep, NativeStream, native_cell_step
 
 DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 
@@ -121,3 +121,17 @@ def test_bad_input_is_rejected() -> None:
         NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 9), ln_weight_ih=torch.ones(36))
     with pytest.raises(TypeError, match="float32/float64 on CPU"):
         NativeCellStep(torch.zeros(36, 4, dtype=torch.float16), torch.zeros(36, 9, dtype=torch.float16))
+
+
+def test_native_cell_step_runs_an_lstmkit_cell_with_variants() -> None:
+    from lstmkit.nn import LSTMCell
+
+    cell = LSTMCell(6, 11, peephole=True, layer_norm=True, coupled_gates=True, dtype=torch.float64)
+    x = torch.randn(2, 6, dtype=torch.float64)
+    state = (torch.randn(2, 11, dtype=torch.float64), torch.randn(2, 11, dtype=torch.float64))
+    with torch.no_grad():
+        expected = cell(x, state)
+    got = native_cell_step(cell, x, state)
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got[1], expected[1], rtol=1e-10, atol=1e-12)
+    assert native_cell_step(cell, x, state)[0].shape == (2, 11)

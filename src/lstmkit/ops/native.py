@@ -116,6 +116,14 @@ class NativeKernel:
             raise ValueError(reason)
         sizes = check_recurrence(inputs, params)
         steps, batch, hidden, rsize = sizes
+        if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
+            empty = inputs.xg.new_zeros((steps, 0, rsize))
+            return (
+                empty,
+                inputs.h0.detach().clone(),
+                inputs.c0.detach().clone(),
+                (empty,) if needs_grad else (),
+            )
         dtype = inputs.xg.dtype
         lanes = int(module.lanes(inputs.xg.element_size()))
         hp, rp = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes)
@@ -145,10 +153,11 @@ class NativeKernel:
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
             lay.pad_last(inputs.zoneout_h, rp, dtype),
             lay.pad_last(inputs.zoneout_c, hp, dtype),
-            none if inputs.lengths is None else inputs.lengths.detach().contiguous(),
+            none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
-        w_hh_t = lay.pack_w_hh_t(params.w_hh, hp)
-        w_hr_t = lay.pack_w_hr_t(params.w_hr, hp, rp) if params.w_hr is not None else none
+        width = int(module.panel(inputs.xg.element_size()))
+        w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
+        w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         xg = inputs.xg.detach().contiguous()
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c)
@@ -175,6 +184,12 @@ class NativeKernel:
         module = native_module()
         sizes = check_recurrence(inputs, params)
         steps, batch, hidden, rsize = sizes
+        if batch == 0:
+            zeros = params._replace(
+                **{k: torch.zeros_like(v) for k, v in params._asdict().items() if v is not None}
+            )
+            return RecurrenceGrads(torch.zeros_like(inputs.xg), inputs.h0.new_zeros((0, rsize)),
+                                   inputs.c0.new_zeros((0, hidden)), zeros)  # fmt: skip
         if len(saved) != 19:
             raise ValueError(f"saved: expected the 19 tensors of a needs_grad forward, got {len(saved)}")
         state, packed = saved[:10], saved[10:]
@@ -189,8 +204,9 @@ class NativeKernel:
         dhh = new((steps, batch, 4 * hidden)) if ln else dxg
         dht = new((steps, batch, rp)) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 13 * hp))
-        w_hh = lay.pad_last(params.w_hh, rp, dtype)  # (4H, Rp)
-        w_hr = lay.pack_w_hr(params.w_hr, hp, rp) if params.w_hr is not None else none
+        width = int(module.panel(inputs.xg.element_size()))
+        w_hh = lay.pack_w_hh(params.w_hh, rp, width)
+        w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         dw_hh = new((4 * hidden, rp))
         dw_hr = new((rsize, hp)) if proj else none
@@ -264,7 +280,13 @@ KERNEL: NativeKernel | None = NativeKernel() if _native is not None else None
 def preferred(variant: object) -> bool:
     """Whether ``backend="auto"`` should pick the native kernel for a layer with these options.
 
-    Measured with ``benchmarks/native_speed.py``: the native loop is faster than ``torch.nn.LSTM`` and
-    than the fused eager loop for the plain LSTM and for every variant, so it is preferred wherever it runs.
+    Measured with ``benchmarks/native_speed.py``: every variant runs several times faster natively than
+    in the fused eager loop. For the plain LSTM, torch's oneDNN kernel is as efficient per core (a tie for
+    training, 1.2-1.4x faster for inference on one thread), but with several threads it synchronizes
+    every step while the native loop splits the batch without barriers; so the plain LSTM goes native
+    only when torch runs more than one thread.
     """
-    return KERNEL is not None
+    if KERNEL is None:
+        return False
+    plain = bool(getattr(variant, "plain", False))
+    return not plain or torch.get_num_threads() > 1

@@ -48,8 +48,6 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
     if xg.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"xg must be float32 or float64 for the native kernel, got {xg.dtype}")
     steps, batch = xg.shape[0], xg.shape[1]
-    if batch == 0:
-        raise ValueError("xg must hold at least one sequence (B >= 1), got B = 0")
     _shape("w_hh", w_hh, (4 * hidden, rsize), xg)
     if params.w_hr is not None:
         _shape("w_hr", _tensor("w_hr", params.w_hr), (rsize, hidden), xg)
@@ -75,9 +73,14 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
             _shape(name, _tensor(name, value), shape, xg)
     if inputs.lengths is not None:
         lengths = _tensor("lengths", inputs.lengths)
-        if lengths.dtype != torch.int64 or tuple(lengths.shape) != (batch,):
+        integer = (
+            not lengths.dtype.is_floating_point
+            and not lengths.dtype.is_complex
+            and lengths.dtype != torch.bool
+        )
+        if not integer or tuple(lengths.shape) != (batch,):
             received = f"{lengths.dtype} {tuple(lengths.shape)}"
-            raise ValueError(f"lengths must be an int64 tensor of shape ({batch},), got {received}")
+            raise ValueError(f"lengths must be an integer tensor of shape ({batch},), got {received}")
         if lengths.device.type != "cpu":
             raise ValueError(f"lengths must be on the CPU, got {lengths.device}")
     return steps, batch, hidden, rsize

@@ -3,7 +3,8 @@
 Inside the kernel the hidden size ``H`` and the state size ``R`` are padded to ``Hp`` and ``Rp``, multiples
 of the vector width in elements (16 float32 lanes with AVX-512); a gate block is ``[4][Hp]`` in PyTorch's
 order i, f, g, o; padded entries are zero. The recurrent weights are packed once per call: ``W_hhᵀ``
-``[R][4Hp]`` for the forward GEMM and ``W_hh`` ``[4H][Rp]`` for the backward one.
+``(R, 4Hp)`` for the forward GEMM and ``W_hh`` ``(4H, Rp)`` for the backward one, each cut into column
+panels stored one after another (:func:`pack_panels`).
 """
 
 from __future__ import annotations
@@ -37,27 +38,39 @@ def pad_last(x: Tensor | None, size: int, dtype: torch.dtype) -> Tensor:
     return F.pad(x, (0, size - x.shape[-1]))
 
 
-def pack_w_hh_t(w_hh: Tensor, hp: int) -> Tensor:
-    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``[R][4][Hp]`` for the forward step GEMM."""
+def pack_panels(mat: Tensor, width: int) -> Tensor:
+    """A ``(K, N)`` matrix in column panels of ``width`` (the last one narrower), each row-major ``[K][w]``.
+
+    The step GEMM (``csrc/gemm.h``) then walks each panel's ``K`` rows contiguously.
+    """
+    k, n = mat.shape
+    full = n // width * width
+    head = mat[:, :full].reshape(k, n // width, width).transpose(0, 1).reshape(-1)
+    return torch.cat((head, mat[:, full:].reshape(-1))) if full < n else head.contiguous()
+
+
+def pack_w_hh_t(w_hh: Tensor, hp: int, width: int) -> Tensor:
+    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, 4Hp)`` in panels, for the forward step GEMM."""
     four_h, r = w_hh.shape
     h = four_h // 4
     out = w_hh.new_zeros(r, 4, hp)
     out[:, :, :h] = w_hh.detach().view(4, h, r).permute(2, 0, 1)
-    return out
+    return pack_panels(out.view(r, 4 * hp), width)
 
 
-def pack_w_hr_t(w_hr: Tensor, hp: int, rp: int) -> Tensor:
-    """``W_hr`` ``(P, H)`` as ``W_hrᵀ`` ``[Hp][Rp]`` for the forward projection GEMM."""
-    out = w_hr.new_zeros(hp, rp)
-    out[: w_hr.shape[1], : w_hr.shape[0]] = w_hr.detach().t()
-    return out
+def pack_w_hh(w_hh: Tensor, rp: int, width: int) -> Tensor:
+    """``W_hh`` ``(4H, R)`` as ``(4H, Rp)`` in panels, for the backward step GEMM."""
+    return pack_panels(pad_last(w_hh, rp, w_hh.dtype), width)
 
 
-def pack_w_hr(w_hr: Tensor, hp: int, rp: int) -> Tensor:
-    """``W_hr`` ``(P, H)`` as ``[Rp][Hp]`` for the backward projection GEMM."""
-    out = w_hr.new_zeros(rp, hp)
-    out[: w_hr.shape[0], : w_hr.shape[1]] = w_hr.detach()
-    return out
+def pack_w_hr_t(w_hr: Tensor, rp: int, width: int) -> Tensor:
+    """``W_hr`` ``(P, H)`` as ``W_hrᵀ`` ``(H, Rp)`` in panels, for the forward projection GEMM."""
+    return pack_panels(pad_last(w_hr.detach().t(), rp, w_hr.dtype), width)
+
+
+def pack_w_hr(w_hr: Tensor, hp: int, width: int) -> Tensor:
+    """``W_hr`` ``(P, H)`` as ``(P, Hp)`` in panels, for the backward projection GEMM."""
+    return pack_panels(pad_last(w_hr, hp, w_hr.dtype), width)
 
 
 def pack_gates(v: Tensor | None, gates: int, hp: int, dtype: torch.dtype) -> Tensor:

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -127,6 +128,7 @@ class NativeCellStep:
         t, dtype = self._tensors, self._dtype
         lanes = int(self._module.lanes(torch.empty(0, dtype=dtype).element_size()))
         hp, rp = lay.round_up(self._hidden, lanes), lay.round_up(self._rsize, lanes)
+        width = int(self._module.panel(torch.empty(0, dtype=dtype).element_size()))
         w_ih = t["weight_ih"]
         assert w_ih is not None and t["weight_hh"] is not None
         with torch.no_grad():
@@ -137,7 +139,7 @@ class NativeCellStep:
                     bias += b.detach()
             layer_norm = t["ln_weight_ih"] is not None
             self._buffers = [
-                lay.pack_w_hh_t(w_ih, hp),  # W_ihᵀ [I][4Hp]: same layout as W_hhᵀ
+                lay.pack_w_hh_t(w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
                 lay.pack_gates(bias, 4, hp, dtype),
                 lay.pack_gates(t["ln_weight_ih"], 4, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_ih"], t["ln_weight_ih"]), 4, hp, dtype),
@@ -145,8 +147,8 @@ class NativeCellStep:
             none = lay.empty(dtype)
             self._fw = [
                 none, none, none,  # xg, h0, c0: set per step
-                lay.pack_w_hh_t(t["weight_hh"], hp),
-                lay.pack_w_hr_t(t["weight_hr"], hp, rp) if t["weight_hr"] is not None else none,
+                lay.pack_w_hh_t(t["weight_hh"], hp, width),
+                lay.pack_w_hr_t(t["weight_hr"], rp, width) if t["weight_hr"] is not None else none,
                 lay.pack_gates(t["weight_peephole"], 3, hp, dtype),
                 lay.pack_gates(t["ln_weight_hh"], 4, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_hh"], t["ln_weight_hh"]), 4, hp, dtype),
@@ -237,3 +239,26 @@ class NativeStream:
         """Advance every stream by one step with ``x`` ``(B, I)``; returns ``h_t`` ``(B, R)``."""
         self.state = self.cell(x, self.state)
         return self.state[0]
+
+
+_CELL_STEPS: weakref.WeakKeyDictionary[Any, NativeCellStep] = weakref.WeakKeyDictionary()
+
+
+def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+    """One step of an ``LSTMCell`` module through the native kernel, its packed weights cached per module.
+
+    For ``lstmkit.nn.LSTMCell(backend="native")`` at inference; the weights are repacked only when a
+    parameter changes. Does not record autograd.
+
+    Args:
+        cell: an ``LSTMCell`` (torch's or lstmkit's).
+        x: input ``(B, I)``.
+        state: ``(h (B, R), c (B, H))`` or ``None`` for zeros.
+
+    Returns:
+        The new ``(h, c)``.
+    """
+    step = _CELL_STEPS.get(cell)
+    if step is None:
+        step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
+    return step(x, state)

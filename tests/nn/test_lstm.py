@@ -369,3 +369,24 @@ def test_empty_batch_runs_forward_and_backward(backend: str) -> None:
     (out.sum() + h.sum()).backward()
     assert lstm.weight_hh_l0.grad is not None
     assert bool((lstm.weight_hh_l0.grad == 0).all())
+
+
+@pytest.mark.parametrize("options", [{}, {"proj_size": 2, "peephole": True}, {"layer_norm": True}])
+def test_native_streaming_steps_match_the_whole_sequence(options: dict[str, object]) -> None:
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    lstm = LSTM(3, 5, num_layers=2, dtype=torch.float64, backend="native", **options).eval()  # type: ignore[arg-type]
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        out, (h, c) = lstm(x)
+        state = None
+        for t in range(6):
+            y, state = lstm.step(x[t], state)
+            torch.testing.assert_close(y, out[t], rtol=1e-10, atol=1e-12)
+        assert state is not None
+        torch.testing.assert_close(state[0], h, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(state[1], c, rtol=1e-10, atol=1e-12)
+        y1, _ = lstm.step(x[0, 0])  # unbatched
+        torch.testing.assert_close(y1, lstm.step(x[0, :1])[0][0])

@@ -1,0 +1,240 @@
+"""``lstmkit bench memory``: LSTM, GRU and RNN on a long-time-lag task, under one budget."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.inspect.gradient_flow import GradientFlow, gradient_flow
+from lstmkit.inspect.plots import plot_gradient_flow_panels
+from lstmkit.tasks.memory import (
+    TASKS,
+    CurvePoint,
+    MemoryBenchConfig,
+    RunResult,
+    format_table,
+    generate,
+    initial_network,
+    run_memory_benchmark,
+    task_loss,
+)
+from lstmkit.tasks.models import CELL_KINDS, SequenceNet, save_memory_net
+from lstmkit.tasks.plots import plot_loss_curves
+from lstmkit.utils.serialization import atomic_write_text
+
+log = logging.getLogger(__name__)
+GRADIENT_FLOW_EXAMPLES = 64
+
+
+class _ListOptionsCommand(click.Command):
+    """A command whose list options take several values after one flag: ``--length 100 200 400``.
+
+    Arguments are rewritten before parsing into the repeated form click understands
+    (``--length 100 --length 200 --length 400``); a value list ends at the next token starting with ``-``.
+    """
+
+    list_options: tuple[str, ...] = ("--length", "--models")
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        current: str | None = None
+        for arg in args:
+            if arg in self.list_options:
+                current = arg
+                continue
+            if current is not None and not arg.startswith("-"):
+                rewritten += [current, arg]
+                continue
+            current = None
+            rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that train small models and print tables."""
+
+
+@bench.command(cls=_ListOptionsCommand)
+@click.option("--task", type=click.Choice(TASKS), default="adding", show_default=True)
+@click.option(
+    "--length",
+    "lengths",
+    type=int,
+    multiple=True,
+    default=(100, 200, 400),
+    show_default=True,
+    help="Sequence lengths T (repeat the option or list several values).",
+)
+@click.option(
+    "--models", "models", type=click.Choice(CELL_KINDS), multiple=True, default=CELL_KINDS, show_default=True
+)
+@click.option("--hidden-size", type=int, default=128, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--steps",
+    "max_steps",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="Training steps per model and length.",
+)
+@click.option("--time-limit", type=float, default=None, help="Seconds per model and length.")
+@click.option("--eval-every", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="torch CPU threads; 1 is fastest for these small models on a shared machine.",
+)
+@click.option(
+    "--lstm-forget-bias",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="LSTM forget-gate bias at initialization (Keras' unit_forget_bias; 0 is torch's default).",
+)
+@click.option("--stop-when-solved/--no-stop-when-solved", default=True, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write metrics.json, loss_curves.png, gradient_flow.png and the trained models here.",
+)
+def memory(
+    task: str,
+    lengths: tuple[int, ...],
+    models: tuple[str, ...],
+    hidden_size: int,
+    batch_size: int,
+    lr: float,
+    max_steps: int,
+    time_limit: float | None,
+    eval_every: int,
+    seed: int,
+    threads: int,
+    lstm_forget_bias: float,
+    stop_when_solved: bool,
+    out: Path | None,
+) -> None:
+    """Train each model at each length and print test loss against the trivial baseline."""
+    config = MemoryBenchConfig(
+        task=task,
+        lengths=lengths,
+        models=models,
+        hidden_size=hidden_size,
+        batch_size=batch_size,
+        lr=lr,
+        max_steps=max_steps,
+        time_limit=time_limit,
+        eval_every=eval_every,
+        seed=seed,
+        stop_when_solved=stop_when_solved,
+        lstm_forget_bias=lstm_forget_bias,
+    )
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _run_memory(config, threads, out)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> None:
+    click.echo(f"memory benchmark: {config}, {threads} thread(s), LSTM = {SequenceNet.lstm_class_name()}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    results: list[RunResult] = []
+    nets: dict[tuple[str, int], nn.Module] = {}
+
+    def progress(model: str, length: int, point: CurvePoint) -> None:
+        accuracy = "" if point.val_accuracy is None else f" acc {point.val_accuracy:.3f}"
+        click.echo(
+            f"  T={length} {model} step {point.step}: train {point.train_loss:.4f} "
+            f"val {point.val_loss:.4f}{accuracy} ({point.seconds:.0f}s)"
+        )
+
+    def on_result(result: RunResult, net: nn.Module) -> None:
+        results.append(result)
+        nets[(result.model, result.length)] = net
+        click.echo(
+            f"done T={result.length} {result.model}: test {result.test_loss:.5f} "
+            f"(baseline {result.baseline_loss:.5f}), {result.stopped} after {result.steps} steps"
+        )
+        if out is not None:
+            _write_metrics(out, config, results)
+            _save_net(out / f"{result.model}_T{result.length}.safetensors", net, config, result)
+
+    run_memory_benchmark(config, progress=progress, on_result=on_result)
+    click.echo(format_table(results))
+    if out is None:
+        return
+    plot_loss_curves(results, out / "loss_curves.png")
+    flows = _gradient_flows(config, nets, out)
+    _write_metrics(out, config, results, flows)
+    click.echo(
+        f"wrote {out / 'metrics.json'}, loss_curves.png, gradient_flow_T*.png, data_T*.npy and the models"
+    )
+
+
+def _write_metrics(
+    out: Path,
+    config: MemoryBenchConfig,
+    results: list[RunResult],
+    flows: dict[int, dict[str, GradientFlow]] | None = None,
+) -> None:
+    document = {"config": asdict(config), "results": [r.to_dict() for r in results]}
+    if flows is not None:
+        document["gradient_flow"] = {
+            str(length): {model: flow.input_norm.tolist() for model, flow in per_model.items()}
+            for length, per_model in flows.items()
+        }
+    atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
+
+
+def _save_net(path: Path, net: nn.Module, config: MemoryBenchConfig, result: RunResult) -> None:
+    assert isinstance(net, SequenceNet)
+    save_memory_net(path, net, task=config.task, length=result.length)
+
+
+def _gradient_flows(
+    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path
+) -> dict[int, dict[str, GradientFlow]]:
+    """Gradient flow of each model, untrained and trained, on the same examples; writes those examples.
+
+    Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates``) and, for adding,
+    ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must hold.
+    Copy memory takes tokens, so it has no input gradient and no gradient-flow plot.
+    """
+    flows: dict[int, dict[str, GradientFlow]] = {}
+    for length in config.lengths:
+        data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
+        np.save(out / f"data_T{length}.npy", data.x)
+        if config.task == "adding":
+            np.save(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
+        if config.task == "copy":
+            continue
+        x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+
+        def loss(output: torch.Tensor, y: torch.Tensor = y) -> torch.Tensor:
+            return task_loss(config.task, output, y)
+
+        initial = {model: gradient_flow(initial_network(config, model), x, loss) for model in config.models}
+        trained = {model: gradient_flow(nets[(model, length)], x, loss) for model in config.models}
+        plot_gradient_flow_panels(
+            {"at initialization": initial, "after training": trained},
+            out / f"gradient_flow_T{length}.png",
+            title=f"{config.task}, T = {length}: gradient of the loss w.r.t. the input at each lag",
+        )
+        flows[length] = trained
+    return flows

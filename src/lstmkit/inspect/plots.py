@@ -1,0 +1,255 @@
+"""Plots of recorded gates and gradient flow (matplotlib; figures are built without pyplot, Agg-safe)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lstmkit.inspect.gradient_flow import GradientFlow
+from lstmkit.inspect.record import GateRecord
+
+PathLike = str | os.PathLike[str]
+GATE_TITLES = {
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "candidate g",
+    "o": "output gate o",
+    "c": "cell state c",
+    "h": "hidden state h",
+}
+
+
+def _save(fig: Figure, path: PathLike | None, dpi: int = 100) -> Figure:
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def plot_gradient_flow(
+    flows: Mapping[str, GradientFlow], path: PathLike | None = None, *, title: str | None = None
+) -> Figure:
+    """``‖∂L/∂x_t‖`` against the lag ``T - 1 - t``, one line per model, log scale.
+
+    An exponential decay (a straight falling line) is the vanishing gradient; a flat line means the
+    loss still reaches the distant inputs.
+
+    Args:
+        flows: model name to its :class:`GradientFlow` (on the same data).
+        path: if given, save the figure there (PNG).
+        title: figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: ``flows`` is empty.
+    """
+    return plot_gradient_flow_panels({title or "gradient flow over time": flows}, path)
+
+
+def plot_gradient_flow_panels(
+    panels: Mapping[str, Mapping[str, GradientFlow]],
+    path: PathLike | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Several :func:`plot_gradient_flow` panels side by side (e.g. before and after training).
+
+    Args:
+        panels: panel title to (model name to :class:`GradientFlow`).
+        path: if given, save the figure there (PNG).
+        title: overall title.
+
+    Raises:
+        ValueError: no panel, or a panel without a model.
+    """
+    if not panels or any(not flows for flows in panels.values()):
+        raise ValueError(
+            "plot_gradient_flow needs at least one model's GradientFlow in every panel, got none"
+        )
+    fig = Figure(figsize=(4.6 * len(panels), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    for ax, (name, flows) in zip(axes, panels.items(), strict=True):
+        for model, flow in flows.items():
+            norm = np.maximum(flow.input_norm, np.finfo(np.float64).tiny)
+            ax.plot(flow.lag, norm, label=model)
+        ax.set_yscale("log")
+        ax.set_xlabel("lag T - 1 - t (steps before the loss)")
+        ax.set_title(name, fontsize="medium")
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("mean ‖∂L/∂x_t‖")
+    if title is not None:
+        fig.suptitle(title, fontsize="medium")
+    return _save(fig, path)
+
+
+def plot_gates(
+    rec: GateRecord,
+    *,
+    sample: int = 0,
+    series: np.ndarray | None = None,
+    gates: Sequence[str] = ("i", "f", "g", "o", "c", "h"),
+    max_units: int = 64,
+    path: PathLike | None = None,
+) -> Figure:
+    """Heat maps (units × time) of each gate of one sequence, with the input series drawn above.
+
+    Args:
+        rec: one layer and direction from :func:`lstmkit.inspect.record`.
+        sample: which sequence of the batch.
+        series: the series to draw above ``(T,)`` or ``(T, I)``; defaults to the layer's input ``rec.x``.
+        gates: which of ``i, f, g, o, c, h`` to draw, top to bottom.
+        max_units: draw at most this many units (the first ones).
+        path: if given, save the figure there (PNG).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: ``sample`` out of range, an unknown gate name, or ``series`` of the wrong length.
+    """
+    batch, steps = rec.h.shape[:2]
+    if not 0 <= sample < batch:
+        raise ValueError(f"sample must be in [0, {batch}) for a batch of {batch}, got {sample}")
+    unknown = [g for g in gates if g not in GATE_TITLES]
+    if unknown or not gates:
+        raise ValueError(f"gates must be a non-empty list of {', '.join(GATE_TITLES)}, got {list(gates)}")
+    top = rec.x[sample] if series is None else np.asarray(series, dtype=np.float64)
+    if top.shape[0] != steps:
+        raise ValueError(f"series must have {steps} steps like the record, got shape {top.shape}")
+    top = top.reshape(steps, -1)
+    fig = Figure(figsize=(7.0, 1.2 + 1.1 * len(gates)), layout="constrained")
+    axes = fig.subplots(len(gates) + 1, 1, sharex=True, height_ratios=[1.2] + [1.0] * len(gates))
+    for k in range(min(top.shape[1], 8)):
+        axes[0].plot(np.arange(steps), top[:, k], linewidth=1, label=f"x[{k}]")
+    axes[0].set_xlim(-0.5, steps - 0.5)
+    axes[0].set_title(f"LSTM {rec.key}, sequence {sample}: input and gates", fontsize="medium")
+    if top.shape[1] > 1:
+        axes[0].legend(fontsize="x-small", loc="upper right", ncol=min(top.shape[1], 4))
+    for ax, name in zip(axes[1:], gates, strict=True):
+        values = getattr(rec, name)[sample, :, :max_units].T  # (H, T)
+        signed = name in ("g", "c", "h")
+        limit = float(np.abs(values).max()) if signed else 1.0
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            interpolation="nearest",
+            cmap="RdBu_r" if signed else "viridis",
+            vmin=-limit if signed else 0.0,
+            vmax=limit,
+        )
+        ax.set_ylabel("unit", fontsize="small")
+        ax.set_title(GATE_TITLES[name], fontsize="small", loc="left")
+        fig.colorbar(image, ax=ax, pad=0.01, aspect=8)
+    axes[-1].set_xlabel("time step t")
+    return _save(fig, path)
+
+
+def forget_time_constants(records: Sequence[GateRecord]) -> dict[str, np.ndarray]:
+    """Per layer, each unit's memory time constant ``τ = -1 / log(mean_t f_t)`` in steps.
+
+    A unit whose forget gate stays at ``f`` keeps a fraction ``f^k`` of its cell after ``k`` steps, so
+    ``τ`` is the lag at which ``1/e`` remains.
+
+    Returns:
+        Record key to ``(H,)`` time constants (``inf`` where ``f`` averages to 1).
+    """
+    out = {}
+    for rec in records:
+        mean_f = np.clip(rec.f.reshape(-1, rec.f.shape[-1]).mean(axis=0), 1e-12, 1.0)
+        with np.errstate(divide="ignore"):
+            out[rec.key] = -1.0 / np.log(mean_f)
+    return out
+
+
+def plot_forget_distribution(records: Sequence[GateRecord], path: PathLike | None = None) -> Figure:
+    """Histogram of forget-gate values over all steps, sequences and units, one panel per layer.
+
+    Values near 1 keep the cell (long memory), values near 0 reset it. The title of each panel gives
+    the median time constant ``τ = -1 / log f`` of its units.
+
+    Raises:
+        ValueError: ``records`` is empty.
+    """
+    if not records:
+        raise ValueError("plot_forget_distribution needs at least one GateRecord, got none")
+    taus = forget_time_constants(records)
+    fig = Figure(figsize=(3.2 * len(records), 2.8), layout="constrained")
+    axes = fig.subplots(1, len(records), squeeze=False)[0]
+    for ax, rec in zip(axes, records, strict=True):
+        ax.hist(rec.f.ravel(), bins=50, range=(0.0, 1.0), color="tab:green")
+        ax.set_xlabel("forget gate f")
+        ax.set_ylabel("count")
+        ax.set_title(f"{rec.key}: median τ {np.median(taus[rec.key]):.1f} steps", fontsize="small")
+    return _save(fig, path)
+
+
+def correlated_units(
+    rec: GateRecord, signal: np.ndarray, *, state: str = "c", top: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Units whose ``state`` (``"c"`` or ``"h"``) correlates most (in absolute Pearson r) with ``signal``.
+
+    Args:
+        rec: one layer and direction.
+        signal: ``(B, T)`` (or ``(T,)`` for a batch of one) values to correlate with, step by step.
+        state: ``"c"``, ``"h"`` or a gate name.
+        top: how many units to return.
+
+    Returns:
+        ``(units, r)``: indices ``(top,)`` sorted by ``|r|`` descending, and their correlations.
+
+    Raises:
+        ValueError: ``signal`` does not match the record's ``(B, T)``, or ``state`` is unknown.
+    """
+    if state not in GATE_TITLES:
+        raise ValueError(f"state must be one of {', '.join(GATE_TITLES)}, got {state!r}")
+    values = getattr(rec, state)  # (B, T, H)
+    target = np.asarray(signal, dtype=np.float64)
+    if target.ndim == 1:
+        target = target[None]
+    if target.shape != values.shape[:2]:
+        raise ValueError(f"signal must have shape (B, T) = {values.shape[:2]}, got {np.shape(signal)}")
+    flat = values.reshape(-1, values.shape[-1]).astype(np.float64)  # (B*T, H)
+    s = target.ravel() - target.mean()
+    centred = flat - flat.mean(axis=0)
+    denom = np.sqrt((centred**2).sum(axis=0) * (s**2).sum())
+    r = np.divide(centred.T @ s, denom, out=np.zeros(flat.shape[1]), where=denom > 0)
+    order = np.argsort(-np.abs(r))[: max(1, min(top, len(r)))]
+    return order, r[order]
+
+
+def plot_correlated_units(
+    rec: GateRecord,
+    signal: np.ndarray,
+    *,
+    state: str = "c",
+    top: int = 4,
+    sample: int = 0,
+    path: PathLike | None = None,
+) -> Figure:
+    """The ``top`` units most correlated with ``signal``, drawn against it for one sequence.
+
+    Args:
+        rec: one layer and direction.
+        signal: ``(B, T)`` or ``(T,)``.
+        state: ``"c"``, ``"h"`` or a gate name.
+        top: number of units.
+        sample: which sequence to draw.
+        path: if given, save the figure there (PNG).
+    """
+    units, r = correlated_units(rec, signal, state=state, top=top)
+    target = np.asarray(signal, dtype=np.float64).reshape(-1, rec.h.shape[1])
+    if not 0 <= sample < target.shape[0]:
+        raise ValueError(f"sample must be in [0, {target.shape[0]}), got {sample}")
+    fig = Figure(figsize=(7.0, 1.0 + 1.2 * len(units)), layout="constrained")
+    axes = fig.subplots(len(units), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, unit, corr in zip(axes, units, r, strict=True):
+        ax.plot(getattr(rec, state)[sample, :, unit], label=f"{state}[{unit}]", color="tab:blue")
+        twin = ax.twinx()
+        twin.plot(target[sample], color="tab:orange", linewidth=1, label="signal")
+        ax.set_title(f"unit {unit}: r = {corr:+.2f}", fontsize="small", loc="left")
+    axes[-1].set_xlabel("time step t")
+    return _save(fig, path)

@@ -1,0 +1,139 @@
+"""The small recurrent networks the memory benchmark compares: one recurrent layer and a linear readout.
+
+The LSTM is :class:`lstmkit.nn.LSTM`; the comparisons are ``torch.nn.GRU`` (Cho et al. 2014) and the
+Elman ``torch.nn.RNN`` with ``tanh``. All three take the same hidden size and default initialization,
+so they differ only in their recurrence.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from torch import Tensor, nn
+
+from lstmkit.nn import LSTM
+from lstmkit.utils.serialization import load_bundle, save_bundle
+from lstmkit.utils.validation import check_choice, check_positive_int
+
+CellKind = Literal["lstm", "gru", "rnn"]
+Readout = Literal["last", "all"]
+CELL_KINDS: tuple[str, ...] = ("lstm", "gru", "rnn")
+MEMORY_NET_KIND = "memory_task_net"
+
+
+class SequenceNet(nn.Module):
+    """A recurrent layer (LSTM, GRU or RNN) followed by a linear readout.
+
+    ``x`` is ``(B, T, I)`` float, or ``(B, T)`` int64 tokens when ``vocab_size`` is set (then one-hot
+    encoded to ``I = vocab_size``). With ``readout="last"`` the output is ``(B, O)`` from the last step,
+    with ``readout="all"`` it is ``(B, T, O)``.
+
+    Args:
+        cell: ``"lstm"``, ``"gru"`` or ``"rnn"``.
+        input_size: features per step ``I`` (ignored when ``vocab_size`` is set).
+        hidden_size: hidden units ``H``.
+        output_size: outputs per readout ``O``.
+        readout: ``"last"`` or ``"all"``.
+        vocab_size: number of token ids when the input is tokens, else ``None``.
+        forget_bias: added to the LSTM's forget-gate bias at initialization (Gers et al. 2000;
+            Jozefowicz et al. 2015; Keras' ``unit_forget_bias``); LSTM only.
+
+    Example:
+        >>> import torch
+        >>> net = SequenceNet("gru", 2, 8, 1)
+        >>> net(torch.zeros(3, 5, 2)).shape  # (B, O)
+        torch.Size([3, 1])
+    """
+
+    def __init__(
+        self,
+        cell: CellKind,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        readout: Readout = "last",
+        vocab_size: int | None = None,
+        forget_bias: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_choice("cell", cell, CELL_KINDS)
+        check_choice("readout", readout, ("last", "all"))
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("output_size", output_size)
+        self.cell = cell
+        self.readout = readout
+        self.vocab_size = vocab_size
+        features = vocab_size if vocab_size is not None else check_positive_int("input_size", input_size)
+        self.input_size = features
+        self.hidden_size = hidden_size
+        self.rnn: nn.Module
+        if forget_bias and cell != "lstm":
+            raise ValueError(
+                f"forget_bias applies to the LSTM only, got forget_bias={forget_bias} for {cell!r}"
+            )
+        if cell == "lstm":
+            self.rnn = LSTM(features, hidden_size, batch_first=True, forget_bias=forget_bias)
+        elif cell == "gru":
+            self.rnn = nn.GRU(features, hidden_size, batch_first=True)
+        else:
+            self.rnn = nn.RNN(features, hidden_size, batch_first=True, nonlinearity="tanh")
+        self.head = nn.Linear(hidden_size, output_size)
+
+    @staticmethod
+    def lstm_class_name() -> str:
+        """Qualified name of the LSTM class used (recorded with benchmark results)."""
+        return f"{LSTM.__module__}.{LSTM.__qualname__}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.vocab_size is not None:
+            x = nn.functional.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, I)
+        y, _ = self.rnn(x)  # (B, T, H)
+        if self.readout == "last":
+            return self.head(y[:, -1])  # (B, O)
+        return self.head(y)  # (B, T, O)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+__all__ = ["CELL_KINDS", "CellKind", "SequenceNet", "count_parameters", "load_memory_net", "save_memory_net"]
+
+
+def load_memory_net(path: str | os.PathLike[str]) -> SequenceNet:
+    """Load a network saved by ``lstmkit bench memory --out`` (bundle kind ``"memory_task_net"``).
+
+    Raises:
+        ValueError: the file is not an lstmkit bundle of that kind.
+    """
+    tensors, config = load_bundle(path)
+    if config.get("kind") != MEMORY_NET_KIND:
+        raise ValueError(f"'{path}' holds kind {config.get('kind')!r}, expected {MEMORY_NET_KIND!r}")
+    net = SequenceNet(
+        config["cell"],
+        config["input_size"] or 0,
+        config["hidden_size"],
+        config["output_size"],
+        readout=config["readout"],
+        vocab_size=config["vocab_size"],
+    )
+    net.load_state_dict(tensors)
+    return net.eval()
+
+
+def save_memory_net(path: str | os.PathLike[str], net: SequenceNet, **extra: Any) -> None:
+    """Save ``net`` as a bundle of kind ``"memory_task_net"``; ``extra`` goes into its config."""
+    config = {
+        "kind": MEMORY_NET_KIND,
+        "cell": net.cell,
+        "input_size": None if net.vocab_size else net.input_size,
+        "hidden_size": net.hidden_size,
+        "output_size": net.head.out_features,
+        "readout": net.readout,
+        "vocab_size": net.vocab_size,
+        **extra,
+    }
+    save_bundle(path, net.state_dict(), config)

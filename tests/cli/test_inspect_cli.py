@@ -1,0 +1,91 @@
+"""``lstmkit gates MODEL DATA``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lstmkit.cli import cli
+from lstmkit.tasks.generators import adding_problem
+from lstmkit.tasks.models import SequenceNet, save_memory_net
+from lstmkit.utils.serialization import save_bundle
+
+
+@pytest.fixture
+def model_and_data(tmp_path: Path) -> tuple[Path, Path]:
+    model = tmp_path / "lstm.safetensors"
+    save_memory_net(model, SequenceNet("lstm", 2, 6, 1), task="adding", length=12)
+    data = tmp_path / "adding.npy"
+    np.save(data, adding_problem(3, 12, seed=0).x)
+    return model, data
+
+
+def test_gates_writes_figures_and_arrays(model_and_data: tuple[Path, Path], tmp_path: Path) -> None:
+    model, data = model_and_data
+    out = tmp_path / "out"
+    signal = tmp_path / "signal.npy"
+    np.save(signal, np.random.default_rng(0).normal(size=(3, 12)))
+    result = CliRunner().invoke(
+        cli, ["gates", str(model), str(data), "--sample", "2", "--out", str(out), "--signal", str(signal)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rnn/l0/forward" in result.output
+    for name in ("gates_rnn_l0_forward.png", "forget_distribution.png", "units_rnn_l0_forward.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    with np.load(out / "gates.npz") as arrays:
+        assert arrays["rnn_l0_forward/f"].shape == (3, 12, 6)
+        assert arrays["rnn_l0_forward/x"].shape == (3, 12, 2)
+
+
+def test_gates_reads_a_csv_sequence(model_and_data: tuple[Path, Path], tmp_path: Path) -> None:
+    model, _ = model_and_data
+    csv = tmp_path / "one.csv"
+    csv.write_text("date,value,marker\n" + "\n".join(f"d{t},{t / 10},{int(t in (2, 7))}" for t in range(10)))
+    result = CliRunner().invoke(cli, ["gates", str(model), str(csv), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "o" / "gates.npz") as arrays:
+        assert arrays["rnn_l0_forward/x"].shape == (1, 10, 2)
+
+
+def test_gates_errors_are_one_line(model_and_data: tuple[Path, Path], tmp_path: Path) -> None:
+    model, data = model_and_data
+    result = CliRunner().invoke(cli, ["gates", str(model), str(data), "--sample", "5"])
+    assert result.exit_code == 2
+    assert "lstmkit: error: --sample must be in [0, 3) for DATA with 3 sequence(s), got 5" in result.output
+    foreign = tmp_path / "other.safetensors"
+    save_bundle(foreign, {}, {"kind": "something_else"})
+    result = CliRunner().invoke(cli, ["gates", str(foreign), str(data)])
+    assert result.exit_code == 2 and "holds a model of kind 'something_else'" in result.output
+    text = tmp_path / "data.txt"
+    text.write_text("1 2 3")
+    result = CliRunner().invoke(cli, ["gates", str(model), str(text)])
+    assert result.exit_code == 2 and "DATA must be a .npy, .npz or .csv file, got 'data.txt'" in result.output
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((2, 12, 5), dtype=np.float32))
+    result = CliRunner().invoke(cli, ["gates", str(model), str(wrong)])
+    assert (
+        result.exit_code == 2
+        and "the model takes 2 feature(s) per step; DATA has shape (2, 12, 5)" in result.output
+    )
+
+
+def test_gates_reads_a_saved_keras_face_model(tmp_path: Path) -> None:
+    from lstmkit.layers import LSTM, Dense
+    from lstmkit.models import Sequential
+
+    model = Sequential([LSTM(5, input_shape=(9, 2)), Dense(1)])
+    x = adding_problem(2, 9, seed=1).x
+    model.predict(x)
+    model.save(tmp_path / "keras.safetensors")
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "g"
+    result = CliRunner().invoke(
+        cli, ["gates", str(tmp_path / "keras.safetensors"), str(tmp_path / "x.npy"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    with np.load(out / "gates.npz") as arrays:
+        (key,) = {k.split("/")[0] for k in arrays}
+        assert arrays[f"{key}/h"].shape == (2, 9, 5)

@@ -1,0 +1,81 @@
+"""Plots: files are written, inputs are checked, correlation finds the unit that carries the signal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lstmkit.inspect.gradient_flow import GradientFlow
+from lstmkit.inspect.plots import (
+    correlated_units,
+    forget_time_constants,
+    plot_correlated_units,
+    plot_forget_distribution,
+    plot_gates,
+    plot_gradient_flow,
+)
+from lstmkit.inspect.record import GateRecord, record
+
+
+@pytest.fixture
+def records() -> list[GateRecord]:
+    lstm = nn.LSTM(2, 6, num_layers=2, batch_first=True)
+    return record(lstm, torch.randn(3, 12, 2))
+
+
+def _is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_write_png_files(records: list[GateRecord], tmp_path: Path) -> None:
+    plot_gates(records[0], sample=1, path=tmp_path / "gates.png")
+    plot_forget_distribution(records, tmp_path / "forget.png")
+    plot_correlated_units(
+        records[1], np.random.default_rng(0).normal(size=(3, 12)), path=tmp_path / "units.png"
+    )
+    flow = GradientFlow(np.geomspace(1e-6, 1.0, 12))
+    plot_gradient_flow({"rnn": flow, "lstm": GradientFlow(np.ones(12))}, tmp_path / "flow.png")
+    for name in ("gates", "forget", "units", "flow"):
+        assert _is_png(tmp_path / f"{name}.png")
+
+
+def test_plot_gates_draws_series_and_one_panel_per_gate(records: list[GateRecord]) -> None:
+    fig = plot_gates(records[0], gates=("f", "c"), series=np.arange(12.0))
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(axes) == 3
+    np.testing.assert_array_equal(axes[0].lines[0].get_ydata(), np.arange(12.0))
+
+
+def test_plot_gates_rejects_bad_arguments(records: list[GateRecord]) -> None:
+    with pytest.raises(ValueError, match=r"sample must be in \[0, 3\) for a batch of 3, got 3"):
+        plot_gates(records[0], sample=3)
+    with pytest.raises(ValueError, match="gates must be a non-empty list of i, f, g, o, c, h, got \\['z'\\]"):
+        plot_gates(records[0], gates=("z",))
+    with pytest.raises(ValueError, match="series must have 12 steps"):
+        plot_gates(records[0], series=np.zeros(5))
+
+
+def test_correlated_units_finds_the_unit_that_tracks_the_signal(records: list[GateRecord]) -> None:
+    rec = records[0]
+    signal = rec.c[:, :, 4] * 3.0 + 1.0  # unit 4's cell state, rescaled
+    units, r = correlated_units(rec, signal, state="c", top=2)
+    assert units[0] == 4
+    assert r[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"signal must have shape \(B, T\) = \(3, 12\), got \(12,\)"):
+        correlated_units(rec, np.zeros(12))
+
+
+def test_forget_time_constant_of_a_constant_gate() -> None:
+    f = np.full((1, 4, 2), 0.9)
+    rec = GateRecord("", 0, 0, "forward", np.zeros((1, 4, 1)), f, f, f, f, f, f)
+    tau = forget_time_constants([rec])["/l0/forward"]
+    np.testing.assert_allclose(tau, -1 / np.log(0.9))
+
+
+def test_plot_gradient_flow_needs_a_model() -> None:
+    with pytest.raises(ValueError, match="at least one model"):
+        plot_gradient_flow({})

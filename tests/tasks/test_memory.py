@@ -1,0 +1,137 @@
+"""The memory benchmark: an LSTM beats the baseline on a short adding problem; the config checks itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmkit.tasks.generators import ADDING_BASELINE_MSE
+from lstmkit.tasks.memory import (
+    MemoryBenchConfig,
+    format_table,
+    initial_network,
+    run_memory_benchmark,
+    train_one,
+)
+from lstmkit.tasks.models import SequenceNet, load_memory_net, save_memory_net
+from lstmkit.tasks.plots import plot_loss_curves
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Small recurrent models train several times faster on one thread when the CPU is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_lstm_beats_the_baseline_on_short_adding_problem() -> None:
+    config = MemoryBenchConfig(
+        task="adding",
+        lengths=(20,),
+        models=("lstm",),
+        hidden_size=32,
+        batch_size=64,
+        lr=1e-2,
+        max_steps=300,
+        eval_every=50,
+        eval_size=500,
+        test_size=1000,
+        stop_when_solved=False,
+    )
+    result, net = train_one(config, "lstm", 20)
+    assert result.steps == 300 and result.stopped == "max_steps" and len(result.curve) == 6
+    assert result.baseline_loss == pytest.approx(ADDING_BASELINE_MSE)
+    assert result.test_loss < 0.2 * ADDING_BASELINE_MSE
+    assert not net.training
+
+
+def test_stop_when_solved_and_runs_are_repeatable() -> None:
+    config = MemoryBenchConfig(
+        task="adding",
+        lengths=(8,),
+        models=("gru",),
+        hidden_size=16,
+        lr=1e-2,
+        max_steps=400,
+        eval_every=50,
+        eval_size=300,
+        test_size=300,
+    )
+    first, _ = train_one(config, "gru", 8)
+    second, _ = train_one(config, "gru", 8)
+    assert first.test_loss == second.test_loss and first.steps == second.steps
+    assert first.stopped == "solved" and first.steps < 400
+    assert first.steps_to_solve == first.steps and first.curve[-1].val_loss < 0.01
+    assert all(p.val_loss >= 0.01 for p in first.curve[:-1])
+
+
+@pytest.mark.parametrize("task", ["copy", "temporal_order"])
+def test_other_tasks_run_and_report_accuracy(task: str) -> None:
+    config = MemoryBenchConfig(
+        task=task,
+        lengths=(20,),
+        models=("rnn", "lstm"),
+        hidden_size=8,
+        max_steps=3,
+        eval_every=2,
+        eval_size=20,
+        test_size=20,
+    )
+    results = run_memory_benchmark(config)
+    assert [(r.model, r.length) for r in results] == [("rnn", 20), ("lstm", 20)]
+    assert all(r.test_accuracy is not None and 0 <= r.test_accuracy <= 1 for r in results)
+    assert all(r.baseline_accuracy is not None for r in results)
+    table = format_table(results)
+    assert table.splitlines()[2].split()[:2] == ["20", "rnn"]
+
+
+def test_loss_curve_plot_and_model_round_trip(tmp_path: Path) -> None:
+    config = MemoryBenchConfig(
+        lengths=(6,),
+        models=("lstm", "rnn"),
+        hidden_size=8,
+        max_steps=4,
+        eval_every=2,
+        eval_size=10,
+        test_size=10,
+    )
+    results = run_memory_benchmark(config)
+    plot_loss_curves(results, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    net = SequenceNet("lstm", 2, 8, 1)
+    save_memory_net(tmp_path / "net.safetensors", net, task="adding")
+    loaded = load_memory_net(tmp_path / "net.safetensors")
+    x = torch.randn(2, 5, 2)
+    torch.testing.assert_close(loaded(x), net.eval()(x))
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(
+        ValueError, match="unknown task 'add'; expected one of 'adding', 'copy', 'temporal_order'"
+    ):
+        MemoryBenchConfig(task="add")
+    with pytest.raises(ValueError, match="unknown model 'lstm2'"):
+        MemoryBenchConfig(models=("lstm2",))
+    with pytest.raises(ValueError, match="lengths must name at least one"):
+        MemoryBenchConfig(lengths=())
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got -1"):
+        MemoryBenchConfig(lr=-1)
+    with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
+        MemoryBenchConfig(max_steps=0)
+
+
+def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:
+    config = MemoryBenchConfig(hidden_size=4, lstm_forget_bias=1.0)
+    lstm = initial_network(config, "lstm").rnn
+    forget_rows = slice(4, 8)  # gate order i, f, g, o
+    total = lstm.bias_ih_l0[forget_rows] + lstm.bias_hh_l0[forget_rows]
+    plain = initial_network(MemoryBenchConfig(hidden_size=4), "lstm").rnn
+    torch.testing.assert_close(total, plain.bias_ih_l0[forget_rows] + plain.bias_hh_l0[forget_rows] + 1.0)
+    assert isinstance(initial_network(config, "gru").rnn, torch.nn.GRU)  # GRU built without the option
+    with pytest.raises(ValueError, match="forget_bias applies to the LSTM only"):
+        SequenceNet("rnn", 2, 4, 1, forget_bias=1.0)

@@ -233,7 +233,7 @@ def format_report(result: BacktestResult, forecaster: Forecaster, *, name: str) 
     best = str(mase.drop(MODEL).idxmin())
     verdict = "beats" if mase[MODEL] < mase[best] else "does NOT beat"
     lines.append(
-        f"\n{MODEL} {verdict} the best baseline ({best}) on test MASE ({mase[MODEL]:.3f} vs {mase[best]:.3f})"
+        f"\n{MODEL} {verdict} the best baseline ({best}) on test MASE ({mase[MODEL]:.4f} vs {mase[best]:.4f})"
     )
     coverage = [str(c) for c in test.columns if str(c).startswith("coverage_")]
     if coverage:

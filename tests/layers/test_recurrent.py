@@ -128,3 +128,31 @@ def test_wrong_input_shape_names_expected_and_received() -> None:
         layer(torch.zeros(2, 10, 3))
     with pytest.raises(ValueError, match=r"expects input of shape \(B, T, I\)"):
         LSTM(4)(torch.zeros(2, 10))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"peephole": True},
+        {"layer_norm": True},
+        {"zoneout": 0.2},
+        {"recurrent_dropout": 0.3},
+        {"projection": 2},
+    ],
+    ids=["peephole", "layer_norm", "zoneout", "recurrent_dropout", "projection"],
+)
+def test_lstmkit_variants_run_on_the_fused_lstm(kwargs: dict) -> None:
+    from lstmkit.nn import LSTM as FusedLSTM
+
+    layer = LSTM(4, return_sequences=True, **kwargs)
+    x = torch.randn(3, 5, 2)
+    out = layer(x)
+    assert isinstance(layer.rnn, FusedLSTM)
+    assert out.shape == (3, 5, kwargs.get("projection", 4))
+    out.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters() if p.requires_grad)
+    plain = 4 * (4 * (2 + 4) + 4)
+    adds_parameters = any(k in kwargs for k in ("peephole", "layer_norm", "projection"))
+    assert (layer.count_params() != plain) == adds_parameters
+    layer.eval()
+    torch.testing.assert_close(layer(x), layer(x))  # deterministic at evaluation

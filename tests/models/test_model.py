@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lstmkit.layers import LSTM, Dense, Dropout
-from lstmkit.models import Model, Sequential
+from lstmkit.models import Model, Sequential, optimizers
 from lstmkit.utils import set_seed
 
 
@@ -28,29 +28,31 @@ def _lstm_model(steps: int = 6) -> Sequential:
 
 def test_origin_classifier_example_runs_and_learns() -> None:
     set_seed(0)
-    x, target = _regression(128)
+    x, target = _regression(96)
     y = (target[:, 0] > 0).astype("float32")
     model = Sequential()
     model.add(LSTM(16, input_shape=(6, 1)))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert history.history["accuracy"][-1] > 0.8
+    assert history.history["accuracy"][-1] > 0.75  # chance is about 0.5
     _, accuracy = model.evaluate(x, y)
     predicted = model.predict(x)
-    assert isinstance(predicted, np.ndarray) and predicted.shape == (128, 1)
+    assert isinstance(predicted, np.ndarray) and predicted.shape == (96, 1)
     assert accuracy == pytest.approx(float(((predicted[:, 0] > 0.5) == (y > 0.5)).mean()))
 
 
 def test_origin_forecaster_example_beats_predicting_the_mean() -> None:
     set_seed(0)
-    x, y = _regression(128)
-    model = _lstm_model()
-    model.compile(loss="mean_squared_error", optimizer="adam")
-    model.fit(x, y, epochs=25, batch_size=16, verbose=0)
+    x, y = _regression(96)
+    model = Sequential()
+    model.add(LSTM(8, input_shape=(6, 1)))
+    model.add(Dense(1))
+    model.compile(loss="mean_squared_error", optimizer=optimizers.Adam(learning_rate=0.01))
+    model.fit(x, y, epochs=10, batch_size=16, verbose=0)
     y_pred = model.predict(x)
-    assert float(((y_pred - y) ** 2).mean()) < 0.5 * float(((y - y.mean()) ** 2).mean())
+    assert float(((y_pred - y) ** 2).mean()) < 0.3 * float(((y - y.mean()) ** 2).mean())
 
 
 def test_fit_is_reproducible_with_set_seed() -> None:
@@ -210,6 +212,12 @@ def test_bad_data_errors() -> None:
         model.fit(x, np.where(np.arange(8)[:, None] == 0, np.inf, y), verbose=0)
     with pytest.raises(ValueError, match="x is empty"):
         model.predict(x[:0])
+    with pytest.raises(TypeError, match="x must hold numbers, got an array of Python objects"):
+        model.fit(np.array([["a", 1]], dtype=object), np.zeros(1), verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        model.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\), got 1.5"):
+        model.fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(RuntimeError, match=r"call compile\(optimizer=..., loss=...\) before fit\(\)"):
         _lstm_model().fit(x, y)
 
@@ -220,3 +228,75 @@ def test_predict_before_build_is_a_clear_error() -> None:
         model.predict(np.zeros((2, 3, 1)))
     model.build((None, 3, 1))
     assert model.predict(np.zeros((2, 3, 1))).shape == (2, 1)
+
+
+def test_dataset_source_gives_an_empty_share_with_the_right_shapes() -> None:
+    from lstmkit.models.data import DatasetSource
+
+    x, y = _regression(4)
+    source = DatasetSource(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)))
+    xs, ys, ws = source.take(torch.zeros(0, dtype=torch.long))
+    assert xs.shape == (0, 6, 1) and ys is not None and ys.shape == (0, 1) and ws is None
+
+
+def test_input_layer_declares_the_shape_and_is_not_a_summary_row() -> None:
+    from lstmkit.layers import Input
+
+    model = Sequential([Input((5, 1)), LSTM(3), Dense(1)])
+    assert model.built and model.count_params() == 4 * (3 * (1 + 3) + 3) + 4
+    text = model.summary(print_fn=None)
+    assert "Input" not in text and "(None, 3)" in text and "(None, 1)" in text
+
+
+def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
+    from lstmkit.layers import Embedding, TimeDistributed
+
+    model = Sequential(
+        [Embedding(6, 3, mask_zero=True), LSTM(4, return_sequences=True), TimeDistributed(Dense(1))]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 1, 2, 3]])
+    y = np.random.default_rng(0).normal(size=(2, 5, 1)).astype("float32")
+    model.build((None, 5))
+    pred = model.predict(ids)
+    per_sample = [((pred[0, :3] - y[0, :3]) ** 2).mean(), ((pred[1] - y[1]) ** 2).mean()]
+    assert model.evaluate(ids, y) == pytest.approx(float(np.mean(per_sample)), rel=1e-5)
+    y_changed = y.copy()
+    y_changed[0, 3:] = 100.0  # targets at padded steps do not matter
+    assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)
+
+
+class _Net(torch.nn.Module):
+    """A hand-written network holding lazy Keras-face layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = LSTM(5, return_sequences=True)
+        self.head = Dense(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x)[:, -1])
+
+
+def test_model_builds_lazy_layers_inside_a_custom_module() -> None:
+    x, y = _regression(16)
+    model = Model(_Net())
+    assert not model.built
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.built and model.count_params() == 4 * (5 * (1 + 5) + 5) + 6
+    assert model.predict(x).shape == (16, 1)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_multiclass_training_with_sparse_or_one_hot_targets(loss: str) -> None:
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=120)
+    x = (np.eye(3)[labels] * 3 + rng.normal(size=(120, 3))).astype("float32")
+    y = labels if loss.startswith("sparse") else np.eye(3, dtype="float32")[labels]
+    model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss=loss, metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    assert (model.predict(x).argmax(axis=1) == labels).mean() > 0.9

@@ -50,3 +50,27 @@ def test_cell_bad_input() -> None:
         cell(torch.randn(2, 5))
     with pytest.raises(ValueError, match=r"expected h of shape \(2, 4\), got \(2, 3\)"):
         cell(torch.randn(2, 3), (torch.zeros(2, 3), torch.zeros(2, 4)))
+
+
+@pytest.mark.parametrize("options", [{}, {"peephole": True, "layer_norm": True}, {"coupled_gates": True}])
+def test_native_streaming_step_matches_the_reference_step(options: dict[str, bool]) -> None:
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    native = LSTMCell(3, 7, dtype=torch.float64, backend="native", **options)
+    ref = LSTMCell(3, 7, dtype=torch.float64, backend="reference", **options)
+    ref.load_state_dict(native.state_dict())
+    state_n = state_r = None
+    for _ in range(4):
+        x = torch.randn(2, 3, dtype=torch.float64)
+        with torch.inference_mode():
+            state_n = native(x, state_n)
+        state_r = ref(x, state_r)
+        torch.testing.assert_close(state_n[0], state_r[0].detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(state_n[1], state_r[1].detach(), rtol=1e-10, atol=1e-12)
+    with torch.no_grad():  # a weight update is seen by the next native step
+        native.weight_hh.mul_(0.5)
+        ref.weight_hh.mul_(0.5)
+        x = torch.randn(2, 3, dtype=torch.float64)
+        torch.testing.assert_close(native(x, state_n)[0], ref(x, state_r)[0], rtol=1e-10, atol=1e-12)

@@ -49,9 +49,14 @@ def _grads(loss: torch.Tensor, tensors: list[torch.Tensor]) -> tuple[torch.Tenso
     return torch.autograd.grad(loss, tensors, retain_graph=True)  # the packing of x is shared
 
 
+# float64 proves the math on every shape; float32 checks tolerance on the extremes of the grid.
+F32_SHAPES = ((1, False, False, 0, True), (2, True, True, 3, False), (2, True, False, 0, True))
+CASES = [(case, torch.float64) for case in SHAPES] + [(case, torch.float32) for case in F32_SHAPES]
+CASE_IDS = [f"{_shape_id(case)}-{str(dtype).removeprefix('torch.')}" for case, dtype in CASES]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", SHAPES, ids=_shape_id)
+@pytest.mark.parametrize(("case", "dtype"), CASES, ids=CASE_IDS)
 def test_matches_torch_lstm(
     case: tuple[int, bool, bool, int, bool], dtype: torch.dtype, backend: str
 ) -> None:
@@ -349,3 +354,39 @@ def test_cuda_variants_match_reference() -> None:
     ref.load_state_dict(fused.state_dict())
     x = torch.randn(6, 4, 3, dtype=torch.float64, device="cuda")
     torch.testing.assert_close(fused(x)[0], ref(x)[0])
+
+
+@pytest.mark.parametrize("backend", ["auto", "fused", "native", "reference", "torch"])
+def test_empty_batch_runs_forward_and_backward(backend: str) -> None:
+    from lstmkit.ops.dispatch import native_kernel
+
+    if backend == "native" and native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    lstm = LSTM(1, 4, batch_first=True, backend=backend)
+    x = torch.zeros(0, 5, 1, requires_grad=True)
+    out, (h, c) = lstm(x)
+    assert out.shape == (0, 5, 4) and h.shape == (1, 0, 4) and c.shape == (1, 0, 4)
+    (out.sum() + h.sum()).backward()
+    assert lstm.weight_hh_l0.grad is not None
+    assert bool((lstm.weight_hh_l0.grad == 0).all())
+
+
+@pytest.mark.parametrize("options", [{}, {"proj_size": 2, "peephole": True}, {"layer_norm": True}])
+def test_native_streaming_steps_match_the_whole_sequence(options: dict[str, object]) -> None:
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    lstm = LSTM(3, 5, num_layers=2, dtype=torch.float64, backend="native", **options).eval()  # type: ignore[arg-type]
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        out, (h, c) = lstm(x)
+        state = None
+        for t in range(6):
+            y, state = lstm.step(x[t], state)
+            torch.testing.assert_close(y, out[t], rtol=1e-10, atol=1e-12)
+        assert state is not None
+        torch.testing.assert_close(state[0], h, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(state[1], c, rtol=1e-10, atol=1e-12)
+        y1, _ = lstm.step(x[0, 0])  # unbatched
+        torch.testing.assert_close(y1, lstm.step(x[0, :1])[0][0])

@@ -16,6 +16,7 @@ from lstmkit.utils.serialization import load_bundle
 PREDICTORS: dict[str, str] = {
     "forecaster": "lstmkit.cli.forecast:predict_forecaster",
     "tsc_classifier": "lstmkit.cli.classify:predict_classifier",
+    "text_classifier": "lstmkit.cli.text:predict_text_classifier",
 }
 
 

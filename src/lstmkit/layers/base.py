@@ -80,18 +80,26 @@ class Layer(nn.Module):
             config["input_shape"] = list(self.input_shape_arg)
         return config
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Rebuild a layer from :meth:`get_config`'s output (JSON lists become tuples where needed)."""
+        kwargs = {k: tuple(v) if k in ("input_shape", "shape") else v for k, v in config.items()}
+        factory: Any = cls  # subclasses take their own keyword arguments
+        return factory(**kwargs)
+
     # -- machinery ----------------------------------------------------------------------------------------
     def build_from_shape(self, input_shape: Shape) -> None:
         """Build once; later calls with another trailing shape are rejected by ``forward``."""
         if not self.built:
             self.build(input_shape)
             self.built = True
-            declared = self._declared_shape()
-            free = (None,) * (
-                len(input_shape) - 2
-            )  # only the feature axis is fixed, as for Keras's None axes
-            generic: Shape = (None, *free, input_shape[-1]) if len(input_shape) > 1 else (None,)
-            self.built_input_shape = declared or generic
+            self.built_input_shape = self._declared_shape() or self.generic_input_shape(input_shape)
+
+    def generic_input_shape(self, input_shape: Shape) -> Shape:
+        """The shapes this layer accepts once built: only the feature (last) axis is fixed by default."""
+        if len(input_shape) < 2:
+            return (None,)
+        return (None, *(None,) * (len(input_shape) - 2), input_shape[-1])
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         if not isinstance(x, Tensor):

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from lstmkit.layers.recurrent import Recurrent, freeze_zero_, keras_init_
-from lstmkit.utils.validation import check_probability
+from lstmkit.nn import LSTM as FusedLSTM
+from lstmkit.utils.validation import check_positive_int, check_probability
 
 
 class LSTM(Recurrent):
@@ -30,20 +31,27 @@ class LSTM(Recurrent):
         use_bias: learn the bias ``b`` (one bias vector, as Keras; torch's second bias is held at zero).
         unit_forget_bias: initialize ``b_f`` to 1 (Jozefowicz et al. 2015).
         dropout: dropout on the inputs, one mask per sequence (as Keras).
-        recurrent_dropout: dropout on ``h_{t-1}`` (Gal & Ghahramani 2016).
+        recurrent_dropout: dropout on ``h_{t-1}``, one mask per sequence (Gal & Ghahramani 2016); unlike
+            Keras, it keeps the fused recurrence.
         return_sequences: return ``(B, T, H)`` instead of the last output ``(B, H)``.
         return_state: also return the final ``h`` and ``c``, each ``(B, H)``.
         go_backwards: run over the time axis reversed (output stays in processing order).
         stateful: carry the final state into the next batch; :meth:`reset_states` forgets it.
+        peephole: lstmkit variant: peephole connections from the cell (Gers & Schmidhuber 2000).
+        layer_norm: lstmkit variant: layer-normalized gates and cell (Ba et al. 2016).
+        zoneout: lstmkit variant: probability of keeping each unit's previous state (Krueger et al. 2017).
+        projection: lstmkit variant: project ``h`` to this many features ``P`` (Sak et al. 2014); the
+            output then has ``P`` features.
         input_shape: ``(T, I)`` of one sample.
         name: layer name.
 
     Shapes:
-        ``(B, T, I) -> (B, H)`` or ``(B, T, H)``.
+        ``(B, T, I) -> (B, H)`` or ``(B, T, H)`` (``P`` instead of ``H`` with a projection).
 
     Implementation notes:
-        Weights are initialized as Keras does (glorot_uniform, orthogonal, zeros), so a model trains
-        like its Keras counterpart; parameter counts match Keras: ``4 * (H * (I + H) + H)``.
+        Runs on :class:`lstmkit.nn.LSTM` (``batch_first=True``). Weights are initialized as Keras does
+        (glorot_uniform, orthogonal, zeros), so a model trains like its Keras counterpart; parameter
+        counts match Keras: ``4 * (H * (I + H) + H)`` (variants add their own parameters).
 
     Example:
         >>> layer = LSTM(50, input_shape=(100, 1))
@@ -67,6 +75,10 @@ class LSTM(Recurrent):
         go_backwards: bool = False,
         stateful: bool = False,
         *,
+        peephole: bool = False,
+        layer_norm: bool = False,
+        zoneout: float = 0.0,
+        projection: int | None = None,
         input_shape: tuple[int, ...] | None = None,
         name: str | None = None,
     ) -> None:
@@ -88,12 +100,26 @@ class LSTM(Recurrent):
                 f"recurrence), got activation={activation!r}, recurrent_activation={recurrent_activation!r}"
             )
         self.unit_forget_bias = bool(unit_forget_bias)
-        check_probability("LSTM recurrent_dropout", recurrent_dropout)
-        if recurrent_dropout > 0:
-            raise ValueError("LSTM recurrent_dropout > 0 needs lstmkit.nn.LSTM, which is not merged yet")
+        self.peephole, self.layer_norm = bool(peephole), bool(layer_norm)
+        self.zoneout = check_probability("LSTM zoneout", zoneout)
+        self.projection = None if projection is None else check_positive_int("LSTM projection", projection)
+
+    @property
+    def output_size(self) -> int:
+        return self.projection or self.units
 
     def make_rnn(self, input_size: int) -> nn.Module:
-        rnn = nn.LSTM(input_size, self.units, bias=self.use_bias, batch_first=True)
+        rnn = FusedLSTM(
+            input_size,
+            self.units,
+            bias=self.use_bias,
+            batch_first=True,
+            proj_size=self.projection or 0,
+            peephole=self.peephole,
+            layer_norm=self.layer_norm,
+            recurrent_dropout=self.recurrent_dropout,
+            zoneout=self.zoneout,
+        )
         keras_init_(rnn, gates=4)
         if self.use_bias:
             freeze_zero_(rnn.get_parameter("bias_hh_l0"))
@@ -106,4 +132,11 @@ class LSTM(Recurrent):
         return ["rnn.bias_hh_l0"] if self.use_bias else []
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+        return {
+            **super().get_config(),
+            "unit_forget_bias": self.unit_forget_bias,
+            "peephole": self.peephole,
+            "layer_norm": self.layer_norm,
+            "zoneout": self.zoneout,
+            "projection": self.projection,
+        }

@@ -3,9 +3,20 @@
 Every model is a ``torch.nn.Module``; ``model.module`` is the network it trains.
 """
 
+from lstmkit.models import callbacks, losses, metrics, optimizers
 from lstmkit.models.callbacks.base import Callback, History
 from lstmkit.models.model import Model
 from lstmkit.models.saving import load_model
 from lstmkit.models.sequential import Sequential
 
-__all__ = ["Callback", "History", "Model", "Sequential", "load_model"]
+__all__ = [
+    "Callback",
+    "History",
+    "Model",
+    "Sequential",
+    "callbacks",
+    "load_model",
+    "losses",
+    "metrics",
+    "optimizers",
+]

@@ -114,6 +114,9 @@ class DatasetSource(ArraySource):
         return self.size
 
     def take(self, index: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        if index.numel() == 0:  # an empty share in distributed training: the right shapes, no samples
+            x, y, w = self.take(torch.zeros(1, dtype=torch.long))
+            return x[:0], None if y is None else y[:0], None if w is None else w[:0]
         items = default_collate([self.dataset[int(i)] for i in index])
         if isinstance(items, Tensor):
             return items, None, None

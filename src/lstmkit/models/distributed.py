@@ -39,6 +39,15 @@ class Distributed:
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return cls(dist.get_rank(), dist.get_world_size())
 
+    @staticmethod
+    def local_device(device: torch.device) -> torch.device:
+        """On CUDA without an explicit index, this process's GPU: ``cuda:LOCAL_RANK`` (torchrun sets it)."""
+        if device.type != "cuda" or device.index is not None:
+            return device
+        local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(local)
+        return local
+
     def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
         if self.world == 1:
             return module

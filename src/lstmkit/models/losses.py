@@ -17,7 +17,7 @@ _EPS = 1e-7  # Keras's backend epsilon, used to clip probabilities
 
 
 def _per_sample(values: Tensor) -> Tensor:
-    return values.reshape(values.shape[0], -1).mean(dim=1) if values.dim() > 1 else values
+    return values.flatten(1).mean(dim=1) if values.dim() > 1 else values
 
 
 def _match(y_pred: Tensor, y_true: Tensor, loss: str) -> Tensor:

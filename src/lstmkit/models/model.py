@@ -108,27 +108,30 @@ class Model(nn.Module):
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse' or loss='binary_crossentropy'")
-        self.loss_name, self.loss_fn = get_loss(loss)
-        self.optimizer_spec = get_optimizer(optimizer)
-        self.optimizer = (
-            self.optimizer_spec if isinstance(self.optimizer_spec, torch.optim.Optimizer) else None
-        )
+        loss_name, loss_fn = get_loss(loss)
+        optimizer_spec = get_optimizer(optimizer)
         if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Iterable)):
             raise TypeError(f"metrics must be a list, e.g. metrics=['accuracy'], got {metrics!r}")
-        self.metrics = [get_metric(m) for m in metrics or []]
+        metric_objects = [get_metric(m) for m in metrics or []]
         for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
             if value is not None and (not isinstance(value, int | float) or not value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        self.clipnorm = None if clipnorm is None else float(clipnorm)
-        self.clipvalue = None if clipvalue is None else float(clipvalue)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device) if device is not None else self.device
-        if self.device.type == "cuda" and not torch.cuda.is_available():
+        target = torch.device(device) if device is not None else self.device
+        if target.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for but CUDA is not available; use device='cpu'")
-        self.amp = bool(self.device.type == "cuda" if amp is None else amp)
-        if self.amp and self.device.type != "cuda":
+        use_amp = bool(target.type == "cuda" if amp is None else amp)
+        if use_amp and target.type != "cuda":
             raise ValueError("amp=True needs a CUDA device; on CPU leave amp unset")
+        # everything is valid: configure
+        self.loss_name, self.loss_fn = loss_name, loss_fn
+        self.optimizer_spec = optimizer_spec
+        self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) else None
+        self.metrics = metric_objects
+        self.clipnorm = None if clipnorm is None else float(clipnorm)
+        self.clipvalue = None if clipvalue is None else float(clipvalue)
+        self.device, self.amp = target, use_amp
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.module.to(self.device)
 
@@ -245,13 +248,16 @@ class Model(nn.Module):
             raise ValueError("fit needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
         source, val_source = self._validation_sources(source, validation_split, validation_data)
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
+        if distributed:
+            self.device = Distributed.local_device(self.device)
+            self.module.to(self.device)
         self._prepare(source)
         self.distributed.broadcast_module(self.module)
         self.train_module = self.distributed.wrap(self.module, self.device)
         steps = num_batches(source, batch_size)
         self.history = History()
         extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
-        cbs = CallbackList([self.history, *(callbacks or []), *extra], self)
+        cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
         self.stop_training, self.resume_epoch = False, None
         cbs.on_train_begin()
         start = max(initial_epoch, self.resume_epoch or 0)
@@ -370,3 +376,16 @@ class Model(nn.Module):
         from lstmkit.models.saving import save_model
 
         save_model(self, path)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write only the weights (one safetensors file)."""
+        from lstmkit.models.saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        from lstmkit.models.saving import load_weights
+
+        self._require_built("load weights")
+        load_weights(self, path)

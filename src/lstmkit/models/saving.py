@@ -19,6 +19,7 @@ from lstmkit.models.optimizers import OptimizerSpec
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
 KIND = "keras_model"
+WEIGHTS_KIND = "keras_weights"
 
 
 def optimizer_to_bundle(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -105,6 +106,21 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     save_bundle(path, tensors, config)
 
 
+def save_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write only the network's weights (``kind = "keras_weights"``)."""
+    model._require_built("save_weights")
+    tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
+    save_bundle(path, tensors, {"kind": WEIGHTS_KIND})
+
+
+def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
+    """Load weights written by :func:`save_weights` or :func:`save_model` into a built ``model``."""
+    tensors, config = load_bundle(path)
+    if config.get("kind") not in (KIND, WEIGHTS_KIND):
+        raise ValueError(f"'{path}' holds an lstmkit file of kind {config.get('kind')!r}, not model weights")
+    restore_into(model, tensors, {}, str(path))
+
+
 def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) -> Model:
     """Load a model saved with ``model.save``.
 
@@ -138,7 +154,7 @@ def model_from_config(config: dict[str, Any], module: nn.Module | None, source: 
             cls = LAYERS.get(entry["class_name"])
             if cls is None:
                 raise ValueError(f"'{source}' uses unknown layer {entry['class_name']!r}")
-            layers.append(from_layer_config(cls, entry["config"]))
+            layers.append(cls.from_config(entry["config"]))
         model = Sequential(layers, name=config.get("name", "sequential"))
         model.build((None, *config["input_shape"]))
     elif config.get("class") == "Model":
@@ -184,15 +200,6 @@ def _init_kwargs(group: dict[str, Any]) -> dict[str, Any]:
         "nesterov",
     }
     return {k: tuple(v) if k == "betas" else v for k, v in group.items() if k in keep}
-
-
-def from_layer_config(cls: type, config: dict[str, Any]) -> Any:
-    kwargs = dict(config)
-    if "input_shape" in kwargs:
-        kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    if "shape" in kwargs:
-        kwargs["shape"] = tuple(kwargs["shape"])
-    return cls(**kwargs)
 
 
 def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any], source: str) -> None:

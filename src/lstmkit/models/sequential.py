@@ -15,13 +15,15 @@ from lstmkit.models.model import Model
 class LayerStack(nn.Module):
     """Runs layers in order; each Keras-face layer receives the mask the previous ones produced.
 
-    ``output_shapes`` records each layer's output shape (batch dimension ``None``) for ``summary``.
+    ``output_shapes`` records each layer's output shape (batch dimension ``None``) for ``summary``;
+    ``output_mask`` keeps the mask of the last output ``(B, T)`` (or ``None``), so the loss can skip padding.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.layers = nn.ModuleList()
         self.output_shapes: list[Shape] = []
+        self.output_mask: Tensor | None = None
 
     def forward(self, x: Tensor) -> Any:
         mask: Tensor | None = None
@@ -39,6 +41,7 @@ class LayerStack(nn.Module):
                 shapes.append(_shape_of(x))
         if record:
             self.output_shapes = shapes
+        self.output_mask = mask
         return x
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 from lstmkit.layers.base import Layer
+from lstmkit.layers.core import Input
 
 if TYPE_CHECKING:
     from lstmkit.models.model import Model
@@ -30,6 +31,8 @@ def summarize(model: Model) -> str:
     if isinstance(model, Sequential):
         shapes = model.stack.output_shapes
         for index, layer in enumerate(model.layers):
+            if isinstance(layer, Input):
+                continue  # Keras lists no row for the input declaration
             name = getattr(layer, "name", str(index))
             shape = str(shapes[index]) if index < len(shapes) else "?"
             rows.append((f"{name} ({type(layer).__name__})", shape, _params(layer)))

@@ -78,6 +78,25 @@ class Accumulator:
         return logs
 
 
+def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> Tensor:
+    """Per-sample loss; for a sequence output with a mask ``(B, T)``, the mean over the valid steps only.
+
+    ``l_b = sum_t m_bt * l_bt / max(1, sum_t m_bt)``, with ``l_bt`` the loss of step ``t`` of sample ``b``.
+    """
+    assert model.loss_fn is not None
+    inner = module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+    mask = getattr(inner, "output_mask", None)
+    if mask is None or y_pred.dim() < 3 or tuple(mask.shape) != tuple(y_pred.shape[:2]):
+        return model.loss_fn(y_pred, y)
+    batch, steps = mask.shape
+    y_steps = y.reshape(batch * steps, *y.shape[2:]) if y.shape[:2] == mask.shape else y
+    per_step = model.loss_fn(y_pred.reshape(batch * steps, *y_pred.shape[2:]), y_steps)
+    if per_step.dim() == 0:
+        raise ValueError("a masked sequence output needs a loss that returns one value per sample")
+    weights = mask.to(per_step.dtype)
+    return (per_step.reshape(batch, steps) * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
 def batch_loss(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -90,7 +109,7 @@ def batch_loss(
     if not isinstance(y_pred, Tensor):
         raise TypeError(f"the model must return one tensor for compile()'s loss, got {type(y_pred).__name__}")
     y_pred = y_pred.float()
-    per_sample = model.loss_fn(y_pred, y)
+    per_sample = masked_loss(model, module, y_pred, y)
     local = x.shape[0]
     if per_sample.dim() == 0:  # a custom loss that already averaged over the batch
         if batch.weight is not None or class_weight is not None:

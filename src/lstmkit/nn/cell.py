@@ -106,6 +106,10 @@ class LSTMCell(nn.Module):
             h_new, c_new = torch._VF.lstm_cell(
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
             )
+        elif backend == "native" and not torch.is_grad_enabled():  # streaming inference: one native call
+            from lstmkit.ops.native_stream import native_cell_step
+
+            h_new, c_new = native_cell_step(self, x, (h, c))
         else:
             step = lstm_step(self._gate_inputs(x), h, c, self._params(), coupled_gates=self.coupled_gates)
             h_new, c_new = step.h, step.c

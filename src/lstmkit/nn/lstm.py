@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters
+from lstmkit.nn._stream import native_stream_applies, native_stream_step
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
@@ -286,6 +287,15 @@ class LSTM(nn.Module):
                 f"LSTM.step expected input of shape (B, {self.input_size}) or ({self.input_size},), "
                 f"got {shape}"
             )
+        if native_stream_applies(self, input):
+            x_b = check_input("LSTM", input, name="input", param=self.weight_ih_l0, finite=self.check_finite)
+            if x_b.shape[-1] != self.input_size:
+                raise ValueError(f"LSTM.step expected {self.input_size} input features, got {x_b.shape[-1]}")
+            batched = x_b.dim() == 2
+            x_b = x_b if batched else x_b.unsqueeze(0)
+            state = self._initial_state(hx, x_b.shape[0], batched, x_b)
+            y, (h_n, c_n) = native_stream_step(self, x_b, state)
+            return (y, (h_n, c_n)) if batched else (y[0], (h_n[:, 0], c_n[:, 0]))
         x = input.unsqueeze(0)  # (1, B, I) or (1, I)
         if self.batch_first and input.dim() == 2:
             x = x.transpose(0, 1)

@@ -121,6 +121,7 @@ def run_recurrence(
     if backend == "native":
         native = native_kernel()
         assert native is not None, "select_backend() checked availability"
-        reason = native.supports(inputs, params)
+        empty = inputs.xg.numel() == 0  # no step or no sequence (an empty DDP shard): nothing to compile for
+        reason = "empty input" if empty else native.supports(inputs, params)
         kernel = native if reason is None else EAGER
     return fused_recurrence(inputs, params, coupled_gates=coupled_gates, kernel=kernel)

@@ -52,6 +52,21 @@ def _keep_weights(inputs: RecurrenceInputs) -> tuple[Tensor | None, Tensor | Non
     return keep[0], keep[1]
 
 
+def _steps(x: Tensor | None) -> tuple[Tensor, ...] | None:
+    """Views of each step of ``x`` ``(T, ...)``, or ``None``."""
+    return None if x is None else x.unbind(0)
+
+
+def _stat_steps(stats: Tensor | None) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None:
+    """Per-step views of layer-norm statistics ``(2, T, B, 1)``: means and reciprocal deviations."""
+    return None if stats is None else (stats[0].unbind(0), stats[1].unbind(0))
+
+
+def _gate_steps(x: Tensor) -> tuple[tuple[Tensor, ...], ...]:
+    """Per-step views of the four gate blocks of ``x`` ``(T, B, 4H)``: i, f, g, o."""
+    return tuple(block.unbind(0) for block in x.chunk(4, dim=-1))
+
+
 class EagerKernel:
     """The time loop in eager PyTorch: a few ATen calls per step, no autograd bookkeeping.
 
@@ -95,45 +110,58 @@ class EagerKernel:
         ln_hh_stats = new((2, steps, batch, 1)) if layer_norm else None
         ln_c_stats = new((2, steps, batch, 1)) if ln_c else None
 
+        # Per-step views, made once: indexing inside the loop costs a dispatcher call each time.
+        X, A, HS, CS = xg.unbind(0), acts.unbind(0), h_states.unbind(0), c_states.unbind(0)
+        GI, GF, GG, GO = _gate_steps(acts)
+        CN, TC, HN = c_new.unbind(0), tanh_c.unbind(0), h_new.unbind(0)
+        MO = _steps(m_out)
+        AHH = _steps(a_hh)
+        LN_HH, LN_C = _stat_steps(ln_hh_stats), _stat_steps(ln_c_stats)
+        KH, KC = _steps(keep_h), _steps(keep_c)
+        pre = new((batch, gates))  # gate pre-activations of the current step
+        pre_if, pre_g, pre_o = pre[:, : 2 * hidden].view(batch, 2, hidden), *pre[:, 2 * hidden :].chunk(2, 1)
+
         for t in range(steps):
-            h_prev, c_prev = h_states[t], c_states[t]
+            h_prev, c_prev = HS[t], CS[t]
             h_in = h_prev if mask is None else h_prev * mask
-            if a_hh is not None and ln_hh_stats is not None:
-                torch.mm(h_in, w_hh_t, out=a_hh[t])
-                normed, ln_hh_stats[0, t], ln_hh_stats[1, t] = torch.native_layer_norm(
-                    a_hh[t], (gates,), params.ln_hh_weight, params.ln_hh_bias, LAYER_NORM_EPS
+            if AHH is not None and LN_HH is not None:
+                torch.mm(h_in, w_hh_t, out=AHH[t])
+                normed, mean, rstd = torch.native_layer_norm(
+                    AHH[t], (gates,), params.ln_hh_weight, params.ln_hh_bias, LAYER_NORM_EPS
                 )
-                a = xg[t] + normed
+                LN_HH[0][t].copy_(mean)
+                LN_HH[1][t].copy_(rstd)
+                torch.add(X[t], normed, out=pre)
             else:
-                a = torch.addmm(xg[t], h_in, w_hh_t)  # (B, 4H)
+                torch.addmm(X[t], h_in, w_hh_t, out=pre)  # a = xg_t + W_hh h_{t-1}
             if peep is not None:
-                a[:, : 2 * hidden].view(batch, 2, hidden).addcmul_(peep[:2], c_prev.unsqueeze(1))
-            act = acts[t]
-            torch.sigmoid(a, out=act)
-            i, f, g, o = act.chunk(4, dim=1)
-            torch.tanh(a[:, 2 * hidden : 3 * hidden], out=g)  # candidate cell
+                pre_if.addcmul_(peep[:2], c_prev.unsqueeze(1))  # + p_i ⊙ c_{t-1}, p_f ⊙ c_{t-1}
+            torch.sigmoid(pre, out=A[t])  # i, f, o (g is overwritten next)
+            torch.tanh(pre_g, out=GG[t])  # candidate cell
             if coupled_gates:
-                torch.sub(1, i, out=f)  # f = 1 - i
-            c = c_new[t]
-            torch.mul(f, c_prev, out=c)
-            c.addcmul_(i, g)  # c̃ = f ⊙ c_{t-1} + i ⊙ g
+                torch.sub(1, GI[t], out=GF[t])  # f = 1 - i
+            c = CN[t]
+            torch.mul(GF[t], c_prev, out=c)
+            c.addcmul_(GI[t], GG[t])  # c̃ = f ⊙ c_{t-1} + i ⊙ g
             if peep is not None:
-                torch.sigmoid(torch.addcmul(a[:, 3 * hidden :], peep[2], c), out=o)
+                torch.sigmoid(torch.addcmul(pre_o, peep[2], c), out=GO[t])  # o sees c̃
             c_in = c
-            if ln_c_stats is not None:
-                c_in, ln_c_stats[0, t], ln_c_stats[1, t] = torch.native_layer_norm(
+            if LN_C is not None:
+                c_in, mean, rstd = torch.native_layer_norm(
                     c, (hidden,), params.ln_c_weight, params.ln_c_bias, LAYER_NORM_EPS
                 )
-            torch.tanh(c_in, out=tanh_c[t])
-            if m_out is not None and w_hr_t is not None:
-                torch.mul(o, tanh_c[t], out=m_out[t])
-                torch.mm(m_out[t], w_hr_t, out=h_new[t])  # h̃ = W_hr (o ⊙ tanh c)
+                LN_C[0][t].copy_(mean)
+                LN_C[1][t].copy_(rstd)
+            torch.tanh(c_in, out=TC[t])
+            if MO is not None and w_hr_t is not None:
+                torch.mul(GO[t], TC[t], out=MO[t])
+                torch.mm(MO[t], w_hr_t, out=HN[t])  # h̃ = W_hr (o ⊙ tanh c)
             else:
-                torch.mul(o, tanh_c[t], out=h_new[t])
-            if keep_c is not None:
-                torch.lerp(c, c_prev, keep_c[t], out=c_states[t + 1])
-            if keep_h is not None:
-                torch.lerp(h_new[t], h_prev, keep_h[t], out=h_states[t + 1])
+                torch.mul(GO[t], TC[t], out=HN[t])  # h̃ = o ⊙ tanh c
+            if KC is not None:
+                torch.lerp(c, c_prev, KC[t], out=CS[t + 1])
+            if KH is not None:
+                torch.lerp(HN[t], h_prev, KH[t], out=HS[t + 1])
 
         y = h_states[1:]
         if inputs.lengths is not None:
@@ -177,82 +205,77 @@ class EagerKernel:
             zeros = RecurrenceParams(*(torch.zeros_like(p) if p is not None else None for p in params))  # type: ignore[arg-type]
             return RecurrenceGrads(torch.zeros_like(inputs.xg), dh_T, dc_T, zeros)
         d_a = torch.empty_like(acts)  # gate pre-activation gradients, all steps
-        d_act = torch.empty_like(acts[0])
-        d_hnew = (
-            torch.empty((steps, *dy.shape[1:]), dtype=dy.dtype, device=dy.device)
-            if w_hr is not None
-            else None
-        )
+        d_act = torch.empty_like(acts[0])  # gradients of i, f, g, o after activation, current step
+        d_i, d_f, d_g, d_o = d_act.chunk(4, dim=1)
+        d_hnew = dy.new_empty((steps, *dy.shape[1:])) if w_hr is not None else None
         d_cnorm = torch.empty_like(c_new) if ln_c else None
         d_ahh = torch.empty_like(acts) if layer_norm else d_a
-        dh, dc = dh_T + dy[steps - 1], dc_T.clone()
+
+        A, GI, GF, GG, GO = acts.unbind(0), *_gate_steps(acts)
+        DA, DAI, DAF, DAG, DAO = d_a.unbind(0), *_gate_steps(d_a)
+        CS, CN, TC, DY, DAHH = (
+            c_states.unbind(0),
+            c_new.unbind(0),
+            tanh_c.unbind(0),
+            dy.unbind(0),
+            d_ahh.unbind(0),
+        )
+        DHN, DCN, AHH = _steps(d_hnew), _steps(d_cnorm), _steps(a_hh)
+        LN_HH = _stat_steps(ln_hh_stats) if layer_norm else None
+        LN_C = _stat_steps(ln_c_stats) if ln_c else None
+        KH, KC = _steps(keep_h), _steps(keep_c)
+
+        dh, dc = dh_T + DY[steps - 1], dc_T  # gradients w.r.t. h_t and c_t (after zoneout / masking)
         for t in range(steps - 1, -1, -1):
-            i, f, g, o = acts[t].chunk(4, dim=1)
-            d_i, d_f, d_g, d_o = d_act.chunk(4, dim=1)
-            c_prev = c_states[t]
-            dh_new = dh if keep_h is None else dh * (1 - keep_h[t])  # dh̃
-            if w_hr is not None and d_hnew is not None:
-                d_hnew[t] = dh_new
-                dm = dh_new @ w_hr  # (B, H)
+            i, f, g, o, c_prev = GI[t], GF[t], GG[t], GO[t], CS[t]
+            dh_new = dh if KH is None else dh * (1 - KH[t])  # dh̃
+            if DHN is not None and w_hr is not None:
+                DHN[t].copy_(dh_new)
+                dm = torch.mm(dh_new, w_hr)  # d(o ⊙ tanh c) through the projection
             else:
                 dm = dh_new
-            torch.mul(dm, tanh_c[t], out=d_o)
-            d_cin = _aten.tanh_backward(dm * o, tanh_c[t])
-            if d_cnorm is not None and ln_c_stats is not None:
-                d_cnorm[t] = d_cin
-                d_cin = _aten.native_layer_norm_backward(
-                    d_cin,
-                    c_new[t],
-                    (hidden,),
-                    ln_c_stats[0, t],
-                    ln_c_stats[1, t],
-                    params.ln_c_weight,
-                    params.ln_c_bias,
-                    (True, False, False),
-                )[0]
-            d_c = d_cin + (dc if keep_c is None else dc * (1 - keep_c[t]))  # dc̃
-            d_ao = d_a[t, :, 3 * hidden :]
+            torch.mul(dm, TC[t], out=d_o)  # do = dm ⊙ tanh(c)
+            d_c = _aten.tanh_backward(dm * o, TC[t])  # d(LN_c(c̃)) = dm ⊙ o ⊙ (1 - tanh²)
+            if DCN is not None and LN_C is not None:
+                DCN[t].copy_(d_c)
+                d_c = _aten.native_layer_norm_backward(
+                    d_c, CN[t], (hidden,), LN_C[0][t], LN_C[1][t],
+                    params.ln_c_weight, params.ln_c_bias, (True, False, False),
+                )[0]  # fmt: skip
+            d_c.add_(dc if KC is None else dc * (1 - KC[t]))  # dc̃
             if peep is not None:  # o saw c̃ through its peephole
-                _aten.sigmoid_backward(d_o, o, grad_input=d_ao)
-                d_c.addcmul_(d_ao, peep[2])
-            torch.mul(d_c, g, out=d_i)
-            torch.mul(d_c, c_prev, out=d_f)
-            torch.mul(d_c, i, out=d_g)
-            dc_prev = d_c * f
+                _aten.sigmoid_backward(d_o, o, grad_input=DAO[t])
+                d_c.addcmul_(DAO[t], peep[2])
+            torch.mul(d_c, g, out=d_i)  # di = dc̃ ⊙ g
+            torch.mul(d_c, c_prev, out=d_f)  # df = dc̃ ⊙ c_{t-1}
+            torch.mul(d_c, i, out=d_g)  # dg = dc̃ ⊙ i
+            dc_prev = d_c * f  # dc_{t-1} through the forget gate
             if coupled_gates:  # f = 1 - i: the forget path's gradient reaches i with a minus sign
                 d_i.sub_(d_f)
-            _aten.sigmoid_backward(d_act, acts[t], grad_input=d_a[t])
-            _aten.tanh_backward(d_g, g, grad_input=d_a[t, :, 2 * hidden : 3 * hidden])
+            _aten.sigmoid_backward(d_act, A[t], grad_input=DA[t])  # da = d_act ⊙ σ (1 - σ)
+            _aten.tanh_backward(d_g, g, grad_input=DAG[t])  # da_g = dg ⊙ (1 - g²)
             if coupled_gates:
-                d_a[t, :, hidden : 2 * hidden].zero_()
+                DAF[t].zero_()
             if peep is not None:
-                dc_prev.addcmul_(d_a[t, :, :hidden], peep[0]).addcmul_(
-                    d_a[t, :, hidden : 2 * hidden], peep[1]
-                )
-            if keep_c is not None:
-                dc_prev.addcmul_(dc, keep_c[t])
-            if layer_norm and ln_hh_stats is not None:
-                d_ahh[t] = _aten.native_layer_norm_backward(
-                    d_a[t],
-                    a_hh[t],
-                    (gates,),
-                    ln_hh_stats[0, t],
-                    ln_hh_stats[1, t],
-                    params.ln_hh_weight,
-                    params.ln_hh_bias,
-                    (True, False, False),
-                )[0]
-            dh_prev_direct = None if keep_h is None else dh * keep_h[t]
-            if t > 0:
-                dh_in = torch.addmm(dy[t - 1], d_ahh[t], w_hh) if mask is None else d_ahh[t] @ w_hh
+                dc_prev.addcmul_(DAI[t], peep[0]).addcmul_(DAF[t], peep[1])
+            if KC is not None:
+                dc_prev.addcmul_(dc, KC[t])
+            if AHH is not None and LN_HH is not None:
+                DAHH[t].copy_(
+                    _aten.native_layer_norm_backward(
+                        DA[t], AHH[t], (gates,), LN_HH[0][t], LN_HH[1][t],
+                        params.ln_hh_weight, params.ln_hh_bias, (True, False, False),
+                    )[0]
+                )  # fmt: skip
+            if mask is None:  # dh_{t-1} = W_hhᵀ da (+ dy_{t-1})
+                dh_in = torch.addmm(DY[t - 1], DAHH[t], w_hh) if t > 0 else torch.mm(DAHH[t], w_hh)
             else:
-                dh_in = d_ahh[t] @ w_hh
-            if mask is not None:
-                dh_in = dh_in * mask
+                dh_in = torch.mm(DAHH[t], w_hh).mul_(mask)
                 if t > 0:
-                    dh_in += dy[t - 1]
-            dh = dh_in if dh_prev_direct is None else dh_in + dh_prev_direct
-            dc = dc_prev
+                    dh_in.add_(DY[t - 1])
+            if KH is not None:
+                dh_in.addcmul_(dh, KH[t])
+            dh, dc = dh_in, dc_prev
         return self._weight_grads(saved, inputs, params, d_a, d_ahh, d_hnew, d_cnorm, dh, dc)
 
     @staticmethod
@@ -272,10 +295,11 @@ class EagerKernel:
         steps, batch, gates = acts.shape
         hidden = gates // 4
         h_in = h_states[:-1] if inputs.recurrent_mask is None else h_states[:-1] * inputs.recurrent_mask
-        d_w_hh = d_ahh.reshape(-1, gates).t() @ h_in.reshape(steps * batch, -1)  # (4H, R)
+        rows = steps * batch
+        d_w_hh = d_ahh.reshape(rows, gates).t() @ h_in.reshape(rows, h_in.shape[-1])  # (4H, R)
         d_w_hr = None
         if d_hnew is not None:
-            d_w_hr = d_hnew.reshape(steps * batch, -1).t() @ m_out.reshape(steps * batch, hidden)  # (P, H)
+            d_w_hr = d_hnew.reshape(rows, d_hnew.shape[-1]).t() @ m_out.reshape(rows, hidden)  # (P, H)
         d_peep = None
         if params.peephole is not None:
             d_peep = torch.stack(

@@ -1,5 +1,20 @@
 """Training callbacks: ``from lstmkit.models.callbacks import EarlyStopping, ModelCheckpoint, ...``."""
 
+from lstmkit.models.callbacks.backup import BackupAndRestore
 from lstmkit.models.callbacks.base import Callback, CallbackList, History
+from lstmkit.models.callbacks.control import EarlyStopping, LambdaCallback, ReduceLROnPlateau, TerminateOnNaN
+from lstmkit.models.callbacks.writers import CSVLogger, ModelCheckpoint, TensorBoard
 
-__all__ = ["Callback", "CallbackList", "History"]
+__all__ = [
+    "BackupAndRestore",
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "TerminateOnNaN",
+]

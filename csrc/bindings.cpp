@@ -1,0 +1,151 @@
+// Python bindings of the native LSTM time loop (module lstmkit.ops._native).
+//
+// The Python side (lstmkit/ops/native.py) validates every tensor and passes raw addresses of contiguous
+// buffers with their shapes; nothing here includes PyTorch. The instruction set is chosen once at import
+// (AVX-512, AVX2, or the portable build) and can be lowered with set_isa() for testing.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "isa_api.h"
+
+namespace py = pybind11;
+using lstmkit::Dims;
+using lstmkit::Kernels;
+
+namespace {
+
+struct Isa {
+  const char* name;
+  const Kernels* kernels;
+};
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> isas;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    isas.push_back({"avx512", &lstmkit::avx512::kernels});
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    isas.push_back({"avx2", &lstmkit::avx2::kernels});
+#endif
+  isas.push_back({"generic", &lstmkit::generic::kernels});
+  return isas;
+}
+
+Isa current = available_isas().front();
+
+Dims make_dims(const std::vector<int64_t>& v) {
+  if (v.size() != 16) throw std::invalid_argument("dims: expected 16 integers");
+  Dims d;
+  d.T = v[0], d.B = v[1], d.H = v[2], d.R = v[3], d.Hp = v[4], d.Rp = v[5];
+  d.projection = v[6], d.peephole = v[7], d.layer_norm = v[8], d.coupled = v[9];
+  d.dropout = v[10], d.zoneout_h = v[11], d.zoneout_c = v[12], d.lengths = v[13];
+  d.keep = v[14], d.threads = int(v[15]);
+  return d;
+}
+
+template <class T>
+const T* in(int64_t p) { return reinterpret_cast<const T*>(p); }
+template <class T>
+T* out(int64_t p) { return reinterpret_cast<T*>(p); }
+
+template <class T>
+lstmkit::ForwardBuffers<T> forward_buffers(const std::vector<int64_t>& p) {
+  if (p.size() != 25) throw std::invalid_argument("forward buffers: expected 25 addresses");
+  return {in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),  in<T>(p[4]),
+          in<T>(p[5]),  in<T>(p[6]),  in<T>(p[7]),  in<T>(p[8]),  in<T>(p[9]),
+          in<T>(p[10]), in<T>(p[11]), in<T>(p[12]), reinterpret_cast<const int64_t*>(p[13]),
+          out<T>(p[14]), out<T>(p[15]), out<T>(p[16]), out<T>(p[17]), out<T>(p[18]),
+          out<T>(p[19]), out<T>(p[20]), out<T>(p[21]), out<T>(p[22]), out<T>(p[23]), out<T>(p[24])};
+}
+
+template <class T>
+lstmkit::BackwardBuffers<T> backward_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
+  if (p.size() != 13) throw std::invalid_argument("backward buffers: expected 13 addresses");
+  return {forward_buffers<T>(fp), in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),   in<T>(p[4]),  out<T>(p[5]),
+          out<T>(p[6]),           out<T>(p[7]), out<T>(p[8]), out<T>(p[9]), out<T>(p[10]), out<T>(p[11]), out<T>(p[12])};
+}
+
+void forward(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {
+  const Dims d = make_dims(dims);
+  if (f64) {
+    const auto b = forward_buffers<double>(ptrs);
+    py::gil_scoped_release nogil;
+    current.kernels->forward_f64(d, b);
+  } else {
+    const auto b = forward_buffers<float>(ptrs);
+    py::gil_scoped_release nogil;
+    current.kernels->forward_f32(d, b);
+  }
+}
+
+void backward(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& fptrs,
+              const std::vector<int64_t>& bptrs) {
+  const Dims d = make_dims(dims);
+  if (f64) {
+    const auto b = backward_buffers<double>(fptrs, bptrs);
+    py::gil_scoped_release nogil;
+    current.kernels->backward_f64(d, b);
+  } else {
+    const auto b = backward_buffers<float>(fptrs, bptrs);
+    py::gil_scoped_release nogil;
+    current.kernels->backward_f32(d, b);
+  }
+}
+
+template <class T>
+lstmkit::StepBuffers<T> step_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
+  if (p.size() != 7) throw std::invalid_argument("step buffers: expected 7 values");
+  return {forward_buffers<T>(fp), in<T>(p[0]), in<T>(p[1]), in<T>(p[2]), in<T>(p[3]), in<T>(p[4]), out<T>(p[5]), p[6]};
+}
+
+// One streaming step; sp = (x, W_ihᵀ packed, bias, LN_ih gain, LN_ih bias, c_out, input size).
+void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& fptrs,
+          const std::vector<int64_t>& sp) {
+  const Dims d = make_dims(dims);
+  if (f64) {
+    current.kernels->step_f64(d, step_buffers<double>(fptrs, sp));
+  } else {
+    current.kernels->step_f32(d, step_buffers<float>(fptrs, sp));
+  }
+}
+
+std::vector<std::string> isa_names() {
+  std::vector<std::string> names;
+  for (const auto& isa : available_isas()) names.emplace_back(isa.name);
+  return names;
+}
+
+std::string set_isa(const std::string& name) {
+  for (const auto& isa : available_isas())
+    if (name == isa.name) {
+      const std::string previous = current.name;
+      current = isa;
+      return previous;
+    }
+  throw std::invalid_argument("set_isa: unknown or unsupported instruction set '" + name + "'");
+}
+
+int lanes(int itemsize) { return itemsize == 8 ? current.kernels->lanes_f64 : current.kernels->lanes_f32; }
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "Native CPU time loop of the LSTM recurrence (see lstmkit.ops.native).";
+  m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
+  m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
+  m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
+  m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
+  m.def("isas", &isa_names, "Instruction sets this CPU can run, fastest first.");
+  m.def("set_isa", &set_isa, py::arg("name"), "Switch instruction set; returns the previous one.");
+  m.def("lanes", &lanes, py::arg("itemsize"), "Vector width in elements for 4- or 8-byte floats.");
+  m.def(
+      "panel", [](int itemsize) { return current.kernels->panel_vectors * lanes(itemsize); }, py::arg("itemsize"),
+      "Column width in elements of a packed weight panel (see gemm.h).");
+}

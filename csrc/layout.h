@@ -1,0 +1,83 @@
+// Shapes, flags and buffers of one call, as the Python side (lstmkit/ops/native.py) lays them out.
+//
+// Legend: B batch, T time, H hidden units, R recurrent state size (P with a projection, else H).
+// Internal buffers are padded: Hp and Rp round H and R up to the vector width, gate blocks are [4][Hp]
+// in PyTorch's order i, f, g, o, and padded lanes hold zeros (padded weights are zero, so they stay zero).
+// Tensors that cross the autograd boundary (xg, h0, c0, y, dy, dxg, ...) are dense and unpadded.
+#pragma once
+#include <cstdint>
+
+namespace lstmkit {
+
+struct Dims {
+  int64_t T, B, H, R, Hp, Rp;
+  bool projection, peephole, layer_norm, coupled, dropout, zoneout_h, zoneout_c, lengths;
+  bool keep;     // forward: keep every step for the backward (else only what the next step needs)
+  int threads;   // worker threads; the batch is split between them
+};
+
+template <class T>
+struct ForwardBuffers {
+  // inputs
+  const T* xg;        // (T, B, 4H)
+  const T* h0;        // (B, R)
+  const T* c0;        // (B, H)
+  const T* w_hh_t;    // W_hhᵀ (R, 4Hp), packed in panels (gemm.h)
+  const T* w_hr_t;    // W_hrᵀ (H, Rp), packed in panels
+  const T* peep;      // (3, Hp): p_i, p_f, p_o
+  const T* ln_hh_w;   // [4Hp] gain, ln_hh_b [4Hp] bias
+  const T* ln_hh_b;
+  const T* ln_c_w;    // [Hp] gain, ln_c_b [Hp] bias
+  const T* ln_c_b;
+  const T* mask;      // (B, Rp) recurrent dropout mask
+  const T* zh;        // (T, B, Rp) zoneout weight of h_{t-1}
+  const T* zc;        // (T, B, Hp) zoneout weight of c_{t-1}
+  const int64_t* len; // (B,)
+  // outputs
+  T* y;        // (T, B, R)
+  T* hs;       // (T+1, B, Rp) states h_0..h_T (2 slots used round-robin when !keep)
+  T* cs;       // (T+1, B, Hp) states c_0..c_T (2 slots when !keep)
+  T* gates;    // (T, B, 4Hp) i, f, g, o after their nonlinearities (1 slot when !keep)
+  T* th;       // (T, B, Hp) tanh(ĉ_t), ĉ = LN_c(c̃) or c̃
+  T* ctil;     // (T, B, Hp) c̃_t before zoneout (zoneout_c only)
+  T* r;        // (T, B, Hp) o ⊙ tanh(ĉ) before the projection (projection only)
+  T* xhat_hh;  // (T, B, 4Hp) normalized recurrent pre-activation (layer norm only)
+  T* rstd_hh;  // (T, B)
+  T* xhat_c;   // (T, B, Hp) normalized c̃ (layer norm only)
+  T* rstd_c;   // (T, B)
+};
+
+template <class T>
+struct BackwardBuffers {
+  // inputs: the forward's buffers (kept for every step) and the upstream gradients
+  ForwardBuffers<T> fw;
+  const T* w_hh;      // W_hh (4H, Rp), packed in panels
+  const T* w_hr;      // W_hr (R, Hp), packed in panels
+  const T* dy;        // (T, B, R)
+  const T* dh_T;      // (B, R)
+  const T* dc_T;      // (B, H)
+  // outputs
+  T* dxg;       // (T, B, 4H)
+  T* dh0;       // (B, R)
+  T* dc0;       // (B, H)
+  T* dhh;       // (T, B, 4H) gradient of W_hh (m ⊙ h_{t-1}); the same buffer as dxg without layer norm
+  T* dht;       // (T, B, Rp) gradient of h̃_t (projection only)
+  T* dw_hh;     // [4H][Rp] gradient of W_hh
+  T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
+  T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
+};
+
+template <class T>
+struct StepBuffers {
+  // one step of a streaming cell: a_t = LN_ih(W_ih x_t) + b, then the forward step of ForwardBuffers
+  ForwardBuffers<T> fw;  // h0, c0 = the state in; w_hh_t, w_hr_t, peep, layer norms; y = h_t out
+  const T* x;            // (B, I)
+  const T* w_ih_t;       // W_ihᵀ (I, 4Hp), packed in panels
+  const T* bias;         // [4Hp] b_ih + b_hh
+  const T* ln_ih_w;      // [4Hp] gain and bias of LN_ih (layer norm only)
+  const T* ln_ih_b;
+  T* c_out;              // (B, H)
+  int64_t input_size;    // I
+};
+
+}  // namespace lstmkit

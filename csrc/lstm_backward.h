@@ -1,0 +1,155 @@
+// Backward through time for a slice of the batch (rows b0..b1), one call per thread.
+//
+// From the saved post-activation values, per step t from T-1 down to 0 (∂ of the forward's equations):
+//   dh    = dy_t + dh_t (from step t+1)                  // rows past their length: dy ignored, dh, dc pass
+//   dh̃    = (1 - z^h) dh,             dh_{t-1} += z^h dh
+//   dr    = W_hrᵀ dh̃                                     // with a projection, else dr = dh̃
+//   do    = dr ⊙ tanh(ĉ)
+//   dĉ    = dr ⊙ o ⊙ (1 - tanh²(ĉ))
+//   dc̃    = LN_cᵀ(dĉ) + (1 - z^c) dc + p_o ⊙ da_o
+//   da_o  = do ⊙ o (1 - o)
+//   di    = dc̃ ⊙ g                                       // minus df with coupled gates (f = 1 - i)
+//   dg    = dc̃ ⊙ i
+//   df    = dc̃ ⊙ c_{t-1}
+//   da_i  = di ⊙ i (1 - i)
+//   da_f  = df ⊙ f (1 - f)                               // 0 with coupled gates
+//   da_g  = dg ⊙ (1 - g²)
+//   dc_{t-1} = dc̃ ⊙ f + z^c dc + p_i ⊙ da_i + p_f ⊙ da_f
+//   dxg_t = da;   dhh_t = LN_hhᵀ(da)
+//   dh_{t-1} += m ⊙ (W_hhᵀ dhh_t)                         // one small GEMM for all rows of the slice
+// Parameter gradients that are sums over steps of elementwise products (peephole, layer-norm gains and
+// biases) are accumulated per thread; the weight gradients are large GEMMs left to the caller.
+
+template <class T>
+void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams) {
+  constexpr int V = Vec<T>::lanes;
+  const ForwardBuffers<T>& f = w.fw;
+  const long B = d.B, H = d.H, R = d.R, Hp = d.Hp, Rp = d.Rp, G4 = 4 * Hp;
+  const int nb = int(b1 - b0);
+  T* dH = scratch;             // (nb, Rp) dh_t carried from step t+1
+  T* dC = dH + B * Rp;         // (nb, Hp) dc_t carried from step t+1
+  T* dHz = dC + B * Hp;        // (nb, Rp) z^h dh, the zoneout share of dh_{t-1}
+  T* dR = dHz + B * Rp;        // (nb, Hp) dr
+  T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
+  T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
+  T* dHin = dA + B * G4;       // (nb, Rp) W_hhᵀ dhh_t
+  T* valid = dHin + B * Rp;    // [4Hp]
+  T* dpeep = dparams;          // [3Hp]
+  T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
+  for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  for (int k = 0; k < nb; ++k) {
+    const long b = b0 + k;
+    for (long j = 0; j < Rp; ++j) dH[k * Rp + j] = j < R ? w.dh_T[b * R + j] : T(0);
+    for (long j = 0; j < Hp; ++j) dC[k * Hp + j] = j < H ? w.dc_T[b * H + j] : T(0);
+  }
+  auto live = [&](long t, long b) { return !d.lengths || t < f.len[b]; };
+
+  for (long t = d.T - 1; t >= 0; --t) {
+    // dh = dy_t + dh_t;  dh̃ = (1 - z^h) dh
+    T* dht_rows = d.projection ? w.dht + (t * B + b0) * Rp : dR;
+    const long ld_dht = d.projection ? Rp : Hp;
+    for (int k = 0; k < nb; ++k) {
+      const long b = b0 + k;
+      T* dht = dht_rows + k * ld_dht;
+      if (!live(t, b)) {
+        for (long j = 0; j < Rp; ++j) dht[j] = 0;
+        continue;
+      }
+      T* dh = dH + k * Rp;
+      for (long j = 0; j < R; ++j) dh[j] += w.dy[(t * B + b) * R + j];
+      for (long j = 0; j < Rp; j += V) {
+        vec_t<T> g = vload(dh + j);
+        if (d.zoneout_h) {
+          const vec_t<T> z = vload(f.zh + (t * B + b) * Rp + j);
+          vstore(dHz + k * Rp + j, z * g);
+          g = (1 - z) * g;
+        }
+        vstore(dht + j, g);
+      }
+    }
+    if (d.projection) gemm<T>(nb, int(Hp), int(R), dht_rows, Rp, w.w_hr, Hp, dR, Hp, false);  // dr = W_hrᵀ dh̃
+
+    for (int k = 0; k < nb; ++k) {
+      const long b = b0 + k, row = t * B + b;
+      T* dhh = w.dhh + row * 4 * H;  // the dxg row itself without layer norm
+      T* da = dA + k * G4;
+      if (!live(t, b)) {
+        for (long j = 0; j < 4 * H; ++j) w.dxg[row * 4 * H + j] = 0;
+        if (d.layer_norm)
+          for (long j = 0; j < 4 * H; ++j) dhh[j] = 0;
+        continue;
+      }
+      const T* gate = f.gates + row * G4;
+      const T* cp = f.cs + t * B * Hp + b * Hp;
+      const T* ct = d.zoneout_c ? f.ctil + row * Hp : f.cs + (t + 1) * B * Hp + b * Hp;
+      T* dc = dC + k * Hp;
+      T* dchat = dChat + k * Hp;
+      for (long j = 0; j < Hp; j += V) {
+        const vec_t<T> o = vload(gate + 3 * Hp + j), th = vload(f.th + row * Hp + j), dr = vload(dR + k * Hp + j);
+        const vec_t<T> d_o = dr * th;
+        vstore(dchat + j, dr * o * (1 - th * th));     // dĉ
+        vstore(da + 3 * Hp + j, d_o * o * (1 - o));    // da_o
+      }
+      if (d.layer_norm)
+        layer_norm_backward_row<T>(dchat, Hp, H, valid, f.ln_c_w, f.xhat_c + row * Hp, f.rstd_c[row], dln_c_w,
+                                   dln_c_b);
+      for (long j = 0; j < Hp; j += V) {
+        const vec_t<T> i = vload(gate + j), fg = vload(gate + Hp + j), g = vload(gate + 2 * Hp + j);
+        const vec_t<T> c_prev = vload(cp + j), da_o = vload(da + 3 * Hp + j);
+        vec_t<T> dct = vload(dchat + j), dc_prev = vsplat<T>(0);
+        const vec_t<T> dcn = vload(dc + j);
+        if (d.zoneout_c) {
+          const vec_t<T> z = vload(f.zc + row * Hp + j);
+          dct += (1 - z) * dcn;
+          dc_prev = z * dcn;
+        } else {
+          dct += dcn;
+        }
+        if (d.peephole) {
+          dct += vload(f.peep + 2 * Hp + j) * da_o;
+          vstore(dpeep + 2 * Hp + j, vload(dpeep + 2 * Hp + j) + da_o * vload(ct + j));
+        }
+        vec_t<T> di = dct * g;
+        const vec_t<T> dg = dct * i;
+        const vec_t<T> df = dct * c_prev;
+        if (d.coupled) di -= df;
+        const vec_t<T> da_i = di * i * (1 - i);
+        const vec_t<T> da_f = d.coupled ? vsplat<T>(0) : df * fg * (1 - fg);
+        const vec_t<T> da_g = dg * (1 - g * g);
+        dc_prev += dct * fg;
+        if (d.peephole) {
+          dc_prev += vload(f.peep + j) * da_i + vload(f.peep + Hp + j) * da_f;
+          vstore(dpeep + j, vload(dpeep + j) + da_i * c_prev);
+          vstore(dpeep + Hp + j, vload(dpeep + Hp + j) + da_f * c_prev);
+        }
+        vstore(da + j, da_i);
+        vstore(da + Hp + j, da_f);
+        vstore(da + 2 * Hp + j, da_g);
+        vstore(dc + j, dc_prev);
+      }
+      for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
+      if (d.layer_norm) {
+        layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
+                                   dln_hh_w, dln_hh_b);
+        for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
+      }
+    }
+    // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh
+    gemm<T>(nb, int(Rp), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Rp, dHin, Rp, false);
+    for (int k = 0; k < nb; ++k) {
+      const long b = b0 + k;
+      if (!live(t, b)) continue;
+      for (long j = 0; j < Rp; j += V) {
+        vec_t<T> g = vload(dHin + k * Rp + j);
+        if (d.dropout) g *= vload(f.mask + b * Rp + j);
+        if (d.zoneout_h) g += vload(dHz + k * Rp + j);
+        vstore(dH + k * Rp + j, g);
+      }
+    }
+  }
+  for (int k = 0; k < nb; ++k) {
+    const long b = b0 + k;
+    vcopy<T>(w.dh0 + b * R, dH + k * Rp, R);
+    vcopy<T>(w.dc0 + b * H, dC + k * Hp, H);
+  }
+}

@@ -1,0 +1,139 @@
+// Forward time loop of the LSTM recurrence for a slice of the batch (rows b0..b1), one call per thread.
+//
+// Per step t, for every row (the same equations as lstmkit/ops/reference.py):
+//   a_t  = xg_t + LN_hh(W_hh (m ⊙ h_{t-1}))         // one small GEMM for all rows of the slice
+//   i_t  = σ(a_i + p_i ⊙ c_{t-1})
+//   f_t  = σ(a_f + p_f ⊙ c_{t-1})                    // f_t = 1 - i_t with coupled gates
+//   g_t  = tanh(a_g)
+//   c̃_t  = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+//   o_t  = σ(a_o + p_o ⊙ c̃_t)
+//   h̃_t  = W_hr (o_t ⊙ tanh(LN_c(c̃_t)))              // second small GEMM with a projection
+//   c_t  = z^c_t ⊙ c_{t-1} + (1 - z^c_t) ⊙ c̃_t
+//   h_t  = z^h_t ⊙ h_{t-1} + (1 - z^h_t) ⊙ h̃_t
+// Rows at or past their length keep (h, c) and output zeros. Needs simd.h, gemm.h and layer_norm.h.
+
+template <class T>
+void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
+  constexpr int V = Vec<T>::lanes;
+  const long B = d.B, H = d.H, R = d.R, Hp = d.Hp, Rp = d.Rp, G4 = 4 * Hp;
+  const int nb = int(b1 - b0);
+  T* S = scratch;          // (nb, 4Hp) gate pre-activations
+  T* hin = S + B * G4;     // (nb, Rp) m ⊙ h_{t-1}
+  T* hproj = hin + B * Rp; // (nb, Rp) W_hr r_t
+  T* valid = hproj + B * Rp;  // [4Hp] 1 on real lanes, 0 on padding
+  for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
+  auto slot2 = [&](long t) { return d.keep ? t : (t & 1); };
+  auto slot1 = [&](long t) { return d.keep ? t : 0L; };
+
+  for (long b = b0; b < b1; ++b) {
+    T* h = f.hs + b * Rp;
+    T* c = f.cs + b * Hp;
+    for (long j = 0; j < Rp; ++j) h[j] = j < R ? f.h0[b * R + j] : T(0);
+    for (long j = 0; j < Hp; ++j) c[j] = j < H ? f.c0[b * H + j] : T(0);
+  }
+  for (long t = 0; t < d.T; ++t) {
+    const T* hprev = f.hs + slot2(t) * B * Rp;
+    const T* cprev = f.cs + slot2(t) * B * Hp;
+    T* hnext = f.hs + slot2(t + 1) * B * Rp;
+    T* cnext = f.cs + slot2(t + 1) * B * Hp;
+    const long s1 = slot1(t);
+    const T* xg = f.xg + t * B * 4 * H;
+
+    // a_t = xg_t + LN_hh(W_hh (m ⊙ h_{t-1}))
+    const T* A = hprev + b0 * Rp;
+    if (d.dropout) {
+      for (int k = 0; k < nb; ++k)
+        for (long j = 0; j < Rp; j += V)
+          vstore(hin + k * Rp + j, vload(hprev + (b0 + k) * Rp + j) * vload(f.mask + (b0 + k) * Rp + j));
+      A = hin;
+    }
+    if (d.layer_norm) {
+      gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, false);
+      for (int k = 0; k < nb; ++k) {
+        const long row = s1 * B + b0 + k;
+        T* a = S + k * G4;
+        layer_norm_row<T>(a, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4, f.rstd_hh + row);
+        const T* x = xg + (b0 + k) * 4 * H;
+        for (int q = 0; q < 4; ++q) vadd<T>(a + q * Hp, x + q * H, H);
+      }
+    } else {
+      for (int k = 0; k < nb; ++k)
+        for (int q = 0; q < 4; ++q)
+          vcopy<T>(S + k * G4 + q * Hp, xg + (b0 + k) * 4 * H + q * H, H);
+      gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, true);
+    }
+
+    for (int k = 0; k < nb; ++k) {
+      const long b = b0 + k, row = s1 * B + b;
+      const T* a = S + k * G4;
+      const T* cp = cprev + b * Hp;
+      T* gate = f.gates + row * G4;
+      T* cn = cnext + b * Hp;
+      if (d.lengths && t >= f.len[b]) {  // frozen: keep the state, output zeros
+        vcopy<T>(hnext + b * Rp, hprev + b * Rp, Rp);
+        vcopy<T>(cn, cp, Hp);
+        for (long j = 0; j < R; ++j) f.y[(t * B + b) * R + j] = 0;
+        continue;
+      }
+      T* ct_out = d.zoneout_c ? f.ctil + row * Hp : cn;  // c̃_t
+      for (long j = 0; j < Hp; j += V) {
+        vec_t<T> ai = vload(a + j), af = vload(a + Hp + j);
+        const vec_t<T> ag = vload(a + 2 * Hp + j), c_prev = vload(cp + j);
+        if (d.peephole) {
+          ai += vload(f.peep + j) * c_prev;
+          af += vload(f.peep + Hp + j) * c_prev;
+        }
+        const vec_t<T> i = vsigmoid(ai);                     // input gate
+        const vec_t<T> fg = d.coupled ? 1 - i : vsigmoid(af);  // forget gate
+        const vec_t<T> g = vtanh(ag);                        // candidate cell
+        vstore(gate + j, i);
+        vstore(gate + Hp + j, fg);
+        vstore(gate + 2 * Hp + j, g);
+        vstore(ct_out + j, fg * c_prev + i * g);             // c̃ = f c_{t-1} + i g
+      }
+      T mean = 0, rstd = 1;
+      if (d.layer_norm) {
+        layer_norm_stats<T>(ct_out, Hp, H, valid, &mean, &rstd);
+        f.rstd_c[row] = rstd;
+      }
+      T* rr = d.projection ? f.r + row * Hp : hproj + k * Rp;
+      for (long j = 0; j < Hp; j += V) {
+        const vec_t<T> ct = vload(ct_out + j);
+        vec_t<T> ao = vload(a + 3 * Hp + j);
+        if (d.peephole) ao += vload(f.peep + 2 * Hp + j) * ct;
+        const vec_t<T> o = vsigmoid(ao);                     // output gate
+        vec_t<T> chat = ct;
+        if (d.layer_norm) {
+          const vec_t<T> xhat = (ct - mean) * rstd * vload(valid + j);
+          vstore(f.xhat_c + row * Hp + j, xhat);
+          chat = xhat * vload(f.ln_c_w + j) + vload(f.ln_c_b + j);  // ĉ = LN_c(c̃)
+        }
+        const vec_t<T> th = vtanh(chat);
+        vstore(gate + 3 * Hp + j, o);
+        vstore(f.th + row * Hp + j, th);
+        vstore(rr + j, o * th);                              // h̃ (or r before W_hr)
+        if (d.zoneout_c) {
+          const vec_t<T> z = vload(f.zc + (t * B + b) * Hp + j);
+          vstore(cn + j, z * vload(cp + j) + (1 - z) * ct);  // c = z c_{t-1} + (1 - z) c̃
+        }
+      }
+    }
+    if (d.projection) gemm<T>(nb, int(Rp), int(H), f.r + (s1 * B + b0) * Hp, Hp, f.w_hr_t, Rp, hproj, Rp, false);
+    for (int k = 0; k < nb; ++k) {
+      const long b = b0 + k;
+      if (d.lengths && t >= f.len[b]) continue;
+      T* hn = hnext + b * Rp;
+      const T* ht = hproj + k * Rp;
+      if (d.zoneout_h) {
+        for (long j = 0; j < Rp; j += V) {
+          const vec_t<T> z = vload(f.zh + (t * B + b) * Rp + j);
+          vstore(hn + j, z * vload(hprev + b * Rp + j) + (1 - z) * vload(ht + j));  // h = z h_{t-1} + (1 - z) h̃
+        }
+      } else {
+        vcopy<T>(hn, ht, Rp);
+      }
+      vcopy<T>(f.y + (t * B + b) * R, hn, R);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+// Portable short vectors (GCC/Clang vector extensions) and the activations the LSTM cell needs.
+//
+// This header is included once per instruction set, inside that set's namespace, after
+// `#pragma GCC target(...)`; LSTMKIT_VBYTES is the vector width in bytes (64 AVX-512, 32 AVX2, 16 baseline).
+// It includes no system header itself (isa_api.h does that first, <immintrin.h> included), so every
+// function here is compiled for the chosen instruction set and nothing leaks between sets.
+
+template <class T>
+struct Vec {
+  typedef T type __attribute__((vector_size(LSTMKIT_VBYTES), aligned(sizeof(T))));
+  static constexpr int lanes = LSTMKIT_VBYTES / int(sizeof(T));
+};
+
+template <class T>
+using vec_t = typename Vec<T>::type;
+
+template <class T>
+inline vec_t<T> vload(const T* p) {
+  vec_t<T> v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <class T>
+inline void vstore(T* p, vec_t<T> v) {
+  __builtin_memcpy(p, &v, sizeof(v));
+}
+
+template <class T>
+inline vec_t<T> vsplat(T x) {
+  return vec_t<T>{} + x;
+}
+
+// dst[0..n) = src[0..n): whole vectors, then the tail; inline (a libc call per short row costs more).
+template <class T>
+inline void vcopy(T* dst, const T* src, long n) {
+  long j = 0;
+  for (; j + Vec<T>::lanes <= n; j += Vec<T>::lanes) vstore(dst + j, vload(src + j));
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
+// dst[0..n) += src[0..n)
+template <class T>
+inline void vadd(T* dst, const T* src, long n) {
+  long j = 0;
+  for (; j + Vec<T>::lanes <= n; j += Vec<T>::lanes) vstore(dst + j, vload(dst + j) + vload(src + j));
+  for (; j < n; ++j) dst[j] += src[j];
+}
+
+// exp(x) for float32: x = n ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^6
+// (relative error < 2e-7), then the result scaled by 2^n.
+inline vec_t<float> vexp(vec_t<float> x) {
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+  // AVX-512: round and scale in one instruction each (vrndscaleps, vscalefps).
+  // clamp with x as the second operand: max/min return it when it is NaN, so NaN propagates
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), 0);
+  const vec_t<float> nf = (vec_t<float>)n;
+  const vec_t<float> r = (vec_t<float>)xc - nf * 0.693145751953125f - nf * 1.428606765330187e-06f;
+#else
+  typedef int vi __attribute__((vector_size(LSTMKIT_VBYTES)));
+  x = x < -87.0f ? vsplat(-87.0f) : x;
+  x = x > 88.0f ? vsplat(88.0f) : x;
+  const vec_t<float> t = x * 1.44269504088896341f + 0.5f;
+  vi n = __builtin_convertvector(t, vi);  // truncation toward zero
+  n -= (__builtin_convertvector(n, vec_t<float>) > t) ? 1 : 0;  // floor
+  const vec_t<float> nf = __builtin_convertvector(n, vec_t<float>);
+  const vec_t<float> r = x - nf * 0.693145751953125f - nf * 1.428606765330187e-06f;
+#endif
+  vec_t<float> p = vsplat(1.0f / 720);
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+  return (vec_t<float>)_mm512_scalef_ps((__m512)p, n);
+#else
+  const vi bits = (n + 127) << 23;
+  return p * (vec_t<float>)bits;
+#endif
+}
+
+// 1/x: the hardware estimate (14 bits AVX-512, 12 bits AVX2) and one Newton step, r (2 - x r), which
+// leaves it within ~1 ulp of the division at a fraction of its cost.
+inline vec_t<float> vrecip(vec_t<float> x) {
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+  const vec_t<float> r = (vec_t<float>)_mm512_rcp14_ps((__m512)x);
+  return r * (2.0f - x * r);
+#elif LSTMKIT_VBYTES == 32 && defined(__x86_64__)
+  const vec_t<float> r = (vec_t<float>)_mm256_rcp_ps((__m256)x);
+  return r * (2.0f - x * r);
+#else
+  return 1.0f / x;
+#endif
+}
+
+// σ(x) = 1 / (1 + exp(-x))
+inline vec_t<float> vsigmoid(vec_t<float> x) { return vrecip(1.0f + vexp(-x)); }
+
+// tanh(x) = 1 - 2 / (exp(2x) + 1); for |x| < 0.4 its odd Taylor series to x^11 keeps the relative
+// accuracy near 0 that the exp form loses.
+inline vec_t<float> vtanh(vec_t<float> x) {
+  const vec_t<float> big = 1.0f - 2.0f * vrecip(vexp(2.0f * x) + 1.0f);
+  const vec_t<float> x2 = x * x;
+  vec_t<float> p = -1382.0f / 155925 + x2 * 0.0f;
+  p = p * x2 + 62.0f / 2835;
+  p = p * x2 - 17.0f / 315;
+  p = p * x2 + 2.0f / 15;
+  p = p * x2 - 1.0f / 3;
+  p = p * x2 + 1.0f;
+  const vec_t<float> small = p * x;
+  return (x2 < 0.16f) ? small : big;
+}
+
+// float64: lane by lane through libm, accurate to the last bits (the float64 path is for checking,
+// not for speed).
+inline vec_t<double> vsigmoid(vec_t<double> x) {
+  for (int k = 0; k < Vec<double>::lanes; ++k) x[k] = 1.0 / (1.0 + __builtin_exp(-x[k]));
+  return x;
+}
+
+inline vec_t<double> vtanh(vec_t<double> x) {
+  for (int k = 0; k < Vec<double>::lanes; ++k) x[k] = __builtin_tanh(x[k]);
+  return x;
+}
+
+// Σ of the lanes.
+template <class T>
+inline T vsum(vec_t<T> v) {
+  T s = 0;
+  for (int k = 0; k < Vec<T>::lanes; ++k) s += v[k];
+  return s;
+}

@@ -1,0 +1,30 @@
+"""Build of lstmkit's optional native kernel (``lstmkit.ops._native``); everything else is in pyproject.toml.
+
+The extension is optional: without a C++ compiler the pure-PyTorch package still installs and
+``lstmkit.ops.native.native_available()`` says why the native kernel is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pybind11.setup_helpers import Pybind11Extension
+from setuptools import setup
+
+SOURCES = ["bindings.cpp", "threads.cpp", "isa_avx512.cpp", "isa_avx2.cpp", "isa_generic.cpp"]
+
+UNIX_FLAGS = ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-fno-tree-loop-distribute-patterns"]
+compile_args = [] if sys.platform == "win32" else UNIX_FLAGS
+
+native = Pybind11Extension(
+    "lstmkit.ops._native",
+    [f"csrc/{name}" for name in SOURCES],
+    include_dirs=["csrc"],
+    extra_compile_args=compile_args,
+    cxx_std=17,
+    optional=True,
+)
+HEADERS = ["gemm.h", "simd.h", "layer_norm.h", "layout.h", "isa_api.h", "isa_kernels.inc", "threads.h"]
+native.depends = [f"csrc/{name}" for name in [*HEADERS, "lstm_forward.h", "lstm_backward.h"]]
+
+setup(ext_modules=[native])

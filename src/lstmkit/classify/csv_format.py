@@ -1,0 +1,161 @@
+"""Series classification data from CSV: wide (one row per series) or long (one row per time step).
+
+Wide: every column except the label column is one time step of a univariate series; empty cells at the
+end of a row shorten that series (unequal lengths), empty cells inside it are missing values.
+
+Long: rows share an ``id``; each series is the rows of one id in file order (or sorted by a time column),
+every other column except id/time/label is a channel, and the label must be constant within an id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lstmkit.classify.labels import check_label_types
+from lstmkit.classify.ts_format import SeriesDataset
+
+
+def read_series_csv(
+    path: str | Path,
+    *,
+    label_column: str | None = "label",
+    id_column: str | None = None,
+    time_column: str | None = None,
+) -> SeriesDataset:
+    """Read labelled (or unlabelled) series from a CSV file.
+
+    Args:
+        path: the CSV file.
+        label_column: column holding the class label; ``None`` for unlabelled data.
+        id_column: ``None`` for the wide layout; the series id column for the long layout.
+        time_column: long layout only: sort each series by this column.
+
+    Returns:
+        A :class:`SeriesDataset`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an empty file, a missing column, non-numeric values, labels of mixed types, or a label
+            that changes within one series (long layout).
+
+    Example:
+        >>> import tempfile, os
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        ...     _ = f.write("t0,t1,t2,label\\n1,2,3,up\\n3,2,,down\\n")
+        >>> data = read_series_csv(f.name); os.unlink(f.name)
+        >>> data.lengths.tolist(), list(data.labels)
+        ([3, 2], ['up', 'down'])
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"no CSV file at '{source}'")
+    try:
+        frame = pd.read_csv(source)
+    except pd.errors.EmptyDataError as err:
+        raise ValueError(
+            f"'{source}' is empty; expected a CSV with a header row and one row per series"
+        ) from err
+    if frame.empty:
+        raise ValueError(f"'{source}' has a header but no rows; expected at least one series")
+    for name, column in (
+        ("label_column", label_column),
+        ("id_column", id_column),
+        ("time_column", time_column),
+    ):
+        if column is not None and column not in frame.columns:
+            raise ValueError(
+                f"{name}={column!r} is not a column of '{source}'; columns: {list(frame.columns)}"
+            )
+    if time_column is not None and id_column is None:
+        raise ValueError("time_column needs id_column (the long layout); the wide layout has no time column")
+    labels = None
+    if label_column is not None:
+        if frame[label_column].isna().any():
+            row = int(np.flatnonzero(frame[label_column].isna().to_numpy())[0])
+            raise ValueError(f"'{source}' row {row + 1} has no value in label column {label_column!r}")
+        labels = labels_from_column(frame[label_column], source)
+    if id_column is None:
+        return _wide(frame.drop(columns=[label_column] if label_column else []), labels, source)
+    return _long(frame, labels, label_column, id_column, time_column, source)
+
+
+def labels_from_column(column: pd.Series, source: Path) -> np.ndarray:
+    """Labels as Python scalars; a text column mixing numbers and words is rejected."""
+    values = column.tolist()
+    if not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        kinds = {_looks_numeric(v) for v in values}
+        if len(kinds) > 1:
+            number = next(v for v in values if _looks_numeric(v))
+            word = next(v for v in values if not _looks_numeric(v))
+            raise ValueError(
+                f"'{source}' label column {column.name!r} mixes numbers and text (e.g. {number!r} and "
+                f"{word!r}); use one type for all class labels"
+            )
+    return np.array(check_label_types(values, f"'{source}' labels"), dtype=object)
+
+
+def _looks_numeric(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric(frame: pd.DataFrame, source: Path) -> np.ndarray:
+    try:
+        return frame.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"'{source}' has a non-numeric series value: {err}") from err
+
+
+def _wide(frame: pd.DataFrame, labels: np.ndarray | None, source: Path) -> SeriesDataset:
+    if frame.shape[1] == 0:
+        raise ValueError(
+            f"'{source}' has no value columns besides the label; expected one column per time step"
+        )
+    values = _numeric(frame, source)
+    series = []
+    for row, data in enumerate(values):
+        observed = np.flatnonzero(~np.isnan(data))
+        if observed.size == 0:
+            raise ValueError(f"'{source}' row {row + 1} has no values; expected at least one time step")
+        series.append(data[: observed[-1] + 1, None].copy())  # (T, 1), trailing empties are not data
+    return SeriesDataset(series=series, labels=labels, name=source.stem)
+
+
+def _long(
+    frame: pd.DataFrame,
+    labels: np.ndarray | None,
+    label_column: str | None,
+    id_column: str,
+    time_column: str | None,
+    source: Path,
+) -> SeriesDataset:
+    value_columns = [c for c in frame.columns if c not in {label_column, id_column, time_column}]
+    if not value_columns:
+        raise ValueError(
+            f"'{source}' has no value columns besides id/time/label; expected at least one channel"
+        )
+    frame = frame.assign(_label=labels) if labels is not None else frame
+    series, series_labels = [], []
+    for key, group in frame.groupby(id_column, sort=False):
+        if time_column is not None:
+            group = group.sort_values(time_column, kind="stable")
+        series.append(_numeric(group[value_columns], source))
+        if labels is not None:
+            distinct = pd.unique(group["_label"])
+            if len(distinct) != 1:
+                raise ValueError(
+                    f"'{source}' series {id_column}={key!r} has labels {list(distinct)}; expected one label "
+                    f"per series"
+                )
+            series_labels.append(distinct[0])
+    return SeriesDataset(
+        series=series,
+        labels=np.array(series_labels, dtype=object) if labels is not None else None,
+        name=source.stem,
+    )

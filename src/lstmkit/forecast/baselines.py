@@ -1,0 +1,154 @@
+"""Reference forecasts that every model must be judged against, computed on the same origins.
+
+Each baseline maps a level series ``y`` (``(N,)``), forecast origins ``t`` (``(S,)``) and a horizon ``H``
+to ``(S, H)`` forecasts of ``y_{t+1..t+H}`` using only ``y[: t + 1]``:
+
+    persistence:     ŷ_{t+h} = y_t
+    seasonal naive:  ŷ_{t+h} = y_{t+h-m(⌊(h-1)/m⌋+1)}           (the value one season back, m = season)
+    drift:           ŷ_{t+h} = y_t + h (y_t - y_0) / t          (a line through the first and last point)
+    moving average:  ŷ_{t+h} = (1/k) sum_{j<k} y_{t-j}
+    arima:           statsmodels ARIMA(p, d, q) fit on the training span, re-filtered to each origin
+
+See Hyndman & Athanasopoulos, "Forecasting: Principles and Practice" (3rd ed., 2021), section 5.2.
+
+Example:
+    >>> y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> persistence(y, np.array([3]), 2).tolist(), seasonal_naive(y, np.array([3]), 2, season=2).tolist()
+    ([[4.0, 4.0]], [[3.0, 4.0]])
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstmkit.utils.validation import check_positive_int
+
+BaselineFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def persistence(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The naive forecast: every future step equals the last observed value."""
+    y, origins = _checked(y, origins)
+    return np.repeat(y[origins][:, None], horizon, axis=1)
+
+
+def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, *, season: int) -> np.ndarray:
+    """The value observed one season earlier (whole seasons back, so it is always already observed)."""
+    check_positive_int("season", season)
+    y, origins = _checked(y, origins)
+    steps = np.arange(1, horizon + 1)
+    back = season * ((steps - 1) // season + 1)  # (H,)
+    index = origins[:, None] + steps[None, :] - back[None, :]
+    if index.size and index.min() < 0:
+        raise ValueError(
+            f"seasonal naive with season={season} needs {season} observed steps before the origin"
+        )
+    return y[index]
+
+
+def drift(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The last value plus the average change since the first observation, times the step."""
+    y, origins = _checked(y, origins)
+    slope = (y[origins] - y[0]) / np.maximum(origins, 1)
+    return y[origins][:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]
+
+
+def moving_average(y: np.ndarray, origins: np.ndarray, horizon: int, *, window: int) -> np.ndarray:
+    """The mean of the last ``window`` observations, flat over the horizon."""
+    check_positive_int("window", window)
+    y, origins = _checked(y, origins)
+    cumulative = np.concatenate([[0.0], np.cumsum(y)])
+    start = np.maximum(origins + 1 - window, 0)
+    mean = (cumulative[origins + 1] - cumulative[start]) / (origins + 1 - start)
+    return np.repeat(mean[:, None], horizon, axis=1)
+
+
+def arima_available() -> bool:
+    """Whether statsmodels is installed (``pip install lstmkit[arima]``)."""
+    return importlib.util.find_spec("statsmodels") is not None
+
+
+def arima(
+    y: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    *,
+    train_end: int,
+    order: tuple[int, int, int] = (1, 1, 1),
+) -> np.ndarray:
+    """ARIMA fit on ``y[:train_end]``, then re-filtered (same parameters) up to each origin to forecast.
+
+    Raises:
+        ImportError: statsmodels is not installed.
+        ValueError: an origin lies before ``train_end - 1`` (it would forecast inside the fit span).
+    """
+    if not arima_available():
+        raise ImportError("the ARIMA baseline needs statsmodels: pip install 'lstmkit[arima]'")
+    from statsmodels.tsa.arima.model import ARIMA
+
+    y, origins = _checked(y, origins)
+    if origins.size and origins.min() < train_end - 1:
+        raise ValueError(f"ARIMA origins must be >= train_end - 1 = {train_end - 1}, got {origins.min()}")
+    fitted = ARIMA(y[:train_end], order=order).fit()
+    out = np.empty((len(origins), horizon))
+    for row, origin in enumerate(origins):
+        out[row] = fitted.apply(y[: origin + 1]).forecast(horizon)
+    return out
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A named baseline ready to apply to ``(y, origins, horizon)``."""
+
+    name: str
+    fn: BaselineFn
+
+    def __call__(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        return self.fn(y, origins, horizon)
+
+
+def default_baselines(
+    season: int | None,
+    *,
+    ma_window: int | None = None,
+    train_end: int | None = None,
+    with_arima: bool = False,
+) -> list[Baseline]:
+    """The standard set: persistence, seasonal naive (when a season > 1 is known), drift, moving average.
+
+    Args:
+        season: the season length, ``None`` or 1 to leave seasonal naive out.
+        ma_window: moving-average window (default: the season, else 5).
+        train_end: needed for ARIMA (the end of its fit span).
+        with_arima: add ARIMA(1,1,1) (needs statsmodels and ``train_end``).
+    """
+    window = ma_window or (season if season and season > 1 else 5)
+    out = [Baseline("persistence", persistence)]
+    if season is not None and season > 1:
+        out.append(
+            Baseline(f"seasonal_naive(m={season})", lambda y, o, h: seasonal_naive(y, o, h, season=season))
+        )
+    out.append(Baseline("drift", drift))
+    out.append(
+        Baseline(f"moving_average(k={window})", lambda y, o, h: moving_average(y, o, h, window=window))
+    )
+    if with_arima:
+        if train_end is None:
+            raise ValueError("with_arima=True needs train_end")
+        end = train_end
+        out.append(Baseline("arima(1,1,1)", lambda y, o, h: arima(y, o, h, train_end=end)))
+    return out
+
+
+def _checked(y: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype=np.float64)
+    origins = np.asarray(origins, dtype=np.int64)
+    if y.ndim != 1:
+        raise ValueError(f"baselines expect a 1-D level series, got shape {y.shape}")
+    if origins.size and (origins.min() < 0 or origins.max() >= len(y)):
+        raise ValueError(f"origins must lie in [0, {len(y) - 1}], got [{origins.min()}, {origins.max()}]")
+    return y, origins

@@ -1,0 +1,316 @@
+"""Turning a CSV, DataFrame or Series into a clean, regularly indexed frame, or a clear error.
+
+Everything the forecasting kit does starts from :func:`prepare_frame`: dates are parsed (from the index or
+a date column), duplicates are refused, unsorted dates are sorted *and reported*, the target and feature
+columns must be numeric, and gaps or NaNs are handled only by an explicit ``fill`` policy, never silently:
+
+- ``'none'`` (default): any NaN or missing timestamp is an error that says where and how to fix it.
+- ``'ffill'``: missing timestamps are inserted and every NaN takes the last observed value.
+- ``'interpolate'``: missing timestamps are inserted and NaNs are interpolated linearly in time.
+- ``'drop'``: rows with a NaN are dropped; the series becomes a sequence of observations (trading days).
+
+Example:
+    >>> frame = pd.DataFrame({"date": ["2020-01-03", "2020-01-01", "2020-01-02"], "y": [3.0, 1.0, 2.0]})
+    >>> prepared = prepare_frame(frame, target="y")
+    >>> prepared.frame["y"].tolist(), prepared.freq, prepared.notes
+    ([1.0, 2.0, 3.0], 'D', ['dates were not sorted; sorted 3 rows by date'])
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lstmkit.utils.validation import check_choice
+
+logger = logging.getLogger(__name__)
+
+FILL_POLICIES = ("none", "ffill", "interpolate", "drop")
+_DATE_NAMES = ("date", "datetime", "time", "timestamp", "ds", "year", "month", "week", "unnamed: 0", "")
+
+# frequency rule code (prefix) -> season length used by seasonal naive
+_SEASONS = {
+    "B": 5,
+    "C": 5,
+    "D": 7,
+    "h": 24,
+    "H": 24,
+    "W": 52,
+    "MS": 12,
+    "ME": 12,
+    "M": 12,
+    "QS": 4,
+    "QE": 4,
+    "Q": 4,
+}
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A cleaned frame plus what was learnt and done while cleaning it.
+
+    Attributes:
+        frame: float64 columns ``[target, *features]`` with a sorted, unique ``DatetimeIndex``.
+        target: the target column.
+        features: the covariate columns (target excluded).
+        freq: the inferred frequency rule (``'B'``, ``'D'``, ``'h'``, ``'MS'``, ...) or ``None`` if irregular.
+        notes: human-readable notes on what was changed (sorting, filling); the CLI prints them.
+    """
+
+    frame: pd.DataFrame
+    target: str
+    features: list[str]
+    freq: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """All model input columns, the target first."""
+        return [self.target, *self.features]
+
+
+def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV with ``.`` and empty cells as missing values (FRED writes holidays as ``.``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is empty or not parseable as CSV.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"no data file at '{source}'")
+    try:
+        frame = pd.read_csv(source, na_values=["."], keep_default_na=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"could not read '{source}' as CSV: {err}") from err
+    if frame.empty:
+        raise ValueError(f"'{source}' holds no data rows")
+    return frame
+
+
+def season_from_freq(freq: str | None) -> int | None:
+    """Season length implied by a frequency rule: 12 for monthly, 24 for hourly, 5 for business days.
+
+    Example:
+        >>> [season_from_freq(f) for f in ("MS", "h", "W-SAT", "YS-JAN")]
+        [12, 24, 52, None]
+    """
+    if freq is None:
+        return None
+    code = freq.split("-")[0].lstrip("0123456789")
+    return _SEASONS.get(code)
+
+
+def prepare_frame(
+    data: pd.DataFrame | pd.Series,
+    *,
+    target: str | None = None,
+    features: list[str] | None = None,
+    date_column: str | None = None,
+    fill: str = "none",
+) -> PreparedData:
+    """Validate and clean time-series data for forecasting.
+
+    Args:
+        data: a DataFrame or Series with a ``DatetimeIndex``, or a DataFrame with a date column.
+        target: the column to forecast; may be omitted for a Series or a frame with one numeric column.
+        features: covariate columns fed to the model beside the target; ``None`` means none.
+        date_column: the column holding the dates; ``None`` looks for one named like a date
+            (``date``, ``DATE``, ``year``, ``timestamp``, an unnamed first column).
+        fill: the gap/NaN policy, one of ``'none'``, ``'ffill'``, ``'interpolate'``, ``'drop'``.
+
+    Returns:
+        A :class:`PreparedData`.
+
+    Raises:
+        TypeError: ``data`` is neither a DataFrame nor a Series.
+        ValueError: missing or non-numeric columns, unparseable or duplicate dates, NaNs or gaps under
+            ``fill='none'``, or fewer than 3 rows.
+    """
+    check_choice("fill policy", fill, FILL_POLICIES)
+    if isinstance(data, pd.Series):
+        data = data.to_frame(name=str(data.name) if data.name is not None else "value")
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ValueError("the data holds no rows")
+    notes: list[str] = []
+    frame = _with_datetime_index(data, date_column)
+    target, features = _pick_columns(frame, target, features)
+    frame = frame[[target, *features]].copy()
+    for column in frame.columns:
+        frame[column] = _numeric_column(frame[column], column)
+    frame = frame.astype("float64")
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index(kind="stable")
+        notes.append(f"dates were not sorted; sorted {len(frame)} rows by date")
+    duplicated = frame.index.duplicated()
+    if duplicated.any():
+        first = frame.index[duplicated][0]
+        raise ValueError(
+            f"found {int(duplicated.sum())} duplicate date(s), the first {first}; each date must appear once"
+        )
+    infinite = np.isinf(frame.to_numpy())
+    if infinite.any():
+        row = int(np.argwhere(infinite)[0][0])
+        raise ValueError(f"infinite value at {frame.index[row]}; clean the data first")
+    freq = _infer_freq(pd.DatetimeIndex(frame.index))
+    if freq is None:
+        notes.append(
+            "dates are irregular (no frequency could be inferred); rows are treated as consecutive steps"
+        )
+    frame, fill_notes = _apply_fill(frame, freq, fill)
+    notes.extend(fill_notes)
+    if len(frame) < 3:
+        raise ValueError(f"expected at least 3 rows of data, got {len(frame)}")
+    for note in notes:
+        logger.info(note)
+    return PreparedData(frame=frame, target=target, features=features, freq=freq, notes=notes)
+
+
+def _with_datetime_index(data: pd.DataFrame, date_column: str | None) -> pd.DataFrame:
+    """Return a copy of ``data`` indexed by parsed dates."""
+    if date_column is not None:
+        if date_column not in data.columns:
+            raise ValueError(
+                f"date column {date_column!r} not found; the columns are {[str(c) for c in data.columns]}"
+            )
+        dates = _parse_dates(data[date_column], date_column)
+        return data.drop(columns=[date_column]).set_index(pd.DatetimeIndex(dates, name=date_column))
+    if isinstance(data.index, pd.DatetimeIndex):
+        return data
+    for column in data.columns:
+        if str(column).strip().lower() in _DATE_NAMES:
+            return _with_datetime_index(data, column)
+    if isinstance(data.index, pd.RangeIndex):
+        raise ValueError(
+            "no dates found: expected a DatetimeIndex or a date column (named like 'date' or passed as "
+            f"date_column / --date-column); the columns are {[str(c) for c in data.columns]}"
+        )
+    return data.set_index(pd.DatetimeIndex(_parse_dates(data.index.to_series(), "index"), name="date"))
+
+
+def _parse_dates(values: pd.Series, name: str) -> pd.Series:
+    """Parse dates, accepting whole-number years (``1700`` or ``1700.0``); say which value fails."""
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.to_numpy(dtype="float64")
+        if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
+            years = numbers.astype(np.int64)
+            if np.all((years >= 1000) & (years <= 2999)):
+                return pd.to_datetime(pd.Series(years.astype(str)), format="%Y")
+        raise ValueError(f"date column {name!r} is numeric but does not hold whole years; cannot parse dates")
+    parsed = pd.to_datetime(values, errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        first = values[bad].iloc[0]
+        raise ValueError(
+            f"could not parse {int(bad.sum())} date(s) in column {name!r}, the first {first!r} "
+            f"(row {int(np.argmax(bad.to_numpy()))}); use ISO dates like 2020-01-31"
+        )
+    return parsed
+
+
+def _pick_columns(
+    frame: pd.DataFrame, target: str | None, features: list[str] | None
+) -> tuple[str, list[str]]:
+    names = [str(c) for c in frame.columns]
+    frame.columns = pd.Index(names)
+    if target is None:
+        numeric = [c for c in names if pd.api.types.is_numeric_dtype(frame[c])]
+        if len(names) == 1:
+            target = names[0]
+        elif len(numeric) == 1:
+            target = numeric[0]
+        else:
+            raise ValueError(f"the data has several columns {names}; name the one to forecast with target=")
+    if target not in names:
+        raise ValueError(f"target column {target!r} not found; the columns are {names}")
+    features = [] if features is None else [str(f) for f in features]
+    missing = [f for f in features if f not in names]
+    if missing:
+        raise ValueError(f"feature column(s) {missing} not found; the columns are {names}")
+    return target, [f for f in features if f != target]
+
+
+def _numeric_column(values: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna() & values.notna()
+    if bad.any():
+        raise ValueError(
+            f"column {name!r} must be numeric, got non-numeric value {values[bad].iloc[0]!r} "
+            f"at {values.index[bad][0]} ({int(bad.sum())} such value(s))"
+        )
+    return converted
+
+
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """The frequency of the index, tolerating gaps: the most common frequency of short runs of dates."""
+    if len(index) < 3:
+        return None
+    whole = _freq_of(index)
+    if whole is not None:
+        return whole
+    run = max(3, min(12, len(index) // 3))
+    starts = np.unique(
+        np.linspace(0, max(len(index) - run, 0), num=min(60, max(len(index) - run, 1))).astype(int)
+    )
+    votes = Counter(f for s in starts if (f := _freq_of(index[s : s + run])) is not None)
+    if not votes:
+        return None
+    freq, count = votes.most_common(1)[0]
+    return freq if count >= len(starts) / 2 else None
+
+
+def _freq_of(index: pd.DatetimeIndex) -> str | None:
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(index)
+    except (ValueError, TypeError, KeyError):
+        return None
+    if offset is None:
+        return None
+    return offset if isinstance(offset, str) else str(offset.freqstr)
+
+
+def _apply_fill(frame: pd.DataFrame, freq: str | None, fill: str) -> tuple[pd.DataFrame, list[str]]:
+    notes: list[str] = []
+    missing_dates = pd.DatetimeIndex([])
+    if freq is not None:
+        full = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
+        off_grid = pd.DatetimeIndex(frame.index).difference(full)
+        if len(off_grid) == 0:
+            missing_dates = full.difference(pd.DatetimeIndex(frame.index))
+    nan_rows = frame.isna().any(axis=1)
+    n_nan, n_gap = int(nan_rows.sum()), len(missing_dates)
+    if n_nan == 0 and n_gap == 0:
+        return frame, notes
+    if fill == "none":
+        where = []
+        if n_nan:
+            where.append(f"{n_nan} row(s) with NaN, the first at {frame.index[nan_rows.to_numpy()][0]}")
+        if n_gap:
+            where.append(f"{n_gap} missing date(s) at frequency {freq}, the first {missing_dates[0]}")
+        raise ValueError(
+            f"the data has gaps: {'; '.join(where)}; choose a fill policy (fill= / --fill): "
+            "'ffill', 'interpolate' or 'drop'"
+        )
+    if fill == "drop":
+        notes.append(f"dropped {n_nan} row(s) with NaN (fill='drop'); {n_gap} missing date(s) left as gaps")
+        return frame.loc[~nan_rows], notes
+    if n_gap:
+        frame = frame.reindex(frame.index.union(missing_dates))
+    frame = frame.ffill() if fill == "ffill" else frame.interpolate(method="time", limit_direction="forward")
+    leading = frame.isna().any(axis=1)
+    if leading.any():
+        frame = frame.loc[~leading]
+        notes.append(f"dropped {int(leading.sum())} leading row(s) with nothing to fill from")
+    notes.append(f"filled {n_nan} row(s) with NaN and {n_gap} missing date(s) by fill={fill!r}")
+    return frame, notes

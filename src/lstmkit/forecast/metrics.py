@@ -1,0 +1,139 @@
+"""Point and interval forecast metrics.
+
+With errors ``e = y - ŷ`` over all evaluated points (origins x horizon steps):
+
+    MAE   = mean |e|
+    RMSE  = sqrt(mean e^2)
+    MAPE  = 100 mean |e / y|
+    sMAPE = 100 mean 2|e| / (|y| + |ŷ|)
+    MASE  = MAE / mean_{t in train} |y_t - y_{t-m}|          (Hyndman & Koehler 2006; m = 1: naive)
+    DA    = mean 1[sign(ŷ - y_t) = sign(y - y_t)]             (direction of change from the origin level y_t)
+    coverage(l, u) = mean 1[l <= y <= u]
+    pinball_q(ŷ_q) = mean max(q e_q, (q - 1) e_q),  e_q = y - ŷ_q
+
+Implementation notes: directional accuracy ignores points where the actual change is exactly zero, and
+counts a predicted change of exactly zero as half right (a coin flip), so persistence scores 0.5 rather
+than 0. A forecast with a real edge in direction must beat 0.5.
+
+Example:
+    >>> y, yhat = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
+    >>> float(mae(y, yhat)), float(rmse(y, yhat))
+    (1.0, 1.2909944487358056)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}")
+    if y_true.size == 0:
+        raise ValueError("cannot compute a metric on zero points")
+    return y_true, y_pred
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute error."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Root mean squared error."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute percentage error (percent); NaN if any actual value is zero."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if np.any(y_true == 0):
+        return float("nan")
+    return float(100.0 * np.mean(np.abs((y_true - y_pred) / y_true)))
+
+
+def smape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Symmetric MAPE (percent, 0..200); points where both are zero count as 0."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    denominator = np.abs(y_true) + np.abs(y_pred)
+    ratio = np.divide(
+        2.0 * np.abs(y_true - y_pred), denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
+    return float(100.0 * np.mean(ratio))
+
+
+def naive_scale(y_train: np.ndarray, season: int = 1) -> float:
+    """In-sample mean absolute error of the (seasonal) naive forecast, the MASE denominator.
+
+    Raises:
+        ValueError: fewer than ``season + 1`` training points, or a constant training series.
+    """
+    y_train = np.asarray(y_train, dtype=np.float64)
+    if len(y_train) <= season:
+        raise ValueError(f"MASE needs more than season={season} training points, got {len(y_train)}")
+    scale = float(np.mean(np.abs(y_train[season:] - y_train[:-season])))
+    if scale == 0.0:
+        raise ValueError("MASE is undefined: the training series is constant (naive in-sample error is 0)")
+    return scale
+
+
+def mase(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray, season: int = 1) -> float:
+    """Mean absolute scaled error: MAE over the in-sample naive MAE of ``y_train``."""
+    return mae(y_true, y_pred) / naive_scale(y_train, season)
+
+
+def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndarray) -> float:
+    """Share of points whose predicted direction of change from ``y_last`` matches the actual one.
+
+    Args:
+        y_true: ``(S, H)`` or ``(S,)`` actual values.
+        y_pred: same shape, forecasts.
+        y_last: ``(S,)`` the level at each origin.
+
+    Returns:
+        A number in [0, 1]; NaN if every actual change is zero.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_last = np.asarray(y_last, dtype=np.float64).reshape((-1,) + (1,) * (y_true.ndim - 1))
+    actual = np.sign(y_true - y_last)
+    predicted = np.sign(y_pred - y_last)
+    moving = actual != 0
+    if not moving.any():
+        return float("nan")
+    score = np.where(predicted == 0, 0.5, (predicted == actual).astype(np.float64))
+    return float(score[moving].mean())
+
+
+def coverage(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """Share of actual values inside ``[lower, upper]``."""
+    y_true, lower = _pair(y_true, lower)
+    _, upper = _pair(y_true, upper)
+    return float(np.mean((lower <= y_true) & (y_true <= upper)))
+
+
+def pinball(y_true: np.ndarray, y_quantile: np.ndarray, quantile: float) -> float:
+    """Pinball (quantile) loss of a forecast of the ``quantile``-quantile."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    y_true, y_quantile = _pair(y_true, y_quantile)
+    error = y_true - y_quantile
+    return float(np.mean(np.maximum(quantile * error, (quantile - 1.0) * error)))
+
+
+def point_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndarray, scale: float
+) -> dict[str, float]:
+    """MAE, RMSE, MAPE, sMAPE, MASE (with a precomputed naive ``scale``) and directional accuracy."""
+    error = mae(y_true, y_pred)
+    return {
+        "mae": error,
+        "rmse": rmse(y_true, y_pred),
+        "mape": mape(y_true, y_pred),
+        "smape": smape(y_true, y_pred),
+        "mase": error / scale,
+        "directional_accuracy": directional_accuracy(y_true, y_pred, y_last),
+    }

@@ -1,0 +1,105 @@
+"""Backtest plots with matplotlib's Agg canvas (no display, no global pyplot state).
+
+One figure, three panels: the history and the final test span with the model's forecasts and interval
+against the actual values; MAE by horizon step for every method; MASE of every method (the line at 1 is
+the in-sample naive error).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from lstmkit.forecast.backtest import MODEL, BacktestResult
+from lstmkit.utils.serialization import atomic_write_bytes
+
+
+def plot_backtest(
+    result: BacktestResult, history: pd.Series, *, title: str = "", history_points: int = 300
+) -> Figure:
+    """Draw the backtest summary figure.
+
+    Args:
+        result: a backtest result.
+        history: the target series (levels, datetime index), for context before the test span.
+        title: figure title.
+        history_points: how many points before the test span to show.
+
+    Returns:
+        A matplotlib ``Figure`` attached to an Agg canvas.
+    """
+    figure = Figure(figsize=(11, 8), layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(2, 2, height_ratios=(1.4, 1.0))
+    _forecast_panel(figure.add_subplot(grid[0, :]), result, history, history_points)
+    _step_panel(figure.add_subplot(grid[1, 0]), result)
+    _mase_panel(figure.add_subplot(grid[1, 1]), result)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: int = 110) -> None:
+    """Write ``figure`` as PNG atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _forecast_panel(ax: Axes, result: BacktestResult, history: pd.Series, history_points: int) -> None:
+    test = result.forecasts[result.forecasts["span"] == "test"]
+    start = test["date"].min()
+    before = history[history.index < start].iloc[-history_points:]
+    during = history[(history.index >= start) & (history.index <= test["date"].max())]
+    ax.plot(before.index, before.to_numpy(), color="0.55", lw=1.0, label="history")
+    ax.plot(during.index, during.to_numpy(), color="black", lw=1.2, label="actual")
+    horizon = int(test["step"].max())
+    for step, color in sorted({1: "tab:blue", horizon: "tab:red"}.items()):
+        rows = test[test["step"] == step]
+        ax.plot(rows["date"], rows[MODEL], color=color, lw=1.1, label=f"{MODEL}, {step} step(s) ahead")
+    quantile_columns = sorted(c for c in test.columns if c.startswith(f"{MODEL}_q"))
+    if quantile_columns:
+        rows = test[test["step"] == 1]
+        low, high = quantile_columns[0], quantile_columns[-1]
+        label = f"interval {low.removeprefix(MODEL + '_q')}-{high.removeprefix(MODEL + '_q')}, 1 step"
+        ax.fill_between(rows["date"], rows[low], rows[high], color="tab:blue", alpha=0.2, label=label)
+    ax.axvline(start, color="0.3", ls="--", lw=0.8)
+    ax.set_title("final test span: forecasts against actual values")
+    ax.legend(loc="best", fontsize=8)
+
+
+def _step_panel(ax: Axes, result: BacktestResult) -> None:
+    for method in result.by_step.columns:
+        ours = method == MODEL
+        ax.plot(
+            result.by_step.index,
+            result.by_step[method],
+            marker="o",
+            ms=3,
+            label=method,
+            lw=2.2 if ours else 1.0,
+            ls="-" if ours else "--",
+            color="tab:blue" if ours else None,
+        )
+    ax.set_xlabel("horizon step")
+    ax.set_ylabel("MAE (test span)")
+    ax.set_title("error by horizon step")
+    ax.legend(fontsize=7)
+
+
+def _mase_panel(ax: Axes, result: BacktestResult) -> None:
+    table = result.test.sort_values("mase")
+    colors = ["tab:blue" if m == MODEL else "0.6" for m in table["method"]]
+    positions = np.arange(len(table))
+    ax.barh(positions, table["mase"], color=colors)
+    ax.set_yticks(positions, table["method"], fontsize=8)
+    ax.axvline(1.0, color="0.3", ls="--", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("MASE (test span; lower is better)")
+    ax.set_title("model vs baselines")

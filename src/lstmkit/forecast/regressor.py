@@ -1,0 +1,216 @@
+"""The model side of forecasting: a small protocol and a trainer for any ``torch.nn.Module``.
+
+The forecasting machinery (windowing, scaling, backtests) talks to a model only through
+:class:`WindowRegressor`: ``fit(X, y)`` on ``X`` of shape ``(S, T, I)`` and ``y`` of shape ``(S, H)``,
+and ``predict(X)`` returning ``(S, H)`` or, with quantile outputs, ``(S, H, Q)``. :class:`ModuleRegressor`
+implements it for any network mapping ``(S, T, I)`` to ``(S, H * Q)``: an lstmkit ``Sequential`` (its
+``.module``), or a plain PyTorch module.
+
+Training minimises the mean squared error (point forecasts) or the pinball loss (quantiles) with Adam,
+gradient-norm clipping, and early stopping on the chronologically last ``validation_fraction`` of the
+windows (never a random split: that would let the model peek at later data).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.forecast.intervals import mc_dropout_quantiles, pinball_loss, sort_quantiles
+from lstmkit.utils.validation import check_finite, check_positive_int
+
+logger = logging.getLogger(__name__)
+
+# called after every epoch with (epoch, epochs, train_loss, val_loss or None)
+EpochCallback = Callable[[int, int, float, float | None], None]
+
+
+class WindowRegressor(Protocol):
+    """What the forecasting kit needs from a model."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Train on ``x`` ``(S, T, I)`` and targets ``y`` ``(S, H)``."""
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Return ``(S, H)`` point forecasts or ``(S, H, Q)`` quantiles."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings.
+
+    Attributes:
+        epochs: maximum passes over the training windows.
+        batch_size: windows per step.
+        learning_rate: Adam step size.
+        validation_fraction: last share of windows held out for early stopping (0 disables it).
+        patience: epochs without validation improvement before stopping; the best weights are restored.
+        clip_norm: gradient-norm clipping threshold.
+        seed: seeds the shuffling of windows.
+        device: ``'cpu'``, ``'cuda'``, ...
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.1
+    patience: int = 5
+    clip_norm: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+
+
+class ModuleRegressor:
+    """Train and apply a network mapping ``(S, T, I)`` windows to ``(S, H * Q)`` outputs.
+
+    Args:
+        module: the network; it is trained in place.
+        horizon: steps predicted, ``H``.
+        quantiles: quantile levels ``Q`` (empty for point forecasts with the MSE loss).
+        config: training settings.
+        on_epoch: optional callback after each epoch.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        horizon: int,
+        quantiles: tuple[float, ...] = (),
+        config: TrainConfig | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> None:
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"ModuleRegressor expected a torch.nn.Module, got {type(module).__name__}")
+        self.module = module
+        self.horizon = check_positive_int("horizon", horizon)
+        self.quantiles = quantiles
+        self.config = config or TrainConfig()
+        self.on_epoch = on_epoch
+        self.history: list[tuple[float, float | None]] = []
+
+    @property
+    def outputs(self) -> int:
+        """Network outputs: ``H * Q`` (or ``H``)."""
+        return self.horizon * max(len(self.quantiles), 1)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.quantiles:
+            return pinball_loss(out.view(len(out), self.horizon, len(self.quantiles)), y, self.quantiles)
+        return torch.mean((out - y) ** 2)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.module(x)
+        if isinstance(out, tuple):
+            out = out[0]
+        out = out.reshape(len(x), -1)
+        if out.shape[1] != self.outputs:
+            raise ValueError(
+                f"the model produced {out.shape[1]} outputs per window, expected horizon x quantiles = "
+                f"{self.outputs}; "
+                "make its last layer Dense(horizon * len(quantiles))"
+            )
+        return out
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Train on windows ``x`` ``(S, T, I)`` and targets ``y`` ``(S, H)``."""
+        check_finite("training windows", x)
+        check_finite("training targets", y)
+        if x.ndim != 3 or y.shape != (len(x), self.horizon):
+            raise ValueError(f"expected x (S, T, I) and y (S, {self.horizon}), got {x.shape} and {y.shape}")
+        cfg = self.config
+        device = torch.device(cfg.device)
+        self.module.to(device)
+        xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+        yt = torch.as_tensor(y, dtype=torch.float32, device=device)
+        n_val = int(len(x) * cfg.validation_fraction) if len(x) >= 20 else 0
+        x_train, y_train, x_val, y_val = (
+            xt[: len(x) - n_val],
+            yt[: len(x) - n_val],
+            xt[len(x) - n_val :],
+            yt[len(x) - n_val :],
+        )
+        with torch.no_grad():
+            self._forward(x_train[:1])  # builds lazily-shaped layers and checks the output width
+        optimizer = torch.optim.Adam(self.module.parameters(), lr=cfg.learning_rate)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        best, best_state, waited = float("inf"), None, 0
+        for epoch in range(cfg.epochs):
+            self.module.train()
+            order = torch.randperm(len(x_train), generator=generator).to(device)
+            total = 0.0
+            for start in range(0, len(order), cfg.batch_size):
+                batch = order[start : start + cfg.batch_size]
+                optimizer.zero_grad()
+                loss = self._loss(self._forward(x_train[batch]), y_train[batch])
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.module.parameters(), cfg.clip_norm)
+                optimizer.step()
+                total += loss.item() * len(batch)
+            train_loss = total / len(x_train)
+            val_loss = self._evaluate(x_val, y_val) if n_val else None
+            self.history.append((train_loss, val_loss))
+            if self.on_epoch is not None:
+                self.on_epoch(epoch + 1, cfg.epochs, train_loss, val_loss)
+            if not np.isfinite(train_loss):
+                raise ValueError(
+                    f"training diverged at epoch {epoch + 1} (loss {train_loss}); lower learning_rate"
+                )
+            if val_loss is None:
+                continue
+            if val_loss < best - 1e-9:
+                best, best_state, waited = val_loss, copy.deepcopy(self.module.state_dict()), 0
+            else:
+                waited += 1
+                if waited >= cfg.patience:
+                    logger.info("early stopping at epoch %d (best validation loss %.5g)", epoch + 1, best)
+                    break
+        if best_state is not None:
+            self.module.load_state_dict(best_state)
+
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        self.module.eval()
+        with torch.no_grad():
+            return float(self._loss(self._forward(x), y))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """``(S, H)`` point forecasts, or ``(S, H, Q)`` sorted quantiles."""
+        self.module.eval()
+        device = next(self.module.parameters()).device
+        with torch.no_grad():
+            xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+            out = torch.cat([self._forward(xt[s : s + 1024]) for s in range(0, len(xt), 1024)]).cpu().numpy()
+        if self.quantiles:
+            return sort_quantiles(out.reshape(len(x), self.horizon, len(self.quantiles)))
+        return out.reshape(len(x), self.horizon)
+
+    def predict_mc_dropout(
+        self, x: np.ndarray, quantiles: tuple[float, ...], samples: int = 50
+    ) -> np.ndarray:
+        """``(S, H, Q)`` quantiles from MC dropout (point model only)."""
+        device = next(self.module.parameters()).device
+        xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+        return mc_dropout_quantiles(lambda_module(self._forward, self.module), xt, quantiles, samples=samples)
+
+
+class _Wrapped(nn.Module):
+    def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self._fn = forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(x)
+
+
+def lambda_module(forward: Callable[[torch.Tensor], torch.Tensor], inner: nn.Module) -> nn.Module:
+    """A module running ``forward`` whose submodules (for train/eval and dropout) are ``inner``'s."""
+    return _Wrapped(forward, inner)

@@ -1,0 +1,140 @@
+"""Per-column scalers fit on the training span only, with exact inverses and a JSON state.
+
+A scaler is fit on the rows a model trains on and nothing else; the backtest fits a fresh one inside
+every fold, so no statistic of a later span ever reaches the model (the classic leak of scaling the
+whole series before splitting it).
+
+    standard: z = (x - mean) / std
+    minmax:   z = (x - min) / (max - min)
+    robust:   z = (x - median) / IQR
+    none:     z = x
+
+Example:
+    >>> scaler = make_scaler("standard").fit(np.array([[1.0], [3.0]]))
+    >>> scaler.transform(np.array([[5.0]])).tolist(), scaler.inverse_transform(np.array([[2.0]])).tolist()
+    ([[3.0]], [[4.0]])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lstmkit.utils.validation import check_choice
+
+SCALERS = ("standard", "minmax", "robust", "none")
+
+
+class Scaler:
+    """Affine per-column scaling ``z = (x - center) / scale``; subclasses pick center and scale."""
+
+    kind = "none"
+
+    def __init__(self) -> None:
+        self.center: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        width = values.shape[1]
+        return np.zeros(width), np.ones(width)
+
+    def fit(self, values: np.ndarray) -> Scaler:
+        """Fit on ``values`` of shape ``(N, F)``; constant columns get scale 1. Returns ``self``."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or len(values) == 0:
+            raise ValueError(f"scaler.fit expected a non-empty (N, F) array, got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("scaler.fit got NaN or infinite values; clean the data first")
+        center, scale = self._statistics(values)
+        scale = np.where(np.abs(scale) > 1e-12, scale, 1.0)
+        self.center, self.scale = center.astype(np.float64), scale.astype(np.float64)
+        return self
+
+    def _checked(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.center is None or self.scale is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit()")
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[-1] != len(self.center):
+            raise ValueError(
+                f"scaler was fit on {len(self.center)} column(s), got values with {values.shape[-1]}"
+            )
+        return values, self.center, self.scale
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Scale ``(..., F)`` values."""
+        values, center, scale = self._checked(values)
+        return (values - center) / scale
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        """Undo :meth:`transform` on ``(..., F)`` values."""
+        values, center, scale = self._checked(values)
+        return values * scale + center
+
+    def inverse_column(self, values: np.ndarray, column: int) -> np.ndarray:
+        """Undo the scaling of one column on an array of any shape (e.g. ``(S, horizon)`` predictions)."""
+        if self.center is None or self.scale is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit()")
+        return np.asarray(values, dtype=np.float64) * self.scale[column] + self.center[column]
+
+    def transform_column(self, values: np.ndarray, column: int) -> np.ndarray:
+        """Scale one column's values, an array of any shape."""
+        if self.center is None or self.scale is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit()")
+        return (np.asarray(values, dtype=np.float64) - self.center[column]) / self.scale[column]
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serializable state."""
+        if self.center is None or self.scale is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit()")
+        return {"kind": self.kind, "center": self.center.tolist(), "scale": self.scale.tolist()}
+
+
+class StandardScaler(Scaler):
+    """``z = (x - mean) / std`` (population std)."""
+
+    kind = "standard"
+
+    def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return values.mean(axis=0), values.std(axis=0)
+
+
+class MinMaxScaler(Scaler):
+    """``z = (x - min) / (max - min)``: the training span maps to [0, 1]."""
+
+    kind = "minmax"
+
+    def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        low = values.min(axis=0)
+        return low, values.max(axis=0) - low
+
+
+class RobustScaler(Scaler):
+    """``z = (x - median) / (q75 - q25)``: insensitive to outliers."""
+
+    kind = "robust"
+
+    def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
+        return q50, q75 - q25
+
+
+_CLASSES: dict[str, type[Scaler]] = {
+    "standard": StandardScaler,
+    "minmax": MinMaxScaler,
+    "robust": RobustScaler,
+    "none": Scaler,
+}
+
+
+def make_scaler(kind: str) -> Scaler:
+    """A new unfitted scaler: ``'standard'``, ``'minmax'``, ``'robust'`` or ``'none'``."""
+    return _CLASSES[check_choice("scaler", kind, SCALERS)]()
+
+
+def scaler_from_state(state: dict[str, Any]) -> Scaler:
+    """Rebuild a fitted scaler from :meth:`Scaler.state`."""
+    scaler = make_scaler(str(state.get("kind")))
+    scaler.center = np.asarray(state["center"], dtype=np.float64)
+    scaler.scale = np.asarray(state["scale"], dtype=np.float64)
+    return scaler

@@ -1,0 +1,196 @@
+"""Callbacks that steer training: EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, LambdaCallback."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lstmkit.models.callbacks.base import Callback, Logs, monitor_value, resolve_mode
+
+logger = logging.getLogger(__name__)
+
+
+class _Monitor:
+    """Tracks the best value of a logged quantity with ``min_delta`` and ``mode``."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float, owner: str) -> None:
+        self.monitor, self.owner = monitor, owner
+        self.mode = resolve_mode(mode, monitor, owner)
+        self.min_delta = abs(float(min_delta))
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def read(self, logs: Logs | None) -> float | None:
+        value = monitor_value(logs, self.monitor, self.owner)
+        if value is None:
+            available = ", ".join(logs or {})
+            logger.warning(
+                "%s monitors %r, which is not in the logs (%s)", self.owner, self.monitor, available
+            )
+        return value
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    Args:
+        monitor: logged quantity, e.g. ``'val_loss'``.
+        min_delta: smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names).
+        baseline: stop if the quantity does not beat this within ``patience`` epochs.
+        restore_best_weights: at the end, put back the weights of the best epoch.
+        start_from_epoch: epochs to wait before monitoring.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        self.tracker = _Monitor(monitor, mode, min_delta, "EarlyStopping")
+        if patience < 0:
+            raise ValueError(f"EarlyStopping patience must be >= 0, got {patience}")
+        self.patience, self.baseline = patience, baseline
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.tracker.best = math.inf if self.tracker.mode == "min" else -math.inf
+        if self.baseline is not None:
+            self.tracker.best = float(self.baseline)
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        value = self.tracker.read(logs)
+        if value is None or epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if self.tracker.improved(value):
+            self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: v.detach().clone() for k, v in self.model.module.state_dict().items()}
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch > 0:
+            self.model.module.load_state_dict(self.best_weights)
+            logger.info("EarlyStopping restored the weights of epoch %d", self.best_epoch + 1)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
+
+    The current learning rate is added to the logs as ``learning_rate``.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
+        self.tracker = _Monitor(monitor, mode, min_delta, "ReduceLROnPlateau")
+        self.factor, self.patience, self.cooldown, self.min_lr = factor, patience, cooldown, min_lr
+        self.wait = self.cooldown_left = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = self.cooldown_left = 0
+        self.tracker.best = math.inf if self.tracker.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        value = self.tracker.read(logs)
+        if value is not None:
+            if self.cooldown_left > 0:
+                self.cooldown_left -= 1
+                self.wait = 0
+            if self.tracker.improved(value):
+                self.tracker.best, self.wait = value, 0
+            elif self.cooldown_left == 0:
+                self.wait += 1
+                if self.wait >= self.patience:
+                    for group in optimizer.param_groups:
+                        group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+                    logger.info("ReduceLROnPlateau: learning rate now %g", optimizer.param_groups[0]["lr"])
+                    self.cooldown_left, self.wait = self.cooldown, 0
+        if logs is not None:
+            logs["learning_rate"] = float(optimizer.param_groups[0]["lr"])
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            logger.warning("TerminateOnNaN: batch %d has loss %s; stopping", batch, loss)
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(
+        self,
+        on_epoch_begin: Callable[[int, Logs | None], Any] | None = None,
+        on_epoch_end: Callable[[int, Logs | None], Any] | None = None,
+        on_train_batch_begin: Callable[[int, Logs | None], Any] | None = None,
+        on_train_batch_end: Callable[[int, Logs | None], Any] | None = None,
+        on_train_begin: Callable[[Logs | None], Any] | None = None,
+        on_train_end: Callable[[Logs | None], Any] | None = None,
+    ) -> None:
+        self._epoch_begin, self._epoch_end = on_epoch_begin, on_epoch_end
+        self._batch_begin, self._batch_end = on_train_batch_begin, on_train_batch_end
+        self._train_begin, self._train_end = on_train_begin, on_train_end
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self._epoch_begin:
+            self._epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self._epoch_end:
+            self._epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        if self._batch_begin:
+            self._batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self._batch_end:
+            self._batch_end(batch, logs)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self._train_begin:
+            self._train_begin(logs)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._train_end:
+            self._train_end(logs)

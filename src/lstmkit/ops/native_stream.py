@@ -1,0 +1,264 @@
+"""Streaming inference with the native kernel: one compiled call per LSTM step.
+
+For a model that consumes one time step at a time (online forecasting, a live sensor feed), the per-call
+cost decides the speed: ``torch.nn.LSTMCell`` spends tens of microseconds in dispatch for a step that
+is a few microseconds of arithmetic. :class:`NativeCellStep` packs the weights once (again only when they
+change) and runs each step, input projection included, in one native call::
+
+    a_t = LN_ih(W_ih x_t) + b_ih + b_hh + LN_hh(W_hh h_{t-1})
+    (i, f, g, o, c_t, h_t) as in :mod:`lstmkit.ops.reference` (peephole, layer norm, coupled gates, W_hr)
+
+Steps do not record autograd (they are for inference); train with ``lstmkit.nn.LSTM``.
+
+Example:
+    >>> import torch
+    >>> from lstmkit.ops.native import native_available
+    >>> from lstmkit.ops.native_stream import NativeCellStep, NativeStream
+    >>> cell = torch.nn.LSTMCell(8, 16)
+    >>> if native_available():
+    ...     stream = NativeStream(NativeCellStep.from_module(cell), batch=1)
+    ...     h = stream.step(torch.randn(1, 8))
+    ...     print(tuple(h.shape))
+    ... else:
+    ...     print((1, 16))
+    (1, 16)
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lstmkit.ops import native_layout as lay
+from lstmkit.ops.native import native_module
+from lstmkit.ops.types import LSTMState
+
+_FIELDS = (
+    "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole",
+    "ln_weight_ih", "ln_bias_ih", "ln_weight_hh", "ln_bias_hh", "ln_weight_c", "ln_bias_c",
+)  # fmt: skip
+
+
+class NativeCellStep:
+    """``(h_t, c_t) = step(x_t, (h_{t-1}, c_{t-1}))`` in one native call, float32 or float64 on CPU.
+
+    Args:
+        weight_ih: input weights ``(4H, I)``; every other tensor takes its dtype.
+        weight_hh: recurrent weights ``(4H, R)``.
+        bias_ih, bias_hh: biases ``(4H,)`` or ``None``.
+        weight_hr: projection ``(R, H)`` or ``None``.
+        weight_peephole: peephole weights ``(3, H)`` or ``None``.
+        ln_weight_ih, ln_bias_ih, ln_weight_hh, ln_bias_hh, ln_weight_c, ln_bias_c: layer-norm gains and
+            biases (all three gains or none).
+        coupled_gates: ``f = 1 - i``.
+
+    Raises:
+        RuntimeError: the compiled extension is missing.
+        TypeError, ValueError: a tensor of the wrong type, dtype, device or shape.
+    """
+
+    def __init__(self, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
+                 bias_hh: Tensor | None = None, *, weight_hr: Tensor | None = None,
+                 weight_peephole: Tensor | None = None, ln_weight_ih: Tensor | None = None,
+                 ln_bias_ih: Tensor | None = None, ln_weight_hh: Tensor | None = None,
+                 ln_bias_hh: Tensor | None = None, ln_weight_c: Tensor | None = None,
+                 ln_bias_c: Tensor | None = None, coupled_gates: bool = False) -> None:  # fmt: skip
+        self._module = native_module()
+        self._tensors: dict[str, Tensor | None] = {
+            "weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh,
+            "weight_hr": weight_hr, "weight_peephole": weight_peephole, "ln_weight_ih": ln_weight_ih,
+            "ln_bias_ih": ln_bias_ih, "ln_weight_hh": ln_weight_hh, "ln_bias_hh": ln_bias_hh,
+            "ln_weight_c": ln_weight_c, "ln_bias_c": ln_bias_c,
+        }  # fmt: skip
+        self.coupled_gates = bool(coupled_gates)
+        self._check()
+        self._versions: tuple[tuple[int, int], ...] = ()
+        self._dims: dict[int, list[int]] = {}
+        self._pack()
+
+    @classmethod
+    def from_module(cls, cell: Any) -> NativeCellStep:
+        """Build from an ``LSTMCell`` (torch's or lstmkit's): parameters are read by their names."""
+        tensors = {name: getattr(cell, name, None) for name in _FIELDS}
+        return cls(**tensors, coupled_gates=bool(getattr(cell, "coupled_gates", False)))  # type: ignore[arg-type]
+
+    @property
+    def hidden_size(self) -> int:
+        return self._hidden
+
+    @property
+    def state_size(self) -> int:
+        return self._rsize
+
+    def _check(self) -> None:
+        w_ih, w_hh = self._tensors["weight_ih"], self._tensors["weight_hh"]
+        if not isinstance(w_ih, Tensor) or not isinstance(w_hh, Tensor):
+            raise TypeError("NativeCellStep needs weight_ih and weight_hh as torch.Tensor")
+        if w_ih.dtype not in (torch.float32, torch.float64) or w_ih.device.type != "cpu":
+            raise TypeError(f"NativeCellStep runs float32/float64 on CPU, got {w_ih.dtype} on {w_ih.device}")
+        if w_ih.dim() != 2 or w_ih.shape[0] % 4 or w_ih.shape[0] == 0:
+            raise ValueError(f"weight_ih must have shape (4H, I), got {tuple(w_ih.shape)}")
+        hidden, inputs = w_ih.shape[0] // 4, w_ih.shape[1]
+        w_hr = self._tensors["weight_hr"]
+        rsize = hidden if w_hr is None else w_hr.shape[0]
+        expected = {
+            "weight_hh": (4 * hidden, rsize), "bias_ih": (4 * hidden,), "bias_hh": (4 * hidden,),
+            "weight_hr": (rsize, hidden), "weight_peephole": (3, hidden), "ln_weight_ih": (4 * hidden,),
+            "ln_bias_ih": (4 * hidden,), "ln_weight_hh": (4 * hidden,), "ln_bias_hh": (4 * hidden,),
+            "ln_weight_c": (hidden,), "ln_bias_c": (hidden,),
+        }  # fmt: skip
+        for name, shape in expected.items():
+            value = self._tensors[name]
+            if value is None:
+                continue
+            if not isinstance(value, Tensor) or tuple(value.shape) != shape or value.dtype != w_ih.dtype:
+                got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise ValueError(f"{name} must be a {w_ih.dtype} tensor of shape {shape}, got {got}")
+        gains = [self._tensors[n] is None for n in ("ln_weight_ih", "ln_weight_hh", "ln_weight_c")]
+        if len(set(gains)) != 1:
+            raise ValueError("layer norm needs all of ln_weight_ih, ln_weight_hh and ln_weight_c, or none")
+        self._hidden, self._inputs, self._rsize = hidden, inputs, rsize
+        self._dtype = w_ih.dtype
+
+    def _pack(self) -> None:
+        """Pack the weights into the kernel's padded layout (again whenever one of them changed)."""
+        t, dtype = self._tensors, self._dtype
+        lanes = int(self._module.lanes(torch.empty(0, dtype=dtype).element_size()))
+        hp, rp = lay.round_up(self._hidden, lanes), lay.round_up(self._rsize, lanes)
+        width = int(self._module.panel(torch.empty(0, dtype=dtype).element_size()))
+        w_ih = t["weight_ih"]
+        assert w_ih is not None and t["weight_hh"] is not None
+        with torch.no_grad():
+            bias = torch.zeros(4 * self._hidden, dtype=dtype)
+            for name in ("bias_ih", "bias_hh"):
+                b = t[name]
+                if b is not None:
+                    bias += b.detach()
+            layer_norm = t["ln_weight_ih"] is not None
+            self._buffers = [
+                lay.pack_w_hh_t(w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
+                lay.pack_gates(bias, 4, hp, dtype),
+                lay.pack_gates(t["ln_weight_ih"], 4, hp, dtype),
+                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_ih"], t["ln_weight_ih"]), 4, hp, dtype),
+            ]
+            none = lay.empty(dtype)
+            self._fw = [
+                none, none, none,  # xg, h0, c0: set per step
+                lay.pack_w_hh_t(t["weight_hh"], hp, width),
+                lay.pack_w_hr_t(t["weight_hr"], rp, width) if t["weight_hr"] is not None else none,
+                lay.pack_gates(t["weight_peephole"], 3, hp, dtype),
+                lay.pack_gates(t["ln_weight_hh"], 4, hp, dtype),
+                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_hh"], t["ln_weight_hh"]), 4, hp, dtype),
+                lay.pack_gates(t["ln_weight_c"], 1, hp, dtype),
+                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_c"], t["ln_weight_c"]), 1, hp, dtype),
+                *([none] * 15),  # masks, lengths, y (per step) and the state buffers (kernel scratch)
+            ]  # fmt: skip
+        self._fw_addr = [b.data_ptr() for b in self._fw]
+        self._step_addr = [b.data_ptr() for b in self._buffers]
+        flags = [self._tensors["weight_hr"] is not None, self._tensors["weight_peephole"] is not None,
+                 layer_norm, self.coupled_gates]  # fmt: skip
+        self._dim_head = [1, 0, self._hidden, self._rsize, hp, rp, *map(int, flags)]
+        self._dims.clear()
+        self._versions = self._current_versions()
+
+    def _current_versions(self) -> tuple[tuple[int, int], ...]:
+        return tuple((v._version, v.data_ptr()) for v in self._tensors.values() if v is not None)
+
+    def __call__(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+        """One step: ``x`` ``(B, I)``, ``state`` ``(h (B, R), c (B, H))`` or ``None`` for zeros.
+
+        Returns:
+            The new ``(h (B, R), c (B, H))``.
+        """
+        if self._current_versions() != self._versions:
+            self._check()
+            self._pack()
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
+            got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
+        batch = x.shape[0]
+        if state is None:
+            h = x.new_zeros((batch, self._rsize))
+            c = x.new_zeros((batch, self._hidden))
+        else:
+            h, c = state
+            for name, value, size in (("h", h, self._rsize), ("c", c, self._hidden)):
+                if (
+                    not isinstance(value, Tensor)
+                    or value.shape != (batch, size)
+                    or value.dtype != self._dtype
+                ):
+                    got = f"{value.dtype} {tuple(value.shape)}" if isinstance(value, Tensor) else type(value)
+                    raise ValueError(
+                        f"{name} must be a {self._dtype} tensor of shape ({batch}, {size}), got {got}"
+                    )
+            h, c = h.detach().contiguous(), c.detach().contiguous()
+        x = x.detach().contiguous()
+        if x.device.type != "cpu" or h.device.type != "cpu" or c.device.type != "cpu":
+            raise ValueError("NativeCellStep runs on CPU tensors only")
+        h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
+        c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
+        dims = self._dims.get(batch)
+        if dims is None:
+            dims = self._dims[batch] = [*self._dim_head[:1], batch, *self._dim_head[2:], 0, 0, 0, 0, 0, 1]
+        fw = self._fw_addr.copy()
+        fw[1], fw[2], fw[14] = h.data_ptr(), c.data_ptr(), h_out.data_ptr()
+        w_ih, bias, ln_w, ln_b = self._step_addr
+        sp = [x.data_ptr(), w_ih, bias, ln_w, ln_b, c_out.data_ptr(), self._inputs]
+        self._module.step(self._dtype == torch.float64, dims, fw, sp)
+        return h_out, c_out
+
+
+class NativeStream:
+    """A stateful stream: ``h_t = stream.step(x_t)`` keeps ``(h, c)`` between calls.
+
+    Args:
+        cell: the step to run.
+        batch: number of parallel streams ``B``.
+    """
+
+    def __init__(self, cell: NativeCellStep, batch: int = 1) -> None:
+        self.cell, self.batch = cell, int(batch)
+        self.state: LSTMState = self._zeros()
+
+    def _zeros(self) -> LSTMState:
+        dtype = self.cell._dtype
+        return (
+            torch.zeros((self.batch, self.cell.state_size), dtype=dtype),
+            torch.zeros((self.batch, self.cell.hidden_size), dtype=dtype),
+        )
+
+    def reset(self) -> None:
+        """Start every stream again from zero state."""
+        self.state = self._zeros()
+
+    def step(self, x: Tensor) -> Tensor:
+        """Advance every stream by one step with ``x`` ``(B, I)``; returns ``h_t`` ``(B, R)``."""
+        self.state = self.cell(x, self.state)
+        return self.state[0]
+
+
+_CELL_STEPS: weakref.WeakKeyDictionary[Any, NativeCellStep] = weakref.WeakKeyDictionary()
+
+
+def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+    """One step of an ``LSTMCell`` module through the native kernel, its packed weights cached per module.
+
+    For ``lstmkit.nn.LSTMCell(backend="native")`` at inference; the weights are repacked only when a
+    parameter changes. Does not record autograd.
+
+    Args:
+        cell: an ``LSTMCell`` (torch's or lstmkit's).
+        x: input ``(B, I)``.
+        state: ``(h (B, R), c (B, H))`` or ``None`` for zeros.
+
+    Returns:
+        The new ``(h, c)``.
+    """
+    step = _CELL_STEPS.get(cell)
+    if step is None:
+        step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
+    return step(x, state)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lstmkit.classify.models import LSTMFCN, LSTMClassifier
+
+
+def small_models(channels: int, classes: int) -> dict[str, nn.Module]:
+    return {
+        "lstm": LSTMClassifier(channels, classes, hidden_size=6, num_layers=2),
+        "lstm-unidirectional": LSTMClassifier(channels, classes, hidden_size=6, bidirectional=False),
+        "lstm-fcn": LSTMFCN(channels, classes, hidden_size=4, filters=(4, 8, 4)),
+    }
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm-unidirectional", "lstm-fcn"])
+def test_padding_does_not_change_the_prediction(name: str) -> None:
+    torch.manual_seed(0)
+    model = small_models(3, 4)[name].eval()
+    short = torch.randn(1, 7, 3)
+    padded = torch.cat([short, torch.zeros(1, 5, 3)], dim=1)
+    other = torch.randn(1, 12, 3)
+    alone = model(short, torch.tensor([7]))
+    batched = model(torch.cat([padded, other]), torch.tensor([7, 12]))
+    torch.testing.assert_close(batched[:1], alone, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm-fcn"])
+def test_shapes_and_gradients(name: str) -> None:
+    model = small_models(2, 3)[name]
+    x = torch.randn(4, 9, 2, requires_grad=True)
+    logits = model(x, torch.tensor([9, 3, 5, 1]))
+    assert logits.shape == (4, 3)
+    logits.sum().backward()
+    assert x.grad is not None
+    assert torch.all(x.grad[1, 3:] == 0)  # padded steps receive no gradient
+
+
+def test_dimension_shuffle_reads_channels_as_steps() -> None:
+    model = LSTMFCN(2, 3, hidden_size=4, filters=(4, 8, 4), dimension_shuffle=True, series_length=6)
+    assert model.lstm.input_size == 6
+    assert model(torch.randn(2, 6, 2), torch.tensor([6, 6])).shape == (2, 3)
+    with pytest.raises(ValueError, match="needs every series to have length 6"):
+        model(torch.randn(2, 6, 2), torch.tensor([6, 4]))
+    with pytest.raises(ValueError, match="needs series_length"):
+        LSTMFCN(2, 3, dimension_shuffle=True)

@@ -1,0 +1,227 @@
+"""``lstmkit forecast`` and ``lstmkit predict`` on a saved forecaster, with tiny settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from lstmkit.cli import cli
+
+TINY = [
+    "--lookback",
+    "8",
+    "--horizon",
+    "2",
+    "--epochs",
+    "2",
+    "--folds",
+    "2",
+    "--units",
+    "8",
+    "--test-size",
+    "30",
+]
+
+
+def _csv(path: Path, n: int = 160, *, shuffle: bool = False) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "price": 50 + np.sin(2 * np.pi * t / 7) + 0.05 * t + 0.1 * rng.normal(size=n),
+            "volume": rng.uniform(1, 2, size=n),
+        }
+    )
+    if shuffle:
+        frame = frame.sample(frac=1.0, random_state=0)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def _error_line(result: Result) -> str:
+    """The single error line of a failed command (input errors print nothing else)."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_forecast_writes_everything_and_predict_uses_the_model(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "prices.csv", shuffle=True)
+    out = tmp_path / "run"
+    result = _run(
+        "forecast", str(data), "--target", "price", "--features", "volume", *TINY, "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    for method in ("lstm", "persistence", "seasonal_naive(m=7)", "drift", "moving_average(k=7)"):
+        assert method in result.stdout
+    assert "MASE" in result.stdout and "DirAcc" in result.stdout and "final test span" in result.stdout
+    assert "dates were not sorted; sorted 160 rows by date" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "forecast.png",
+        "forecasts.csv",
+        "metrics.json",
+        "model.lstmkit",
+        "next_forecast.csv",
+    ]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {row["method"] for row in metrics["test"]} >= {"lstm", "persistence"}
+    assert metrics["data"]["season"] == 7
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    assert {"span", "origin", "date", "step", "actual", "lstm", "persistence", "lstm_q0.1"} <= set(
+        forecasts.columns
+    )
+    assert (out / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+
+    predicted = _run("predict", str(out / "model.lstmkit"), str(data))
+    assert predicted.exit_code == 0, predicted.output
+    table = pd.read_csv(pd.io.common.StringIO(predicted.stdout))
+    assert list(table.columns) == ["date", "price", "q0.1", "q0.5", "q0.9"]
+    assert list(table["date"]) == ["2021-06-10", "2021-06-11"]  # the two days after the last row
+
+    written = tmp_path / "next.csv"
+    assert _run("predict", str(out / "model.lstmkit"), str(data), "--out", str(written)).exit_code == 0
+    assert written.read_text() == predicted.stdout
+
+
+def test_quiet_prints_only_the_table(tmp_path: Path) -> None:
+    result = _run(
+        "forecast", str(_csv(tmp_path / "p.csv", shuffle=True)), "--target", "price", *TINY, "--quiet"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_demo_runs_on_the_bundled_series() -> None:
+    result = _run(
+        "forecast",
+        "--demo",
+        "--lookback",
+        "5",
+        "--epochs",
+        "1",
+        "--folds",
+        "0",
+        "--test-size",
+        "30",
+        "--units",
+        "4",
+        "--batch-size",
+        "512",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert "dexuseu_daily.csv: target DEXUSEU" in result.stdout
+    assert "transform log_return" in result.stdout and "persistence" in result.stdout
+
+
+def test_predict_with_other_columns(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "p.csv")
+    out = tmp_path / "run"
+    assert (
+        _run(
+            "forecast",
+            str(data),
+            "--target",
+            "price",
+            "--features",
+            "volume",
+            *TINY,
+            "--out",
+            str(out),
+            "--quiet",
+        ).exit_code
+        == 0
+    )
+    other = tmp_path / "other.csv"
+    pd.read_csv(data).drop(columns=["volume"]).to_csv(other, index=False)
+    line = _error_line(_run("predict", str(out / "model.lstmkit"), str(other)))
+    assert "was trained on columns ['price', 'volume']" in line and "lacks ['volume']" in line
+
+
+@pytest.mark.parametrize(
+    ("edit", "args", "message"),
+    [
+        (None, ["--target", "close"], "target column 'close' not found"),
+        ("text", ["--target", "price"], "column 'price' must be numeric, got non-numeric value 'abc'"),
+        ("bad_date", ["--target", "price"], "could not parse 1 date(s) in column 'date', the first 'soon'"),
+        ("duplicate", ["--target", "price"], "1 duplicate date(s), the first 2021-01-02"),
+        ("nan", ["--target", "price"], "choose a fill policy (fill= / --fill)"),
+        ("short", ["--target", "price"], "too short"),
+        (None, [], "missing --target; the columns of"),
+        (None, ["--target", "price", "--quantiles", "0.1,0.9"], "quantiles must include 0.5"),
+    ],
+    ids=[
+        "missing-target",
+        "non-numeric",
+        "bad-date",
+        "duplicate-date",
+        "nan-without-fill",
+        "too-short",
+        "no-target",
+        "bad-quantiles",
+    ],
+)
+def test_bad_input_gives_one_line_and_writes_nothing(
+    tmp_path: Path, edit: str | None, args: list[str], message: str
+) -> None:
+    path = _csv(tmp_path / "p.csv", n=40 if edit == "short" else 160)
+    frame = pd.read_csv(path)
+    if edit == "text":
+        frame["price"] = frame["price"].astype(str)
+        frame.loc[3, "price"] = "abc"
+    elif edit == "bad_date":
+        frame.loc[5, "date"] = "soon"
+    elif edit == "duplicate":
+        frame.loc[2, "date"] = frame.loc[1, "date"]
+    elif edit == "nan":
+        frame.loc[7, "price"] = np.nan
+    frame.to_csv(path, index=False)
+    out = tmp_path / "run"
+    line = _error_line(_run("forecast", str(path), *args, *TINY, "--out", str(out)))
+    assert line.startswith("lstmkit: error: ") and message in line
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]
+
+
+def test_out_folder_is_never_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmkit.forecast.plots as plots
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("plotting failed")
+
+    monkeypatch.setattr(plots, "save_figure", broken)
+    out = tmp_path / "run"
+    result = _run("forecast", str(_csv(tmp_path / "p.csv")), "--target", "price", *TINY, "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].endswith("lstmkit: error: plotting failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]  # no DIR, no staging folder
+
+
+def test_existing_out_folder_needs_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    line = _error_line(
+        _run("forecast", str(_csv(tmp_path / "p.csv")), "--target", "price", *TINY, "--out", str(out))
+    )
+    assert "exists and is not empty; choose another or pass --overwrite" in line
+    assert (out / "keep.txt").read_text() == "x"
+
+
+def test_usage_errors() -> None:
+    assert "missing DATA" in _error_line(_run("forecast", "--target", "x"))
+    result = _run("forecast", "x.csv", "--transform", "log")
+    assert result.exit_code == 2 and "Invalid value for '--transform'" in result.output
+    assert "no data file at 'missing.csv'" in _error_line(_run("forecast", "missing.csv", "--target", "x"))

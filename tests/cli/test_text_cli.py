@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from lstmkit.cli import cli
+from lstmkit.datasets.text import load_uci_sentiment
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+SMALL = ("--epochs", "2", "--embedding-dim", "8", "--hidden-size", "8", "--batch-size", "16")
+
+
+@pytest.fixture
+def sentiment_csvs(tmp_path: Path) -> tuple[Path, Path]:
+    frame = load_uci_sentiment("amazon").sample(n=240, random_state=0)
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    frame.iloc[:200].to_csv(train, index=False)
+    frame.iloc[200:].to_csv(test, index=False)
+    return train, test
+
+
+def test_train_reports_and_saves_then_predict(sentiment_csvs: tuple[Path, Path], tmp_path: Path) -> None:
+    train, test = sentiment_csvs
+    out = tmp_path / "model"
+    code, stdout, stderr = run("text", "train", train, "--test", test, *SMALL, "--out", out)
+    assert code == 0, stderr
+    assert "180 training texts, 20 validation texts" in stdout  # --valid-split 0.1 held out
+    assert "test: accuracy" in stdout and "(majority class" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test"
+    assert {"accuracy", "macro_f1", "majority_accuracy"} <= set(metrics)
+    assert metrics["test"]["n"] == 40
+
+    code, stdout, stderr = run(
+        "text", "predict", out / "model.safetensors", "Great phone!", "Broke in a day."
+    )
+    assert code == 0, stderr
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 2 and "p_0=" in lines[0] and lines[0].endswith("Great phone!")
+
+    predictions = tmp_path / "predictions.csv"
+    code, _, stderr = run("text", "predict", out / "model.safetensors", test, "--out", predictions)
+    assert code == 0, stderr
+    frame = pd.read_csv(predictions)
+    assert list(frame.columns) == ["text", "label", "p_0", "p_1"] and len(frame) == 40
+
+
+def test_empty_text_in_prediction_is_an_error(sentiment_csvs: tuple[Path, Path], tmp_path: Path) -> None:
+    train, _ = sentiment_csvs
+    out = tmp_path / "model"
+    assert run("text", "train", train, *SMALL, "--epochs", "1", "--out", out)[0] == 0
+    code, _, stderr = run("text", "predict", out / "model.safetensors", "fine", "   ")
+    assert code == 2
+    assert "lstmkit: error: texts[1] ('   ') is empty after tokenization" in stderr
+
+
+def test_empty_training_text_is_a_warning(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    rows = [("good", 1), ("bad", 0)] * 10 + [("", 1)]
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    code, _, stderr = run("text", "train", data, *SMALL, "--epochs", "1", "--out", tmp_path / "m")
+    assert code == 0, stderr
+    assert "lstmkit: warning: texts: 1 text(s) are empty after tokenization and were skipped" in stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        pytest.param("", (), "is empty; expected a CSV", id="empty"),
+        pytest.param("review,label\nok,1\n", (), "--text-column 'text' is not a column", id="column"),
+        pytest.param("text,label\n" + "a,1\nb,x\n" * 5, (), "mixes numbers and text", id="mixed-labels"),
+        pytest.param("text,label\n" + "a,1\n" * 10, (), "a single class", id="one-class"),
+        pytest.param(
+            "text,label\na,1\nb,0\n", (), "--valid-split 0.1 of 2 texts leaves no validation", id="tiny"
+        ),
+    ],
+)
+def test_bad_csv(tmp_path: Path, content: str, args: tuple[str, ...], message: str) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    code, _, stderr = run("text", "train", data, *SMALL, "--out", tmp_path / "m", *args)
+    assert code == 2
+    assert "lstmkit: error: " in stderr and message in stderr

@@ -1,0 +1,71 @@
+"""Baselines: the textbook formulas, and that none of them looks past its origin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstmkit.forecast import baselines
+
+Y = np.array([3.0, 5.0, 4.0, 6.0, 8.0, 7.0, 9.0, 11.0, 10.0, 12.0])
+
+
+def test_persistence() -> None:
+    np.testing.assert_array_equal(baselines.persistence(Y, np.array([2, 5]), 3), [[4.0] * 3, [7.0] * 3])
+
+
+def test_seasonal_naive_repeats_the_last_season() -> None:
+    # season 3, origin 5: last season is y[3..5] = 6, 8, 7; steps 4.. wrap to the same season
+    np.testing.assert_array_equal(
+        baselines.seasonal_naive(Y, np.array([5]), 4, season=3), [[6.0, 8.0, 7.0, 6.0]]
+    )
+    with pytest.raises(ValueError, match="needs 3 observed steps"):
+        baselines.seasonal_naive(Y, np.array([1]), 1, season=3)
+
+
+def test_drift_is_the_line_through_first_and_last() -> None:
+    # origin 4: slope (8 - 3) / 4 = 1.25
+    np.testing.assert_allclose(baselines.drift(Y, np.array([4]), 2), [[9.25, 10.5]])
+
+
+def test_moving_average() -> None:
+    np.testing.assert_allclose(baselines.moving_average(Y, np.array([4]), 2, window=3), [[6.0, 6.0]])
+    np.testing.assert_allclose(
+        baselines.moving_average(Y, np.array([1]), 1, window=5), [[4.0]]
+    )  # short history
+
+
+@pytest.mark.parametrize("baseline", baselines.default_baselines(season=3), ids=lambda b: b.name)
+def test_no_baseline_looks_past_its_origin(baseline: baselines.Baseline) -> None:
+    origins = np.array([4, 5, 6])
+    future_changed = Y.copy()
+    future_changed[7:] = -100.0
+    np.testing.assert_array_equal(baseline(Y, origins, 3), baseline(future_changed, origins, 3))
+
+
+def test_default_set_without_season() -> None:
+    names = [b.name for b in baselines.default_baselines(season=None)]
+    assert names == ["persistence", "drift", "moving_average(k=5)"]
+    names = [b.name for b in baselines.default_baselines(season=12)]
+    assert names == ["persistence", "seasonal_naive(m=12)", "drift", "moving_average(k=12)"]
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="1-D level series"):
+        baselines.persistence(np.zeros((3, 2)), np.array([0]), 1)
+    with pytest.raises(ValueError, match=r"origins must lie in \[0, 9\]"):
+        baselines.persistence(Y, np.array([10]), 1)
+    with pytest.raises(ValueError, match="with_arima=True needs train_end"):
+        baselines.default_baselines(season=None, with_arima=True)
+
+
+def test_arima_when_statsmodels_is_installed() -> None:
+    if not baselines.arima_available():
+        with pytest.raises(ImportError, match=r"pip install 'lstmkit\[arima\]'"):
+            baselines.arima(Y, np.array([8]), 1, train_end=8)
+        return
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(size=120)) + 50
+    forecast = baselines.arima(walk, np.array([99, 110]), 3, train_end=100)
+    assert forecast.shape == (2, 3) and np.all(np.isfinite(forecast))
+    assert abs(forecast[0, 0] - walk[99]) < 3.0  # near the last value on a random walk

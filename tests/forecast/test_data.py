@@ -1,0 +1,159 @@
+"""Loading and validating forecasting data: dates, columns, gaps and the fill policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit.forecast.data import prepare_frame, read_csv, season_from_freq
+
+
+def _daily(values: list[float], start: str = "2021-01-01") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"date": pd.date_range(start, periods=len(values), freq="D").astype(str), "y": values}
+    )
+
+
+def test_date_column_is_found_and_parsed() -> None:
+    prepared = prepare_frame(_daily([1.0, 2.0, 3.0, 4.0]), target="y")
+    assert isinstance(prepared.frame.index, pd.DatetimeIndex)
+    assert prepared.freq == "D"
+    assert prepared.frame["y"].dtype == np.float64
+    assert prepared.notes == []
+
+
+def test_series_with_datetime_index() -> None:
+    series = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2020-01", periods=3, freq="MS"), name="sales")
+    prepared = prepare_frame(series)
+    assert prepared.target == "sales" and prepared.freq == "MS"
+
+
+def test_unsorted_dates_are_sorted_and_reported() -> None:
+    frame = _daily([1.0, 2.0, 3.0]).iloc[[2, 0, 1]]
+    prepared = prepare_frame(frame, target="y")
+    assert prepared.frame["y"].tolist() == [1.0, 2.0, 3.0]
+    assert prepared.notes == ["dates were not sorted; sorted 3 rows by date"]
+
+
+def test_duplicate_dates_are_refused() -> None:
+    frame = pd.DataFrame({"date": ["2021-01-01", "2021-01-02", "2021-01-02"], "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"1 duplicate date\(s\), the first 2021-01-02"):
+        prepare_frame(frame, target="y")
+
+
+def test_unparseable_dates_are_named() -> None:
+    frame = pd.DataFrame({"date": ["2021-01-01", "yesterday", "2021-01-03"], "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(
+        ValueError, match=r"could not parse 1 date\(s\) in column 'date', the first 'yesterday'"
+    ):
+        prepare_frame(frame, target="y")
+
+
+def test_missing_target_column() -> None:
+    with pytest.raises(ValueError, match=r"target column 'price' not found; the columns are \['y'\]"):
+        prepare_frame(_daily([1.0, 2.0, 3.0]), target="price")
+
+
+def test_non_numeric_target() -> None:
+    frame = _daily([1.0, 2.0, 3.0])
+    frame["y"] = ["1.0", "abc", "3"]
+    with pytest.raises(ValueError, match=r"column 'y' must be numeric, got non-numeric value 'abc'"):
+        prepare_frame(frame, target="y")
+
+
+def test_missing_feature_column() -> None:
+    with pytest.raises(ValueError, match=r"feature column\(s\) \['x'\] not found"):
+        prepare_frame(_daily([1.0, 2.0, 3.0]), target="y", features=["x"])
+
+
+def test_no_dates_at_all() -> None:
+    with pytest.raises(ValueError, match="no dates found"):
+        prepare_frame(pd.DataFrame({"y": [1.0, 2.0, 3.0]}), target="y")
+
+
+def test_wrong_type() -> None:
+    with pytest.raises(TypeError, match="expected a pandas DataFrame or Series, got ndarray"):
+        prepare_frame(np.zeros(3))  # type: ignore[arg-type]
+
+
+def test_unknown_fill_policy() -> None:
+    with pytest.raises(ValueError, match="unknown fill policy 'zero'"):
+        prepare_frame(_daily([1.0, 2.0, 3.0]), target="y", fill="zero")
+
+
+def test_nan_without_fill_policy_is_an_error_that_suggests_one() -> None:
+    with pytest.raises(ValueError, match=r"1 row\(s\) with NaN, the first at 2021-01-02.*--fill"):
+        prepare_frame(_daily([1.0, np.nan, 3.0, 4.0]), target="y")
+
+
+def test_missing_dates_without_fill_policy() -> None:
+    frame = _daily([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).drop(index=[3])
+    with pytest.raises(ValueError, match=r"1 missing date\(s\) at frequency D, the first 2021-01-04"):
+        prepare_frame(frame, target="y")
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"),
+    [("ffill", [1.0, 1.0, 3.0, 4.0]), ("interpolate", [1.0, 2.0, 3.0, 4.0]), ("drop", [1.0, 3.0, 4.0])],
+    ids=["ffill", "interpolate", "drop"],
+)
+def test_fill_policies(fill: str, expected: list[float]) -> None:
+    prepared = prepare_frame(_daily([1.0, np.nan, 3.0, 4.0]), target="y", fill=fill)
+    assert prepared.frame["y"].tolist() == expected
+    assert any(fill in note for note in prepared.notes)
+
+
+def test_gap_is_inserted_and_filled() -> None:
+    frame = _daily([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).drop(index=[3])
+    prepared = prepare_frame(frame, target="y", fill="interpolate")
+    assert len(prepared.frame) == 8
+    assert prepared.frame["y"].iloc[3] == pytest.approx(4.0)
+
+
+def test_whole_years_as_numbers(shared_data: Path) -> None:
+    prepared = prepare_frame(read_csv(shared_data / "series" / "sunspots_yearly.csv"), target="SUNACTIVITY")
+    assert prepared.frame.index[0] == pd.Timestamp("1700-01-01")
+    assert len(prepared.frame) == 309
+
+
+def test_fred_holidays_are_missing_values(shared_data: Path) -> None:
+    frame = read_csv(shared_data / "finance" / "dexuseu_daily.csv")
+    with pytest.raises(ValueError, match=r"223 row\(s\) with NaN"):
+        prepare_frame(frame, target="DEXUSEU")
+    prepared = prepare_frame(frame, target="DEXUSEU", fill="drop")
+    assert len(prepared.frame) == 5647 and prepared.freq == "B"
+
+
+def test_co2_weekly_gaps(shared_data: Path) -> None:
+    prepared = prepare_frame(
+        read_csv(shared_data / "series" / "co2_weekly.csv"), target="co2", fill="interpolate"
+    )
+    assert prepared.freq == "W-SAT"
+    assert not prepared.frame.isna().any().any()
+
+
+def test_read_csv_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no data file at"):
+        read_csv(tmp_path / "nope.csv")
+
+
+def test_read_csv_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(ValueError, match="could not read"):
+        read_csv(path)
+
+
+def test_season_from_freq() -> None:
+    assert [season_from_freq(f) for f in ("B", "D", "h", "W-SAT", "MS", "QS-JAN", None)] == [
+        5,
+        7,
+        24,
+        52,
+        12,
+        4,
+        None,
+    ]

@@ -1,0 +1,172 @@
+"""The Forecaster: learning beats the baselines where it should, save/load, intervals, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from lstmkit.forecast import Forecaster, TrainConfig
+from lstmkit.forecast.backtest import MODEL
+from lstmkit.utils.serialization import save_bundle
+
+
+def _seasonal(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 20 + 3 * np.sin(2 * np.pi * t / 12) + 0.05 * rng.normal(size=n)
+    x = np.cos(2 * np.pi * t / 12)
+    dates = pd.date_range("2000-01-01", periods=n, freq="MS").strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": dates, "y": y, "x": x})
+
+
+def _small(**kwargs: object) -> Forecaster:
+    settings: dict[str, object] = {"lookback": 12, "horizon": 3, "target": "y", "units": (16,)}
+    settings.update(kwargs)
+    settings.setdefault("train", TrainConfig(epochs=40, learning_rate=1e-2, batch_size=32))
+    return Forecaster(**settings)  # type: ignore[arg-type]
+
+
+def test_lstm_learns_a_seasonal_series_better_than_persistence() -> None:
+    small = _small(units=(8,), train=TrainConfig(epochs=20, learning_rate=1e-2, batch_size=32))
+    result = small.backtest(_seasonal(150), folds=0, test_size=30)
+    mae = result.test.set_index("method")["mae"]
+    assert mae[MODEL] < 0.5 * mae["persistence"], mae.to_dict()
+
+
+def test_predict_returns_future_dates_and_quantiles() -> None:
+    data = _seasonal(120)
+    fc = _small(quantiles=(0.1, 0.5, 0.9), train=TrainConfig(epochs=2)).fit(data)
+    out = fc.predict(data)
+    assert list(out.index) == list(pd.date_range("2010-01-01", periods=3, freq="MS"))
+    assert list(out.columns) == ["y", "q0.1", "q0.5", "q0.9"]
+    np.testing.assert_array_equal(out["y"], out["q0.5"])
+    assert (out["q0.1"] <= out["q0.5"]).all() and (out["q0.5"] <= out["q0.9"]).all()
+
+
+@pytest.mark.parametrize("transform", ["none", "diff", "log_return", "pct_change"])
+def test_save_load_round_trip(tmp_path: Path, transform: str) -> None:
+    data = _seasonal(80)
+    fc = _small(features=["x"], transform=transform, train=TrainConfig(epochs=1)).fit(data)
+    fc.save(tmp_path / "model.lstmkit")
+    loaded = Forecaster.load(tmp_path / "model.lstmkit")
+    pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))
+    assert loaded.columns_ == ["y", "x"] and loaded.transform == transform
+
+
+def test_predict_with_other_columns_is_refused(tmp_path: Path) -> None:
+    data = _seasonal(80)
+    fc = _small(features=["x"], train=TrainConfig(epochs=1)).fit(data)
+    with pytest.raises(ValueError, match=r"feature column\(s\) \['x'\] not found"):
+        fc.predict(data.drop(columns=["x"]))
+    with pytest.raises(ValueError, match="predict needs at least lookback = 12 rows, got 5"):
+        fc.predict(data.iloc[:5])
+
+
+def test_load_refuses_other_kinds(tmp_path: Path) -> None:
+    save_bundle(tmp_path / "other.lstmkit", {"w": torch.zeros(1)}, {"kind": "tsc_classifier"})
+    with pytest.raises(ValueError, match="kind 'tsc_classifier', expected 'forecaster'"):
+        Forecaster.load(tmp_path / "other.lstmkit")
+
+
+def test_custom_module_and_wrong_output_width() -> None:
+    data = _seasonal(80)
+    custom = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    fc = _small(model=custom, train=TrainConfig(epochs=1)).fit(data)
+    assert fc.predict(data).shape == (3, 1)
+    wrong = _small(model=nn.Sequential(nn.Flatten(), nn.Linear(12, 5)), train=TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match=r"produced 5 outputs per window, expected horizon x quantiles = 3"):
+        wrong.fit(data)
+
+
+def test_custom_model_must_be_passed_again_on_load(tmp_path: Path) -> None:
+    data = _seasonal(80)
+    custom = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    _small(model=custom, train=TrainConfig(epochs=1)).fit(data).save(tmp_path / "m.lstmkit")
+    with pytest.raises(ValueError, match="saved with a custom network; pass it"):
+        Forecaster.load(tmp_path / "m.lstmkit")
+    assert Forecaster.load(tmp_path / "m.lstmkit", model=custom).predict(data).shape == (3, 1)
+
+
+def test_mc_dropout_intervals() -> None:
+    data = _seasonal(80)
+    fc = _small(
+        quantiles=(0.05, 0.5, 0.95),
+        intervals="mc_dropout",
+        dropout=0.2,
+        units=(8, 8),
+        train=TrainConfig(epochs=2),
+    ).fit(data)
+    out = fc.predict(data)
+    assert (out["q0.05"] < out["q0.95"]).all()
+    with pytest.raises(ValueError, match="needs dropout > 0"):
+        _small(quantiles=(0.1, 0.5, 0.9), intervals="mc_dropout")
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ValueError, match="unknown transform 'log'"):
+        Forecaster(transform="log")
+    with pytest.raises(ValueError, match="unknown scaler 'z'"):
+        Forecaster(scaler="z")
+    with pytest.raises(TypeError, match="lookback must be an integer"):
+        Forecaster(lookback=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"quantiles must include 0.5"):
+        Forecaster(quantiles=(0.1, 0.9))
+    with pytest.raises(ValueError, match=r"strictly between 0 and 1"):
+        Forecaster(quantiles=(0.0, 0.5))
+    with pytest.raises(RuntimeError, match="before fit"):
+        Forecaster().predict(_seasonal(50))
+
+
+def test_too_short_series_and_nan_targets() -> None:
+    with pytest.raises(ValueError, match=r"a series of 10 rows is too short for lookback=12 and horizon=3"):
+        _small().fit(_seasonal(10))
+    data = _seasonal(60)
+    data.loc[5, "y"] = np.nan
+    with pytest.raises(ValueError, match="choose a fill policy"):
+        _small().fit(data)
+
+
+def test_mc_dropout_without_dropout_is_refused() -> None:
+    from lstmkit.forecast.intervals import mc_dropout_quantiles
+
+    with pytest.raises(ValueError, match="need a model with dropout > 0"):
+        mc_dropout_quantiles(nn.Linear(3, 2), torch.zeros(4, 3), (0.1, 0.5, 0.9), samples=5)
+
+
+def test_any_lstmkit_model_can_be_plugged_in(tmp_path: Path) -> None:
+    from lstmkit.layers import GRU, Dense
+    from lstmkit.models import Sequential
+
+    data = _seasonal(80)
+    model = Sequential([GRU(8, input_shape=(12, 1)), Dense(3)])
+    fc = _small(model=model, train=TrainConfig(epochs=1)).fit(data)
+    assert fc.regressor_ is not None and fc.regressor_.module is not model.module  # a fresh copy per fit
+    fc.save(tmp_path / "gru.lstmkit")
+    loaded = Forecaster.load(tmp_path / "gru.lstmkit", model=model)
+    pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))
+
+
+def test_default_network_is_built_from_lstmkit_layers() -> None:
+    from lstmkit.layers import LSTM
+
+    fc = _small(train=TrainConfig(epochs=1)).fit(_seasonal(60))
+    assert fc.regressor_ is not None
+    assert [type(m) for m in fc.regressor_.module.modules() if isinstance(m, LSTM)] == [LSTM]
+
+
+def test_transform_features_applies_the_transform_to_covariates(tmp_path: Path) -> None:
+    data = _seasonal(80)
+    fc = _small(features=["x"], transform="diff", transform_features=True, train=TrainConfig(epochs=1)).fit(
+        data
+    )
+    assert fc.scaler_ is not None and fc.scaler_.center is not None
+    assert fc.scaler_.center[1] == pytest.approx(np.diff(data["x"].to_numpy()).mean())
+    fc.save(tmp_path / "m.lstmkit")
+    loaded = Forecaster.load(tmp_path / "m.lstmkit")
+    assert loaded.transform_features
+    pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))

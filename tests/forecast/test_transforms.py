@@ -1,0 +1,52 @@
+"""Transforms: causal forward transforms and exact inversion back to levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstmkit.forecast import transforms
+from lstmkit.forecast.windowing import target_windows
+
+LEVELS = np.array([100.0, 101.5, 99.0, 102.0, 104.5, 103.0, 105.0])
+
+
+@pytest.mark.parametrize("kind", transforms.TRANSFORMS)
+def test_changes_invert_exactly(kind: str) -> None:
+    origins = np.array([0, 1, 2, 3])
+    c = transforms.changes(kind, LEVELS, origins, horizon=3)
+    back = transforms.invert(kind, c, anchor=LEVELS[origins])
+    np.testing.assert_allclose(back, target_windows(LEVELS, origins, 3), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", transforms.TRANSFORMS)
+def test_inverse_is_monotone_so_quantiles_map_to_quantiles(kind: str) -> None:
+    c = np.array([[[-0.02, 0.0, 0.03]]])  # (S=1, H=1, Q=3), sorted
+    back = transforms.invert(kind, c, anchor=np.array([100.0]))
+    assert np.all(np.diff(back, axis=-1) > 0)
+
+
+def test_forward_values() -> None:
+    np.testing.assert_allclose(transforms.forward("diff", LEVELS)[1:3], [1.5, -2.5])
+    np.testing.assert_allclose(transforms.forward("log_return", LEVELS)[1], np.log(101.5 / 100.0))
+    np.testing.assert_allclose(transforms.forward("pct_change", LEVELS)[1], 0.015)
+    assert np.isnan(transforms.forward("diff", LEVELS)[0])
+    np.testing.assert_array_equal(transforms.forward("none", LEVELS), LEVELS)
+
+
+def test_forward_is_causal() -> None:
+    later_changed = LEVELS.copy()
+    later_changed[5:] *= 2.0
+    for kind in transforms.TRANSFORMS:
+        np.testing.assert_array_equal(
+            transforms.forward(kind, LEVELS)[:5], transforms.forward(kind, later_changed)[:5]
+        )
+
+
+def test_domain_errors() -> None:
+    with pytest.raises(ValueError, match=r"needs positive values, got minimum -1\.0; use 'diff'"):
+        transforms.forward("log_return", np.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="'pct_change' needs non-zero values"):
+        transforms.changes("pct_change", np.array([0.0, 1.0]), np.array([0]), 1)
+    with pytest.raises(ValueError, match="unknown transform 'log'"):
+        transforms.forward("log", LEVELS)

@@ -1,0 +1,85 @@
+"""BackupAndRestore: kill -9 in the middle of an epoch, start again, end with the uninterrupted weights."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+SCRIPT = r"""
+import os, signal, sys
+import numpy as np
+import torch
+from lstmkit.layers import LSTM, Dense, Dropout
+from lstmkit.models import Sequential
+from lstmkit.models.callbacks import BackupAndRestore, LambdaCallback
+from lstmkit.utils import set_seed
+
+backup_dir, out, kill_epoch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.set_num_threads(1)
+set_seed(0)
+x = np.random.default_rng(0).normal(size=(24, 5, 1)).astype("float32")
+y = x[:, -2:, 0].sum(axis=1, keepdims=True)
+model = Sequential([LSTM(4, input_shape=(5, 1)), Dropout(0.3), Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+current = {"epoch": -1}
+
+def begin(epoch, logs):
+    current.update(epoch=epoch)
+    with open(out + ".epochs", "a") as handle:
+        handle.write(f"{epoch}\n")
+
+def kill_mid_epoch(batch, logs):
+    if current["epoch"] == kill_epoch and batch == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+callbacks = [
+    BackupAndRestore(backup_dir),
+    LambdaCallback(
+        on_epoch_begin=begin,
+        on_train_batch_end=kill_mid_epoch,
+    ),
+]
+model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=callbacks)
+model.save_weights(out)
+"""
+
+
+def _run(script: Path, backup: Path, out: Path, kill_epoch: int) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    return subprocess.run(
+        [sys.executable, str(script), str(backup), str(out), str(kill_epoch)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_killed_run_resumes_and_matches_uninterrupted_run(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    reference = _run(script, tmp_path / "backup_ref", tmp_path / "reference.lstmkit", kill_epoch=-1)
+    assert reference.returncode == 0, reference.stderr.decode()
+
+    killed = _run(script, tmp_path / "backup", tmp_path / "resumed.lstmkit", kill_epoch=2)
+    assert killed.returncode == -signal.SIGKILL
+    assert (tmp_path / "backup" / "backup.lstmkit").is_file()
+    assert not (tmp_path / "resumed.lstmkit").exists()
+
+    resumed = _run(script, tmp_path / "backup", tmp_path / "resumed.lstmkit", kill_epoch=-1)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert not (tmp_path / "backup" / "backup.lstmkit").exists()  # deleted after a normal end
+
+    epochs_run = (tmp_path / "resumed.lstmkit.epochs").read_text().split()
+    assert epochs_run == ["0", "1", "2", "2", "3", "4"]  # killed during epoch 2, resumed at epoch 2
+    expected = load_file(tmp_path / "reference.lstmkit")
+    actual = load_file(tmp_path / "resumed.lstmkit")
+    assert expected.keys() == actual.keys()
+    for name, tensor in expected.items():
+        assert torch.equal(actual[name], tensor), name

@@ -1,0 +1,185 @@
+"""Callbacks: early stopping, LR schedule, NaN stop, CSV, checkpoints, TensorBoard files, History.plot."""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmkit.layers import Dense
+from lstmkit.models import Sequential, load_model
+from lstmkit.models.callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoard,
+    TerminateOnNaN,
+)
+from lstmkit.models.callbacks.tfevents import masked_crc
+
+
+def _model() -> Sequential:
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    model.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    return model
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    return x, x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
+
+
+def test_early_stopping_stops_after_patience_and_restores_best_weights() -> None:
+    model = _model()
+    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    best = None
+    for epoch, val_loss in enumerate([1.0, 0.5, 0.6, 0.7]):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float(epoch))
+        if epoch == 1:
+            best = {k: v.clone() for k, v in model.module.state_dict().items()}
+        stopper.on_epoch_end(epoch, {"val_loss": val_loss})
+        assert model.stop_training == (epoch == 3)
+    stopper.on_train_end()
+    assert stopper.best_epoch == 1 and stopper.stopped_epoch == 3
+    for name, tensor in model.module.state_dict().items():
+        assert torch.equal(tensor, best[name])
+
+
+def test_early_stopping_in_fit_ends_training_when_nothing_improves() -> None:
+    x, y = _data()
+    model = _model()
+    model.optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # validation loss never changes
+    history = model.fit(
+        x, y, epochs=20, validation_split=0.25, callbacks=[EarlyStopping(patience=2)], verbose=0
+    )
+    assert len(history.epoch) == 3
+    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
+        EarlyStopping(mode="lowest")
+
+
+def test_reduce_lr_on_plateau_multiplies_lr_and_logs_it() -> None:
+    model = _model()
+    reducer = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_lr=0.03)
+    reducer.set_model(model)
+    reducer.on_train_begin()
+    rates = []
+    for epoch, loss in enumerate([1.0, 1.0, 1.0, 1.0, 1.0]):
+        logs = {"loss": loss}
+        reducer.on_epoch_end(epoch, logs)
+        rates.append(logs["learning_rate"])
+    assert rates == pytest.approx([0.1, 0.05, 0.03, 0.03, 0.03])
+
+
+def test_terminate_on_nan_stops_at_the_first_bad_batch() -> None:
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="sgd", loss=lambda p, t: ((p - t) ** 2).mean(dim=1) * math.inf)
+    batches: list[int] = []
+    history = model.fit(
+        x,
+        y,
+        epochs=5,
+        batch_size=4,
+        verbose=0,
+        callbacks=[TerminateOnNaN(), LambdaCallback(on_train_batch_end=lambda b, logs: batches.append(b))],
+    )
+    assert batches == [0] and len(history.epoch) == 1
+
+
+def test_csv_logger_writes_history(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    history = model.fit(
+        x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=[CSVLogger(tmp_path / "log.csv")]
+    )
+    table = pd.read_csv(tmp_path / "log.csv")
+    assert table["epoch"].tolist() == [0, 1, 2]
+    np.testing.assert_allclose(table["loss"], history.history["loss"])
+    np.testing.assert_allclose(table["val_loss"], history.history["val_loss"])
+
+
+def test_model_checkpoint_best_only_and_formatted_names(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    best = ModelCheckpoint(tmp_path / "best.lstmkit", monitor="val_loss", save_best_only=True)
+    every = ModelCheckpoint(str(tmp_path / "e{epoch:02d}.lstmkit"), save_weights_only=True)
+    history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=[best, every])
+    assert sorted(p.name for p in tmp_path.glob("e*.lstmkit")) == [
+        "e01.lstmkit",
+        "e02.lstmkit",
+        "e03.lstmkit",
+    ]
+    best_epoch = int(np.argmin(history.history["val_loss"]))
+    restored = load_model(tmp_path / "best.lstmkit")
+    assert restored.evaluate(x[12:], y[12:]) == pytest.approx(
+        history.history["val_loss"][best_epoch], rel=1e-5
+    )
+    final = model.predict(x)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    model.load_weights(tmp_path / "e03.lstmkit")
+    np.testing.assert_array_equal(model.predict(x), final)
+
+
+def _read_records(path: Path) -> list[bytes]:
+    data, records, offset = path.read_bytes(), [], 0
+    while offset < len(data):
+        (length,) = struct.unpack_from("<Q", data, offset)
+        (header_crc,) = struct.unpack_from("<I", data, offset + 8)
+        assert header_crc == masked_crc(data[offset : offset + 8])
+        body = data[offset + 12 : offset + 12 + length]
+        (body_crc,) = struct.unpack_from("<I", data, offset + 12 + length)
+        assert body_crc == masked_crc(body)
+        records.append(body)
+        offset += 16 + length
+    return records
+
+
+def test_tensorboard_writes_valid_event_records(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    (train_file,) = (tmp_path / "train").iterdir()
+    records = _read_records(train_file)
+    assert len(records) == 3 and b"brain.Event:2" in records[0]
+    last = records[-1]
+    assert b"epoch_loss" in last
+    value = struct.unpack_from("<f", last, last.index(b"epoch_loss") + len(b"epoch_loss") + 1)[0]
+    assert value == pytest.approx(history.history["loss"][-1], rel=1e-6)
+    assert len(_read_records(next((tmp_path / "validation").iterdir()))) == 3
+
+
+def test_history_plot_draws_each_metric_with_its_validation_twin(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+    figure = history.plot(path=str(tmp_path / "curves.png"))
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "mae"]
+    assert len(figure.axes[0].lines) == 2 and (tmp_path / "curves.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="History has no metric 'auc'"):
+        history.plot(["auc"])
+
+
+def test_tensorboard_files_read_back_with_tensorboard_if_installed(tmp_path: Path) -> None:
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    x, y = _data()
+    model = _model()
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    reader = accumulator.EventAccumulator(str(tmp_path / "validation"))
+    reader.Reload()
+    values = [event.value for event in reader.Scalars("epoch_loss")]
+    assert values == pytest.approx(history.history["val_loss"], rel=1e-6)

@@ -1,0 +1,81 @@
+"""Loss and metric registries against independent computations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from lstmkit.models.losses import LOSSES, get_loss
+from lstmkit.models.metrics import AUC, Accuracy, Precision, Recall, get_metric
+
+
+def test_regression_losses_match_torch() -> None:
+    pred, true = torch.randn(5, 3), torch.randn(5, 3)
+    torch.testing.assert_close(LOSSES["mse"](pred, true).mean(), F.mse_loss(pred, true))
+    torch.testing.assert_close(LOSSES["mae"](pred, true).mean(), F.l1_loss(pred, true))
+    torch.testing.assert_close(LOSSES["huber"](pred, true).mean(), F.huber_loss(pred, true))
+    assert LOSSES["mse"](pred, true).shape == (5,)
+
+
+def test_crossentropies_match_torch_on_probabilities() -> None:
+    p = torch.rand(6, 1) * 0.98 + 0.01
+    y = (torch.rand(6, 1) > 0.5).float()
+    torch.testing.assert_close(LOSSES["binary_crossentropy"](p, y).mean(), F.binary_cross_entropy(p, y))
+    logits = torch.randn(6, 4)
+    probs = logits.softmax(-1)
+    labels = torch.randint(0, 4, (6,))
+    expected = F.cross_entropy(logits, labels)
+    torch.testing.assert_close(LOSSES["sparse_categorical_crossentropy"](probs, labels).mean(), expected)
+    one_hot = F.one_hot(labels, 4).float()
+    torch.testing.assert_close(LOSSES["categorical_crossentropy"](probs, one_hot).mean(), expected)
+    with pytest.raises(ValueError, match=r"expected class ids in \[0, 3\], got values in \[0, 4\]"):
+        LOSSES["sparse_categorical_crossentropy"](probs, torch.tensor([0, 1, 2, 3, 4, 0]))
+    with pytest.raises(ValueError, match=r"expected targets of shape \(6, 4\)"):
+        LOSSES["categorical_crossentropy"](probs, labels)
+
+
+def test_get_loss_accepts_callables() -> None:
+    name, fn = get_loss(torch.nn.MSELoss())
+    assert name == "MSELoss" and fn(torch.ones(2), torch.zeros(2)) == 1.0
+    with pytest.raises(TypeError, match="loss must be a string or a callable"):
+        get_loss(3)
+
+
+def _accumulate(metric, batches):
+    for pred, true in batches:
+        metric.update(pred, true)
+    return metric.result()
+
+
+def test_accuracy_binary_categorical_and_sparse() -> None:
+    assert _accumulate(Accuracy(), [(torch.tensor([[0.9], [0.2]]), torch.tensor([1.0, 1.0]))]) == 0.5
+    probs = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert _accumulate(Accuracy(), [(probs, torch.tensor([1, 0, 0]))]) == pytest.approx(2 / 3)
+    assert _accumulate(Accuracy(), [(probs, torch.tensor([[0, 1], [1, 0], [0, 1]]))]) == 1.0
+
+
+def test_precision_recall_accumulate_over_batches() -> None:
+    batches = [
+        (torch.tensor([0.9, 0.8]), torch.tensor([1.0, 0.0])),
+        (torch.tensor([0.1, 0.7]), torch.tensor([1.0, 1.0])),
+    ]
+    assert _accumulate(Precision(), batches) == pytest.approx(2 / 3)  # TP=2 of 3 predicted positive
+    assert _accumulate(Recall(), batches) == pytest.approx(2 / 3)  # TP=2 of 3 actual positives
+
+
+def test_auc_close_to_exact_rank_auc() -> None:
+    generator = torch.Generator().manual_seed(0)
+    true = (torch.rand(500, generator=generator) > 0.5).float()
+    pred = (0.6 * true + 0.7 * torch.rand(500, generator=generator)).clamp(0, 1)
+    positives, negatives = pred[true == 1], pred[true == 0]
+    exact = float((positives[:, None] > negatives[None, :]).float().mean())
+    auc = AUC()
+    for chunk in range(5):
+        auc.update(pred[chunk * 100 : (chunk + 1) * 100], true[chunk * 100 : (chunk + 1) * 100])
+    assert auc.result() == pytest.approx(exact, abs=0.01)
+
+
+def test_unknown_metric_lists_valid_names() -> None:
+    with pytest.raises(ValueError, match="unknown metric 'f1'; expected one of acc, accuracy, auc"):
+        get_metric("f1")

@@ -1,0 +1,311 @@
+"""The native kernel against the reference recurrence: every variant, float32 and float64, kernel edges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+from torch import Tensor
+
+from lstmkit.nn import LSTM
+from lstmkit.ops.fused import fused_recurrence
+from lstmkit.ops.native import NativeKernel, native_available, native_isa, native_module
+from lstmkit.ops.reference import recurrence
+from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+
+pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
+
+VARIANTS = {
+    "vanilla": {},
+    "peephole": {"peephole": True},
+    "layer_norm": {"layer_norm": True},
+    "coupled": {"coupled": True},
+    "projection": {"proj": True},
+    "recurrent_dropout": {"dropout": True},
+    "zoneout": {"zoneout": True},
+    "lengths": {"lengths": True},
+    "everything": {
+        "peephole": True,
+        "layer_norm": True,
+        "coupled": True,
+        "proj": True,
+        "dropout": True,
+        "zoneout": True,
+        "lengths": True,
+    },
+}
+
+
+def make_case(
+    variant: dict[str, bool], steps: int, batch: int, hidden: int, dtype: torch.dtype
+) -> tuple[RecurrenceInputs, RecurrenceParams, bool]:
+    """Random inputs and parameters of one variant at torch's default initialization scale."""
+    rsize = max(1, hidden // 2) if variant.get("proj") else hidden
+    scale = hidden**-0.5
+
+    def uniform(*shape: int) -> Tensor:
+        return (torch.rand(*shape, dtype=dtype) * 2 - 1) * scale
+
+    params = RecurrenceParams(
+        w_hh=uniform(4 * hidden, rsize),
+        w_hr=uniform(rsize, hidden) if variant.get("proj") else None,
+        peephole=uniform(3, hidden) if variant.get("peephole") else None,
+        ln_hh_weight=1 + 0.1 * torch.randn(4 * hidden, dtype=dtype) if variant.get("layer_norm") else None,
+        ln_hh_bias=0.1 * torch.randn(4 * hidden, dtype=dtype) if variant.get("layer_norm") else None,
+        ln_c_weight=1 + 0.1 * torch.randn(hidden, dtype=dtype) if variant.get("layer_norm") else None,
+        ln_c_bias=0.1 * torch.randn(hidden, dtype=dtype) if variant.get("layer_norm") else None,
+    )
+    keep = 0.7
+    inputs = RecurrenceInputs(
+        xg=torch.randn(steps, batch, 4 * hidden, dtype=dtype),
+        h0=0.5 * torch.randn(batch, rsize, dtype=dtype),
+        c0=0.5 * torch.randn(batch, hidden, dtype=dtype),
+        recurrent_mask=(torch.rand(batch, rsize) < keep).to(dtype) / keep if variant.get("dropout") else None,
+        zoneout_h=(torch.rand(steps, batch, rsize) < 0.3).to(dtype) if variant.get("zoneout") else None,
+        zoneout_c=(torch.rand(steps, batch, hidden) < 0.3).to(dtype) if variant.get("zoneout") else None,
+        lengths=torch.randint(0, steps + 1, (batch,)) if variant.get("lengths") else None,
+    )
+    return inputs, params, bool(variant.get("coupled"))
+
+
+def differentiable(
+    inputs: RecurrenceInputs, params: RecurrenceParams
+) -> tuple[RecurrenceInputs, RecurrenceParams]:
+    """Leaf copies that require grad of every tensor a kernel returns a gradient for."""
+
+    def leaf(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.detach().clone().requires_grad_(True)
+
+    return (
+        inputs._replace(xg=leaf(inputs.xg), h0=leaf(inputs.h0), c0=leaf(inputs.c0)),
+        RecurrenceParams(*(leaf(p) for p in params)),
+    )
+
+
+def check_against_reference(
+    variant: dict[str, bool], steps: int, batch: int, hidden: int, dtype: torch.dtype
+) -> None:
+    inputs, params, coupled = make_case(variant, steps, batch, hidden, dtype)
+    ref_inputs, ref_params = differentiable(inputs, params)
+    y_ref, h_ref, c_ref = recurrence(ref_inputs, ref_params, coupled_gates=coupled)
+    dy, dh, dc = torch.randn_like(y_ref), torch.randn_like(h_ref), torch.randn_like(c_ref)
+    torch.autograd.backward((y_ref, h_ref, c_ref), (dy, dh, dc))
+
+    kernel = NativeKernel()
+    assert kernel.supports(inputs, params) is None
+    y, h, c, saved = kernel.forward(inputs, params, coupled, True)
+    grads = kernel.backward(saved, inputs, params, coupled, dy, dh, dc)
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    torch.testing.assert_close(y, y_ref, **tol)
+    torch.testing.assert_close(h, h_ref, **tol)
+    torch.testing.assert_close(c, c_ref, **tol)
+    for name in ("xg", "h0", "c0"):
+        torch.testing.assert_close(getattr(grads, name), getattr(ref_inputs, name).grad, **tol, msg=name)
+    for name, ref in zip(RecurrenceParams._fields, ref_params, strict=True):
+        got = getattr(grads.params, name)
+        if ref is None:
+            assert got is None, name
+        else:
+            torch.testing.assert_close(got, ref.grad, **tol, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_variant_matches_reference(name: str, dtype: torch.dtype) -> None:
+    check_against_reference(VARIANTS[name], steps=6, batch=5, hidden=7, dtype=dtype)
+
+
+@pytest.mark.parametrize("hidden", [1, 7, 50, 64, 129, 256])
+@pytest.mark.parametrize("batch", [1, 3, 9])
+def test_kernel_edges_float64(hidden: int, batch: int) -> None:
+    check_against_reference({}, steps=3, batch=batch, hidden=hidden, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("hidden", [1, 50, 129])
+def test_kernel_edges_float32_with_every_variant(hidden: int) -> None:
+    check_against_reference(VARIANTS["everything"], steps=4, batch=7, hidden=hidden, dtype=torch.float32)
+
+
+@contextmanager
+def instruction_set(name: str) -> Iterator[None]:
+    module = native_module()
+    previous = module.set_isa(name)
+    try:
+        yield
+    finally:
+        module.set_isa(previous)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_every_instruction_set_matches_reference(isa: str, dtype: torch.dtype) -> None:
+    if isa not in native_module().isas():
+        pytest.skip(f"this CPU cannot run {isa}")  # the portable build always runs
+    with instruction_set(isa):
+        assert native_isa() == isa
+        check_against_reference(VARIANTS["everything"], steps=4, batch=6, hidden=20, dtype=dtype)
+        check_against_reference({}, steps=5, batch=3, hidden=7, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["vanilla", "everything"])
+def test_batch_split_between_threads_matches_reference(name: str) -> None:
+    with torch_threads(2):
+        check_against_reference(VARIANTS[name], steps=5, batch=13, hidden=20, dtype=torch.float64)
+
+
+def test_inference_forward_equals_training_forward() -> None:
+    inputs, params, coupled = make_case(VARIANTS["everything"], 7, 9, 33, torch.float32)
+    kernel = NativeKernel()
+    y1, h1, c1, saved = kernel.forward(inputs, params, coupled, True)
+    y2, h2, c2, none = kernel.forward(inputs, params, coupled, False)
+    assert none == () and len(saved) > 0
+    for a, b in ((y1, y2), (h1, h2), (c1, c2)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_int32_lengths_are_accepted() -> None:
+    inputs, params, coupled = make_case(VARIANTS["lengths"], 5, 4, 6, torch.float64)
+    kernel = NativeKernel()
+    expected = kernel.forward(inputs, params, coupled, False)[0]
+    narrow = inputs._replace(lengths=inputs.lengths.to(torch.int32))
+    torch.testing.assert_close(kernel.forward(narrow, params, coupled, False)[0], expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_nan_propagates_like_torch(dtype: torch.dtype) -> None:
+    inputs, params, coupled = make_case({}, 4, 3, 20, dtype)
+    inputs.xg[1, 2, 5] = float("nan")
+    for isa in native_module().isas():
+        with instruction_set(isa):
+            y = NativeKernel().forward(inputs, params, coupled, False)[0]
+        assert bool(torch.isnan(y[1, 2, 5])) and bool(torch.isnan(y[2:, 2]).all()), isa
+        assert not bool(torch.isnan(y[0]).any()) and not bool(torch.isnan(y[:, :2]).any()), isa
+
+
+def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
+    inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
+    y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)
+    assert y.shape == (3, 0, 5) and h.shape == (0, 5) and c.shape == (0, 5)
+    grads = NativeKernel().backward(saved, inputs, params, coupled, y, h, c)
+    assert grads.xg.shape == (3, 0, 20) and float(grads.params.w_hh.abs().sum()) == 0.0
+    assert grads.params.peephole is not None and grads.params.w_hr is None
+
+
+def test_empty_sequence_returns_initial_state() -> None:
+    inputs, params, coupled = make_case({}, 0, 3, 5, torch.float64)
+    y, h, c, _ = NativeKernel().forward(inputs, params, coupled, True)
+    assert y.shape == (0, 3, 5)
+    torch.testing.assert_close(h, inputs.h0)
+    torch.testing.assert_close(c, inputs.c0)
+
+
+@pytest.mark.parametrize("name", ["vanilla", "everything"])
+def test_gradcheck_float64(name: str) -> None:
+    inputs, params, coupled = make_case(VARIANTS[name], 4, 3, 5, torch.float64)
+    inputs, params = differentiable(inputs, params)
+    n_inputs = 3
+
+    def run(*tensors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        i = inputs._replace(xg=tensors[0], h0=tensors[1], c0=tensors[2])
+        p = RecurrenceParams(*tensors[n_inputs:])
+        return fused_recurrence(i, p, coupled_gates=coupled, kernel=NativeKernel())
+
+    args = (inputs.xg, inputs.h0, inputs.c0, *params)
+    assert torch.autograd.gradcheck(run, args, eps=1e-6, atol=1e-7)
+
+
+def test_lstm_module_with_native_backend_matches_torch() -> None:
+    ref = torch.nn.LSTM(3, 12, num_layers=2, bidirectional=True, dtype=torch.float64)
+    ours = LSTM(3, 12, num_layers=2, bidirectional=True, dtype=torch.float64, backend="native")
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5, 1])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out_ref, (h_ref, c_ref) = ref(packed)
+    assert c_ref.shape == (4, 4, 12)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(out_ref, total_length=6)
+    out, (h, c) = ours(x, lengths=lengths)
+    torch.testing.assert_close(c, c_ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h, h_ref, rtol=1e-10, atol=1e-12)
+    (out.sum() + h.sum()).backward()
+    expected.sum().add(h_ref.sum()).backward()
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-11, msg=name)
+
+
+def bad(**changes: object) -> tuple[RecurrenceInputs, RecurrenceParams]:
+    inputs, params, _ = make_case({}, 3, 2, 4, torch.float32)
+    inputs = inputs._replace(**{k: v for k, v in changes.items() if k in RecurrenceInputs._fields})
+    params = params._replace(**{k: v for k, v in changes.items() if k in RecurrenceParams._fields})
+    return inputs, params
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"xg": torch.zeros(3, 2, 15)}, ValueError, r"xg must have shape \(T, B, 4H\) = \(T, B, 16\)"),
+        ({"h0": torch.zeros(3, 4)}, ValueError, r"h0 must have shape \(2, 4\), got \(3, 4\)"),
+        ({"c0": torch.zeros(2, 4, dtype=torch.float64)}, TypeError, "c0 must have dtype torch.float32"),
+        ({"w_hh": torch.zeros(15, 4)}, ValueError, r"w_hh must have shape \(4H, R\)"),
+        ({"peephole": torch.zeros(2, 4)}, ValueError, r"peephole must have shape \(3, 4\)"),
+        ({"zoneout_h": torch.zeros(2, 2, 4)}, ValueError, r"zoneout_h must have shape \(3, 2, 4\)"),
+        ({"lengths": torch.tensor([1.0, 2.0])}, ValueError, "lengths must be an integer tensor of shape"),
+        ({"recurrent_mask": [[1.0] * 4] * 2}, TypeError, "recurrent_mask must be a torch.Tensor"),
+    ],
+    ids=[
+        "xg-width",
+        "h0-batch",
+        "c0-dtype",
+        "w_hh-rows",
+        "peephole",
+        "zoneout-steps",
+        "lengths-dtype",
+        "mask-type",
+    ],
+)
+def test_bad_input_is_rejected_before_the_native_call(changes: dict, error: type, match: str) -> None:
+    inputs, params = bad(**changes)
+    with pytest.raises(error, match=match):
+        NativeKernel().forward(inputs, params, False, True)
+
+
+def test_unsupported_dtype_and_device_are_reported() -> None:
+    inputs, params = bad()
+    half = inputs._replace(xg=inputs.xg.to(torch.bfloat16))
+    assert "float32 and float64 only" in (NativeKernel().supports(half, params) or "")
+    with pytest.raises(ValueError, match="float32 and float64 only"):
+        NativeKernel().forward(half, params, False, False)
+    meta = inputs._replace(xg=inputs.xg.to("meta"))
+    assert "CPU only" in (NativeKernel().supports(meta, params) or "")
+
+
+def test_backward_rejects_foreign_saved_tuple() -> None:
+    inputs, params = bad()
+    zeros = torch.zeros(3, 2, 4)
+    with pytest.raises(ValueError, match="saved: expected the 19 tensors"):
+        NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
+
+
+def test_auto_prefers_native_for_variants_and_threaded_plain_lstm() -> None:
+    from lstmkit.ops.dispatch import Variant
+    from lstmkit.ops.native import preferred
+
+    assert preferred(Variant(peephole=True))
+    with torch_threads(2):
+        assert preferred(Variant())
+    with torch_threads(1):
+        assert not preferred(Variant())
+        assert preferred(Variant(layer_norm=True))

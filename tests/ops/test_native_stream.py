@@ -1,0 +1,137 @@
+"""Streaming steps of the native kernel against torch.nn.LSTMCell and the reference step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lstmkit.ops.native import native_available
+from lstmkit.ops.reference import LAYER_NORM_EPS, lstm_step
+from lstmkit.ops.types import RecurrenceParams
+
+pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
+
+if native_available():
+    from lstmkit.ops.native_stream import NativeCellStep, NativeStream, native_cell_step
+
+DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+
+
+def tolerance(dtype: torch.dtype) -> dict[str, float]:
+    return {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+
+
+@DTYPES
+@pytest.mark.parametrize("batch", [1, 3])
+def test_step_matches_torch_lstm_cell(dtype: torch.dtype, batch: int) -> None:
+    cell = torch.nn.LSTMCell(8, 50, dtype=dtype)
+    step = NativeCellStep.from_module(cell)
+    x = torch.randn(batch, 8, dtype=dtype)
+    state = (torch.randn(batch, 50, dtype=dtype), torch.randn(batch, 50, dtype=dtype))
+    h, c = step(x, state)
+    with torch.no_grad():
+        h_ref, c_ref = cell(x, state)
+    torch.testing.assert_close(h, h_ref, **tolerance(dtype))
+    torch.testing.assert_close(c, c_ref, **tolerance(dtype))
+
+
+@DTYPES
+@pytest.mark.parametrize("variant", ["peephole", "layer_norm", "coupled", "projection", "all"])
+def test_step_variants_match_reference_step(dtype: torch.dtype, variant: str) -> None:
+    hidden, inputs, batch = 19, 5, 3
+    every = variant == "all"
+    proj = variant == "projection" or every
+    rsize = 7 if proj else hidden
+    ln = variant == "layer_norm" or every
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, dtype=dtype) * 0.3
+
+    tensors = {
+        "weight_ih": rand(4 * hidden, inputs),
+        "weight_hh": rand(4 * hidden, rsize),
+        "bias_ih": rand(4 * hidden),
+        "bias_hh": rand(4 * hidden),
+        "weight_hr": rand(rsize, hidden) if proj else None,
+        "weight_peephole": rand(3, hidden) if variant == "peephole" or every else None,
+        "ln_weight_ih": 1 + rand(4 * hidden) if ln else None,
+        "ln_bias_ih": rand(4 * hidden) if ln else None,
+        "ln_weight_hh": 1 + rand(4 * hidden) if ln else None,
+        "ln_bias_hh": rand(4 * hidden) if ln else None,
+        "ln_weight_c": 1 + rand(hidden) if ln else None,
+        "ln_bias_c": rand(hidden) if ln else None,
+    }
+    coupled = variant == "coupled" or every
+    step = NativeCellStep(**tensors, coupled_gates=coupled)
+    x, h, c = rand(batch, inputs), rand(batch, rsize), rand(batch, hidden)
+    got_h, got_c = step(x, (h, c))
+
+    t = tensors
+    xg = x @ t["weight_ih"].t()
+    if ln:
+        xg = F.layer_norm(xg, (4 * hidden,), t["ln_weight_ih"], t["ln_bias_ih"], LAYER_NORM_EPS)
+    xg = xg + t["bias_ih"] + t["bias_hh"]
+    params = RecurrenceParams(
+        t["weight_hh"], t["weight_hr"], t["weight_peephole"],
+        t["ln_weight_hh"], t["ln_bias_hh"], t["ln_weight_c"], t["ln_bias_c"],
+    )  # fmt: skip
+    expected = lstm_step(xg, h, c, params, coupled_gates=coupled)
+    torch.testing.assert_close(got_h, expected.h, **tolerance(dtype))
+    torch.testing.assert_close(got_c, expected.c, **tolerance(dtype))
+
+
+def test_stream_equals_a_whole_sequence_through_torch_lstm() -> None:
+    lstm = torch.nn.LSTM(8, 128, dtype=torch.float64)
+    cell = torch.nn.LSTMCell(8, 128, dtype=torch.float64)
+    cell.load_state_dict({k[:-3]: v for k, v in lstm.state_dict().items()})
+    stream = NativeStream(NativeCellStep.from_module(cell), batch=2)
+    x = torch.randn(12, 2, 8, dtype=torch.float64)
+    outputs = torch.stack([stream.step(x[t]) for t in range(12)])
+    with torch.no_grad():
+        expected, (_, c_n) = lstm(x)
+    torch.testing.assert_close(outputs, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(stream.state[1], c_n[0], rtol=1e-10, atol=1e-12)
+    stream.reset()
+    assert float(stream.state[0].abs().sum()) == 0.0
+
+
+def test_weights_changed_in_place_are_repacked() -> None:
+    cell = torch.nn.LSTMCell(4, 9)
+    step = NativeCellStep.from_module(cell)
+    x = torch.randn(2, 4)
+    before, _ = step(x)
+    with torch.no_grad():
+        cell.weight_ih.mul_(2.0)
+        expected, _ = cell(x)
+    after, _ = step(x)
+    torch.testing.assert_close(after, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(before, after)
+
+
+def test_bad_input_is_rejected() -> None:
+    step = NativeCellStep.from_module(torch.nn.LSTMCell(4, 9))
+    with pytest.raises(ValueError, match=r"x must be a torch.float32 tensor of shape \(B, 4\), got"):
+        step(torch.randn(2, 5))
+    with pytest.raises(ValueError, match=r"h must be a torch.float32 tensor of shape \(2, 9\)"):
+        step(torch.randn(2, 4), (torch.zeros(3, 9), torch.zeros(2, 9)))
+    with pytest.raises(ValueError, match=r"weight_hh must be a torch.float32 tensor of shape \(36, 9\)"):
+        NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 8))
+    with pytest.raises(ValueError, match="layer norm needs all of"):
+        NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 9), ln_weight_ih=torch.ones(36))
+    with pytest.raises(TypeError, match="float32/float64 on CPU"):
+        NativeCellStep(torch.zeros(36, 4, dtype=torch.float16), torch.zeros(36, 9, dtype=torch.float16))
+
+
+def test_native_cell_step_runs_an_lstmkit_cell_with_variants() -> None:
+    from lstmkit.nn import LSTMCell
+
+    cell = LSTMCell(6, 11, peephole=True, layer_norm=True, coupled_gates=True, dtype=torch.float64)
+    x = torch.randn(2, 6, dtype=torch.float64)
+    state = (torch.randn(2, 11, dtype=torch.float64), torch.randn(2, 11, dtype=torch.float64))
+    with torch.no_grad():
+        expected = cell(x, state)
+    got = native_cell_step(cell, x, state)
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got[1], expected[1], rtol=1e-10, atol=1e-12)
+    assert native_cell_step(cell, x, state)[0].shape == (2, 11)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstmkit.text.vectors import load_vectors
+from lstmkit.text.vocabulary import Vocabulary
+
+VOCAB = Vocabulary(["good", "bad", "rare"])
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vectors.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_glove_format(tmp_path: Path) -> None:
+    matrix, found = load_vectors(write(tmp_path, "good 1 2\nbad -1 -2\nother 5 5\n"), VOCAB)
+    assert matrix.shape == (5, 2) and matrix.dtype == np.float32
+    assert found == 2
+    np.testing.assert_array_equal(matrix[2], [1, 2])
+    np.testing.assert_array_equal(matrix[0], [0, 0])  # padding row
+    assert np.abs(matrix[4]).max() <= 0.1  # a token without a vector gets a small random one
+
+
+def test_word2vec_header_is_skipped(tmp_path: Path) -> None:
+    matrix, found = load_vectors(write(tmp_path, "2 3\ngood 1 2 3\nbad 4 5 6\n"), VOCAB)
+    assert matrix.shape == (5, 3) and found == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("good 1 2\nbad 1\n", "line 2: vector of length 1, the first vector has 2", id="dims"),
+        pytest.param("good 1 x\n", "line 1: a vector value is not a number", id="text"),
+        pytest.param("", "holds no vectors", id="empty"),
+    ],
+)
+def test_bad_vector_files(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_vectors(write(tmp_path, text), VOCAB)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no word-vector file"):
+        load_vectors(tmp_path / "absent.txt", VOCAB)

@@ -111,3 +111,13 @@ def test_empty_sequence_returns_initial_state_and_its_gradient() -> None:
     (h.sum() + 2 * c.sum()).backward()
     assert inputs.h0.grad is not None and inputs.c0.grad is not None
     torch.testing.assert_close(inputs.c0.grad, torch.full_like(inputs.c0, 2.0))
+
+
+@pytest.mark.parametrize("flags", [set(), *SINGLE, set(FLAGS)], ids=_case_id)
+def test_inference_reuses_scratch_and_matches_reference(flags: set[str]) -> None:
+    inputs, params, coupled = make_case(flags)
+    with torch.no_grad():
+        expected = recurrence(inputs, params, coupled_gates=coupled)
+        got = fused_recurrence(inputs, params, coupled_gates=coupled)
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)

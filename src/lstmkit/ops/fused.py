@@ -15,7 +15,7 @@ Implementation notes:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -52,19 +52,25 @@ def _keep_weights(inputs: RecurrenceInputs) -> tuple[Tensor | None, Tensor | Non
     return keep[0], keep[1]
 
 
-def _steps(x: Tensor | None) -> tuple[Tensor, ...] | None:
-    """Views of each step of ``x`` ``(T, ...)``, or ``None``."""
-    return None if x is None else x.unbind(0)
+@overload
+def _steps(x: Tensor, steps: int) -> tuple[Tensor, ...]: ...
+@overload
+def _steps(x: None, steps: int) -> None: ...
+def _steps(x: Tensor | None, steps: int) -> tuple[Tensor, ...] | None:
+    """Views of each of ``steps`` steps of ``x`` ``(T or 1, ...)``; one slot serves every step."""
+    if x is None:
+        return None
+    return x.unbind(0) if x.shape[0] == steps else (x[0],) * steps
 
 
-def _stat_steps(stats: Tensor | None) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None:
+def _stat_steps(stats: Tensor | None, steps: int) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None:
     """Per-step views of layer-norm statistics ``(2, T, B, 1)``: means and reciprocal deviations."""
-    return None if stats is None else (stats[0].unbind(0), stats[1].unbind(0))
+    return None if stats is None else (_steps(stats[0], steps), _steps(stats[1], steps))
 
 
-def _gate_steps(x: Tensor) -> tuple[tuple[Tensor, ...], ...]:
+def _gate_steps(x: Tensor, steps: int) -> tuple[tuple[Tensor, ...], ...]:
     """Per-step views of the four gate blocks of ``x`` ``(T, B, 4H)``: i, f, g, o."""
-    return tuple(block.unbind(0) for block in x.chunk(4, dim=-1))
+    return tuple(_steps(block, steps) for block in x.chunk(4, dim=-1))
 
 
 class EagerKernel:
@@ -97,27 +103,29 @@ class EagerKernel:
         ln_c = params.ln_c_weight is not None
 
         new = xg.new_empty
-        acts = new((steps, batch, gates))  # i, f, g, o after their activations
+        # What only the backward reads gets a slot per step when training, one reused slot otherwise.
+        slots = steps if needs_grad else min(steps, 1)
+        acts = new((slots, batch, gates))  # i, f, g, o after their activations
         h_states = new((steps + 1, batch, rec))  # h_0 .. h_T (after zoneout / length masking)
         c_states = new((steps + 1, batch, hidden))
         h_states[0] = inputs.h0
         c_states[0] = inputs.c0
-        c_new = new((steps, batch, hidden)) if keep_c is not None else c_states[1:]  # c̃_t
-        tanh_c = new((steps, batch, hidden))
-        m_out = new((steps, batch, hidden)) if w_hr_t is not None else None  # o ⊙ tanh(c), before W_hr
+        c_new = new((slots, batch, hidden)) if keep_c is not None else c_states[1:]  # c̃_t
+        tanh_c = new((slots, batch, hidden))
+        m_out = new((slots, batch, hidden)) if w_hr_t is not None else None  # o ⊙ tanh(c), before W_hr
         h_new = new((steps, batch, rec)) if keep_h is not None else h_states[1:]  # h̃_t
-        a_hh = new((steps, batch, gates)) if layer_norm else None
-        ln_hh_stats = new((2, steps, batch, 1)) if layer_norm else None
-        ln_c_stats = new((2, steps, batch, 1)) if ln_c else None
+        a_hh = new((slots, batch, gates)) if layer_norm else None
+        ln_hh_stats = new((2, slots, batch, 1)) if layer_norm else None
+        ln_c_stats = new((2, slots, batch, 1)) if ln_c else None
 
         # Per-step views, made once: indexing inside the loop costs a dispatcher call each time.
-        X, A, HS, CS = xg.unbind(0), acts.unbind(0), h_states.unbind(0), c_states.unbind(0)
-        GI, GF, GG, GO = _gate_steps(acts)
-        CN, TC, HN = c_new.unbind(0), tanh_c.unbind(0), h_new.unbind(0)
-        MO = _steps(m_out)
-        AHH = _steps(a_hh)
-        LN_HH, LN_C = _stat_steps(ln_hh_stats), _stat_steps(ln_c_stats)
-        KH, KC = _steps(keep_h), _steps(keep_c)
+        X, A, HS, CS = xg.unbind(0), _steps(acts, steps), h_states.unbind(0), c_states.unbind(0)
+        GI, GF, GG, GO = _gate_steps(acts, steps)
+        CN, TC, HN = _steps(c_new, steps), _steps(tanh_c, steps), h_new.unbind(0)
+        MO = _steps(m_out, steps)
+        AHH = _steps(a_hh, steps)
+        LN_HH, LN_C = _stat_steps(ln_hh_stats, steps), _stat_steps(ln_c_stats, steps)
+        KH, KC = _steps(keep_h, steps), _steps(keep_c, steps)
         pre = new((batch, gates))  # gate pre-activations of the current step
         pre_if, pre_g, pre_o = pre[:, : 2 * hidden].view(batch, 2, hidden), *pre[:, 2 * hidden :].chunk(2, 1)
 
@@ -211,8 +219,8 @@ class EagerKernel:
         d_cnorm = torch.empty_like(c_new) if ln_c else None
         d_ahh = torch.empty_like(acts) if layer_norm else d_a
 
-        A, GI, GF, GG, GO = acts.unbind(0), *_gate_steps(acts)
-        DA, DAI, DAF, DAG, DAO = d_a.unbind(0), *_gate_steps(d_a)
+        A, GI, GF, GG, GO = acts.unbind(0), *_gate_steps(acts, steps)
+        DA, DAI, DAF, DAG, DAO = d_a.unbind(0), *_gate_steps(d_a, steps)
         CS, CN, TC, DY, DAHH = (
             c_states.unbind(0),
             c_new.unbind(0),
@@ -220,10 +228,11 @@ class EagerKernel:
             dy.unbind(0),
             d_ahh.unbind(0),
         )
-        DHN, DCN, AHH = _steps(d_hnew), _steps(d_cnorm), _steps(a_hh)
-        LN_HH = _stat_steps(ln_hh_stats) if layer_norm else None
-        LN_C = _stat_steps(ln_c_stats) if ln_c else None
-        KH, KC = _steps(keep_h), _steps(keep_c)
+        DHN, DCN = _steps(d_hnew, steps), _steps(d_cnorm, steps)
+        AHH = _steps(a_hh, steps) if layer_norm else None
+        LN_HH = _stat_steps(ln_hh_stats, steps) if layer_norm else None
+        LN_C = _stat_steps(ln_c_stats, steps) if ln_c else None
+        KH, KC = _steps(keep_h, steps), _steps(keep_c, steps)
 
         dh, dc = dh_T + DY[steps - 1], dc_T  # gradients w.r.t. h_t and c_t (after zoneout / masking)
         for t in range(steps - 1, -1, -1):

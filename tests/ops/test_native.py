@@ -299,13 +299,14 @@ def test_backward_rejects_foreign_saved_tuple() -> None:
         NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
 
 
-def test_auto_prefers_native_for_variants_and_threaded_plain_lstm() -> None:
-    from lstmkit.ops.dispatch import Variant
+def test_auto_prefers_native_for_variants_and_torch_for_the_plain_lstm() -> None:
+    from lstmkit.ops.dispatch import Variant, select_backend
     from lstmkit.ops.native import preferred
 
-    assert preferred(Variant(peephole=True))
-    with torch_threads(2):
-        assert preferred(Variant())
-    with torch_threads(1):
-        assert not preferred(Variant())
-        assert preferred(Variant(layer_norm=True))
+    cpu = torch.device("cpu")
+    for threads in (1, 2):
+        with torch_threads(threads):
+            assert preferred(Variant(peephole=True)) and preferred(Variant(layer_norm=True))
+            assert not preferred(Variant())
+            assert select_backend("auto", Variant(), cpu) == "torch"
+            assert select_backend("auto", Variant(zoneout=True), cpu) == "native"

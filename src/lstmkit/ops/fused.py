@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, overload
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -114,9 +115,9 @@ class EagerKernel:
         tanh_c = new((slots, batch, hidden))
         m_out = new((slots, batch, hidden)) if w_hr_t is not None else None  # o ⊙ tanh(c), before W_hr
         h_new = new((steps, batch, rec)) if keep_h is not None else h_states[1:]  # h̃_t
-        a_hh = new((slots, batch, gates)) if layer_norm else None
-        ln_hh_stats = new((2, slots, batch, 1)) if layer_norm else None
-        ln_c_stats = new((2, slots, batch, 1)) if ln_c else None
+        a_hh = new((steps, batch, gates)) if layer_norm and needs_grad else None
+        ln_hh_stats = new((2, steps, batch, 1)) if layer_norm and needs_grad else None
+        ln_c_stats = new((2, steps, batch, 1)) if ln_c and needs_grad else None
 
         # Per-step views, made once: indexing inside the loop costs a dispatcher call each time.
         X, A, HS, CS = xg.unbind(0), _steps(acts, steps), h_states.unbind(0), c_states.unbind(0)
@@ -132,13 +133,18 @@ class EagerKernel:
         for t in range(steps):
             h_prev, c_prev = HS[t], CS[t]
             h_in = h_prev if mask is None else h_prev * mask
-            if AHH is not None and LN_HH is not None:
+            if AHH is not None and LN_HH is not None:  # training: keep what the backward reads
                 torch.mm(h_in, w_hh_t, out=AHH[t])
                 normed, mean, rstd = torch.native_layer_norm(
                     AHH[t], (gates,), params.ln_hh_weight, params.ln_hh_bias, LAYER_NORM_EPS
                 )
                 LN_HH[0][t].copy_(mean)
                 LN_HH[1][t].copy_(rstd)
+                torch.add(X[t], normed, out=pre)
+            elif layer_norm:
+                normed = F.layer_norm(
+                    torch.mm(h_in, w_hh_t), (gates,), params.ln_hh_weight, params.ln_hh_bias, LAYER_NORM_EPS
+                )
                 torch.add(X[t], normed, out=pre)
             else:
                 torch.addmm(X[t], h_in, w_hh_t, out=pre)  # a = xg_t + W_hh h_{t-1}
@@ -160,6 +166,8 @@ class EagerKernel:
                 )
                 LN_C[0][t].copy_(mean)
                 LN_C[1][t].copy_(rstd)
+            elif ln_c:
+                c_in = F.layer_norm(c, (hidden,), params.ln_c_weight, params.ln_c_bias, LAYER_NORM_EPS)
             torch.tanh(c_in, out=TC[t])
             if MO is not None and w_hr_t is not None:
                 torch.mul(GO[t], TC[t], out=MO[t])

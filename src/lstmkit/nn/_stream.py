@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from lstmkit.ops.dispatch import select_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend
 from lstmkit.ops.types import LSTMState
 
 if TYPE_CHECKING:
@@ -16,11 +16,11 @@ if TYPE_CHECKING:
 
 def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
     """True when a step can skip autograd and masks: no grad, no zoneout, no dropout in training."""
-    if torch.is_grad_enabled() or lstm.zoneout or lstm.bidirectional:
+    if torch.is_grad_enabled() or lstm.zoneout or lstm.bidirectional or x.dtype not in NATIVE_DTYPES:
         return False
     if lstm.training and (lstm.recurrent_dropout or lstm.dropout):
         return False
-    return select_backend(lstm.backend, lstm.variant, x.device) == "native"
+    return select_step_backend(lstm.backend, lstm.variant, x.device, False) == "native"
 
 
 def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:

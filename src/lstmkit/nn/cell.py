@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from lstmkit.nn._checks import check_constructor, check_input, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters
-from lstmkit.ops.dispatch import Variant, select_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, select_step_backend
 from lstmkit.ops.reference import LAYER_NORM_EPS, lstm_step
 from lstmkit.ops.types import LSTMState, RecurrenceParams
 from lstmkit.utils.validation import check_choice
@@ -101,12 +101,12 @@ class LSTMCell(nn.Module):
         batched = x.dim() == 2
         x = x if batched else x.unsqueeze(0)
         h, c = self._state(hx, x.shape[0], batched, x)
-        backend = select_backend(self.backend, self.variant, x.device)
+        backend = select_step_backend(self.backend, self.variant, x.device, torch.is_grad_enabled())
         if backend == "torch":
             h_new, c_new = torch._VF.lstm_cell(
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
             )
-        elif backend == "native" and not torch.is_grad_enabled():  # streaming inference: one native call
+        elif backend == "native" and not torch.is_grad_enabled() and x.dtype in NATIVE_DTYPES:  # one call
             from lstmkit.ops.native_stream import native_cell_step
 
             h_new, c_new = native_cell_step(self, x, (h, c))

@@ -1,0 +1,35 @@
+"""Backend selection: an explicit capability check, tested."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstmkit.ops.dispatch import Variant, native_kernel, select_backend, select_step_backend
+
+CPU = torch.device("cpu")
+
+
+def test_plain_lstm_runs_on_torch_and_variants_off_torch() -> None:
+    assert select_backend("auto", Variant(), CPU) == "torch"
+    expected = "native" if native_kernel() is not None else "fused"
+    for variant in (Variant(peephole=True), Variant(layer_norm=True), Variant(zoneout=True)):
+        assert select_backend("auto", variant, CPU) == expected
+
+
+def test_explicit_backends_and_refusals() -> None:
+    assert select_backend("fused", Variant(), CPU) == "fused"
+    assert select_backend("reference", Variant(layer_norm=True), CPU) == "reference"
+    with pytest.raises(ValueError, match="backend='torch' runs only the plain LSTM"):
+        select_backend("torch", Variant(coupled_gates=True), CPU)
+    with pytest.raises(ValueError, match="unknown backend 'cudnn'"):
+        select_backend("cudnn", Variant(), CPU)
+    with pytest.raises(ValueError, match="backend='native' is unavailable: it runs on CPU only"):
+        select_backend("native", Variant(), torch.device("meta"))
+
+
+def test_streaming_steps_without_autograd_prefer_native() -> None:
+    native = native_kernel() is not None
+    assert select_step_backend("auto", Variant(), CPU, False) == ("native" if native else "torch")
+    assert select_step_backend("auto", Variant(), CPU, True) == "torch"
+    assert select_step_backend("torch", Variant(), CPU, False) == "torch"

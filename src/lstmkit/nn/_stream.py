@@ -46,7 +46,7 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
     h_n, c_n = [], []
     layer_input = x
     for layer, step in enumerate(cached[1]):
-        h, c = step(layer_input, (h0[layer], c0[layer]))
+        h, c = step.step_checked(layer_input.contiguous(), h0[layer].contiguous(), c0[layer].contiguous())
         h_n.append(h)
         c_n.append(c)
         layer_input = h

@@ -107,9 +107,9 @@ class LSTMCell(nn.Module):
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
             )
         elif backend == "native" and not torch.is_grad_enabled() and x.dtype in NATIVE_DTYPES:  # one call
-            from lstmkit.ops.native_stream import native_cell_step
+            from lstmkit.ops.native_stream import cell_step_for
 
-            h_new, c_new = native_cell_step(self, x, (h, c))
+            h_new, c_new = cell_step_for(self).step_checked(x.contiguous(), h.contiguous(), c.contiguous())
         else:
             step = lstm_step(self._gate_inputs(x), h, c, self._params(), coupled_gates=self.coupled_gates)
             h_new, c_new = step.h, step.c

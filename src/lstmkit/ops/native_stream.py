@@ -173,9 +173,7 @@ class NativeCellStep:
         Returns:
             The new ``(h (B, R), c (B, H))``.
         """
-        if self._current_versions() != self._versions:
-            self._check()
-            self._pack()
+        self._refresh()
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
             got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
@@ -199,6 +197,26 @@ class NativeCellStep:
         x = x.detach().contiguous()
         if x.device.type != "cpu" or h.device.type != "cpu" or c.device.type != "cpu":
             raise ValueError("NativeCellStep runs on CPU tensors only")
+        return self._run(x, h, c)
+
+    def step_checked(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
+        """One step on inputs the caller has already checked.
+
+        ``x`` ``(B, I)``, ``h`` ``(B, R)`` and ``c`` ``(B, H)`` must be contiguous CPU tensors of this
+        step's dtype (``LSTMCell`` checks them before calling). Weights changed since the last call are
+        repacked first.
+        """
+        self._refresh()
+        return self._run(x, h, c)
+
+    def _refresh(self) -> None:
+        """Re-check and repack the weights if any changed (in place or replaced) since they were packed."""
+        if self._current_versions() != self._versions:
+            self._check()
+            self._pack()
+
+    def _run(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
+        batch = x.shape[0]
         h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
         c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
         dims = self._dims.get(batch)
@@ -258,7 +276,12 @@ def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LS
     Returns:
         The new ``(h, c)``.
     """
+    return cell_step_for(cell)(x, state)
+
+
+def cell_step_for(cell: Any) -> NativeCellStep:
+    """The cached :class:`NativeCellStep` of an ``LSTMCell`` module (built on first use)."""
     step = _CELL_STEPS.get(cell)
     if step is None:
         step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
-    return step(x, state)
+    return step

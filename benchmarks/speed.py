@@ -262,6 +262,18 @@ def run_stream(args: argparse.Namespace) -> None:
             ours_lstm.step(x, None)
 
     fns = {"torch.nn.LSTMCell": run_torch, "lstmkit LSTMCell": run_cell, "lstmkit LSTM.step": run_step}
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is not None:  # the raw native step API, without a module around it
+        from lstmkit.ops.native_stream import NativeCellStep, NativeStream
+
+        stream = NativeStream(NativeCellStep.from_module(ours_cell))
+
+        def run_stream_api() -> None:
+            with torch.inference_mode():
+                stream.step(x)
+
+        fns["lstmkit NativeStream.step"] = run_stream_api
     calls = 200
     batched = {k: (lambda f=f: [f() for _ in range(calls)]) for k, f in fns.items()}
     result = measure(batched, args.repeats, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,6 @@ from lstmkit.tasks.memory import (
 )
 from lstmkit.tasks.models import SequenceNet, load_memory_net, save_memory_net
 from lstmkit.tasks.plots import plot_loss_curves
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small recurrent models train several times faster on one thread when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_lstm_beats_the_baseline_on_short_adding_problem() -> None:

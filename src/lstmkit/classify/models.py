@@ -12,6 +12,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lstmkit.nn import LSTM
+from lstmkit.nn.sequences import last_layer_state
+from lstmkit.ops.lengths import sequence_mask
 
 
 def last_hidden(lstm: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
@@ -29,14 +31,7 @@ def last_hidden(lstm: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
         ``(B, D * H)``: forward and (if bidirectional) backward final hidden states, concatenated.
     """
     _, (h_n, _) = lstm(x, lengths=lengths)  # h_n: (L * D, B, H)
-    directions = 2 if lstm.bidirectional else 1
-    last = h_n[-directions:]  # (D, B, H)
-    return last.transpose(0, 1).reshape(x.shape[0], -1)  # (B, D * H)
-
-
-def time_mask(lengths: Tensor, steps: int) -> Tensor:
-    """``(B, T)`` float mask, 1 at valid steps and 0 at padding."""
-    return (torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]).float()
+    return last_layer_state(h_n, 2 if lstm.bidirectional else 1)  # (B, D * H)
 
 
 class LSTMClassifier(nn.Module):
@@ -170,7 +165,7 @@ class LSTMFCN(nn.Module):
         else:
             u = last_hidden(self.lstm, x, lengths)
         u = self.lstm_dropout(u)  # (B, H)
-        mask = time_mask(lengths, steps)  # (B, T)
+        mask = sequence_mask(lengths, steps).float()  # (B, T)
         v = x.transpose(1, 2) * mask[:, None, :]  # (B, C, T)
         for block in self.blocks:
             v = block(v, mask)

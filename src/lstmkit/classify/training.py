@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lstmkit.models import Callback, Model
+from lstmkit.ops.lengths import sequence_mask
 from lstmkit.utils.validation import check_positive_int
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -90,7 +91,7 @@ class _Batches(Dataset[tuple[Tensor, Tensor]]):
         index = torch.stack([i for i, _ in items])
         xb, lb = _batch(self.x, self.lengths, index)
         if xb.dim() == 3:  # series: append the validity channel
-            mask = (torch.arange(xb.shape[1])[None, :] < lb[:, None]).to(xb.dtype)
+            mask = sequence_mask(lb, xb.shape[1]).to(xb.dtype)
             xb = torch.cat([xb, mask[..., None]], dim=2)  # (B, T, C + 1)
         return xb, self.y[index]
 

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.layers.base import Layer, Shape
+from lstmkit.ops.lengths import sequence_mask
 from lstmkit.utils.validation import check_positive_int, check_probability
 
 State = tuple[Tensor, ...]
@@ -166,7 +167,7 @@ class Recurrent(Layer):
                 torch.where(empty.view(1, -1, 1), h0, s) for h0, s in zip(initial, state, strict=True)
             )
         last = out_compact[torch.arange(batch, device=x.device), (lengths - 1).clamp(min=0)]
-        valid = torch.arange(steps, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+        valid = sequence_mask(lengths.to(x.device), steps)  # (B, T)
         out_compact = out_compact * valid.unsqueeze(-1).to(out_compact.dtype)
         output = torch.zeros_like(out_compact).scatter(
             1, order.unsqueeze(-1).expand_as(out_compact), out_compact

@@ -2,5 +2,6 @@
 
 from lstmkit.nn.cell import LSTMCell
 from lstmkit.nn.lstm import LSTM
+from lstmkit.nn.sequences import last_layer_state
 
-__all__ = ["LSTM", "LSTMCell"]
+__all__ = ["LSTM", "LSTMCell", "last_layer_state"]

@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters
 from lstmkit.nn._stream import native_stream_applies, native_stream_step
+from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
@@ -262,7 +263,8 @@ class LSTM(nn.Module):
         else:
             out, h_n, c_n = self._run_layers(backend, x, h0, c0, lengths_t)
         if packed is not None:
-            return _repack(out, packed), (h_n, c_n)
+            assert lengths_t is not None
+            return repack_like(out, lengths_t, packed), (h_n, c_n)
         if not batched:
             return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
         return (out.transpose(0, 1) if self.batch_first else out), (h_n, c_n)
@@ -353,14 +355,14 @@ class LSTM(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """lstmkit's recurrences, layer by layer and direction by direction."""
         steps, batch, _ = x.shape
-        reverse_index = _reverse_index(steps, batch, lengths, x.device) if self.bidirectional else None
+        reversal = reverse_index(steps, batch, lengths, x.device) if self.bidirectional else None
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                seq = layer_input if not direction else _gather_time(layer_input, reverse_index)
+                seq = layer_input if reversal is None or not direction else gather_time(layer_input, reversal)
                 inputs = RecurrenceInputs(
                     self.gate_inputs(seq, layer, bool(direction)),
                     h0[index],
@@ -374,7 +376,7 @@ class LSTM(nn.Module):
                     self.recurrence_params(layer, bool(direction)),
                     coupled_gates=self.coupled_gates,
                 )
-                outputs.append(y if not direction else _gather_time(y, reverse_index))
+                outputs.append(y if reversal is None or not direction else gather_time(y, reversal))
                 h_n.append(h)
                 c_n.append(c)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
@@ -431,38 +433,3 @@ class LSTM(nn.Module):
         _, unexpected = new.load_state_dict(module.state_dict(), strict=True)
         assert not unexpected, unexpected
         return new
-
-
-def _reverse_index(steps: int, batch: int, lengths: Tensor | None, device: torch.device) -> Tensor:
-    """Index ``(T, B)`` that reverses each sequence within its own length (padding stays in place)."""
-    t = torch.arange(steps, device=device).unsqueeze(1).expand(steps, batch)
-    if lengths is None:
-        return (steps - 1 - t).contiguous()
-    n = lengths.to(device).unsqueeze(0)
-    return torch.where(t < n, n - 1 - t, t)
-
-
-def _gather_time(x: Tensor, index: Tensor | None) -> Tensor:
-    """``x[index[t, b], b]`` for ``x`` ``(T, B, F)``."""
-    assert index is not None
-    return x.gather(0, index.unsqueeze(-1).expand_as(x))
-
-
-def _repack(out: Tensor, like: PackedSequence) -> PackedSequence:
-    """Pack ``out`` ``(T, B, F)`` (original batch order) with exactly the structure of ``like``."""
-    lengths = _lengths_of(like)
-    order = like.sorted_indices
-    sorted_out = out if order is None else out.index_select(1, order)
-    sorted_lengths = lengths if order is None else lengths[order.cpu()]
-    data = pack_padded_sequence(sorted_out, sorted_lengths, enforce_sorted=True).data
-    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
-
-
-def _lengths_of(seq: PackedSequence) -> Tensor:
-    """Lengths of a packed batch in original order."""
-    sizes = seq.batch_sizes
-    batch = int(sizes[0]) if sizes.numel() else 0
-    lengths = (sizes.unsqueeze(0) > torch.arange(batch).unsqueeze(1)).sum(1)  # sorted order
-    if seq.unsorted_indices is not None:
-        lengths = lengths[seq.unsorted_indices.cpu()]
-    return lengths

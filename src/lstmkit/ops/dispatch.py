@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from torch import Tensor
 from lstmkit.ops import reference
 from lstmkit.ops.fused import EAGER, fused_recurrence
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceKernel, RecurrenceParams
+
+_log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "native", "fused", "reference")
 NATIVE_DTYPES = (torch.float32, torch.float64)
@@ -139,7 +142,8 @@ def run_recurrence(
     if backend == "native":
         native = native_kernel()
         assert native is not None, "select_backend() checked availability"
-        empty = inputs.xg.numel() == 0  # no step or no sequence (an empty DDP shard): nothing to compile for
-        reason = "empty input" if empty else native.supports(inputs, params)
+        reason = native.supports(inputs, params)
+        if reason is not None:
+            _log.debug("native kernel cannot run this call (%s); using the eager loop", reason)
         kernel = native if reason is None else EAGER
     return fused_recurrence(inputs, params, coupled_gates=coupled_gates, kernel=kernel)

@@ -22,10 +22,19 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from lstmkit.ops.lengths import sequence_mask
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceKernel, RecurrenceParams
 
 _aten = torch.ops.aten
+
+
+def _valid_steps(inputs: RecurrenceInputs) -> Tensor | None:
+    """``(T, B, 1)``: 1 before each sequence's length, 0 after; ``None`` without lengths."""
+    if inputs.lengths is None:
+        return None
+    xg = inputs.xg
+    return sequence_mask(inputs.lengths.to(xg.device), xg.shape[0]).t().unsqueeze(-1).to(xg.dtype)
 
 
 def _keep_weights(inputs: RecurrenceInputs) -> tuple[Tensor | None, Tensor | None]:
@@ -34,11 +43,7 @@ def _keep_weights(inputs: RecurrenceInputs) -> tuple[Tensor | None, Tensor | Non
     With zoneout ``z`` and validity ``v`` (1 before a sequence's length, 0 after),
     ``h_t = (1 - k) ⊙ h̃_t + k ⊙ h_{t-1}`` with ``k = 1 - v ⊙ (1 - z)``. ``None`` where ``k = 0`` always.
     """
-    steps = inputs.xg.shape[0]
-    valid = None
-    if inputs.lengths is not None:
-        t = torch.arange(steps, device=inputs.xg.device).unsqueeze(1)  # (T, 1)
-        valid = (t < inputs.lengths.to(inputs.xg.device).unsqueeze(0)).unsqueeze(-1).to(inputs.xg.dtype)
+    valid = _valid_steps(inputs)
     keep: list[Tensor | None] = []
     for zone in (inputs.zoneout_h, inputs.zoneout_c):
         if zone is None and valid is None:
@@ -180,10 +185,8 @@ class EagerKernel:
                 torch.lerp(HN[t], h_prev, KH[t], out=HS[t + 1])
 
         y = h_states[1:]
-        if inputs.lengths is not None:
-            valid = (
-                torch.arange(steps, device=y.device).unsqueeze(1) < inputs.lengths.to(y.device)
-            ).unsqueeze(-1)
+        valid = _valid_steps(inputs)
+        if valid is not None:  # outputs past a length are zeros
             y = y * valid
         h_T, c_T = h_states[steps].clone(), c_states[steps].clone()
         optional = [m_out, a_hh, ln_hh_stats, ln_c_stats]
@@ -213,9 +216,9 @@ class EagerKernel:
         mask, peep, w_hh, w_hr = inputs.recurrent_mask, params.peephole, params.w_hh, params.w_hr
         layer_norm, ln_c = params.ln_hh_weight is not None, params.ln_c_weight is not None
         keep_h, keep_c = _keep_weights(inputs)
-        if inputs.lengths is not None:  # outputs past a length are constant zeros
-            valid = torch.arange(steps, device=dy.device).unsqueeze(1) < inputs.lengths.to(dy.device)
-            dy = dy * valid.unsqueeze(-1)
+        valid = _valid_steps(inputs)
+        if valid is not None:  # outputs past a length are constant zeros
+            dy = dy * valid
 
         if steps == 0:  # nothing ran: the state passes straight through
             zeros = RecurrenceParams(*(torch.zeros_like(p) if p is not None else None for p in params))  # type: ignore[arg-type]

@@ -6,10 +6,11 @@ Shape legend: ``B`` batch, ``T`` tokens, ``E`` embedding size, ``H`` hidden unit
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from lstmkit.nn import LSTM
+from lstmkit.nn.sequences import last_layer_state
+from lstmkit.ops.lengths import sequence_mask
 from lstmkit.utils.validation import check_choice
 
 POOLINGS = ("max", "mean", "last")
@@ -42,6 +43,7 @@ class TextLSTMClassifier(nn.Module):
         does through masks.
 
     Example:
+        >>> import torch
         >>> model = TextLSTMClassifier(vocab_size=10, n_classes=2, embedding_dim=4, hidden_size=3)
         >>> model(torch.tensor([[4, 5, 6], [7, 0, 0]]), torch.tensor([3, 1])).shape
         torch.Size([2, 2])
@@ -78,10 +80,9 @@ class TextLSTMClassifier(nn.Module):
         e = self.dropout(self.embedding(tokens))  # (B, T, E)
         out, (h_n, _) = self.lstm(e, lengths=lengths)  # out: (B, T, D * H), zero past each length
         if self.pooling == "last":
-            directions = 2 if self.lstm.bidirectional else 1
-            s = h_n[-directions:].transpose(0, 1).reshape(tokens.shape[0], -1)  # (B, D * H)
+            s = last_layer_state(h_n, 2 if self.lstm.bidirectional else 1)  # (B, D * H)
         else:
-            valid = (torch.arange(steps, device=tokens.device)[None, :] < lengths[:, None])[..., None]
+            valid = sequence_mask(lengths, steps).unsqueeze(-1)  # (B, T, 1)
             if self.pooling == "max":
                 s = out.masked_fill(~valid, float("-inf")).max(dim=1).values
             else:

@@ -356,6 +356,7 @@ class LSTM(nn.Module):
         """lstmkit's recurrences, layer by layer and direction by direction."""
         steps, batch, _ = x.shape
         reversal = reverse_index(steps, batch, lengths, x.device) if self.bidirectional else None
+        lengths_on_device = lengths.to(x.device) if lengths is not None else None
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -368,7 +369,7 @@ class LSTM(nn.Module):
                     h0[index],
                     c0[index],
                     *self._masks(steps, batch, seq),
-                    lengths.to(x.device) if lengths is not None else None,
+                    lengths_on_device,
                 )
                 y, h, c = run_recurrence(
                     backend,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from pybind11.setup_helpers import Pybind11Extension
+from pybind11.setup_helpers import Pybind11Extension, build_ext, has_flag
 from setuptools import setup
 
 SOURCES = ["bindings.cpp", "threads.cpp", "isa_avx512.cpp", "isa_avx2.cpp", "isa_generic.cpp"]
@@ -27,4 +27,21 @@ native = Pybind11Extension(
 HEADERS = ["gemm.h", "simd.h", "layer_norm.h", "layout.h", "isa_api.h", "isa_kernels.inc", "threads.h"]
 native.depends = [f"csrc/{name}" for name in [*HEADERS, "lstm_forward.h", "lstm_backward.h"]]
 
-setup(ext_modules=[native])
+
+
+class BuildExt(build_ext):  # type: ignore[misc]
+    """Adds OpenMP where the compiler has it, so the kernel's threads are the ones torch runs on.
+
+    torch ships its own ``libgomp.so.1``; linking the same soname makes both share one runtime and one
+    pool of workers. Without OpenMP the kernel falls back to short-lived ``std::thread`` workers.
+    """
+
+    def build_extensions(self) -> None:
+        if sys.platform != "win32" and has_flag(self.compiler, "-fopenmp"):
+            for ext in self.extensions:
+                ext.extra_compile_args = [*ext.extra_compile_args, "-fopenmp"]
+                ext.extra_link_args = [*ext.extra_link_args, "-fopenmp"]
+        super().build_extensions()
+
+
+setup(ext_modules=[native], cmdclass={"build_ext": BuildExt})

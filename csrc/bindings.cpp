@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "isa_api.h"
+#include "threads.h"
 
 namespace py = pybind11;
 using lstmkit::Dims;
@@ -142,6 +143,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
+  m.def("threading", [] { return std::string(lstmkit::uses_openmp() ? "openmp" : "std::thread"); },
+        "Where the worker threads come from: torch's OpenMP runtime, or short-lived std::threads.");
   m.def("isas", &isa_names, "Instruction sets this CPU can run, fastest first.");
   m.def("set_isa", &set_isa, py::arg("name"), "Switch instruction set; returns the previous one.");
   m.def("lanes", &lanes, py::arg("itemsize"), "Vector width in elements for 4- or 8-byte floats.");

@@ -1,7 +1,11 @@
 #include "threads.h"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#else
 #include <thread>
 #include <vector>
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <xmmintrin.h>
@@ -24,24 +28,49 @@ class FlushDenormals {
 #endif
 };
 
+long slice(long rows, int k, int n) { return rows * k / n; }
+
 }  // namespace
+
+bool uses_openmp() {
+#if defined(_OPENMP)
+  return true;
+#else
+  return false;
+#endif
+}
 
 void run_parallel(int threads, long rows, const std::function<void(int, long, long)>& fn) {
   if (threads < 1) threads = 1;
   if (threads > rows) threads = int(rows > 0 ? rows : 1);
-  auto slice = [&](int k) { return rows * k / threads; };
+  if (threads == 1) {
+    FlushDenormals ftz;
+    fn(0, 0, rows);
+    return;
+  }
+#if defined(_OPENMP)
+  // The team comes from the OpenMP runtime torch itself runs on (its libgomp.so.1 is loaded first and
+  // serves both), so our workers are torch's idle workers, not a second pool spinning against them.
+#pragma omp parallel num_threads(threads)
+  {
+    const int k = omp_get_thread_num(), n = omp_get_num_threads();
+    FlushDenormals ftz;
+    fn(k, slice(rows, k, n), slice(rows, k + 1, n));
+  }
+#else
   std::vector<std::thread> workers;
   workers.reserve(threads - 1);
   for (int k = 1; k < threads; ++k)
-    workers.emplace_back([&fn, k, b0 = slice(k), b1 = slice(k + 1)] {
+    workers.emplace_back([&fn, k, rows, threads] {
       FlushDenormals ftz;
-      fn(k, b0, b1);
+      fn(k, slice(rows, k, threads), slice(rows, k + 1, threads));
     });
   {
     FlushDenormals ftz;
-    fn(0, slice(0), slice(1));
+    fn(0, slice(rows, 0, threads), slice(rows, 1, threads));
   }
   for (auto& w : workers) w.join();
+#endif
 }
 
 }  // namespace lstmkit

@@ -117,6 +117,17 @@ void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>
   }
 }
 
+// Fills n floats at ptr with Bernoulli(p) 0/1 values from a counter-based hash of (seed, index).
+void bernoulli(bool f64, int64_t ptr, int64_t n, double p, uint64_t seed) {
+  if (n < 0) throw std::invalid_argument("bernoulli: n must be >= 0");
+  if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("bernoulli: p must be in [0, 1]");
+  py::gil_scoped_release nogil;
+  if (f64)
+    current.kernels->bernoulli_f64(out<double>(ptr), n, p, seed);
+  else
+    current.kernels->bernoulli_f32(out<float>(ptr), n, p, seed);
+}
+
 std::vector<std::string> isa_names() {
   std::vector<std::string> names;
   for (const auto& isa : available_isas()) names.emplace_back(isa.name);
@@ -142,6 +153,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
+  m.def("bernoulli", &bernoulli, py::arg("f64"), py::arg("ptr"), py::arg("n"), py::arg("p"), py::arg("seed"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
   m.def("threading", [] { return std::string(lstmkit::uses_openmp() ? "openmp" : "std::thread"); },
         "Where the worker threads come from: torch's OpenMP runtime, or short-lived std::threads.");

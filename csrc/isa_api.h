@@ -1,5 +1,6 @@
 // One instruction set's kernels, as a table the bindings choose from at run time.
 #pragma once
+#include <cstdint>
 #include <cstdlib>
 #if defined(__x86_64__)
 #include <immintrin.h>  // before any `#pragma GCC target`: intrinsics carry their own target attributes
@@ -19,6 +20,8 @@ struct Kernels {
   void (*backward_f64)(const Dims&, const BackwardBuffers<double>&);
   void (*step_f32)(const Dims&, const StepBuffers<float>&);
   void (*step_f64)(const Dims&, const StepBuffers<double>&);
+  void (*bernoulli_f32)(float*, long, double, uint64_t);
+  void (*bernoulli_f64)(double*, long, double, uint64_t);
 };
 
 // Scratch memory aligned to 64 bytes, so that full-vector loads and stores never split a cache line.

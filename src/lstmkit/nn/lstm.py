@@ -14,6 +14,7 @@ from lstmkit.nn._params import cell_parameters, init_cell_parameters
 from lstmkit.nn._stream import native_stream_applies, native_stream_step
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
+from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
 from lstmkit.utils.validation import check_choice
@@ -393,13 +394,13 @@ class LSTM(nn.Module):
         mask = None
         if self.recurrent_dropout and self.training:
             keep = 1.0 - self.recurrent_dropout
-            mask = like.new_empty((batch, rec)).bernoulli_(keep).div_(keep)
+            mask = bernoulli_mask((batch, rec), keep, like).div_(keep)
         zone_h = zone_c = None
         if self.zoneout:
             p = self.zoneout
             if self.training:
-                zone_h = like.new_empty((steps, batch, rec)).bernoulli_(p)
-                zone_c = like.new_empty((steps, batch, hidden)).bernoulli_(p)
+                zone_h = bernoulli_mask((steps, batch, rec), p, like)
+                zone_c = bernoulli_mask((steps, batch, hidden), p, like)
             else:
                 zone_h = like.new_full((1, 1, 1), p).expand(steps, batch, rec)
                 zone_c = like.new_full((1, 1, 1), p).expand(steps, batch, hidden)

@@ -28,7 +28,6 @@ HEADERS = ["gemm.h", "simd.h", "layer_norm.h", "layout.h", "isa_api.h", "isa_ker
 native.depends = [f"csrc/{name}" for name in [*HEADERS, "lstm_forward.h", "lstm_backward.h"]]
 
 
-
 class BuildExt(build_ext):  # type: ignore[misc]
     """Adds OpenMP where the compiler has it, so the kernel's threads are the ones torch runs on.
 

@@ -42,12 +42,15 @@ std::vector<Isa> available_isas() {
 Isa current = available_isas().front();
 
 Dims make_dims(const std::vector<int64_t>& v) {
-  if (v.size() != 16) throw std::invalid_argument("dims: expected 16 integers");
+  if (v.size() != 19) throw std::invalid_argument("dims: expected 19 integers");
   Dims d;
   d.T = v[0], d.B = v[1], d.H = v[2], d.R = v[3], d.Hp = v[4], d.Rp = v[5];
   d.projection = v[6], d.peephole = v[7], d.layer_norm = v[8], d.coupled = v[9];
   d.dropout = v[10], d.zoneout_h = v[11], d.zoneout_c = v[12], d.lengths = v[13];
   d.keep = v[14], d.threads = int(v[15]);
+  d.I = v[16], d.Ip = v[17], d.dx = v[18];
+  if (d.I < 0 || (d.I > 0 && d.Ip <= d.I)) throw std::invalid_argument("dims: need 0 <= I < Ip");
+  if (d.I > 0 && d.layer_norm) throw std::invalid_argument("dims: the input projection runs inside only without layer norm");
   return d;
 }
 
@@ -58,19 +61,21 @@ T* out(int64_t p) { return reinterpret_cast<T*>(p); }
 
 template <class T>
 lstmkit::ForwardBuffers<T> forward_buffers(const std::vector<int64_t>& p) {
-  if (p.size() != 25) throw std::invalid_argument("forward buffers: expected 25 addresses");
+  if (p.size() != 26) throw std::invalid_argument("forward buffers: expected 26 addresses");
   return {in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),  in<T>(p[4]),
           in<T>(p[5]),  in<T>(p[6]),  in<T>(p[7]),  in<T>(p[8]),  in<T>(p[9]),
           in<T>(p[10]), in<T>(p[11]), in<T>(p[12]), reinterpret_cast<const int64_t*>(p[13]),
           out<T>(p[14]), out<T>(p[15]), out<T>(p[16]), out<T>(p[17]), out<T>(p[18]),
-          out<T>(p[19]), out<T>(p[20]), out<T>(p[21]), out<T>(p[22]), out<T>(p[23]), out<T>(p[24])};
+          out<T>(p[19]), out<T>(p[20]), out<T>(p[21]), out<T>(p[22]), out<T>(p[23]), out<T>(p[24]),
+          in<T>(p[25])};
 }
 
 template <class T>
 lstmkit::BackwardBuffers<T> backward_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
-  if (p.size() != 13) throw std::invalid_argument("backward buffers: expected 13 addresses");
-  return {forward_buffers<T>(fp), in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),   in<T>(p[4]),  out<T>(p[5]),
-          out<T>(p[6]),           out<T>(p[7]), out<T>(p[8]), out<T>(p[9]), out<T>(p[10]), out<T>(p[11]), out<T>(p[12])};
+  if (p.size() != 15) throw std::invalid_argument("backward buffers: expected 15 addresses");
+  return {forward_buffers<T>(fp), in<T>(p[0]),   in<T>(p[1]),   in<T>(p[2]),   in<T>(p[3]),   in<T>(p[4]),
+          out<T>(p[5]),           out<T>(p[6]),  out<T>(p[7]),  out<T>(p[8]),  out<T>(p[9]),  out<T>(p[10]),
+          out<T>(p[11]),          out<T>(p[12]), out<T>(p[13]), out<T>(p[14])};
 }
 
 void forward(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {

@@ -9,25 +9,39 @@
 // Needs the Vec<T> helpers of simd.h; LSTMKIT_GEMM_NR is the widest tile in vectors (4 with 32 vector
 // registers, 2 with 16).
 
+// A row-major left operand of K columns (K may be 0).
+template <class T>
+struct Operand {
+  int K;
+  const T* A;
+  long lda;
+};
+
 template <class T, int MR, int NR>
-inline void gemm_tile(int K, const T* A, long lda, const T* Bp, long ldb, T* C, long ldc, bool accumulate) {
+inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, T* C, long ldc,
+                      bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   vec_t<T> acc[MR][NR];
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) acc[i][j] = accumulate ? vload(C + i * ldc + j * V) : vsplat<T>(0);
-  for (int k = 0; k < K; ++k) {
-    vec_t<T> b[NR];
+  // the K1 rows of the first operand, then the K rows of the second (Bp holds K1 + K rows)
+  auto run = [&](int kn, const T* a_rows, long la, const T* b_rows) {
+    for (int k = 0; k < kn; ++k) {
+      vec_t<T> b[NR];
 #pragma GCC unroll 4
-    for (int j = 0; j < NR; ++j) b[j] = vload(Bp + k * ldb + j * V);
+      for (int j = 0; j < NR; ++j) b[j] = vload(b_rows + k * ldb + j * V);
 #pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i) {
-      const T a = A[i * lda + k];
+      for (int i = 0; i < MR; ++i) {
+        const T a = a_rows[i * la + k];
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
+        for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
+      }
     }
-  }
+  };
+  if (A1.K > 0) run(A1.K, A1.A, A1.lda, Bp);
+  run(K, A, lda, Bp + long(A1.K) * ldb);
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -36,32 +50,44 @@ inline void gemm_tile(int K, const T* A, long lda, const T* Bp, long ldb, T* C, 
 
 // All rows of one column panel of NR vectors: tiles of 4 rows, then the 1-3 rows left.
 template <class T, int NR>
-inline void gemm_panel(int M, int K, const T* A, long lda, const T* Bp, long ldb, T* C, long ldc, bool acc) {
+inline void gemm_panel(int M, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, T* C,
+                       long ldc, bool acc) {
   int m = 0;
-  for (; m + 4 <= M; m += 4) gemm_tile<T, 4, NR>(K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc);
+  auto rows = [&](int r) { return Operand<T>{A1.K, A1.A + r * A1.lda, A1.lda}; };
+  for (; m + 4 <= M; m += 4) gemm_tile<T, 4, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc);
   switch (M - m) {
-    case 3: gemm_tile<T, 3, NR>(K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
-    case 2: gemm_tile<T, 2, NR>(K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
-    case 1: gemm_tile<T, 1, NR>(K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
+    case 3: gemm_tile<T, 3, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
+    case 2: gemm_tile<T, 2, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
+    case 1: gemm_tile<T, 1, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
     default: break;
   }
 }
 
-// C[M, N] (+)= A[M, K] · Bp[K, N]; N must be a multiple of the vector width.
+// C[M, N] (+)= [A1 | A][M, K1 + K] · Bp[K1 + K, N]; N must be a multiple of the vector width.
+// The left operand comes in two row-major parts side by side (the step input x_t and the state h_{t-1}),
+// so they need not be copied into one buffer; A1 may be empty (K1 = 0).
 // Bp is packed panel-major: the columns n..n+w of a panel (w = NR vectors, the last panel narrower) lie
-// at Bp + n·K as a row-major [K][w] block, so the K loop walks contiguous memory.
+// at Bp + n·(K1 + K) as a row-major [K1 + K][w] block, so the K loop walks contiguous memory.
 template <class T>
-void gemm(int M, int N, int K, const T* A, long lda, const T* Bp, long, T* C, long ldc, bool accumulate) {
+void gemm(int M, int N, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, T* C, long ldc,
+          bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
+  const long KT = A1.K + K;
   int n = 0;
   for (; n + NR * V <= N; n += NR * V)
-    gemm_panel<T, NR>(M, K, A, lda, Bp + long(n) * K, NR * V, C + n, ldc, accumulate);
-  const T* tail = Bp + long(n) * K;
+    gemm_panel<T, NR>(M, A1, K, A, lda, Bp + n * KT, NR * V, C + n, ldc, accumulate);
+  const T* tail = Bp + n * KT;
   switch ((N - n) / V) {
-    case 3: gemm_panel<T, 3>(M, K, A, lda, tail, 3 * V, C + n, ldc, accumulate); break;
-    case 2: gemm_panel<T, 2>(M, K, A, lda, tail, 2 * V, C + n, ldc, accumulate); break;
-    case 1: gemm_panel<T, 1>(M, K, A, lda, tail, V, C + n, ldc, accumulate); break;
+    case 3: gemm_panel<T, 3>(M, A1, K, A, lda, tail, 3 * V, C + n, ldc, accumulate); break;
+    case 2: gemm_panel<T, 2>(M, A1, K, A, lda, tail, 2 * V, C + n, ldc, accumulate); break;
+    case 1: gemm_panel<T, 1>(M, A1, K, A, lda, tail, V, C + n, ldc, accumulate); break;
     default: break;
   }
+}
+
+// C[M, N] (+)= A[M, K] · Bp[K, N] (one left operand).
+template <class T>
+void gemm(int M, int N, int K, const T* A, long lda, const T* Bp, long, T* C, long ldc, bool accumulate) {
+  gemm<T>(M, N, Operand<T>{0, nullptr, 0}, K, A, lda, Bp, C, ldc, accumulate);
 }

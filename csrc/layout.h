@@ -14,6 +14,11 @@ struct Dims {
   bool projection, peephole, layer_norm, coupled, dropout, zoneout_h, zoneout_c, lengths;
   bool keep;     // forward: keep every step for the backward (else only what the next step needs)
   int threads;   // worker threads; the batch is split between them
+  // With I > 0 the input projection runs inside the loop: xg is absent and the step GEMM reads x_t
+  // beside h_{t-1} (see ForwardBuffers::x); Ip is x's padded row length (> I: lane I holds the 1 that
+  // multiplies the bias row). dx: the backward also returns dx (the step GEMM gains Ip columns).
+  int64_t I, Ip;
+  bool dx;
 };
 
 template <class T>
@@ -45,13 +50,17 @@ struct ForwardBuffers {
   T* rstd_hh;  // (T, B)
   T* xhat_c;   // (T, B, Hp) normalized c̃ (layer norm only)
   T* rstd_c;   // (T, B)
+  // input, with Dims::I > 0 (no layer norm): x (T, B, Ip), x_t in lanes 0..I-1, 1 in lane I, zeros
+  // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), 4Hp) packed in panels, so xg_t = W_ih x_t + b
+  // comes out of the step GEMM.
+  const T* x;
 };
 
 template <class T>
 struct BackwardBuffers {
   // inputs: the forward's buffers (kept for every step) and the upstream gradients
   ForwardBuffers<T> fw;
-  const T* w_hh;      // W_hh (4H, Rp), packed in panels
+  const T* w_hh;      // W_hh (4H, Rp), or [W_hh | W_ih] (4H, Rp + Ip) with Dims::dx, packed in panels
   const T* w_hr;      // W_hr (R, Hp), packed in panels
   const T* dy;        // (T, B, R)
   const T* dh_T;      // (B, R)
@@ -65,6 +74,8 @@ struct BackwardBuffers {
   T* dw_hh;     // [4H][Rp] gradient of W_hh
   T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
+  T* dx;        // (T, B, I) with Dims::dx
+  T* dw_ih;     // [4H][Ip] gradient of [W_ih | b] with Dims::I > 0: column I is the bias gradient
 };
 
 template <class T>

@@ -32,8 +32,9 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dR = dHz + B * Rp;        // (nb, Hp) dr
   T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
   T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
-  T* dHin = dA + B * G4;       // (nb, Rp) W_hhᵀ dhh_t
-  T* valid = dHin + B * Rp;    // [4Hp]
+  const long Nb = Rp + (d.dx ? d.Ip : 0);
+  T* dHin = dA + B * G4;       // (nb, Nb) [W_hh | W_ih]ᵀ dhh_t: the dh_{t-1} share, then dx_t
+  T* valid = dHin + B * Nb;    // [4Hp]
   T* dpeep = dparams;          // [3Hp]
   T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
@@ -134,13 +135,15 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
       }
     }
-    // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh
-    gemm<T>(nb, int(Rp), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Rp, dHin, Rp, false);
+    // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh (and dx_t = W_ihᵀ dxg_t)
+    gemm<T>(nb, int(Nb), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Nb, dHin, Nb, false);
+    if (d.dx)
+      for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k;
       if (!live(t, b)) continue;
       for (long j = 0; j < Rp; j += V) {
-        vec_t<T> g = vload(dHin + k * Rp + j);
+        vec_t<T> g = vload(dHin + k * Nb + j);
         if (d.dropout) g *= vload(f.mask + b * Rp + j);
         if (d.zoneout_h) g += vload(dHz + k * Rp + j);
         vstore(dH + k * Rp + j, g);

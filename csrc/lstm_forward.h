@@ -38,7 +38,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
     T* hnext = f.hs + slot2(t + 1) * B * Rp;
     T* cnext = f.cs + slot2(t + 1) * B * Hp;
     const long s1 = slot1(t);
-    const T* xg = f.xg + t * B * 4 * H;
+    const T* xg = d.I > 0 ? nullptr : f.xg + t * B * 4 * H;
 
     // a_t = xg_t + LN_hh(W_hh (m ⊙ h_{t-1}))
     const T* A = hprev + b0 * Rp;
@@ -57,6 +57,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         const T* x = xg + (b0 + k) * 4 * H;
         for (int q = 0; q < 4; ++q) vadd<T>(a + q * Hp, x + q * H, H);
       }
+    } else if (d.I > 0) {  // [x_t, 1, h_{t-1}] · [W_ihᵀ; b; W_hhᵀ]: the input projection in the same GEMM
+      const Operand<T> x_t{int(d.I + 1), f.x + (t * B + b0) * d.Ip, d.Ip};
+      gemm<T>(nb, int(G4), x_t, int(R), A, Rp, f.w_hh_t, S, G4, false);
     } else {
       for (int k = 0; k < nb; ++k)
         for (int q = 0; q < 4; ++q)

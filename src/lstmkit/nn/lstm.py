@@ -15,6 +15,7 @@ from lstmkit.nn._stream import native_stream_applies, native_stream_step
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
 from lstmkit.ops.masks import bernoulli_mask
+from lstmkit.ops.native_projected import InputProjection, projected_recurrence
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
 from lstmkit.utils.validation import check_choice
@@ -365,19 +366,20 @@ class LSTM(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 seq = layer_input if reversal is None or not direction else gather_time(layer_input, reversal)
-                inputs = RecurrenceInputs(
-                    self.gate_inputs(seq, layer, bool(direction)),
-                    h0[index],
-                    c0[index],
-                    *self._masks(steps, batch, seq),
-                    lengths_on_device,
-                )
-                y, h, c = run_recurrence(
-                    backend,
-                    inputs,
-                    self.recurrence_params(layer, bool(direction)),
-                    coupled_gates=self.coupled_gates,
-                )
+                params = self.recurrence_params(layer, bool(direction))
+                masks = self._masks(steps, batch, seq)
+                if backend == "native" and not self.layer_norm:  # W_ih x_t inside the loop
+                    p = self._cell(layer, bool(direction))
+                    bias = p["bias_ih"] + p["bias_hh"] if self.bias else None
+                    state = RecurrenceInputs(seq[:, :, :0], h0[index], c0[index], *masks, lengths_on_device)
+                    projection = InputProjection(seq, p["weight_ih"], bias)
+                    y, h, c = projected_recurrence(
+                        projection, state, params, coupled_gates=self.coupled_gates
+                    )
+                else:
+                    xg = self.gate_inputs(seq, layer, bool(direction))
+                    inputs = RecurrenceInputs(xg, h0[index], c0[index], *masks, lengths_on_device)
+                    y, h, c = run_recurrence(backend, inputs, params, coupled_gates=self.coupled_gates)
                 outputs.append(y if reversal is None or not direction else gather_time(y, reversal))
                 h_n.append(h)
                 c_n.append(c)

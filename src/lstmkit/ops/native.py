@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -33,6 +34,25 @@ from torch import Tensor
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native_checks import check_recurrence
 from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceParams
+
+
+class InputProjection(NamedTuple):
+    """The input side of the gates, run inside the native loop: ``xg_t = W_ih x_t + bias``.
+
+    The step GEMM then reads ``[x_t, 1, h_{t-1}]`` against ``[W_ihᵀ; bias; W_hhᵀ]``, so the ``(T, B, 4H)``
+    gate inputs are never written to memory, and the backward returns ``dx`` from the same per-step
+    GEMM that gives ``dh_{t-1}``. Only without layer norm (which normalizes ``W_ih x_t`` on its own).
+
+    Attributes:
+        x: the layer's input ``(T, B, I)``.
+        w_ih: input weights ``(4H, I)``.
+        bias: ``b_ih + b_hh`` ``(4H,)``, or ``None``.
+    """
+
+    x: Tensor
+    w_ih: Tensor
+    bias: Tensor | None
+
 
 MIN_ROWS_PER_THREAD = 4
 """A thread gets at least this many batch rows; smaller slices cost more to start than they save."""
@@ -108,13 +128,18 @@ class NativeKernel:
         params: RecurrenceParams,
         coupled_gates: bool,
         needs_grad: bool,
+        projection: InputProjection | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
-        """Run the time loop; returns ``(y (T, B, R), h_T (B, R), c_T (B, H), saved)``."""
+        """Run the time loop; returns ``(y (T, B, R), h_T (B, R), c_T (B, H), saved)``.
+
+        With ``projection`` the input projection ``xg_t = W_ih x_t + b`` runs inside the loop and
+        ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see :class:`InputProjection`).
+        """
         module = native_module()
         reason = self.supports(inputs, params)
         if reason is not None:
             raise ValueError(reason)
-        sizes = check_recurrence(inputs, params)
+        sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
             empty = inputs.xg.new_zeros((steps, 0, rsize))
@@ -156,13 +181,17 @@ class NativeKernel:
             none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
-        w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
+        if projection is None:
+            w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
+        else:
+            xg, x = none, lay.pad_with_one(projection.x, lanes)
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
-        xg = inputs.xg.detach().contiguous()
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
-        state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c)
+        state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c, x)
         fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state)
-        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep)
+        n_in = 0 if projection is None else int(projection.x.shape[-1])
+        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, (n_in, int(x.shape[-1])), False)
         module.forward(dtype == torch.float64, dims, fw)
         last = steps if keep else steps & 1
         h_T = hs[last, :, :rsize].contiguous()
@@ -181,18 +210,43 @@ class NativeKernel:
         dc_T: Tensor,
     ) -> RecurrenceGrads:
         """Gradients of the loss given ``dy (T, B, R)``, ``dh_T (B, R)`` and ``dc_T (B, H)``."""
+        return self.backward_projected(saved, inputs, params, coupled_gates, dy, dh_T, dc_T, None, False)[0]
+
+    def backward_projected(
+        self,
+        saved: tuple[Tensor, ...],
+        inputs: RecurrenceInputs,
+        params: RecurrenceParams,
+        coupled_gates: bool,
+        dy: Tensor,
+        dh_T: Tensor,
+        dc_T: Tensor,
+        projection: InputProjection | None,
+        needs_dx: bool,
+    ) -> tuple[RecurrenceGrads, Tensor | None, Tensor | None]:
+        """:meth:`backward` for a forward run with ``projection``, plus ``(dW_ih, d_bias)`` (else ``None``).
+
+        With a projection, the returned ``grads.xg`` is ``dx`` ``(T, B, I)`` when ``needs_dx`` (else an
+        empty tensor).
+        """
         module = native_module()
-        sizes = check_recurrence(inputs, params)
+        sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:
             zeros = params._replace(
                 **{k: torch.zeros_like(v) for k, v in params._asdict().items() if v is not None}
             )
-            return RecurrenceGrads(torch.zeros_like(inputs.xg), inputs.h0.new_zeros((0, rsize)),
-                                   inputs.c0.new_zeros((0, hidden)), zeros)  # fmt: skip
-        if len(saved) != 19:
-            raise ValueError(f"saved: expected the 19 tensors of a needs_grad forward, got {len(saved)}")
-        state, packed = saved[:10], saved[10:]
+            empty_grads = RecurrenceGrads(
+                torch.zeros_like(inputs.xg if projection is None else projection.x),
+                inputs.h0.new_zeros((0, rsize)), inputs.c0.new_zeros((0, hidden)), zeros,
+            )  # fmt: skip
+            if projection is None:
+                return empty_grads, None, None
+            bias = None if projection.bias is None else torch.zeros_like(projection.bias)
+            return empty_grads, torch.zeros_like(projection.w_ih), bias
+        if len(saved) != 20:
+            raise ValueError(f"saved: expected the 20 tensors of a needs_grad forward, got {len(saved)}")
+        state, packed = saved[:11], saved[11:]
         hs = state[0]
         dtype = inputs.xg.dtype
         hp, rp = state[1].shape[2], hs.shape[2]
@@ -205,14 +259,22 @@ class NativeKernel:
         dht = new((steps, batch, rp)) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 13 * hp))
         width = int(module.panel(inputs.xg.element_size()))
-        w_hh = lay.pack_w_hh(params.w_hh, rp, width)
+        x = state[10]
+        needs_dx = needs_dx and projection is not None
+        w_ih = projection.w_ih if projection is not None and needs_dx else None
+        w_hh = lay.pack_w_hh(params.w_hh, rp, width, w_ih, x.shape[-1])
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         dw_hh = new((4 * hidden, rp))
         dw_hr = new((rsize, hp)) if proj else none
-        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams]
+        n_in = 0 if projection is None else int(projection.x.shape[-1])
+        dx = new((steps, batch, n_in)) if needs_dx else none
+        dw_ih = new((4 * hidden, x.shape[-1])) if projection is not None else none
+        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams, dx, dw_ih]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state)
-        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True)
+        dims = self._dims(
+            inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, int(x.shape[-1])), needs_dx
+        )
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
         d_w_hh = dw_hh[:, :rsize].contiguous()
@@ -228,7 +290,11 @@ class NativeKernel:
             ln_c_weight=d_ln_c_w[:hidden].clone() if params.ln_c_weight is not None else None,
             ln_c_bias=d_ln_c_b[:hidden].clone() if params.ln_c_bias is not None else None,
         )
-        return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads)
+        if projection is None:
+            return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None, None
+        n_in = projection.w_ih.shape[1]
+        d_bias = dw_ih[:, n_in].clone() if projection.bias is not None else None
+        return RecurrenceGrads(xg=dx, h0=dh0, c0=dc0, params=grads), dw_ih[:, :n_in].contiguous(), d_bias
 
     @staticmethod
     def _forward_buffers(
@@ -241,7 +307,7 @@ class NativeKernel:
         y: Tensor,
         state: tuple[Tensor, ...],
     ) -> list[int]:
-        """Addresses in the order of ``ForwardBuffers`` (csrc/layout.h)."""
+        """Addresses in the order of ``ForwardBuffers`` (csrc/layout.h); ``state`` ends with ``x``."""
         return _addresses([xg, h0, c0, w_hh_t, w_hr_t, *packed, y, *state])
 
     @staticmethod
@@ -253,8 +319,11 @@ class NativeKernel:
         hp: int,
         rp: int,
         keep: bool,
+        inputs_padded: tuple[int, int],
+        needs_dx: bool,
     ) -> list[int]:
-        """The integers of ``Dims`` (csrc/layout.h)."""
+        """The integers of ``Dims`` (csrc/layout.h); ``inputs_padded`` is ``(I, Ip)``, ``I = 0`` without
+        an input projection in the loop."""
         steps, batch, hidden, rsize = sizes
         flags = (
             params.w_hr is not None,
@@ -267,7 +336,9 @@ class NativeKernel:
             inputs.lengths is not None,
             keep,
         )
-        return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), _threads(batch)]
+        n_in, padded = inputs_padded
+        projected = [n_in, padded if n_in else 0, int(needs_dx)]
+        return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), _threads(batch), *projected]
 
 
 UNAVAILABLE_REASON: str | None = _missing_reason

@@ -7,10 +7,15 @@ received, never a crash.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+
+if TYPE_CHECKING:
+    from lstmkit.ops.native import InputProjection
 
 
 def _tensor(name: str, value: object) -> Tensor:
@@ -19,17 +24,19 @@ def _tensor(name: str, value: object) -> Tensor:
     return value
 
 
-def _shape(name: str, value: Tensor, expected: tuple[int, ...], like: Tensor) -> None:
+def _shape(name: str, value: Tensor, expected: tuple[int, ...], like: Tensor, like_name: str = "xg") -> None:
     if tuple(value.shape) != expected:
         raise ValueError(f"{name} must have shape {expected}, got {tuple(value.shape)}")
     if value.dtype != like.dtype:
-        raise TypeError(f"{name} must have dtype {like.dtype} like xg, got {value.dtype}")
+        raise TypeError(f"{name} must have dtype {like.dtype} like {like_name}, got {value.dtype}")
     if value.device != like.device:
-        raise ValueError(f"{name} must be on {like.device} like xg, got {value.device}")
+        raise ValueError(f"{name} must be on {like.device} like {like_name}, got {value.device}")
 
 
-def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tuple[int, int, int, int]:
-    """Validate inputs and parameters against each other.
+def check_recurrence(
+    inputs: RecurrenceInputs, params: RecurrenceParams, projection: InputProjection | None = None
+) -> tuple[int, int, int, int]:
+    """Validate inputs and parameters against each other (and the input projection, if given).
 
     Returns:
         ``(T, B, H, R)``.
@@ -43,7 +50,11 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
     if w_hh.dim() != 2 or w_hh.shape[0] % 4 != 0 or w_hh.shape[0] == 0:
         raise ValueError(f"w_hh must have shape (4H, R) with H >= 1, got {tuple(w_hh.shape)}")
     hidden, rsize = w_hh.shape[0] // 4, w_hh.shape[1]
-    if xg.dim() != 3 or xg.shape[2] != 4 * hidden:
+    if projection is not None:
+        _check_projection(projection, xg, hidden)
+        if params.layer_norm:
+            raise ValueError("the input projection runs inside the native loop only without layer norm")
+    elif xg.dim() != 3 or xg.shape[2] != 4 * hidden:
         raise ValueError(f"xg must have shape (T, B, 4H) = (T, B, {4 * hidden}), got {tuple(xg.shape)}")
     if xg.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"xg must be float32 or float64 for the native kernel, got {xg.dtype}")
@@ -84,3 +95,18 @@ def check_recurrence(inputs: RecurrenceInputs, params: RecurrenceParams) -> tupl
         if lengths.device.type != "cpu":
             raise ValueError(f"lengths must be on the CPU, got {lengths.device}")
     return steps, batch, hidden, rsize
+
+
+def _check_projection(projection: InputProjection, xg: Tensor, hidden: int) -> None:
+    """``x`` ``(T, B, I)``, ``w_ih`` ``(4H, I)``, ``bias`` ``(4H,)``; ``xg`` the ``(T, B, 0)`` placeholder."""
+    x = _tensor("x", projection.x)
+    if x.dim() != 3 or x.shape[2] == 0:
+        raise ValueError(f"x must have shape (T, B, I) with I >= 1, got {tuple(x.shape)}")
+    if xg.dim() != 3 or tuple(xg.shape) != (x.shape[0], x.shape[1], 0):
+        raise ValueError(
+            f"xg must be an empty (T, B, 0) = {(x.shape[0], x.shape[1], 0)} placeholder with an input "
+            f"projection, got {tuple(xg.shape)}"
+        )
+    _shape("w_ih", _tensor("w_ih", projection.w_ih), (4 * hidden, x.shape[2]), x, "x")
+    if projection.bias is not None:
+        _shape("bias", _tensor("bias", projection.bias), (4 * hidden,), x, "x")

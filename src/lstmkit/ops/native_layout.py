@@ -49,18 +49,50 @@ def pack_panels(mat: Tensor, width: int) -> Tensor:
     return torch.cat((head, mat[:, full:].reshape(-1))) if full < n else head.contiguous()
 
 
-def pack_w_hh_t(w_hh: Tensor, hp: int, width: int) -> Tensor:
-    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, 4Hp)`` in panels, for the forward step GEMM."""
-    four_h, r = w_hh.shape
+def pad_with_one(x: Tensor, lanes: int) -> Tensor:
+    """``x`` ``(T, B, I)`` as ``(T, B, Ip)``: ``x`` in lanes ``0..I-1``, 1 in lane ``I``, zeros after.
+
+    The 1 multiplies the bias row of :func:`pack_w_hh_t`'s input block, so the step GEMM adds the bias,
+    and the weight-gradient GEMM's column ``I`` is the bias gradient. ``Ip`` is ``I + 1`` rounded up to
+    whole vectors.
+    """
+    steps, batch, n_in = x.shape
+    out = x.new_zeros((steps, batch, round_up(n_in + 1, lanes)))
+    out[..., :n_in] = x.detach()
+    out[..., n_in] = 1
+    return out
+
+
+def pack_w_hh_t(
+    w_hh: Tensor, hp: int, width: int, w_ih: Tensor | None = None, bias: Tensor | None = None
+) -> Tensor:
+    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, 4Hp)`` in panels, for the forward step GEMM.
+
+    With ``w_ih`` ``(4H, I)``: ``[W_ihᵀ; bias; W_hhᵀ]`` ``(I + 1 + R, 4Hp)``, the bias row zero without a
+    bias (see :func:`pad_with_one`).
+    """
+    four_h = w_hh.shape[0]
     h = four_h // 4
-    out = w_hh.new_zeros(r, 4, hp)
-    out[:, :, :h] = w_hh.detach().view(4, h, r).permute(2, 0, 1)
-    return pack_panels(out.view(r, 4 * hp), width)
+    blocks = [w_hh.detach()]
+    if w_ih is not None:
+        b = bias.detach() if bias is not None else w_hh.new_zeros(four_h)
+        blocks = [w_ih.detach(), b.unsqueeze(1), *blocks]
+    rows = torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]  # (4H, K)
+    k = rows.shape[1]
+    out = w_hh.new_zeros(k, 4, hp)
+    out[:, :, :h] = rows.view(4, h, k).permute(2, 0, 1)
+    return pack_panels(out.view(k, 4 * hp), width)
 
 
-def pack_w_hh(w_hh: Tensor, rp: int, width: int) -> Tensor:
-    """``W_hh`` ``(4H, R)`` as ``(4H, Rp)`` in panels, for the backward step GEMM."""
-    return pack_panels(pad_last(w_hh, rp, w_hh.dtype), width)
+def pack_w_hh(w_hh: Tensor, rp: int, width: int, w_ih: Tensor | None = None, ip: int = 0) -> Tensor:
+    """``W_hh`` ``(4H, R)`` as ``(4H, Rp)`` in panels, for the backward step GEMM.
+
+    With ``w_ih`` ``(4H, I)``: ``[W_hh | W_ih]`` ``(4H, Rp + Ip)``, so the same GEMM gives ``dx_t``.
+    """
+    w = pad_last(w_hh, rp, w_hh.dtype)
+    if w_ih is not None:
+        w = torch.cat((w, pad_last(w_ih, ip, w_ih.dtype)), dim=1)
+    return pack_panels(w, width)
 
 
 def pack_w_hr_t(w_hr: Tensor, rp: int, width: int) -> Tensor:

@@ -154,7 +154,7 @@ class NativeCellStep:
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_hh"], t["ln_weight_hh"]), 4, hp, dtype),
                 lay.pack_gates(t["ln_weight_c"], 1, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_c"], t["ln_weight_c"]), 1, hp, dtype),
-                *([none] * 15),  # masks, lengths, y (per step) and the state buffers (kernel scratch)
+                *([none] * 16),  # masks, lengths, y (per step), the state buffers (kernel scratch), x
             ]  # fmt: skip
         self._fw_addr = [b.data_ptr() for b in self._fw]
         self._step_addr = [b.data_ptr() for b in self._buffers]
@@ -221,7 +221,20 @@ class NativeCellStep:
         c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
         dims = self._dims.get(batch)
         if dims is None:
-            dims = self._dims[batch] = [*self._dim_head[:1], batch, *self._dim_head[2:], 0, 0, 0, 0, 0, 1]
+            dims = self._dims[batch] = [
+                *self._dim_head[:1],
+                batch,
+                *self._dim_head[2:],
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+            ]
         fw = self._fw_addr.copy()
         fw[1], fw[2], fw[14] = h.data_ptr(), c.data_ptr(), h_out.data_ptr()
         w_ih, bias, ln_w, ln_b = self._step_addr

@@ -1,0 +1,123 @@
+"""The native loop with the input projection inside it: one autograd node from ``x`` to ``(y, h_T, c_T)``.
+
+Without layer norm, ``xg_t = W_ih x_t + b`` is a linear map of the step input, so the native kernel reads
+``x_t`` beside ``h_{t-1}`` in its step GEMM instead of a precomputed ``(T, B, 4H)`` tensor: nothing of
+size ``T * B * 4H`` is written or read back in the forward, and the backward's step GEMM returns ``dx_t``
+together with ``dh_{t-1}``. ``[dW_ih | db]`` is one weight-gradient GEMM after the loop.
+
+Example:
+    >>> import torch
+    >>> from lstmkit.ops.native import native_available
+    >>> from lstmkit.ops.native_projected import projected_recurrence, InputProjection
+    >>> from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+    >>> x, w_ih, w_hh = torch.randn(5, 2, 3), torch.randn(8, 3), torch.randn(8, 2)
+    >>> state = RecurrenceInputs(x.new_empty(5, 2, 0), torch.zeros(2, 2), torch.zeros(2, 2))
+    >>> y, h, c = projected_recurrence(InputProjection(x, w_ih, None), state, RecurrenceParams(w_hh))
+    >>> tuple(y.shape), tuple(h.shape)
+    ((5, 2, 2), (2, 2))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from lstmkit.ops import native
+from lstmkit.ops.fused import fused_recurrence
+from lstmkit.ops.native import InputProjection
+from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+
+__all__ = ["InputProjection", "ProjectedRecurrence", "projected_recurrence"]
+
+
+class ProjectedRecurrence(torch.autograd.Function):
+    """One autograd node for the input projection and the time loop of one layer and direction."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        coupled_gates: bool,
+        x: Tensor,
+        w_ih: Tensor,
+        bias: Tensor | None,
+        h0: Tensor,
+        c0: Tensor,
+        recurrent_mask: Tensor | None,
+        zoneout_h: Tensor | None,
+        zoneout_c: Tensor | None,
+        lengths: Tensor | None,
+        *param_tensors: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        kernel = native.KERNEL
+        assert kernel is not None, "projected_recurrence checked availability"
+        placeholder = x.new_empty((x.shape[0], x.shape[1], 0))
+        inputs = RecurrenceInputs(placeholder, h0, c0, recurrent_mask, zoneout_h, zoneout_c, lengths)
+        params = RecurrenceParams(*param_tensors)  # type: ignore[arg-type]
+        projection = InputProjection(x, w_ih, bias)
+        y, h_T, c_T, saved = kernel.forward(
+            inputs, params, coupled_gates, any(ctx.needs_input_grad), projection
+        )
+        ctx.coupled_gates, ctx.n_saved = coupled_gates, len(saved)
+        ctx.save_for_backward(*saved, *projection, *inputs, *params)
+        return y, h_T, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, dy: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
+        kernel = native.KERNEL
+        assert kernel is not None
+        tensors = ctx.saved_tensors
+        n, n_proj, n_inputs = ctx.n_saved, len(InputProjection._fields), len(RecurrenceInputs._fields)
+        saved = tuple(tensors[:n])
+        projection = InputProjection(*tensors[n : n + n_proj])
+        inputs = RecurrenceInputs(*tensors[n + n_proj : n + n_proj + n_inputs])
+        params = RecurrenceParams(*tensors[n + n_proj + n_inputs :])
+        wanted = ctx.needs_input_grad
+        grads, d_w_ih, d_bias = kernel.backward_projected(
+            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, needs_dx=wanted[1]
+        )
+        param_grads = tuple(g if wanted[10 + k] else None for k, g in enumerate(grads.params))
+        return (
+            None,
+            grads.xg if wanted[1] else None,
+            d_w_ih if wanted[2] else None,
+            d_bias if wanted[3] else None,
+            grads.h0 if wanted[4] else None,
+            grads.c0 if wanted[5] else None,
+            None, None, None, None,
+            *param_grads,
+        )  # fmt: skip
+
+
+def projected_recurrence(
+    projection: InputProjection,
+    state: RecurrenceInputs,
+    params: RecurrenceParams,
+    *,
+    coupled_gates: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(y, h_T, c_T)`` of one layer and direction from its raw input, on the native kernel.
+
+    Args:
+        projection: the input ``x`` ``(T, B, I)``, ``W_ih`` ``(4H, I)`` and ``b_ih + b_hh`` (or ``None``).
+        state: initial state, masks and lengths; its ``xg`` is ignored (pass an empty tensor).
+        params: the recurrence parameters (no layer norm: that path normalizes ``W_ih x`` outside).
+        coupled_gates: use ``f = 1 - i``.
+
+    Where the native kernel cannot run (not built, not on CPU, another dtype, layer norm), the same
+    result comes from the input projection as one GEMM and the fused recurrence.
+    """
+    kernel = native.KERNEL
+    x = projection.x
+    probe = state._replace(xg=x.new_empty((x.shape[0], x.shape[1], 0)))
+    if kernel is None or params.layer_norm or kernel.supports(probe, params) is not None:
+        xg = F.linear(x, projection.w_ih, projection.bias)
+        return fused_recurrence(state._replace(xg=xg), params, coupled_gates=coupled_gates)
+    y, h_T, c_T = ProjectedRecurrence.apply(
+        coupled_gates, x, projection.w_ih, projection.bias, *probe[1:], *params
+    )
+    return y, h_T, c_T

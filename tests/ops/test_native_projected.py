@@ -1,0 +1,181 @@
+"""The native loop with the input projection inside (ops.native_projected) against the reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from test_native import instruction_set, torch_threads
+from torch import Tensor
+
+from lstmkit.ops.native import native_available
+from lstmkit.ops.native_projected import InputProjection, projected_recurrence
+from lstmkit.ops.reference import recurrence
+from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+
+pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
+
+FLAGS = ("peephole", "coupled", "proj", "dropout", "zoneout", "lengths", "no_bias")
+
+
+def make_case(
+    flags: set[str], steps: int, batch: int, n_in: int, hidden: int, dtype: torch.dtype
+) -> tuple[InputProjection, RecurrenceInputs, RecurrenceParams]:
+    rsize = max(1, hidden // 2) if "proj" in flags else hidden
+    scale = hidden**-0.5
+
+    def uniform(*shape: int) -> Tensor:
+        return ((torch.rand(*shape, dtype=dtype) * 2 - 1) * scale).requires_grad_()
+
+    projection = InputProjection(
+        torch.randn(steps, batch, n_in, dtype=dtype, requires_grad=True),
+        uniform(4 * hidden, n_in),
+        None if "no_bias" in flags else uniform(4 * hidden),
+    )
+    params = RecurrenceParams(
+        w_hh=uniform(4 * hidden, rsize),
+        w_hr=uniform(rsize, hidden) if "proj" in flags else None,
+        peephole=uniform(3, hidden) if "peephole" in flags else None,
+    )
+    keep = 0.7
+    state = RecurrenceInputs(
+        xg=torch.empty(steps, batch, 0, dtype=dtype),
+        h0=(0.5 * torch.randn(batch, rsize, dtype=dtype)).requires_grad_(),
+        c0=(0.5 * torch.randn(batch, hidden, dtype=dtype)).requires_grad_(),
+        recurrent_mask=(torch.rand(batch, rsize) < keep).to(dtype) / keep if "dropout" in flags else None,
+        zoneout_h=(torch.rand(steps, batch, rsize) < 0.3).to(dtype) if "zoneout" in flags else None,
+        zoneout_c=(torch.rand(steps, batch, hidden) < 0.3).to(dtype) if "zoneout" in flags else None,
+        lengths=torch.randint(0, steps + 1, (batch,)) if "lengths" in flags else None,
+    )
+    return projection, state, params
+
+
+def leaves(projection: InputProjection, state: RecurrenceInputs, params: RecurrenceParams) -> list[Tensor]:
+    found = [*projection, state.h0, state.c0, *params]
+    return [t for t in found if t is not None and t.requires_grad]
+
+
+def check(
+    projection: InputProjection,
+    state: RecurrenceInputs,
+    params: RecurrenceParams,
+    coupled: bool,
+    tol: float,
+) -> None:
+    outs = projected_recurrence(projection, state, params, coupled_gates=coupled)
+    xg = F.linear(projection.x, projection.w_ih, projection.bias)
+    expected = recurrence(state._replace(xg=xg), params, coupled_gates=coupled)
+    for got, want in zip(outs, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    seeds = [torch.randn_like(o) for o in outs]
+    wrt = leaves(projection, state, params)
+    got_grads = torch.autograd.grad(outs, wrt, seeds)
+    want_grads = torch.autograd.grad(expected, wrt, seeds)
+    for got, want in zip(got_grads, want_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [set(c) for r in (0, 1, 7) for c in itertools.combinations(FLAGS, r)],
+    ids=lambda f: "+".join(sorted(f)) or "vanilla",
+)
+def test_every_variant_matches_reference_float64(flags: set[str]) -> None:
+    torch.manual_seed(0)
+    check(*make_case(flags, 6, 5, 3, 7, torch.float64), "coupled" in flags, 1e-10)
+
+
+@pytest.mark.parametrize("n_in, hidden", [(1, 1), (1, 50), (7, 7), (15, 16), (16, 64), (33, 129)])
+@pytest.mark.parametrize("batch", [1, 3, 13])
+def test_input_and_hidden_sizes_at_the_kernel_edges(n_in: int, hidden: int, batch: int) -> None:
+    torch.manual_seed(1)
+    check(*make_case({"peephole", "lengths"}, 4, batch, n_in, hidden, torch.float64), False, 1e-10)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 2e-4), (torch.float64, 1e-10)])
+def test_every_instruction_set(isa: str, dtype: torch.dtype, tol: float) -> None:
+    from lstmkit.ops.native import native_module
+
+    if isa not in native_module().isas():
+        pytest.skip(f"this CPU cannot run {isa}")  # the portable build always runs
+    torch.manual_seed(2)
+    with instruction_set(isa):
+        check(*make_case({"proj", "zoneout", "lengths"}, 5, 9, 5, 20, dtype), False, tol)
+
+
+def test_batch_split_between_threads() -> None:
+    torch.manual_seed(3)
+    case = make_case({"dropout", "lengths"}, 7, 13, 4, 18, torch.float64)
+    with torch_threads(2):
+        check(*case, False, 1e-10)
+
+
+def test_gradcheck() -> None:
+    torch.manual_seed(4)
+    projection, state, params = make_case({"peephole", "zoneout", "lengths"}, 3, 2, 2, 3, torch.float64)
+
+    def run(x: Tensor, w_ih: Tensor, bias: Tensor, w_hh: Tensor, h0: Tensor) -> tuple[Tensor, ...]:
+        return projected_recurrence(
+            InputProjection(x, w_ih, bias), state._replace(h0=h0), params._replace(w_hh=w_hh)
+        )
+
+    assert projection.bias is not None
+    assert torch.autograd.gradcheck(run, (*projection, params.w_hh, state.h0))
+
+
+def test_input_without_grad_skips_dx_and_keeps_weight_grads() -> None:
+    torch.manual_seed(5)
+    projection, state, params = make_case(set(), 5, 4, 3, 6, torch.float64)
+    projection = projection._replace(x=projection.x.detach())
+    check(projection, state, params, False, 1e-10)
+
+
+def test_inference_matches_training_forward() -> None:
+    torch.manual_seed(6)
+    case = make_case({"peephole"}, 8, 3, 2, 5, torch.float32)
+    trained = projected_recurrence(*case)
+    with torch.no_grad():
+        inferred = projected_recurrence(*case)
+    for a, b in zip(trained, inferred, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_other_dtypes_fall_back_to_the_fused_loop() -> None:
+    torch.manual_seed(7)
+    projection, state, params = make_case(set(), 3, 2, 2, 4, torch.float64)
+    half = [
+        t.detach().to(torch.bfloat16) if t is not None else None for t in (*projection, state.h0, state.c0)
+    ]
+    x, w_ih, bias, h0, c0 = half
+    assert x is not None and w_ih is not None and h0 is not None and c0 is not None
+    y, _, _ = projected_recurrence(
+        InputProjection(x, w_ih, bias),
+        state._replace(xg=x[:, :, :0], h0=h0, c0=c0),
+        params._replace(w_hh=params.w_hh.detach().to(torch.bfloat16)),
+    )
+    assert y.dtype == torch.bfloat16 and y.shape == (3, 2, 4)
+
+
+def test_empty_batch() -> None:
+    projection, state, params = make_case(set(), 3, 0, 2, 4, torch.float64)
+    y, h, c = projected_recurrence(projection, state, params)
+    assert y.shape == (3, 0, 4) and h.shape == (0, 4) and c.shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p, s: (p._replace(w_ih=p.w_ih[:, :2]), s), r"w_ih must have shape \(24, 3\)"),
+        (lambda p, s: (p._replace(bias=p.bias[:5]), s), r"bias must have shape \(24,\)"),
+        (lambda p, s: (p._replace(x=p.x.float()), s), r"w_ih must have dtype torch.float32 like x"),
+        (lambda p, s: (p._replace(x=p.x[:, :, :0]), s), r"x must have shape \(T, B, I\) with I >= 1"),
+    ],
+)
+def test_bad_input_is_rejected_before_the_kernel(change: object, message: str) -> None:
+    projection, state, params = make_case(set(), 4, 3, 3, 6, torch.float64)
+    projection, state = change(projection, state)  # type: ignore[operator]
+    with pytest.raises((ValueError, TypeError), match=message):
+        projected_recurrence(projection, state, params)

@@ -310,3 +310,22 @@ def test_auto_prefers_native_for_variants_and_torch_for_the_plain_lstm() -> None
             assert not preferred(Variant())
             assert select_backend("auto", Variant(), cpu) == "torch"
             assert select_backend("auto", Variant(zoneout=True), cpu) == "native"
+
+
+def test_training_works_after_a_first_call_in_inference_mode() -> None:
+    code = (
+        "import torch\n"
+        "from lstmkit.nn import LSTM\n"
+        "m = LSTM(3, 4, backend='native')\n"
+        "x = torch.randn(5, 2, 3)\n"
+        "with torch.inference_mode():\n"
+        "    m(x)\n"
+        "m(x)[0].sum().backward()\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    # a fresh process: the kernel's shared empty buffers are created by its first call
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

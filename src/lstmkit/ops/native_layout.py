@@ -24,7 +24,8 @@ def round_up(n: int, lanes: int) -> int:
 def empty(dtype: torch.dtype) -> Tensor:
     """A shared zero-size tensor standing for an absent buffer (address 0, never read)."""
     if dtype not in EMPTY_CACHE:
-        EMPTY_CACHE[dtype] = torch.empty(0, dtype=dtype)
+        with torch.inference_mode(False):  # an inference tensor could not be saved for a later backward
+            EMPTY_CACHE[dtype] = torch.empty(0, dtype=dtype)
     return EMPTY_CACHE[dtype]
 
 

@@ -50,7 +50,6 @@ Dims make_dims(const std::vector<int64_t>& v) {
   d.keep = v[14], d.threads = int(v[15]);
   d.I = v[16], d.Ip = v[17], d.dx = v[18];
   if (d.I < 0 || (d.I > 0 && d.Ip <= d.I)) throw std::invalid_argument("dims: need 0 <= I < Ip");
-  if (d.I > 0 && d.layer_norm) throw std::invalid_argument("dims: the input projection runs inside only without layer norm");
   return d;
 }
 
@@ -61,21 +60,22 @@ T* out(int64_t p) { return reinterpret_cast<T*>(p); }
 
 template <class T>
 lstmkit::ForwardBuffers<T> forward_buffers(const std::vector<int64_t>& p) {
-  if (p.size() != 26) throw std::invalid_argument("forward buffers: expected 26 addresses");
+  if (p.size() != 32) throw std::invalid_argument("forward buffers: expected 32 addresses");
   return {in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),  in<T>(p[4]),
           in<T>(p[5]),  in<T>(p[6]),  in<T>(p[7]),  in<T>(p[8]),  in<T>(p[9]),
           in<T>(p[10]), in<T>(p[11]), in<T>(p[12]), reinterpret_cast<const int64_t*>(p[13]),
           out<T>(p[14]), out<T>(p[15]), out<T>(p[16]), out<T>(p[17]), out<T>(p[18]),
           out<T>(p[19]), out<T>(p[20]), out<T>(p[21]), out<T>(p[22]), out<T>(p[23]), out<T>(p[24]),
-          in<T>(p[25])};
+          in<T>(p[25]),  in<T>(p[26]),  in<T>(p[27]),  in<T>(p[28]),  in<T>(p[29]),  out<T>(p[30]),
+          out<T>(p[31])};
 }
 
 template <class T>
 lstmkit::BackwardBuffers<T> backward_buffers(const std::vector<int64_t>& fp, const std::vector<int64_t>& p) {
-  if (p.size() != 15) throw std::invalid_argument("backward buffers: expected 15 addresses");
+  if (p.size() != 16) throw std::invalid_argument("backward buffers: expected 16 addresses");
   return {forward_buffers<T>(fp), in<T>(p[0]),   in<T>(p[1]),   in<T>(p[2]),   in<T>(p[3]),   in<T>(p[4]),
           out<T>(p[5]),           out<T>(p[6]),  out<T>(p[7]),  out<T>(p[8]),  out<T>(p[9]),  out<T>(p[10]),
-          out<T>(p[11]),          out<T>(p[12]), out<T>(p[13]), out<T>(p[14])};
+          out<T>(p[11]),          out<T>(p[12]), out<T>(p[13]), out<T>(p[14]), in<T>(p[15])};
 }
 
 void forward(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {

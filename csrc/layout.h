@@ -54,6 +54,13 @@ struct ForwardBuffers {
   // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), 4Hp) packed in panels, so xg_t = W_ih x_t + b
   // comes out of the step GEMM.
   const T* x;
+  // with Dims::I > 0 and layer norm: xg_t = LN_ih(W_ih x_t) + b from two GEMMs, W_ihᵀ packed on its own
+  const T* w_ih_t;    // W_ihᵀ (I, 4Hp), packed in panels
+  const T* bias;      // [4Hp] b_ih + b_hh
+  const T* ln_ih_w;   // [4Hp] gain, ln_ih_b [4Hp] bias
+  const T* ln_ih_b;
+  T* xhat_ih;         // (T, B, 4Hp) normalized W_ih x_t
+  T* rstd_ih;         // (T, B)
 };
 
 template <class T>
@@ -66,16 +73,19 @@ struct BackwardBuffers {
   const T* dh_T;      // (B, R)
   const T* dc_T;      // (B, H)
   // outputs
-  T* dxg;       // (T, B, 4H)
+  T* dxg;       // (T, B, 4H); with I > 0 and layer norm the gradient of W_ih x_t (before LN_ih)
   T* dh0;       // (B, R)
   T* dc0;       // (B, H)
   T* dhh;       // (T, B, 4H) gradient of W_hh (m ⊙ h_{t-1}); the same buffer as dxg without layer norm
   T* dht;       // (T, B, Rp) gradient of h̃_t (projection only)
   T* dw_hh;     // [4H][Rp] gradient of W_hh
   T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
-  T* dparams;   // (threads, 3Hp + 10Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each]
+  T* dparams;   // (threads, 25Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each |
+                //                               ln_ih w, b 4Hp each | bias 4Hp (layer norm with I > 0)]
   T* dx;        // (T, B, I) with Dims::dx
-  T* dw_ih;     // [4H][Ip] gradient of [W_ih | b] with Dims::I > 0: column I is the bias gradient
+  T* dw_ih;     // [4H][Ip] gradient of [W_ih | b] with Dims::I > 0: column I is the bias gradient (but
+                // with layer norm, whose bias gradient is in dparams)
+  const T* w_ih;      // W_ih (4H, Ip) packed in panels, for dx with layer norm
 };
 
 template <class T>

@@ -32,11 +32,15 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dR = dHz + B * Rp;        // (nb, Hp) dr
   T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
   T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
-  const long Nb = Rp + (d.dx ? d.Ip : 0);
+  const long Nb = Rp + (d.dx && !(d.layer_norm && d.I > 0) ? d.Ip : 0);
   T* dHin = dA + B * G4;       // (nb, Nb) [W_hh | W_ih]ᵀ dhh_t: the dh_{t-1} share, then dx_t
   T* valid = dHin + B * Nb;    // [4Hp]
   T* dpeep = dparams;          // [3Hp]
   T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
+  T* dln_ih_w = dln_c_b + Hp, *dln_ih_b = dln_ih_w + G4, *dbias = dln_ih_b + G4;
+  const bool ln_in = d.layer_norm && d.I > 0;  // LN_ih(W_ih x_t) inside the loop
+  T* dU = valid + G4;          // [4Hp] d(W_ih x_t) of one row (ln_in)
+  T* dXs = dU + G4;            // (nb, Ip) dx_t (ln_in with dx)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (int k = 0; k < nb; ++k) {
     const long b = b0 + k;
@@ -129,6 +133,15 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vstore(dc + j, dc_prev);
       }
       for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
+      if (ln_in) {  // dxg = da ⊙ LN_ih'; db = Σ da
+        for (long j = 0; j < G4; j += V) {
+          vstore(dU + j, vload(da + j));
+          vstore(dbias + j, vload(dbias + j) + vload(da + j));
+        }
+        layer_norm_backward_row<T>(dU, G4, 4 * H, valid, f.ln_ih_w, f.xhat_ih + row * G4, f.rstd_ih[row],
+                                   dln_ih_w, dln_ih_b);
+        for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, dU + q * Hp, H);
+      }
       if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
@@ -137,8 +150,12 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     }
     // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh (and dx_t = W_ihᵀ dxg_t)
     gemm<T>(nb, int(Nb), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Nb, dHin, Nb, false);
-    if (d.dx)
+    if (d.dx && !ln_in)
       for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
+    if (d.dx && ln_in) {  // dx_t = W_ihᵀ dxg_t: its own GEMM, dxg differing from dhh
+      gemm<T>(nb, int(d.Ip), int(4 * H), w.dxg + (t * B + b0) * 4 * H, 4 * H, w.w_ih, d.Ip, dXs, d.Ip, false);
+      for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);
+    }
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k;
       if (!live(t, b)) continue;

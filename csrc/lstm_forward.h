@@ -21,6 +21,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
   T* hin = S + B * G4;     // (nb, Rp) m ⊙ h_{t-1}
   T* hproj = hin + B * Rp; // (nb, Rp) W_hr r_t
   T* valid = hproj + B * Rp;  // [4Hp] 1 on real lanes, 0 on padding
+  T* U = valid + G4;          // (nb, 4Hp) W_ih x_t (layer norm with the input projection inside)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
   auto slot2 = [&](long t) { return d.keep ? t : (t & 1); };
@@ -50,12 +51,19 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
     }
     if (d.layer_norm) {
       gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, false);
+      if (d.I > 0) gemm<T>(nb, int(G4), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, G4, U, G4, false);
       for (int k = 0; k < nb; ++k) {
         const long row = s1 * B + b0 + k;
         T* a = S + k * G4;
         layer_norm_row<T>(a, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4, f.rstd_hh + row);
-        const T* x = xg + (b0 + k) * 4 * H;
-        for (int q = 0; q < 4; ++q) vadd<T>(a + q * Hp, x + q * H, H);
+        if (d.I > 0) {  // a += LN_ih(W_ih x_t) + b
+          T* u = U + k * G4;
+          layer_norm_row<T>(u, G4, 4 * H, valid, f.ln_ih_w, f.ln_ih_b, f.xhat_ih + row * G4, f.rstd_ih + row);
+          for (long j = 0; j < G4; j += V) vstore(a + j, vload(a + j) + vload(u + j) + vload(f.bias + j));
+        } else {
+          const T* x = xg + (b0 + k) * 4 * H;
+          for (int q = 0; q < 4; ++q) vadd<T>(a + q * Hp, x + q * H, H);
+        }
       }
     } else if (d.I > 0) {  // [x_t, 1, h_{t-1}] · [W_ihᵀ; b; W_hhᵀ]: the input projection in the same GEMM
       const Operand<T> x_t{int(d.I + 1), f.x + (t * B + b0) * d.Ip, d.Ip};

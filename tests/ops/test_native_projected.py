@@ -6,18 +6,17 @@ import itertools
 
 import pytest
 import torch
-import torch.nn.functional as F
 from test_native import instruction_set, torch_threads
 from torch import Tensor
 
 from lstmkit.ops.native import native_available
-from lstmkit.ops.native_projected import InputProjection, projected_recurrence
+from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.reference import recurrence
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
 
 pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
 
-FLAGS = ("peephole", "coupled", "proj", "dropout", "zoneout", "lengths", "no_bias")
+FLAGS = ("peephole", "layer_norm", "coupled", "proj", "dropout", "zoneout", "lengths", "no_bias")
 
 
 def make_case(
@@ -29,15 +28,29 @@ def make_case(
     def uniform(*shape: int) -> Tensor:
         return ((torch.rand(*shape, dtype=dtype) * 2 - 1) * scale).requires_grad_()
 
+    ln = "layer_norm" in flags
+
+    def gain(n: int) -> Tensor | None:
+        return (1 + 0.1 * torch.randn(n, dtype=dtype)).requires_grad_() if ln else None
+
+    def shift(n: int) -> Tensor | None:
+        return (0.1 * torch.randn(n, dtype=dtype)).requires_grad_() if ln else None
+
     projection = InputProjection(
         torch.randn(steps, batch, n_in, dtype=dtype, requires_grad=True),
         uniform(4 * hidden, n_in),
         None if "no_bias" in flags else uniform(4 * hidden),
+        gain(4 * hidden),
+        shift(4 * hidden),
     )
     params = RecurrenceParams(
         w_hh=uniform(4 * hidden, rsize),
         w_hr=uniform(rsize, hidden) if "proj" in flags else None,
         peephole=uniform(3, hidden) if "peephole" in flags else None,
+        ln_hh_weight=gain(4 * hidden),
+        ln_hh_bias=shift(4 * hidden),
+        ln_c_weight=gain(hidden),
+        ln_c_bias=shift(hidden),
     )
     keep = 0.7
     state = RecurrenceInputs(
@@ -65,8 +78,7 @@ def check(
     tol: float,
 ) -> None:
     outs = projected_recurrence(projection, state, params, coupled_gates=coupled)
-    xg = F.linear(projection.x, projection.w_ih, projection.bias)
-    expected = recurrence(state._replace(xg=xg), params, coupled_gates=coupled)
+    expected = recurrence(state._replace(xg=gate_inputs(projection)), params, coupled_gates=coupled)
     for got, want in zip(outs, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=tol, atol=tol)
     seeds = [torch.randn_like(o) for o in outs]
@@ -89,9 +101,13 @@ def test_every_variant_matches_reference_float64(flags: set[str]) -> None:
 
 @pytest.mark.parametrize("n_in, hidden", [(1, 1), (1, 50), (7, 7), (15, 16), (16, 64), (33, 129)])
 @pytest.mark.parametrize("batch", [1, 3, 13])
-def test_input_and_hidden_sizes_at_the_kernel_edges(n_in: int, hidden: int, batch: int) -> None:
+@pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "layer_norm"])
+def test_input_and_hidden_sizes_at_the_kernel_edges(
+    n_in: int, hidden: int, batch: int, layer_norm: bool
+) -> None:
     torch.manual_seed(1)
-    check(*make_case({"peephole", "lengths"}, 4, batch, n_in, hidden, torch.float64), False, 1e-10)
+    flags = {"peephole", "lengths"} | ({"layer_norm"} if layer_norm else set())
+    check(*make_case(flags, 4, batch, n_in, hidden, torch.float64), False, 1e-10)
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
@@ -104,26 +120,31 @@ def test_every_instruction_set(isa: str, dtype: torch.dtype, tol: float) -> None
     torch.manual_seed(2)
     with instruction_set(isa):
         check(*make_case({"proj", "zoneout", "lengths"}, 5, 9, 5, 20, dtype), False, tol)
+        check(*make_case({"layer_norm", "lengths"}, 5, 9, 5, 20, dtype), False, tol)
 
 
 def test_batch_split_between_threads() -> None:
     torch.manual_seed(3)
-    case = make_case({"dropout", "lengths"}, 7, 13, 4, 18, torch.float64)
     with torch_threads(2):
-        check(*case, False, 1e-10)
+        for flags in ({"dropout", "lengths"}, {"layer_norm", "proj"}):
+            check(*make_case(flags, 7, 13, 4, 18, torch.float64), False, 1e-10)
 
 
-def test_gradcheck() -> None:
+@pytest.mark.parametrize(
+    "flags", [{"peephole", "zoneout", "lengths"}, {"layer_norm", "lengths"}], ids=["plain", "ln"]
+)
+def test_gradcheck(flags: set[str]) -> None:
     torch.manual_seed(4)
-    projection, state, params = make_case({"peephole", "zoneout", "lengths"}, 3, 2, 2, 3, torch.float64)
+    projection, state, params = make_case(flags, 3, 2, 2, 3, torch.float64)
 
-    def run(x: Tensor, w_ih: Tensor, bias: Tensor, w_hh: Tensor, h0: Tensor) -> tuple[Tensor, ...]:
-        return projected_recurrence(
-            InputProjection(x, w_ih, bias), state._replace(h0=h0), params._replace(w_hh=w_hh)
-        )
+    def run(
+        x: Tensor, w_ih: Tensor, bias: Tensor, w_hh: Tensor, h0: Tensor, *ln: Tensor
+    ) -> tuple[Tensor, ...]:
+        proj = InputProjection(x, w_ih, bias, *ln) if ln else InputProjection(x, w_ih, bias)
+        return projected_recurrence(proj, state._replace(h0=h0), params._replace(w_hh=w_hh))
 
-    assert projection.bias is not None
-    assert torch.autograd.gradcheck(run, (*projection, params.w_hh, state.h0))
+    ln = [t for t in (projection.ln_weight, projection.ln_bias) if t is not None]
+    assert torch.autograd.gradcheck(run, (*projection[:3], params.w_hh, state.h0, *ln))
 
 
 def test_input_without_grad_skips_dx_and_keeps_weight_grads() -> None:
@@ -145,18 +166,23 @@ def test_inference_matches_training_forward() -> None:
 
 def test_other_dtypes_fall_back_to_the_fused_loop() -> None:
     torch.manual_seed(7)
-    projection, state, params = make_case(set(), 3, 2, 2, 4, torch.float64)
-    half = [
-        t.detach().to(torch.bfloat16) if t is not None else None for t in (*projection, state.h0, state.c0)
-    ]
-    x, w_ih, bias, h0, c0 = half
-    assert x is not None and w_ih is not None and h0 is not None and c0 is not None
+    projection, state, params = make_case({"layer_norm"}, 3, 2, 2, 4, torch.float64)
+
+    def half(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.detach().to(torch.bfloat16)
+
     y, _, _ = projected_recurrence(
-        InputProjection(x, w_ih, bias),
-        state._replace(xg=x[:, :, :0], h0=h0, c0=c0),
-        params._replace(w_hh=params.w_hh.detach().to(torch.bfloat16)),
+        InputProjection(*(half(t) for t in projection)),  # type: ignore[arg-type]
+        state._replace(h0=half(state.h0), c0=half(state.c0)),
+        RecurrenceParams(*(half(t) for t in params)),  # type: ignore[arg-type]
     )
     assert y.dtype == torch.bfloat16 and y.shape == (3, 2, 4)
+
+
+def test_layer_norm_needs_the_input_gain_and_only_then() -> None:
+    projection, state, params = make_case({"layer_norm"}, 3, 2, 2, 4, torch.float64)
+    with pytest.raises(ValueError, match="needs an LN_ih gain"):
+        projected_recurrence(projection._replace(ln_weight=None), state, params)
 
 
 def test_empty_batch() -> None:

@@ -15,8 +15,7 @@ from lstmkit.nn._stream import native_stream_applies, native_stream_step
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
 from lstmkit.ops.masks import bernoulli_mask
-from lstmkit.ops.native_projected import InputProjection, projected_recurrence
-from lstmkit.ops.reference import LAYER_NORM_EPS
+from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
 from lstmkit.utils.validation import check_choice
 
@@ -200,24 +199,21 @@ class LSTM(nn.Module):
             p.get("ln_bias_c"),
         )
 
+    def input_projection(self, x: Tensor, layer: int, reverse: bool = False) -> InputProjection:
+        """The input side of the gates of ``layer``: ``x`` ``(T, B, I_layer)`` (in the time order of the
+        direction, already reversed for ``reverse=True``), ``W_ih``, ``b_ih + b_hh`` and, with layer
+        norm, the gain and bias of ``LN_ih``."""
+        p = self._cell(layer, reverse)
+        bias = p["bias_ih"] + p["bias_hh"] if self.bias else None
+        return InputProjection(x, p["weight_ih"], bias, p.get("ln_weight_ih"), p.get("ln_bias_ih"))
+
     def gate_inputs(self, x: Tensor, layer: int, reverse: bool = False) -> Tensor:
         """Input contribution to the gates of all steps, ``xg = W_ih x + b_ih + b_hh`` ``(T, B, 4H)``.
 
         With layer norm, ``xg = LN(W_ih x) + b_ih + b_hh``. ``x`` is ``(T, B, I_layer)`` in time order
         of the direction (already reversed for ``reverse=True``).
         """
-        p = self._cell(layer, reverse)
-        bias = p["bias_ih"] + p["bias_hh"] if self.bias else None
-        if not self.layer_norm:
-            return F.linear(x, p["weight_ih"], bias)
-        xg = F.layer_norm(
-            F.linear(x, p["weight_ih"]),
-            (4 * self.hidden_size,),
-            p["ln_weight_ih"],
-            p["ln_bias_ih"],
-            LAYER_NORM_EPS,
-        )
-        return xg if bias is None else xg + bias
+        return gate_inputs(self.input_projection(x, layer, reverse))
 
     def forward(
         self,
@@ -368,17 +364,16 @@ class LSTM(nn.Module):
                 seq = layer_input if reversal is None or not direction else gather_time(layer_input, reversal)
                 params = self.recurrence_params(layer, bool(direction))
                 masks = self._masks(steps, batch, seq)
-                if backend == "native" and not self.layer_norm:  # W_ih x_t inside the loop
-                    p = self._cell(layer, bool(direction))
-                    bias = p["bias_ih"] + p["bias_hh"] if self.bias else None
+                projection = self.input_projection(seq, layer, bool(direction))
+                if backend == "native":  # W_ih x_t inside the loop
                     state = RecurrenceInputs(seq[:, :, :0], h0[index], c0[index], *masks, lengths_on_device)
-                    projection = InputProjection(seq, p["weight_ih"], bias)
                     y, h, c = projected_recurrence(
                         projection, state, params, coupled_gates=self.coupled_gates
                     )
                 else:
-                    xg = self.gate_inputs(seq, layer, bool(direction))
-                    inputs = RecurrenceInputs(xg, h0[index], c0[index], *masks, lengths_on_device)
+                    inputs = RecurrenceInputs(
+                        gate_inputs(projection), h0[index], c0[index], *masks, lengths_on_device
+                    )
                     y, h, c = run_recurrence(backend, inputs, params, coupled_gates=self.coupled_gates)
                 outputs.append(y if reversal is None or not direction else gather_time(y, reversal))
                 h_n.append(h)

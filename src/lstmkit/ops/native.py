@@ -39,19 +39,24 @@ from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceParam
 class InputProjection(NamedTuple):
     """The input side of the gates, run inside the native loop: ``xg_t = W_ih x_t + bias``.
 
-    The step GEMM then reads ``[x_t, 1, h_{t-1}]`` against ``[W_ihᵀ; bias; W_hhᵀ]``, so the ``(T, B, 4H)``
-    gate inputs are never written to memory, and the backward returns ``dx`` from the same per-step
-    GEMM that gives ``dh_{t-1}``. Only without layer norm (which normalizes ``W_ih x_t`` on its own).
+    Without layer norm the step GEMM reads ``[x_t, 1, h_{t-1}]`` against ``[W_ihᵀ; bias; W_hhᵀ]``, so the
+    ``(T, B, 4H)`` gate inputs are never written to memory, and the backward returns ``dx`` from the same
+    per-step GEMM that gives ``dh_{t-1}``. With layer norm, ``xg_t = LN_ih(W_ih x_t) + bias`` from a
+    second small GEMM per step, normalized in the loop. The same tuple carries the gradients.
 
     Attributes:
         x: the layer's input ``(T, B, I)``.
         w_ih: input weights ``(4H, I)``.
         bias: ``b_ih + b_hh`` ``(4H,)``, or ``None``.
+        ln_weight: gain of ``LN_ih`` ``(4H,)`` (layer norm only), else ``None``.
+        ln_bias: bias of ``LN_ih`` ``(4H,)``, or ``None``.
     """
 
     x: Tensor
     w_ih: Tensor
     bias: Tensor | None
+    ln_weight: Tensor | None = None
+    ln_bias: Tensor | None = None
 
 
 MIN_ROWS_PER_THREAD = 4
@@ -132,8 +137,9 @@ class NativeKernel:
     ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
         """Run the time loop; returns ``(y (T, B, R), h_T (B, R), c_T (B, H), saved)``.
 
-        With ``projection`` the input projection ``xg_t = W_ih x_t + b`` runs inside the loop and
-        ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see :class:`InputProjection`).
+        With ``projection`` the input projection ``xg_t = W_ih x_t + b`` (layer-normed with layer norm)
+        runs inside the loop and ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see
+        :class:`InputProjection`).
         """
         module = native_module()
         reason = self.supports(inputs, params)
@@ -181,22 +187,35 @@ class NativeKernel:
             none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
+        inner: tuple[Tensor, ...] = (none,) * 6
         if projection is None:
             w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
+        elif ln:  # LN_ih(W_ih x_t) from its own GEMM; the bias added after the norm
+            xg, x = none, lay.pad_with_one(projection.x, lanes)
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
+            bias = lay.bias_or_zeros(projection.bias, projection.ln_weight)
+            inner = (
+                lay.pack_w_hh_t(projection.w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
+                lay.pack_gates(bias, 4, hp, dtype),
+                lay.pack_gates(projection.ln_weight, 4, hp, dtype),
+                lay.pack_gates(lay.bias_or_zeros(projection.ln_bias, projection.ln_weight), 4, hp, dtype),
+                new((slots, batch, 4 * hp)),
+                new((slots, batch)),
+            )
         else:
             xg, x = none, lay.pad_with_one(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c, x)
-        fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state)
-        n_in = 0 if projection is None else int(projection.x.shape[-1])
-        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, (n_in, int(x.shape[-1])), False)
+        fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state, inner)
+        padded = (0 if projection is None else int(projection.x.shape[-1]), int(x.shape[-1]))
+        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False)
         module.forward(dtype == torch.float64, dims, fw)
         last = steps if keep else steps & 1
         h_T = hs[last, :, :rsize].contiguous()
         c_T = cs[last, :, :hidden].contiguous()
-        saved = (*state, *packed) if keep else ()
+        saved = (*state, *packed, *inner) if keep else ()
         return y, h_T, c_T, saved
 
     def backward(
@@ -223,31 +242,22 @@ class NativeKernel:
         dc_T: Tensor,
         projection: InputProjection | None,
         needs_dx: bool,
-    ) -> tuple[RecurrenceGrads, Tensor | None, Tensor | None]:
-        """:meth:`backward` for a forward run with ``projection``, plus ``(dW_ih, d_bias)`` (else ``None``).
+    ) -> tuple[RecurrenceGrads, InputProjection | None]:
+        """:meth:`backward` for a forward run with ``projection``, plus its gradients (else ``None``).
 
         With a projection, the returned ``grads.xg`` is ``dx`` ``(T, B, I)`` when ``needs_dx`` (else an
-        empty tensor).
+        empty tensor), and the second value holds the gradients of ``projection``'s tensors (``x`` as
+        ``dx`` again; ``None`` for absent ones).
         """
         module = native_module()
         sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:
-            zeros = params._replace(
-                **{k: torch.zeros_like(v) for k, v in params._asdict().items() if v is not None}
-            )
-            empty_grads = RecurrenceGrads(
-                torch.zeros_like(inputs.xg if projection is None else projection.x),
-                inputs.h0.new_zeros((0, rsize)), inputs.c0.new_zeros((0, hidden)), zeros,
-            )  # fmt: skip
-            if projection is None:
-                return empty_grads, None, None
-            bias = None if projection.bias is None else torch.zeros_like(projection.bias)
-            return empty_grads, torch.zeros_like(projection.w_ih), bias
-        if len(saved) != 20:
-            raise ValueError(f"saved: expected the 20 tensors of a needs_grad forward, got {len(saved)}")
-        state, packed = saved[:11], saved[11:]
-        hs = state[0]
+            return self._empty_grads(inputs, params, projection, rsize, hidden)
+        if len(saved) != 26:
+            raise ValueError(f"saved: expected the 26 tensors of a needs_grad forward, got {len(saved)}")
+        state, packed, inner = saved[:11], saved[11:20], saved[20:]
+        hs, x = state[0], state[10]
         dtype = inputs.xg.dtype
         hp, rp = state[1].shape[2], hs.shape[2]
         none = lay.empty(dtype)
@@ -257,44 +267,77 @@ class NativeKernel:
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
         dhh = new((steps, batch, 4 * hidden)) if ln else dxg
         dht = new((steps, batch, rp)) if proj else none
-        dparams = inputs.xg.new_zeros((_threads(batch), 13 * hp))
+        dparams = inputs.xg.new_zeros((_threads(batch), 25 * hp))
         width = int(module.panel(inputs.xg.element_size()))
-        x = state[10]
         needs_dx = needs_dx and projection is not None
+        n_in, ip = (0, 0) if projection is None else (int(projection.x.shape[-1]), int(x.shape[-1]))
         w_ih = projection.w_ih if projection is not None and needs_dx else None
-        w_hh = lay.pack_w_hh(params.w_hh, rp, width, w_ih, x.shape[-1])
+        if ln:  # dx_t from its own GEMM (dxg differs from dhh by the two layer norms)
+            w_hh = lay.pack_w_hh(params.w_hh, rp, width)
+            w_ih_packed = none if w_ih is None else lay.pack_panels(lay.pad_last(w_ih, ip, dtype), width)
+        else:
+            w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         dw_hh = new((4 * hidden, rp))
         dw_hr = new((rsize, hp)) if proj else none
-        n_in = 0 if projection is None else int(projection.x.shape[-1])
         dx = new((steps, batch, n_in)) if needs_dx else none
-        dw_ih = new((4 * hidden, x.shape[-1])) if projection is not None else none
-        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams, dx, dw_ih]
-        fw = self._forward_buffers(none, none, none, none, none, packed, none, state)
-        dims = self._dims(
-            inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, int(x.shape[-1])), needs_dx
-        )
+        dw_ih = new((4 * hidden, ip)) if projection is not None else none
+        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams, dx, dw_ih, w_ih_packed]
+        fw = self._forward_buffers(none, none, none, none, none, packed, none, state, inner)
+        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
         d_w_hh = dw_hh[:, :rsize].contiguous()
         d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
         sums = dparams.sum(0)
-        d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp])
+        parts = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp, 4 * hp, 4 * hp, 4 * hp])
+        d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b, d_ln_ih_w, d_ln_ih_b, d_sum = parts
+
+        def gates(v: Tensor) -> Tensor:  # [4][Hp] -> (4H,)
+            return v.view(4, hp)[:, :hidden].reshape(-1)
+
         grads = RecurrenceParams(
             w_hh=d_w_hh,
             w_hr=d_w_hr,
             peephole=d_peep.view(3, hp)[:, :hidden].contiguous() if params.peephole is not None else None,
-            ln_hh_weight=d_ln_hh_w.view(4, hp)[:, :hidden].reshape(-1) if ln else None,
-            ln_hh_bias=d_ln_hh_b.view(4, hp)[:, :hidden].reshape(-1) if ln else None,
+            ln_hh_weight=gates(d_ln_hh_w) if ln else None,
+            ln_hh_bias=gates(d_ln_hh_b) if ln else None,
             ln_c_weight=d_ln_c_w[:hidden].clone() if params.ln_c_weight is not None else None,
             ln_c_bias=d_ln_c_b[:hidden].clone() if params.ln_c_bias is not None else None,
         )
         if projection is None:
-            return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None, None
-        n_in = projection.w_ih.shape[1]
-        d_bias = dw_ih[:, n_in].clone() if projection.bias is not None else None
-        return RecurrenceGrads(xg=dx, h0=dh0, c0=dc0, params=grads), dw_ih[:, :n_in].contiguous(), d_bias
+            return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
+        d_bias = gates(d_sum) if ln else dw_ih[:, n_in].clone()  # the ones lane's column without LN
+        projection_grads = InputProjection(
+            x=dx,
+            w_ih=dw_ih[:, :n_in].contiguous(),
+            bias=d_bias if projection.bias is not None else None,
+            ln_weight=gates(d_ln_ih_w) if projection.ln_weight is not None else None,
+            ln_bias=gates(d_ln_ih_b) if projection.ln_bias is not None else None,
+        )
+        return RecurrenceGrads(xg=dx, h0=dh0, c0=dc0, params=grads), projection_grads
+
+    @staticmethod
+    def _empty_grads(
+        inputs: RecurrenceInputs,
+        params: RecurrenceParams,
+        projection: InputProjection | None,
+        rsize: int,
+        hidden: int,
+    ) -> tuple[RecurrenceGrads, InputProjection | None]:
+        """Zero gradients for an empty batch."""
+
+        def zeros(t: Tensor | None) -> Tensor | None:
+            return None if t is None else torch.zeros_like(t)
+
+        grads = RecurrenceGrads(
+            torch.zeros_like(inputs.xg if projection is None else projection.x),
+            inputs.h0.new_zeros((0, rsize)),
+            inputs.c0.new_zeros((0, hidden)),
+            RecurrenceParams(*(zeros(p) for p in params)),  # type: ignore[arg-type]
+        )
+        return grads, None if projection is None else InputProjection(*(zeros(t) for t in projection))  # type: ignore[arg-type]
 
     @staticmethod
     def _forward_buffers(
@@ -306,9 +349,11 @@ class NativeKernel:
         packed: tuple[Tensor, ...],
         y: Tensor,
         state: tuple[Tensor, ...],
+        inner: tuple[Tensor, ...],
     ) -> list[int]:
-        """Addresses in the order of ``ForwardBuffers`` (csrc/layout.h); ``state`` ends with ``x``."""
-        return _addresses([xg, h0, c0, w_hh_t, w_hr_t, *packed, y, *state])
+        """Addresses in the order of ``ForwardBuffers`` (csrc/layout.h); ``state`` ends with ``x``,
+        ``inner`` is the layer-norm input projection's ``(W_ihᵀ, bias, LN_ih gain, bias, x̂, 1/σ)``."""
+        return _addresses([xg, h0, c0, w_hh_t, w_hr_t, *packed, y, *state, *inner])
 
     @staticmethod
     def _dims(

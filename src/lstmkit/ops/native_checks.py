@@ -52,8 +52,12 @@ def check_recurrence(
     hidden, rsize = w_hh.shape[0] // 4, w_hh.shape[1]
     if projection is not None:
         _check_projection(projection, xg, hidden)
-        if params.layer_norm:
-            raise ValueError("the input projection runs inside the native loop only without layer norm")
+        if params.layer_norm != (projection.ln_weight is not None):
+            raise ValueError(
+                "the input projection needs an LN_ih gain (ln_weight) exactly when the recurrence has "
+                f"layer norm; got layer_norm={params.layer_norm} and ln_weight "
+                f"{'given' if projection.ln_weight is not None else 'None'}"
+            )
     elif xg.dim() != 3 or xg.shape[2] != 4 * hidden:
         raise ValueError(f"xg must have shape (T, B, 4H) = (T, B, {4 * hidden}), got {tuple(xg.shape)}")
     if xg.dtype not in (torch.float32, torch.float64):
@@ -108,5 +112,7 @@ def _check_projection(projection: InputProjection, xg: Tensor, hidden: int) -> N
             f"projection, got {tuple(xg.shape)}"
         )
     _shape("w_ih", _tensor("w_ih", projection.w_ih), (4 * hidden, x.shape[2]), x, "x")
-    if projection.bias is not None:
-        _shape("bias", _tensor("bias", projection.bias), (4 * hidden,), x, "x")
+    for name in ("bias", "ln_weight", "ln_bias"):
+        value = getattr(projection, name)
+        if value is not None:
+            _shape(name, _tensor(name, value), (4 * hidden,), x, "x")

@@ -29,9 +29,10 @@ from torch.autograd.function import once_differentiable
 from lstmkit.ops import native
 from lstmkit.ops.fused import fused_recurrence
 from lstmkit.ops.native import InputProjection
+from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
 
-__all__ = ["InputProjection", "ProjectedRecurrence", "projected_recurrence"]
+__all__ = ["InputProjection", "ProjectedRecurrence", "gate_inputs", "projected_recurrence"]
 
 
 class ProjectedRecurrence(torch.autograd.Function):
@@ -44,6 +45,8 @@ class ProjectedRecurrence(torch.autograd.Function):
         x: Tensor,
         w_ih: Tensor,
         bias: Tensor | None,
+        ln_weight: Tensor | None,
+        ln_bias: Tensor | None,
         h0: Tensor,
         c0: Tensor,
         recurrent_mask: Tensor | None,
@@ -57,7 +60,7 @@ class ProjectedRecurrence(torch.autograd.Function):
         placeholder = x.new_empty((x.shape[0], x.shape[1], 0))
         inputs = RecurrenceInputs(placeholder, h0, c0, recurrent_mask, zoneout_h, zoneout_c, lengths)
         params = RecurrenceParams(*param_tensors)  # type: ignore[arg-type]
-        projection = InputProjection(x, w_ih, bias)
+        projection = InputProjection(x, w_ih, bias, ln_weight, ln_bias)
         y, h_T, c_T, saved = kernel.forward(
             inputs, params, coupled_gates, any(ctx.needs_input_grad), projection
         )
@@ -77,17 +80,18 @@ class ProjectedRecurrence(torch.autograd.Function):
         inputs = RecurrenceInputs(*tensors[n + n_proj : n + n_proj + n_inputs])
         params = RecurrenceParams(*tensors[n + n_proj + n_inputs :])
         wanted = ctx.needs_input_grad
-        grads, d_w_ih, d_bias = kernel.backward_projected(
+        grads, d_projection = kernel.backward_projected(
             saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, needs_dx=wanted[1]
         )
-        param_grads = tuple(g if wanted[10 + k] else None for k, g in enumerate(grads.params))
+        assert d_projection is not None
+        first = 1 + len(InputProjection._fields)  # after coupled_gates and the projection's tensors
+        param_grads = tuple(g if wanted[first + n_inputs - 1 + k] else None for k, g in enumerate(grads.params))
+        projection_grads = tuple(g if wanted[1 + k] else None for k, g in enumerate(d_projection))
         return (
             None,
-            grads.xg if wanted[1] else None,
-            d_w_ih if wanted[2] else None,
-            d_bias if wanted[3] else None,
-            grads.h0 if wanted[4] else None,
-            grads.c0 if wanted[5] else None,
+            *projection_grads,
+            grads.h0 if wanted[first] else None,
+            grads.c0 if wanted[first + 1] else None,
             None, None, None, None,
             *param_grads,
         )  # fmt: skip
@@ -105,19 +109,28 @@ def projected_recurrence(
     Args:
         projection: the input ``x`` ``(T, B, I)``, ``W_ih`` ``(4H, I)`` and ``b_ih + b_hh`` (or ``None``).
         state: initial state, masks and lengths; its ``xg`` is ignored (pass an empty tensor).
-        params: the recurrence parameters (no layer norm: that path normalizes ``W_ih x`` outside).
+        params: the recurrence parameters (with layer norm, ``projection`` carries ``LN_ih``).
         coupled_gates: use ``f = 1 - i``.
 
-    Where the native kernel cannot run (not built, not on CPU, another dtype, layer norm), the same
-    result comes from the input projection as one GEMM and the fused recurrence.
+    Where the native kernel cannot run (not built, not on CPU, another dtype), the same result comes
+    from the input projection as one GEMM (:func:`gate_inputs`) and the fused recurrence.
     """
     kernel = native.KERNEL
     x = projection.x
     probe = state._replace(xg=x.new_empty((x.shape[0], x.shape[1], 0)))
-    if kernel is None or params.layer_norm or kernel.supports(probe, params) is not None:
-        xg = F.linear(x, projection.w_ih, projection.bias)
-        return fused_recurrence(state._replace(xg=xg), params, coupled_gates=coupled_gates)
-    y, h_T, c_T = ProjectedRecurrence.apply(
-        coupled_gates, x, projection.w_ih, projection.bias, *probe[1:], *params
-    )
+    if kernel is None or kernel.supports(probe, params) is not None:
+        return fused_recurrence(state._replace(xg=gate_inputs(projection)), params, coupled_gates=coupled_gates)
+    y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, *projection, *probe[1:], *params)
     return y, h_T, c_T
+
+
+def gate_inputs(projection: InputProjection) -> Tensor:
+    """``xg = W_ih x + bias``, or ``LN_ih(W_ih x) + bias`` with a gain, for all steps as one GEMM."""
+    if projection.ln_weight is None:
+        return F.linear(projection.x, projection.w_ih, projection.bias)
+    hidden4 = projection.w_ih.shape[0]
+    xg = F.layer_norm(
+        F.linear(projection.x, projection.w_ih), (hidden4,), projection.ln_weight, projection.ln_bias,
+        LAYER_NORM_EPS,
+    )  # fmt: skip
+    return xg if projection.bias is None else xg + projection.bias

@@ -60,3 +60,69 @@ inline void layer_norm_backward_row(T* dy, long len, long n, const T* valid, con
     vstore(dy + j, dx * vload(valid + j));
   }
 }
+
+// Two rows normalized and summed, as the gates with the input projection inside need:
+//   a ← γ₁ x̂₁ + γ₂ x̂₂ + β,  x̂₁ = LN(a), x̂₂ = LN(u)
+// with both rows' statistics from one pass and the sum written in a second (β already holds every bias
+// that is added after the norms). x̂₁, x̂₂ are stored when the pointers are not null (training); on
+// padding they are not zero, which the backward's `valid` mask makes harmless (γ is zero there).
+template <class T>
+inline void layer_norm_pair_row(T* a, const T* u, long len, long n, const T* gamma1, const T* gamma2,
+                                const T* beta, T* xhat1, T* xhat2, T* rstd1_out, T* rstd2_out) {
+  constexpr int V = Vec<T>::lanes;
+  vec_t<T> s1 = vsplat<T>(0), q1 = vsplat<T>(0), s2 = vsplat<T>(0), q2 = vsplat<T>(0);
+  for (long j = 0; j < len; j += V) {
+    const vec_t<T> x1 = vload(a + j), x2 = vload(u + j);
+    s1 += x1;
+    q1 += x1 * x1;
+    s2 += x2;
+    q2 += x2 * x2;
+  }
+  auto stats = [n](vec_t<T> s, vec_t<T> q, T* mean, T* rstd) {
+    const T mu = vsum<T>(s) / T(n);
+    T var = vsum<T>(q) / T(n) - mu * mu;
+    var = var > T(0) ? var : T(0);
+    *mean = mu;
+    *rstd = T(1) / __builtin_sqrt(var + T(kLayerNormEps));
+  };
+  T m1, r1, m2, r2;
+  stats(s1, q1, &m1, &r1);
+  stats(s2, q2, &m2, &r2);
+  if (rstd1_out) *rstd1_out = r1, *rstd2_out = r2;
+  for (long j = 0; j < len; j += V) {
+    const vec_t<T> x1 = (vload(a + j) - m1) * r1, x2 = (vload(u + j) - m2) * r2;
+    if (xhat1) {
+      vstore(xhat1 + j, x1);
+      vstore(xhat2 + j, x2);
+    }
+    vstore(a + j, x1 * vload(gamma1 + j) + x2 * vload(gamma2 + j) + vload(beta + j));
+  }
+}
+
+// The backward of layer_norm_pair_row for one row: from da, dx₁ (in place of da) and dx₂ (into du),
+// accumulating dγ₁ += da ⊙ x̂₁, dγ₂ += da ⊙ x̂₂ and dβ += da.
+template <class T>
+inline void layer_norm_pair_backward_row(T* da, T* du, long len, long n, const T* valid, const T* gamma1,
+                                         const T* gamma2, const T* xhat1, const T* xhat2, T rstd1, T rstd2,
+                                         T* dgamma1, T* dgamma2, T* dbeta) {
+  constexpr int V = Vec<T>::lanes;
+  vec_t<T> a1 = vsplat<T>(0), b1 = vsplat<T>(0), a2 = vsplat<T>(0), b2 = vsplat<T>(0);
+  for (long j = 0; j < len; j += V) {
+    const vec_t<T> g = vload(da + j), x1 = vload(xhat1 + j), x2 = vload(xhat2 + j);
+    const vec_t<T> g1 = g * vload(gamma1 + j), g2 = g * vload(gamma2 + j);
+    a1 += g1;
+    b1 += g1 * x1;
+    a2 += g2;
+    b2 += g2 * x2;
+    vstore(dgamma1 + j, vload(dgamma1 + j) + g * x1);
+    vstore(dgamma2 + j, vload(dgamma2 + j) + g * x2);
+    vstore(dbeta + j, vload(dbeta + j) + g);
+  }
+  const T m11 = vsum<T>(a1) / T(n), m12 = vsum<T>(b1) / T(n);
+  const T m21 = vsum<T>(a2) / T(n), m22 = vsum<T>(b2) / T(n);
+  for (long j = 0; j < len; j += V) {
+    const vec_t<T> g = vload(da + j), ok = vload(valid + j);
+    vstore(du + j, (g * vload(gamma2 + j) - m21 - vload(xhat2 + j) * m22) * rstd2 * ok);
+    vstore(da + j, (g * vload(gamma1 + j) - m11 - vload(xhat1 + j) * m12) * rstd1 * ok);
+  }
+}

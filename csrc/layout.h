@@ -56,7 +56,7 @@ struct ForwardBuffers {
   const T* x;
   // with Dims::I > 0 and layer norm: xg_t = LN_ih(W_ih x_t) + b from two GEMMs, W_ihᵀ packed on its own
   const T* w_ih_t;    // W_ihᵀ (I, 4Hp), packed in panels
-  const T* bias;      // [4Hp] b_ih + b_hh
+  const T* bias;      // [4Hp] b_ih + b_hh + β_ih + β_hh: every bias added after the two norms
   const T* ln_ih_w;   // [4Hp] gain, ln_ih_b [4Hp] bias
   const T* ln_ih_b;
   T* xhat_ih;         // (T, B, 4Hp) normalized W_ih x_t
@@ -81,7 +81,8 @@ struct BackwardBuffers {
   T* dw_hh;     // [4H][Rp] gradient of W_hh
   T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 25Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each |
-                //                               ln_ih w, b 4Hp each | bias 4Hp (layer norm with I > 0)]
+                // ln_ih w, b 4Hp each | Σ da 4Hp]; with layer norm and I > 0, Σ da is the gradient of
+                // the bias and of both norms' β (their own slots stay zero)
   T* dx;        // (T, B, I) with Dims::dx
   T* dw_ih;     // [4H][Ip] gradient of [W_ih | b] with Dims::I > 0: column I is the bias gradient (but
                 // with layer norm, whose bias gradient is in dparams)

@@ -132,17 +132,17 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vstore(da + 2 * Hp + j, da_g);
         vstore(dc + j, dc_prev);
       }
-      for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
-      if (ln_in) {  // dxg = da ⊙ LN_ih'; db = Σ da
-        for (long j = 0; j < G4; j += V) {
-          vstore(dU + j, vload(da + j));
-          vstore(dbias + j, vload(dbias + j) + vload(da + j));
+      if (!ln_in)
+        for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
+      if (ln_in) {  // dxg = LN_ihᵀ(da), dhh = LN_hhᵀ(da); Σ da is the gradient of b and of both β
+        layer_norm_pair_backward_row<T>(da, dU, G4, 4 * H, valid, f.ln_hh_w, f.ln_ih_w, f.xhat_hh + row * G4,
+                                        f.xhat_ih + row * G4, f.rstd_hh[row], f.rstd_ih[row], dln_hh_w,
+                                        dln_ih_w, dbias);
+        for (int q = 0; q < 4; ++q) {
+          vcopy<T>(w.dxg + row * 4 * H + q * H, dU + q * Hp, H);
+          vcopy<T>(dhh + q * H, da + q * Hp, H);
         }
-        layer_norm_backward_row<T>(dU, G4, 4 * H, valid, f.ln_ih_w, f.xhat_ih + row * G4, f.rstd_ih[row],
-                                   dln_ih_w, dln_ih_b);
-        for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, dU + q * Hp, H);
-      }
-      if (d.layer_norm) {
+      } else if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
         for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);

@@ -205,3 +205,14 @@ def test_bad_input_is_rejected_before_the_kernel(change: object, message: str) -
     projection, state = change(projection, state)  # type: ignore[operator]
     with pytest.raises((ValueError, TypeError), match=message):
         projected_recurrence(projection, state, params)
+
+
+def test_parameter_gradients_never_share_memory() -> None:
+    # hidden = 16 fills the padded width exactly, where slices of one buffer would otherwise alias
+    torch.manual_seed(8)
+    projection, state, params = make_case({"layer_norm", "peephole"}, 3, 2, 2, 16, torch.float64)
+    outs = projected_recurrence(projection, state, params)
+    tensors = [t for t in (*projection[1:], *params) if t is not None]
+    grads = torch.autograd.grad(sum(o.sum() for o in outs), tensors)
+    pointers = [g.untyped_storage().data_ptr() for g in grads]
+    assert len(set(pointers)) == len(pointers)

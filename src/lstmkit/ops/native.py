@@ -193,10 +193,12 @@ class NativeKernel:
         elif ln:  # LN_ih(W_ih x_t) from its own GEMM; the bias added after the norm
             xg, x = none, lay.pad_with_one(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
-            bias = lay.bias_or_zeros(projection.bias, projection.ln_weight)
+            added = (projection.bias, projection.ln_bias, params.ln_hh_bias)
+            shifts = [t.detach() for t in added if t is not None]
+            bias = torch.stack(shifts).sum(0) if shifts else None  # all added after the norms
             inner = (
                 lay.pack_w_hh_t(projection.w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
-                lay.pack_gates(bias, 4, hp, dtype),
+                lay.pack_gates(lay.bias_or_zeros(bias, projection.ln_weight), 4, hp, dtype),
                 lay.pack_gates(projection.ln_weight, 4, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(projection.ln_bias, projection.ln_weight), 4, hp, dtype),
                 new((slots, batch, 4 * hp)),
@@ -294,15 +296,17 @@ class NativeKernel:
         parts = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp, 4 * hp, 4 * hp, 4 * hp])
         d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b, d_ln_ih_w, d_ln_ih_b, d_sum = parts
 
-        def gates(v: Tensor) -> Tensor:  # [4][Hp] -> (4H,)
-            return v.view(4, hp)[:, :hidden].reshape(-1)
+        def gates(v: Tensor) -> Tensor:  # [4][Hp] -> (4H,), its own memory: each becomes a parameter's .grad
+            return v.view(4, hp)[:, :hidden].reshape(-1).clone()
 
+        if ln and projection is not None:  # b, β_ih and β_hh all add to a after the norms: one gradient
+            d_ln_hh_b = d_ln_ih_b = d_sum
         grads = RecurrenceParams(
             w_hh=d_w_hh,
             w_hr=d_w_hr,
-            peephole=d_peep.view(3, hp)[:, :hidden].contiguous() if params.peephole is not None else None,
+            peephole=d_peep.view(3, hp)[:, :hidden].clone() if params.peephole is not None else None,
             ln_hh_weight=gates(d_ln_hh_w) if ln else None,
-            ln_hh_bias=gates(d_ln_hh_b) if ln else None,
+            ln_hh_bias=gates(d_ln_hh_b) if params.ln_hh_bias is not None else None,
             ln_c_weight=d_ln_c_w[:hidden].clone() if params.ln_c_weight is not None else None,
             ln_c_bias=d_ln_c_b[:hidden].clone() if params.ln_c_bias is not None else None,
         )

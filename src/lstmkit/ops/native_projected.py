@@ -85,7 +85,8 @@ class ProjectedRecurrence(torch.autograd.Function):
         )
         assert d_projection is not None
         first = 1 + len(InputProjection._fields)  # after coupled_gates and the projection's tensors
-        param_grads = tuple(g if wanted[first + n_inputs - 1 + k] else None for k, g in enumerate(grads.params))
+        first_param = first + n_inputs - 1  # the placeholder xg is not an argument
+        param_grads = tuple(g if wanted[first_param + k] else None for k, g in enumerate(grads.params))
         projection_grads = tuple(g if wanted[1 + k] else None for k, g in enumerate(d_projection))
         return (
             None,
@@ -119,7 +120,8 @@ def projected_recurrence(
     x = projection.x
     probe = state._replace(xg=x.new_empty((x.shape[0], x.shape[1], 0)))
     if kernel is None or kernel.supports(probe, params) is not None:
-        return fused_recurrence(state._replace(xg=gate_inputs(projection)), params, coupled_gates=coupled_gates)
+        inputs = state._replace(xg=gate_inputs(projection))
+        return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
     y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, *projection, *probe[1:], *params)
     return y, h_T, c_T
 

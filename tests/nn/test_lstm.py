@@ -242,13 +242,15 @@ def test_unbatched_input_and_step_streaming(backend: str) -> None:
     torch.testing.assert_close(y[0], out[-1], rtol=1e-5, atol=1e-6)
 
 
-def test_auto_uses_torch_when_plain_and_fused_for_variants() -> None:
-    from lstmkit.ops.dispatch import select_backend
-
-    plain, variant = LSTM(2, 3), LSTM(2, 3, peephole=True)
-    resolved_plain = select_backend("auto", plain.variant, torch.device("cpu"))
-    assert resolved_plain in ("torch", "native")
-    assert select_backend("auto", variant.variant, torch.device("cpu")) in ("fused", "native")
+def test_auto_matches_torch_lstm_on_the_backend_it_picks() -> None:
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(3, 5, batch_first=True)
+    ours = LSTM.from_torch(reference)
+    x = torch.randn(4, 6, 3)
+    for got, want in zip(ours(x)[0:1], reference(x)[0:1], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    half = LSTM(3, 5).to(torch.bfloat16)  # not a native type: torch's kernel runs it
+    assert half(torch.randn(6, 2, 3, dtype=torch.bfloat16))[0].dtype == torch.bfloat16
 
 
 # --- bad input --------------------------------------------------------------------------------------

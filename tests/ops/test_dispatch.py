@@ -10,11 +10,16 @@ from lstmkit.ops.dispatch import Variant, native_kernel, select_backend, select_
 CPU = torch.device("cpu")
 
 
-def test_plain_lstm_runs_on_torch_and_variants_off_torch() -> None:
-    assert select_backend("auto", Variant(), CPU) == "torch"
-    expected = "native" if native_kernel() is not None else "fused"
+def test_auto_runs_native_on_cpu_where_built_else_torch_or_fused() -> None:
+    built = native_kernel() is not None
+    assert select_backend("auto", Variant(), CPU) == ("native" if built else "torch")
     for variant in (Variant(peephole=True), Variant(layer_norm=True), Variant(zoneout=True)):
-        assert select_backend("auto", variant, CPU) == expected
+        assert select_backend("auto", variant, CPU) == ("native" if built else "fused")
+        assert select_backend("auto", variant, CPU, torch.float64) == ("native" if built else "fused")
+    # types the native kernel does not run: torch's kernel for the plain LSTM, the fused loop for variants
+    assert select_backend("auto", Variant(), CPU, torch.bfloat16) == "torch"
+    assert select_backend("auto", Variant(peephole=True), CPU, torch.bfloat16) == "fused"
+    assert select_backend("auto", Variant(), torch.device("meta")) == "torch"
 
 
 def test_explicit_backends_and_refusals() -> None:

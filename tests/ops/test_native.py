@@ -299,16 +299,13 @@ def test_backward_rejects_foreign_saved_tuple() -> None:
         NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
 
 
-def test_auto_prefers_native_for_variants_and_torch_for_the_plain_lstm() -> None:
+def test_auto_takes_native_at_every_thread_count() -> None:
     from lstmkit.ops.dispatch import Variant, select_backend
-    from lstmkit.ops.native import preferred
 
     cpu = torch.device("cpu")
     for threads in (1, 2):
         with torch_threads(threads):
-            assert preferred(Variant(peephole=True)) and preferred(Variant(layer_norm=True))
-            assert not preferred(Variant())
-            assert select_backend("auto", Variant(), cpu) == "torch"
+            assert select_backend("auto", Variant(), cpu) == "native"
             assert select_backend("auto", Variant(zoneout=True), cpu) == "native"
 
 

@@ -395,16 +395,3 @@ UNAVAILABLE_REASON: str | None = _missing_reason
 
 KERNEL: NativeKernel | None = NativeKernel() if _native is not None else None
 """The kernel :mod:`lstmkit.ops.dispatch` runs for ``backend="native"``; ``None`` without the extension."""
-
-
-def preferred(variant: object) -> bool:
-    """Whether ``backend="auto"`` should pick the native kernel for a layer with these options.
-
-    Measured with ``benchmarks/speed.py`` (2 threads, wall time, medians): for every variant the native
-    loop trains 1.6-2.4x faster than the fused eager loop (C1 peephole 9.1 vs 19.7 ms). For the plain
-    LSTM torch's own kernel is as fast or faster here (training C1 6.8 vs 8.3 ms, C2 90 vs 88, C3 30 vs
-    47; per core within 10%), so the plain LSTM stays on torch's kernel.
-    """
-    if KERNEL is None:
-        return False
-    return not bool(getattr(variant, "plain", False))

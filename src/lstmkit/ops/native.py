@@ -33,6 +33,7 @@ from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native_checks import check_recurrence
+from lstmkit.ops.native_pool import POOL
 from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceParams
 
 
@@ -163,16 +164,20 @@ class NativeKernel:
         keep = needs_grad
         slots = steps if keep else 1
         new = inputs.xg.new_empty
+
+        def big(*shape: int) -> Tensor:  # internal buffers: reused across calls (native_pool)
+            return POOL.empty(shape, dtype)
+
         none = lay.empty(dtype)
-        hs = new((steps + 1 if keep else 2, batch, rp))
-        cs = new((steps + 1 if keep else 2, batch, hp))
-        gates = new((slots, batch, 4 * hp))
-        th = new((slots, batch, hp))
-        ctil = new((slots, batch, hp)) if zc else none
+        hs = big(steps + 1 if keep else 2, batch, rp)
+        cs = big(steps + 1 if keep else 2, batch, hp)
+        gates = big(slots, batch, 4 * hp)
+        th = big(slots, batch, hp)
+        ctil = big(slots, batch, hp) if zc else none
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none
-        xhat_hh = new((slots, batch, 4 * hp)) if ln else none
+        xhat_hh = big(slots, batch, 4 * hp) if ln else none
         rstd_hh = new((slots, batch)) if ln else none
-        xhat_c = new((slots, batch, hp)) if ln else none
+        xhat_c = big(slots, batch, hp) if ln else none
         rstd_c = new((slots, batch)) if ln else none
         y = new((steps, batch, rsize))
         packed = (
@@ -201,7 +206,7 @@ class NativeKernel:
                 lay.pack_gates(lay.bias_or_zeros(bias, projection.ln_weight), 4, hp, dtype),
                 lay.pack_gates(projection.ln_weight, 4, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(projection.ln_bias, projection.ln_weight), 4, hp, dtype),
-                new((slots, batch, 4 * hp)),
+                big(slots, batch, 4 * hp),
                 new((slots, batch)),
             )
         else:
@@ -215,8 +220,9 @@ class NativeKernel:
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False)
         module.forward(dtype == torch.float64, dims, fw)
         last = steps if keep else steps & 1
-        h_T = hs[last, :, :rsize].contiguous()
-        c_T = cs[last, :, :hidden].contiguous()
+        # copies: a view would keep the whole (pooled) state buffer alive for as long as the caller does
+        h_T = hs[last, :, :rsize].clone(memory_format=torch.contiguous_format)
+        c_T = cs[last, :, :hidden].clone(memory_format=torch.contiguous_format)
         saved = (*state, *packed, *inner) if keep else ()
         return y, h_T, c_T, saved
 
@@ -265,10 +271,15 @@ class NativeKernel:
         none = lay.empty(dtype)
         proj, ln = params.w_hr is not None, params.layer_norm
         new = inputs.xg.new_empty
-        dxg = new((steps, batch, 4 * hidden))
+        # dxg is returned without a projection; inside the loop it is scratch, as dhh and dht always are
+        dxg = (
+            new((steps, batch, 4 * hidden))
+            if projection is None
+            else POOL.empty((steps, batch, 4 * hidden), dtype)
+        )
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
-        dhh = new((steps, batch, 4 * hidden)) if ln else dxg
-        dht = new((steps, batch, rp)) if proj else none
+        dhh = POOL.empty((steps, batch, 4 * hidden), dtype) if ln else dxg
+        dht = POOL.empty((steps, batch, rp), dtype) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 25 * hp))
         width = int(module.panel(inputs.xg.element_size()))
         needs_dx = needs_dx and projection is not None

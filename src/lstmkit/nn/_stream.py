@@ -27,27 +27,33 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
     """Advance ``x`` ``(B, I)`` one step through every layer of ``lstm`` with the native kernel.
 
     The per-layer native steps (which hold packed weights) are cached on the module and rebuilt when a
-    parameter object is replaced; in-place updates are picked up by the steps themselves.
+    parameter object is replaced; in-place updates are picked up by the steps themselves. Every layer
+    writes straight into its slot of the returned ``(L, B, R)`` and ``(L, B, H)`` states.
     """
     from lstmkit.ops.native_stream import NativeCellStep
 
-    cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
-    key = tuple(id(p) for cell in cells for p in cell.values())
+    key = tuple(map(id, lstm._parameters.values()))
     cached = lstm.__dict__.get("_native_stream")
     if cached is None or cached[0] != key:
+        cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
         steps = [NativeCellStep(**cell, coupled_gates=lstm.coupled_gates) for cell in cells]
         lstm.__dict__["_native_stream"] = cached = (key, steps)
-    batch = x.shape[0]
+    layers, batch = lstm.num_layers, x.shape[0]
+    rsize, hidden = lstm.state_size, lstm.hidden_size
+    h_n = x.new_empty((layers, batch, rsize))
+    c_n = x.new_empty((layers, batch, hidden))
     if hx is None:
-        h0 = x.new_zeros((lstm.num_layers, batch, lstm.state_size))
-        c0 = x.new_zeros((lstm.num_layers, batch, lstm.hidden_size))
+        h0, c0 = torch.zeros_like(h_n), torch.zeros_like(c_n)
     else:
-        h0, c0 = hx
-    h_n, c_n = [], []
-    layer_input = x
-    for layer, step in enumerate(cached[1]):
-        h, c = step.step_checked(layer_input.contiguous(), h0[layer].contiguous(), c0[layer].contiguous())
-        h_n.append(h)
-        c_n.append(c)
-        layer_input = h
-    return layer_input, (torch.stack(h_n), torch.stack(c_n))
+        h0, c0 = hx[0].contiguous(), hx[1].contiguous()
+    x = x.contiguous()
+    size = x.element_size()
+    h_in, c_in, h_out, c_out = h0.data_ptr(), c0.data_ptr(), h_n.data_ptr(), c_n.data_ptr()
+    layer_input = x.data_ptr()
+    for step in cached[1]:
+        step.refresh()
+        step.step_addresses(batch, layer_input, h_in, c_in, h_out, c_out)
+        layer_input = h_out
+        h_in, h_out = h_in + batch * rsize * size, h_out + batch * rsize * size
+        c_in, c_out = c_in + batch * hidden * size, c_out + batch * hidden * size
+    return h_n[-1], (h_n, c_n)

@@ -219,28 +219,31 @@ class NativeCellStep:
         batch = x.shape[0]
         h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
         c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
+        self.step_addresses(
+            batch, x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
+        )
+        return h_out, c_out
+
+    def step_addresses(self, batch: int, x: int, h: int, c: int, h_out: int, c_out: int) -> None:
+        """One step on raw buffer addresses: contiguous ``x`` ``(B, I)``, ``h`` and ``h_out`` ``(B, R)``,
+        ``c`` and ``c_out`` ``(B, H)`` of this step's dtype, which the caller has checked and keeps alive.
+
+        For callers that lay several layers' states out in one tensor (``LSTM.step``); call
+        :meth:`refresh` first so that weights changed in place are repacked.
+        """
         dims = self._dims.get(batch)
         if dims is None:
-            dims = self._dims[batch] = [
-                *self._dim_head[:1],
-                batch,
-                *self._dim_head[2:],
-                0,
-                0,
-                0,
-                0,
-                0,
-                1,
-                0,
-                0,
-                0,
-            ]
+            tail = [0, 0, 0, 0, 0, 1, 0, 0, 0]  # no masks or lengths, keep nothing, 1 thread, xg given
+            dims = self._dims[batch] = [*self._dim_head[:1], batch, *self._dim_head[2:], *tail]
         fw = self._fw_addr.copy()
-        fw[1], fw[2], fw[14] = h.data_ptr(), c.data_ptr(), h_out.data_ptr()
+        fw[1], fw[2], fw[14] = h, c, h_out
         w_ih, bias, ln_w, ln_b = self._step_addr
-        sp = [x.data_ptr(), w_ih, bias, ln_w, ln_b, c_out.data_ptr(), self._inputs]
+        sp = [x, w_ih, bias, ln_w, ln_b, c_out, self._inputs]
         self._module.step(self._dtype == torch.float64, dims, fw, sp)
-        return h_out, c_out
+
+    def refresh(self) -> None:
+        """Repack the weights if any changed since they were packed (see :meth:`step_addresses`)."""
+        self._refresh()
 
 
 class NativeStream:

@@ -126,10 +126,15 @@ inline vec_t<double> vtanh(vec_t<double> x) {
   return x;
 }
 
-// Σ of the lanes.
+// Σ of the lanes, as a tree of halving adds (log2(lanes) deep, not lanes deep: layer norm waits on it).
 template <class T>
 inline T vsum(vec_t<T> v) {
-  T s = 0;
-  for (int k = 0; k < Vec<T>::lanes; ++k) s += v[k];
-  return s;
+  constexpr int n = Vec<T>::lanes;
+  T a[n];
+  __builtin_memcpy(a, &v, sizeof(v));
+#pragma GCC unroll 8
+  for (int w = n / 2; w > 0; w /= 2)
+#pragma GCC unroll 8
+    for (int k = 0; k < w; ++k) a[k] += a[k + w];
+  return a[0];
 }

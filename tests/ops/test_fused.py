@@ -121,3 +121,21 @@ def test_inference_reuses_scratch_and_matches_reference(flags: set[str]) -> None
         got = fused_recurrence(inputs, params, coupled_gates=coupled)
     for e, g in zip(expected, got, strict=True):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_without_grad_mode_the_eager_loop_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmkit.ops import fused
+
+    seen: list[bool] = []
+    forward = fused.EAGER.forward
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(bool(args[3]))
+        return forward(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fused.EAGER, "forward", spy)
+    w_hh = torch.randn(8, 2, requires_grad=True)
+    inputs = RecurrenceInputs(torch.randn(3, 2, 8), torch.zeros(2, 2), torch.zeros(2, 2))
+    with torch.no_grad():
+        y, _, _ = fused.fused_recurrence(inputs, RecurrenceParams(w_hh))
+    assert seen == [False] and not y.requires_grad

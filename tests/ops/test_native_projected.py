@@ -216,3 +216,29 @@ def test_parameter_gradients_never_share_memory() -> None:
     grads = torch.autograd.grad(sum(o.sum() for o in outs), tensors)
     pointers = [g.untyped_storage().data_ptr() for g in grads]
     assert len(set(pointers)) == len(pointers)
+
+
+def test_without_grad_mode_nothing_is_kept_for_a_backward(monkeypatch: pytest.MonkeyPatch) -> None:
+    # inside autograd.Function.forward grad mode is always off and needs_input_grad ignores no_grad:
+    # the caller has to decide, or every inference call would store the whole sequence
+    from lstmkit.ops import native
+
+    seen: list[bool] = []
+    kernel = native.KERNEL
+    assert kernel is not None
+    forward = kernel.forward
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(bool(args[3]))
+        return forward(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernel, "forward", spy)
+    torch.manual_seed(9)
+    case = make_case({"layer_norm"}, 4, 3, 2, 5, torch.float64)
+    trained = projected_recurrence(*case)
+    with torch.no_grad():
+        inferred = projected_recurrence(*case)
+    assert seen == [True, False]
+    assert not inferred[0].requires_grad
+    for a, b in zip(trained, inferred, strict=True):
+        torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)

@@ -399,6 +399,10 @@ def fused_recurrence(
         ``(y (T, B, R), h_T (B, R), c_T (B, H))``.
     """
     chosen = kernel if kernel is not None else EAGER
+    if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
+        # (inside Function.forward grad mode is always off and needs_input_grad ignores no_grad)
+        y, h_T, c_T, _ = chosen.forward(inputs, params, coupled_gates, False)
+        return y, h_T, c_T
     y, h_T, c_T = Recurrence.apply(chosen, coupled_gates, *inputs, *params)
     return y, h_T, c_T
 

@@ -122,6 +122,9 @@ def projected_recurrence(
     if kernel is None or kernel.supports(probe, params) is not None:
         inputs = state._replace(xg=gate_inputs(projection))
         return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
+    if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
+        y, h_T, c_T, _ = kernel.forward(probe, params, coupled_gates, False, projection)
+        return y, h_T, c_T
     y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, *projection, *probe[1:], *params)
     return y, h_T, c_T
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lstmkit.nn._checks import check_constructor, check_input, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters
 from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, select_step_backend
-from lstmkit.ops.reference import LAYER_NORM_EPS, lstm_step
+from lstmkit.ops.native_projected import InputProjection, gate_inputs
+from lstmkit.ops.reference import lstm_step
 from lstmkit.ops.types import LSTMState, RecurrenceParams
 from lstmkit.utils.validation import check_choice
 
@@ -118,16 +118,7 @@ class LSTMCell(nn.Module):
     def _gate_inputs(self, x: Tensor) -> Tensor:
         get = self._parameters.get
         bias = self.bias_ih + self.bias_hh if self.bias_ih is not None and self.bias_hh is not None else None
-        if not self.layer_norm:
-            return F.linear(x, self.weight_ih, bias)
-        xg = F.layer_norm(
-            F.linear(x, self.weight_ih),
-            (4 * self.hidden_size,),
-            get("ln_weight_ih"),
-            get("ln_bias_ih"),
-            LAYER_NORM_EPS,
-        )
-        return xg if bias is None else xg + bias
+        return gate_inputs(InputProjection(x, self.weight_ih, bias, get("ln_weight_ih"), get("ln_bias_ih")))
 
     def _params(self) -> RecurrenceParams:
         get = self._parameters.get

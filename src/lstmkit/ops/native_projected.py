@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -31,6 +32,8 @@ from lstmkit.ops.fused import fused_recurrence
 from lstmkit.ops.native import InputProjection
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["InputProjection", "ProjectedRecurrence", "gate_inputs", "projected_recurrence"]
 
@@ -119,7 +122,9 @@ def projected_recurrence(
     kernel = native.KERNEL
     x = projection.x
     probe = state._replace(xg=x.new_empty((x.shape[0], x.shape[1], 0)))
-    if kernel is None or kernel.supports(probe, params) is not None:
+    reason = native.native_unavailable_reason() if kernel is None else kernel.supports(probe, params)
+    if kernel is None or reason is not None:
+        _log.debug("native kernel cannot run this call (%s); using the fused loop", reason)
         inputs = state._replace(xg=gate_inputs(projection))
         return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
     if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward

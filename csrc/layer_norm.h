@@ -22,7 +22,7 @@ inline void layer_norm_stats(const T* x, long len, long n, const T* valid, T* me
   T var = vsum<T>(q) / T(n) - mu * mu;
   var = var > T(0) ? var : T(0);
   *mean = mu;
-  *rstd = T(1) / __builtin_sqrt(var + T(kLayerNormEps));
+  *rstd = rsqrt_scalar(var + T(kLayerNormEps));
 }
 
 // x ← γ x̂ + β in place; stores x̂ (zero on padding) and 1/sqrt(σ² + ε).
@@ -83,7 +83,7 @@ inline void layer_norm_pair_row(T* a, const T* u, long len, long n, const T* gam
     T var = vsum<T>(q) / T(n) - mu * mu;
     var = var > T(0) ? var : T(0);
     *mean = mu;
-    *rstd = T(1) / __builtin_sqrt(var + T(kLayerNormEps));
+    *rstd = rsqrt_scalar(var + T(kLayerNormEps));
   };
   T m1, r1, m2, r2;
   stats(s1, q1, &m1, &r1);

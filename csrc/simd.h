@@ -126,7 +126,12 @@ inline vec_t<double> vtanh(vec_t<double> x) {
   return x;
 }
 
-// Σ of the lanes, as a tree of halving adds (log2(lanes) deep, not lanes deep: layer norm waits on it).
+// 1 / sqrt(x) for a scalar of the vector's type (float stays float: no round trip through double).
+inline float rsqrt_scalar(float x) { return 1.0f / __builtin_sqrtf(x); }
+inline double rsqrt_scalar(double x) { return 1.0 / __builtin_sqrt(x); }
+
+// Σ of the lanes, as a tree of halving adds (log2(lanes) deep, not lanes deep: layer norm waits on four
+// of them per row). AVX-512 has it as a sequence of in-register shuffles; elsewhere through memory.
 template <class T>
 inline T vsum(vec_t<T> v) {
   constexpr int n = Vec<T>::lanes;
@@ -138,3 +143,15 @@ inline T vsum(vec_t<T> v) {
     for (int k = 0; k < w; ++k) a[k] += a[k + w];
   return a[0];
 }
+
+#if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
+template <>
+inline float vsum<float>(vec_t<float> v) {
+  return _mm512_reduce_add_ps((__m512)v);
+}
+
+template <>
+inline double vsum<double>(vec_t<double> v) {
+  return _mm512_reduce_add_pd((__m512d)v);
+}
+#endif

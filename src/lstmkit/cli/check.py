@@ -42,6 +42,10 @@ def check() -> None:
     )
     click.echo(f"threads: {torch.get_num_threads()}; CUDA: {torch.cuda.is_available()}")
     click.echo(f"native CPU kernel: {native_status()}")
+    if native_status() == "active":
+        from lstmkit.ops.native import native_isa, native_module
+
+        click.echo(f"  instruction set: {native_isa()}; worker threads: {native_module().threading()}")
     cpu = torch.device("cpu")
     click.echo(f"backend='auto' runs plain LSTMs on: {select_backend('auto', Variant(), cpu)}")
     click.echo(f"backend='auto' runs variants on: {select_backend('auto', Variant(layer_norm=True), cpu)}")

@@ -42,15 +42,44 @@ def test_a_buffer_saved_by_autograd_waits_for_its_backward() -> None:
     assert pool.empty((10,), torch.float64).data_ptr() == pointer
 
 
-def test_small_requests_and_caps_and_release() -> None:
-    pool = BufferPool(min_bytes=1 << 10, per_size=2)
+def test_small_requests_and_release() -> None:
+    pool = BufferPool(min_bytes=1 << 10)
     pool.empty((4,), torch.float32)
     assert pool.cached_bytes() == 0  # below min_bytes: a plain allocation
     kept = [pool.empty((1024,), torch.float32) for _ in range(3)]
-    assert pool.cached_bytes() == (2 * 4096 if native_pool.COUNTS_USES else 0)
+    assert pool.cached_bytes() == (3 * 4096 if native_pool.COUNTS_USES else 0)
     pool.release()
     assert pool.cached_bytes() == 0
     assert all(t.shape == (1024,) for t in kept)
+
+
+@needs_counts
+def test_changing_lengths_reuse_one_buffer_best_fit() -> None:
+    pool = BufferPool(min_bytes=0)
+    for steps in (100, 90, 97, 60, 100, 51):  # a new sequence length each call, none over the first
+        buffer = pool.empty((steps, 8), torch.float32)
+        assert buffer.shape == (steps, 8)
+        del buffer
+    assert pool.cached_bytes() == 100 * 8 * 4
+    small = pool.empty((40, 8), torch.float32)  # under half of the free buffer: a buffer of its own
+    assert pool.cached_bytes() == 140 * 8 * 4
+    del small
+    assert pool.empty((45, 8), torch.float32).numel() == 360  # best fit: the 320-element buffer is too
+    assert pool.cached_bytes() == (140 + 45) * 8 * 4  # small, the 800-element one more than twice as big
+
+
+@needs_counts
+def test_the_cap_drops_free_buffers_oldest_first_and_never_busy_ones() -> None:
+    pool = BufferPool(min_bytes=0, max_bytes=4 * 1000)
+    busy = pool.empty((400,), torch.float32)
+    free = pool.empty((500,), torch.float32)
+    del free
+    assert pool.cached_bytes() == 3600
+    bigger = pool.empty((550,), torch.float32)  # does not fit: the free 500 goes, the busy 400 stays
+    assert pool.cached_bytes() == 4 * (400 + 550)
+    huge = pool.empty((2000,), torch.float32)  # over the cap even when empty: a plain allocation
+    assert pool.cached_bytes() == 4 * (400 + 550) and huge.numel() == 2000
+    assert busy.numel() == 400 and bigger.numel() == 550
 
 
 @pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")

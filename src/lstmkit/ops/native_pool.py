@@ -16,7 +16,7 @@ Example:
     >>> a = pool.empty((4, 8), torch.float32)
     >>> pointer = a.data_ptr()
     >>> del a
-    >>> pool.empty((8, 4), torch.float32).data_ptr() == pointer or not COUNTS_USES
+    >>> pool.empty((6, 5), torch.float32).data_ptr() == pointer or not COUNTS_USES  # 30 <= 32 elements
     True
 """
 
@@ -40,40 +40,62 @@ def _unused(buffer: Tensor) -> bool:
 
 
 class BufferPool:
-    """Buffers by ``(dtype, element count)``, each handed out as a view of the requested shape.
+    """Flat buffers by dtype, each request served as a view of the first elements of a free one.
+
+    A free buffer serves any request from half its size up to its size (best fit), so batches whose
+    sequence length changes from call to call reuse the same few buffers instead of each length adding
+    its own. The pool holds at most ``max_bytes``: past that, free buffers are dropped oldest first, and a
+    request that still does not fit is a plain allocation.
 
     Args:
         min_bytes: smaller requests are plain allocations (the allocator serves those well).
-        per_size: at most this many buffers are kept for one ``(dtype, element count)``.
+        max_bytes: the most the pool keeps, in use or free.
     """
 
-    def __init__(self, min_bytes: int = 1 << 20, per_size: int = 8) -> None:
+    def __init__(self, min_bytes: int = 1 << 20, max_bytes: int = 1 << 30) -> None:
         self.min_bytes = min_bytes
-        self.per_size = per_size
-        self._buffers: dict[tuple[torch.dtype, int], list[Tensor]] = {}
+        self.max_bytes = max_bytes
+        self._buffers: list[Tensor] = []  # oldest first
         self._lock = threading.Lock()
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
         """An uninitialized CPU tensor of ``shape``, from a free cached buffer where there is one."""
         numel = math.prod(shape)
-        if not COUNTS_USES or numel * dtype.itemsize < self.min_bytes:
+        nbytes = numel * dtype.itemsize
+        if not COUNTS_USES or nbytes < self.min_bytes:
             return torch.empty(shape, dtype=dtype)
-        key = (dtype, numel)
         with self._lock:
-            bucket = self._buffers.setdefault(key, [])
-            for buffer in bucket:
-                if _unused(buffer):
-                    return buffer.view(shape)
+            fits = [
+                b
+                for b in self._buffers
+                if b.dtype == dtype and numel <= b.numel() <= 2 * numel and _unused(b)
+            ]
+            if fits:
+                return min(fits, key=Tensor.numel)[:numel].view(shape)
+            self._make_room(nbytes)
             with torch.inference_mode(False):  # a buffer must be savable for a later backward
                 buffer = torch.empty(numel, dtype=dtype)
-            if len(bucket) < self.per_size:
-                bucket.append(buffer)
+            if self._held() + nbytes <= self.max_bytes:
+                self._buffers.append(buffer)
             return buffer.view(shape)
+
+    def _held(self) -> int:
+        return sum(b.numel() * b.element_size() for b in self._buffers)
+
+    def _make_room(self, nbytes: int) -> None:
+        """Drop free buffers, oldest first, until ``nbytes`` more would fit (or none is free)."""
+        held, kept = self._held(), []
+        for buffer in self._buffers:
+            if held + nbytes > self.max_bytes and _unused(buffer):
+                held -= buffer.numel() * buffer.element_size()
+            else:
+                kept.append(buffer)
+        self._buffers = kept
 
     def cached_bytes(self) -> int:
         """Bytes held by the pool, in use or free."""
         with self._lock:
-            return sum(b.numel() * b.element_size() for bucket in self._buffers.values() for b in bucket)
+            return self._held()
 
     def release(self) -> None:
         """Drop every cached buffer (those still in use stay alive with their users)."""

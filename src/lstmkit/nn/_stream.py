@@ -52,7 +52,7 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
     layer_input = x.data_ptr()
     for step in cached[1]:
         step.refresh()
-        step.step_addresses(batch, layer_input, h_in, c_in, h_out, c_out)
+        step._step_addresses(batch, layer_input, h_in, c_in, h_out, c_out)
         layer_input = h_out
         h_in, h_out = h_in + batch * rsize * size, h_out + batch * rsize * size
         c_in, c_out = c_in + batch * hidden * size, c_out + batch * hidden * size

@@ -219,16 +219,16 @@ class NativeCellStep:
         batch = x.shape[0]
         h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
         c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
-        self.step_addresses(
+        self._step_addresses(
             batch, x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
         )
         return h_out, c_out
 
-    def step_addresses(self, batch: int, x: int, h: int, c: int, h_out: int, c_out: int) -> None:
+    def _step_addresses(self, batch: int, x: int, h: int, c: int, h_out: int, c_out: int) -> None:
         """One step on raw buffer addresses: contiguous ``x`` ``(B, I)``, ``h`` and ``h_out`` ``(B, R)``,
         ``c`` and ``c_out`` ``(B, H)`` of this step's dtype, which the caller has checked and keeps alive.
 
-        For callers that lay several layers' states out in one tensor (``LSTM.step``); call
+        For lstmkit's own callers that lay several layers' states out in one tensor (``LSTM.step``); call
         :meth:`refresh` first so that weights changed in place are repacked.
         """
         dims = self._dims.get(batch)
@@ -242,7 +242,7 @@ class NativeCellStep:
         self._module.step(self._dtype == torch.float64, dims, fw, sp)
 
     def refresh(self) -> None:
-        """Repack the weights if any changed since they were packed (see :meth:`step_addresses`)."""
+        """Repack the weights if any changed since they were packed (see :meth:`_step_addresses`)."""
         self._refresh()
 
 

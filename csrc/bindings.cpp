@@ -122,6 +122,27 @@ void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>
   }
 }
 
+// out (rows, width) = [x (rows, n) | 1 | 0 ...]: the layer input as the in-loop projection reads it.
+template <class T>
+void pad_rows(const T* x, long rows, long n, long width, T* out) {
+  for (long r = 0; r < rows; ++r) {
+    const T* src = x + r * n;
+    T* dst = out + r * width;
+    for (long j = 0; j < n; ++j) dst[j] = src[j];
+    dst[n] = T(1);
+    for (long j = n + 1; j < width; ++j) dst[j] = T(0);
+  }
+}
+
+void pad_input(bool f64, int64_t x, int64_t rows, int64_t n, int64_t width, int64_t out_ptr) {
+  if (rows < 0 || n < 1 || width <= n) throw std::invalid_argument("pad_input: need rows >= 0 and 1 <= n < width");
+  py::gil_scoped_release nogil;
+  if (f64)
+    pad_rows(in<double>(x), rows, n, width, out<double>(out_ptr));
+  else
+    pad_rows(in<float>(x), rows, n, width, out<float>(out_ptr));
+}
+
 // Fills n floats at ptr with Bernoulli(p) 0/1 values from a counter-based hash of (seed, index).
 void bernoulli(bool f64, int64_t ptr, int64_t n, double p, uint64_t seed) {
   if (n < 0) throw std::invalid_argument("bernoulli: n must be >= 0");
@@ -158,6 +179,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
+  m.def("pad_input", &pad_input, py::arg("f64"), py::arg("x"), py::arg("rows"), py::arg("n"), py::arg("width"),
+        py::arg("out"));
   m.def("bernoulli", &bernoulli, py::arg("f64"), py::arg("ptr"), py::arg("n"), py::arg("p"), py::arg("seed"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
   m.def("threading", [] { return std::string(lstmkit::uses_openmp() ? "openmp" : "std::thread"); },

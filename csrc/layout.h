@@ -69,9 +69,9 @@ struct BackwardBuffers {
   ForwardBuffers<T> fw;
   const T* w_hh;      // W_hh (4H, Rp), or [W_hh | W_ih] (4H, Rp + Ip) with Dims::dx, packed in panels
   const T* w_hr;      // W_hr (R, Hp), packed in panels
-  const T* dy;        // (T, B, R)
-  const T* dh_T;      // (B, R)
-  const T* dc_T;      // (B, H)
+  const T* dy;        // (T, B, R), null for zeros (an output the loss does not use)
+  const T* dh_T;      // (B, R), or null
+  const T* dc_T;      // (B, H), or null
   // outputs
   T* dxg;       // (T, B, 4H); with I > 0 and layer norm the gradient of W_ih x_t (before LN_ih)
   T* dh0;       // (B, R)

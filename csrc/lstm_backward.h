@@ -44,8 +44,8 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (int k = 0; k < nb; ++k) {
     const long b = b0 + k;
-    for (long j = 0; j < Rp; ++j) dH[k * Rp + j] = j < R ? w.dh_T[b * R + j] : T(0);
-    for (long j = 0; j < Hp; ++j) dC[k * Hp + j] = j < H ? w.dc_T[b * H + j] : T(0);
+    for (long j = 0; j < Rp; ++j) dH[k * Rp + j] = j < R && w.dh_T ? w.dh_T[b * R + j] : T(0);
+    for (long j = 0; j < Hp; ++j) dC[k * Hp + j] = j < H && w.dc_T ? w.dc_T[b * H + j] : T(0);
   }
   auto live = [&](long t, long b) { return !d.lengths || t < f.len[b]; };
 
@@ -61,7 +61,8 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         continue;
       }
       T* dh = dH + k * Rp;
-      for (long j = 0; j < R; ++j) dh[j] += w.dy[(t * B + b) * R + j];
+      if (w.dy)
+        for (long j = 0; j < R; ++j) dh[j] += w.dy[(t * B + b) * R + j];
       for (long j = 0; j < Rp; j += V) {
         vec_t<T> g = vload(dh + j);
         if (d.zoneout_h) {

@@ -242,3 +242,18 @@ def test_without_grad_mode_nothing_is_kept_for_a_backward(monkeypatch: pytest.Mo
     assert not inferred[0].requires_grad
     for a, b in zip(trained, inferred, strict=True):
         torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("used", [(0,), (1,), (2,), (1, 2)], ids=["y", "h_T", "c_T", "state"])
+def test_outputs_the_loss_does_not_use_get_no_gradient_buffers(used: tuple[int, ...]) -> None:
+    # their gradients arrive as None (not materialized as zeros) and the kernel treats them as zeros
+    torch.manual_seed(10)
+    projection, state, params = make_case({"peephole", "lengths"}, 5, 3, 2, 6, torch.float64)
+    outs = projected_recurrence(projection, state, params)
+    xg = gate_inputs(projection)
+    expected = recurrence(state._replace(xg=xg), params)
+    wrt = leaves(projection, state, params)
+    got = torch.autograd.grad(sum(outs[k].sum() for k in used), wrt)
+    want = torch.autograd.grad(sum(expected[k].sum() for k in used), wrt)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -196,7 +196,7 @@ class NativeKernel:
         if projection is None:
             w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
         elif ln:  # LN_ih(W_ih x_t) from its own GEMM; the bias added after the norm
-            xg, x = none, lay.pad_with_one(projection.x, lanes)
+            xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
             added = (projection.bias, projection.ln_bias, params.ln_hh_bias)
             shifts = [t.detach() for t in added if t is not None]
@@ -210,7 +210,7 @@ class NativeKernel:
                 new((slots, batch)),
             )
         else:
-            xg, x = none, lay.pad_with_one(projection.x, lanes)
+            xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
@@ -245,9 +245,9 @@ class NativeKernel:
         inputs: RecurrenceInputs,
         params: RecurrenceParams,
         coupled_gates: bool,
-        dy: Tensor,
-        dh_T: Tensor,
-        dc_T: Tensor,
+        dy: Tensor | None,
+        dh_T: Tensor | None,
+        dc_T: Tensor | None,
         projection: InputProjection | None,
         needs_dx: bool,
     ) -> tuple[RecurrenceGrads, InputProjection | None]:
@@ -255,7 +255,8 @@ class NativeKernel:
 
         With a projection, the returned ``grads.xg`` is ``dx`` ``(T, B, I)`` when ``needs_dx`` (else an
         empty tensor), and the second value holds the gradients of ``projection``'s tensors (``x`` as
-        ``dx`` again; ``None`` for absent ones).
+        ``dx`` again; ``None`` for absent ones). An upstream gradient may be ``None`` for zeros (an output
+        the loss did not use), which the kernel then skips instead of reading.
         """
         module = native_module()
         sizes = check_recurrence(inputs, params, projection)
@@ -291,7 +292,8 @@ class NativeKernel:
         else:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
-        grads_in = [w_hh, w_hr] + [g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
+        upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
+        grads_in = [w_hh, w_hr, *upstream]
         dw_hh = new((4 * hidden, rp))
         dw_hr = new((rsize, hp)) if proj else none
         dx = new((steps, batch, n_in)) if needs_dx else none
@@ -353,6 +355,23 @@ class NativeKernel:
             RecurrenceParams(*(zeros(p) for p in params)),  # type: ignore[arg-type]
         )
         return grads, None if projection is None else InputProjection(*(zeros(t) for t in projection))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _pad_input(x: Tensor, lanes: int) -> Tensor:
+        """``x`` ``(T, B, I)`` as ``(T, B, Ip)``: ``x`` in lanes ``0..I-1``, 1 in lane ``I``, zeros after.
+
+        The 1 multiplies the bias row of :func:`~lstmkit.ops.native_layout.pack_w_hh_t`'s input block, so
+        the step GEMM adds the bias, and the weight-gradient GEMM's column ``I`` is the bias gradient.
+        ``Ip`` is ``I + 1`` rounded up to whole vectors.
+        """
+        steps, batch, n_in = x.shape
+        x = x.detach().contiguous()
+        out = POOL.empty((steps, batch, lay.round_up(n_in + 1, lanes)), x.dtype)
+        width = out.shape[-1]
+        native_module().pad_input(
+            x.dtype == torch.float64, x.data_ptr(), steps * batch, n_in, width, out.data_ptr()
+        )
+        return out
 
     @staticmethod
     def _forward_buffers(

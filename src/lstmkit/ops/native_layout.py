@@ -50,27 +50,13 @@ def pack_panels(mat: Tensor, width: int) -> Tensor:
     return torch.cat((head, mat[:, full:].reshape(-1))) if full < n else head.contiguous()
 
 
-def pad_with_one(x: Tensor, lanes: int) -> Tensor:
-    """``x`` ``(T, B, I)`` as ``(T, B, Ip)``: ``x`` in lanes ``0..I-1``, 1 in lane ``I``, zeros after.
-
-    The 1 multiplies the bias row of :func:`pack_w_hh_t`'s input block, so the step GEMM adds the bias,
-    and the weight-gradient GEMM's column ``I`` is the bias gradient. ``Ip`` is ``I + 1`` rounded up to
-    whole vectors.
-    """
-    steps, batch, n_in = x.shape
-    out = x.new_zeros((steps, batch, round_up(n_in + 1, lanes)))
-    out[..., :n_in] = x.detach()
-    out[..., n_in] = 1
-    return out
-
-
 def pack_w_hh_t(
     w_hh: Tensor, hp: int, width: int, w_ih: Tensor | None = None, bias: Tensor | None = None
 ) -> Tensor:
     """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, 4Hp)`` in panels, for the forward step GEMM.
 
     With ``w_ih`` ``(4H, I)``: ``[W_ihᵀ; bias; W_hhᵀ]`` ``(I + 1 + R, 4Hp)``, the bias row zero without a
-    bias (see :func:`pad_with_one`).
+    bias (see ``NativeKernel._pad_input`` in :mod:`lstmkit.ops.native`).
     """
     four_h = w_hh.shape[0]
     h = four_h // 4

@@ -68,12 +68,15 @@ class ProjectedRecurrence(torch.autograd.Function):
             inputs, params, coupled_gates, any(ctx.needs_input_grad), projection
         )
         ctx.coupled_gates, ctx.n_saved = coupled_gates, len(saved)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None: no (T, B, R) of zeros
         ctx.save_for_backward(*saved, *projection, *inputs, *params)
         return y, h_T, c_T
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, dy: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(
+        ctx: Any, dy: Tensor | None, dh_T: Tensor | None, dc_T: Tensor | None
+    ) -> tuple[Tensor | None, ...]:
         kernel = native.KERNEL
         assert kernel is not None
         tensors = ctx.saved_tensors

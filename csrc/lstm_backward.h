@@ -32,13 +32,13 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dR = dHz + B * Rp;        // (nb, Hp) dr
   T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
   T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
-  const long Nb = Rp + (d.dx && !(d.layer_norm && d.I > 0) ? d.Ip : 0);
+  const bool ln_in = d.layer_norm && d.I > 0;  // LN_ih(W_ih x_t) inside the loop: dx_t from its own GEMM
+  const long Nb = Rp + (d.dx && !ln_in ? d.Ip : 0);
   T* dHin = dA + B * G4;       // (nb, Nb) [W_hh | W_ih]ᵀ dhh_t: the dh_{t-1} share, then dx_t
   T* valid = dHin + B * Nb;    // [4Hp]
   T* dpeep = dparams;          // [3Hp]
   T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
   T* dln_ih_w = dln_c_b + Hp, *dln_ih_b = dln_ih_w + G4, *dbias = dln_ih_b + G4;
-  const bool ln_in = d.layer_norm && d.I > 0;  // LN_ih(W_ih x_t) inside the loop
   T* dU = valid + G4;          // [4Hp] d(W_ih x_t) of one row (ln_in)
   T* dXs = dU + G4;            // (nb, Ip) dx_t (ln_in with dx)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);

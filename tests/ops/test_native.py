@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -320,9 +322,6 @@ def test_training_works_after_a_first_call_in_inference_mode() -> None:
         "m(x)[0].sum().backward()\n"
         "print('ok')\n"
     )
-    import subprocess
-    import sys
-
     # a fresh process: the kernel's shared empty buffers are created by its first call
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.ops.dispatch import NATIVE_DTYPES
 from lstmkit.ops.native import native_available, native_module
 
 _SEED_BOUND = 2**62
@@ -34,7 +35,7 @@ def bernoulli_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"bernoulli_mask: p must be in [0, 1], got {p}")
     out = like.new_empty(shape)
-    if native_available() and out.device.type == "cpu" and out.dtype in (torch.float32, torch.float64):
+    if native_available() and out.device.type == "cpu" and out.dtype in NATIVE_DTYPES:
         seed = int(torch.randint(0, _SEED_BOUND, (), dtype=torch.int64).item())
         native_module().bernoulli(out.dtype == torch.float64, out.data_ptr(), out.numel(), p, seed)
         return out

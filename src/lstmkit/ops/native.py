@@ -288,7 +288,9 @@ class NativeKernel:
         w_ih = projection.w_ih if projection is not None and needs_dx else None
         if ln:  # dx_t from its own GEMM (dxg differs from dhh by the two layer norms)
             w_hh = lay.pack_w_hh(params.w_hh, rp, width)
-            w_ih_packed = none if w_ih is None else lay.pack_panels(lay.pad_last(w_ih, ip, dtype), width)
+            w_ih_packed = (
+                none if w_ih is None else lay.pack_w_hh(w_ih, ip, width)
+            )  # W_ih (4H, Ip): W_hh's layout
         else:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none

@@ -173,7 +173,7 @@ class NativeCellStep:
         Returns:
             The new ``(h (B, R), c (B, H))``.
         """
-        self._refresh()
+        self.refresh()
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
             got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
@@ -206,10 +206,10 @@ class NativeCellStep:
         step's dtype (``LSTMCell`` checks them before calling). Weights changed since the last call are
         repacked first.
         """
-        self._refresh()
+        self.refresh()
         return self._run(x, h, c)
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         """Re-check and repack the weights if any changed (in place or replaced) since they were packed."""
         if self._current_versions() != self._versions:
             self._check()
@@ -240,10 +240,6 @@ class NativeCellStep:
         w_ih, bias, ln_w, ln_b = self._step_addr
         sp = [x, w_ih, bias, ln_w, ln_b, c_out, self._inputs]
         self._module.step(self._dtype == torch.float64, dims, fw, sp)
-
-    def refresh(self) -> None:
-        """Repack the weights if any changed since they were packed (see :meth:`_step_addresses`)."""
-        self._refresh()
 
 
 class NativeStream:

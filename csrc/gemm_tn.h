@@ -1,14 +1,16 @@
 // Weight-gradient GEMM over all steps and rows, after the backward loop:
 //
-//   C[M, N] = Σ_{t, b} A[t, b, m] · (B[t, b, n] ⊙ mask[b, n])       e.g. dW_hh = Σ dhh_tᵀ (m ⊙ h_{t-1})
+//   C[M, N] = Σ_{t, b} (A[t, b, m] · mask[b, m]) · B[t, b, n]       e.g. dW_hhᵀ = Σ (m ⊙ h_{t-1})ᵀ dhh_t
 //
-// A and B are (T, rows, lda) and (T, rows, ldb) row-major; M and N are padded (N a multiple of the vector
-// width). The rows are taken in blocks that stay in cache while every tile of C passes over them; a tile of
-// MR rows by NR vectors of C is held in registers within a block. Threads split the rows of C (m0..m1).
-// Needs simd.h.
+// A and B are (T, rows, lda) and (T, rows, ldb) row-major; N is rounded up to whole vectors, and the
+// columns of C past N hold whatever B's rows hold past N (B must be readable that far: see layout.h).
+// The output runs along B's rows, so the long gate dimension 4H is the vector one and only the short
+// dimension (R, or I + 1) is taken row by row. The rows are taken in blocks that stay in cache while every
+// tile of C passes over them; a tile of MR rows by NR vectors of C is held in registers within a block.
+// Threads split the rows of C (m0..m1). Needs simd.h.
 
 template <class T, int MR, int NR>
-inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, const T* Bm, long ldb, const T* mask,
+inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, const T* mask, const T* Bm, long ldb,
                          T* C, long ldc, bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   vec_t<T> acc[MR][NR];
@@ -21,13 +23,10 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
       const long k = s * rows + r;
       vec_t<T> b[NR];
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) {
-        b[j] = vload(Bm + k * ldb + j * V);
-        if (mask) b[j] *= vload(mask + r * ldb + j * V);
-      }
+      for (int j = 0; j < NR; ++j) b[j] = vload(Bm + k * ldb + j * V);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const T a = A[k * lda + i];
+        const T a = mask ? A[k * lda + i] * mask[r * lda + i] : A[k * lda + i];
 #pragma GCC unroll 4
         for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
       }
@@ -40,30 +39,60 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
 }
 
 template <class T, int MR, int NR>
-inline void gemm_tn_rows(long m0, long m1, long s0, long s1, long rows, const T* A, long lda, const T* Bm,
-                         long ldb, const T* mask, T* C, long ldc, bool acc) {
+inline void gemm_tn_rows(long m0, long m1, long s0, long s1, long rows, const T* A, long lda, const T* mask,
+                         const T* Bm, long ldb, T* C, long ldc, bool acc) {
+#define LSTMKIT_TN_TILE(R) \
+  gemm_tn_tile<T, R, NR>(s0, s1, rows, A + m, lda, mask ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc)
   long m = m0;
-  for (; m + MR <= m1; m += MR)
-    gemm_tn_tile<T, MR, NR>(s0, s1, rows, A + m, lda, Bm, ldb, mask, C + m * ldc, ldc, acc);
-  for (; m < m1; ++m) gemm_tn_tile<T, 1, NR>(s0, s1, rows, A + m, lda, Bm, ldb, mask, C + m * ldc, ldc, acc);
+  for (; m + MR <= m1; m += MR) LSTMKIT_TN_TILE(MR);
+  switch (m1 - m) {  // the last rows in one narrower tile
+    case 5: LSTMKIT_TN_TILE(5); break;
+    case 4: LSTMKIT_TN_TILE(4); break;
+    case 3: LSTMKIT_TN_TILE(3); break;
+    case 2: LSTMKIT_TN_TILE(2); break;
+    case 1: LSTMKIT_TN_TILE(1); break;
+    default: break;
+  }
+#undef LSTMKIT_TN_TILE
 }
 
-// Rows m0..m1 of C = Σ_{t, b} A[t, b, :]ᵀ (B[t, b, :] ⊙ mask[b, :]); mask may be null.
+// Rows m0..m1 of one result C = Σ_{t, b} (A[t, b, :] ⊙ mask[b, :])ᵀ B[t, b, :] (mask may be null).
 template <class T>
-void gemm_tn(long m0, long m1, long N, long steps, long rows, const T* A, long lda, const T* Bm, long ldb,
-             const T* mask, T* C, long ldc) {
+struct TnPart {
+  const T* A;
+  long lda;
+  const T* mask;  // (rows, lda), or null
+  long m0, m1;
+  T* C;
+};
+
+// Every part against the same B, taken in blocks of rows that stay in cache while each part's tiles pass
+// over them, so B (the largest operand: T·B rows of 4H) is read from memory once for all parts.
+template <class T>
+void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, const T* Bm, long ldb, long ldc) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
   constexpr int MR = LSTMKIT_GEMM_NR == 4 ? 6 : 3;
+  const long vectors = (N + V - 1) / V;
   const long block = rows >= 256 ? 1 : 256 / rows;  // steps per cache block
   for (long s0 = 0; s0 < steps || s0 == 0; s0 += block) {
     const long s1 = s0 + block < steps ? s0 + block : steps;
     const bool acc = s0 > 0;
-    long n = 0;
-    for (; n + NR * V <= N; n += NR * V)
-      gemm_tn_rows<T, MR, NR>(m0, m1, s0, s1, rows, A, lda, Bm + n, ldb, mask ? mask + n : mask, C + n, ldc, acc);
-    for (; n < N; n += V)
-      gemm_tn_rows<T, MR, 1>(m0, m1, s0, s1, rows, A, lda, Bm + n, ldb, mask ? mask + n : mask, C + n, ldc, acc);
+    for (int p = 0; p < nparts; ++p) {
+      const TnPart<T>& q = parts[p];
+      if (q.m0 >= q.m1) continue;
+#define LSTMKIT_TN_PANEL(W) \
+  gemm_tn_rows<T, MR, W>(q.m0, q.m1, s0, s1, rows, q.A, q.lda, q.mask, Bm + n * V, ldb, q.C + n * V, ldc, acc)
+      long n = 0;
+      for (; n + NR <= vectors; n += NR) LSTMKIT_TN_PANEL(NR);
+      switch (vectors - n) {
+        case 3: LSTMKIT_TN_PANEL(3); break;
+        case 2: LSTMKIT_TN_PANEL(2); break;
+        case 1: LSTMKIT_TN_PANEL(1); break;
+        default: break;
+      }
+#undef LSTMKIT_TN_PANEL
+    }
     if (steps == 0) break;
   }
 }

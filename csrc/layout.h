@@ -9,6 +9,10 @@
 
 namespace lstmkit {
 
+// 4H rounded up to whole vectors of `lanes` elements: the row width of the weight-gradient results
+// dW_hhᵀ and [dW_ih | db]ᵀ, whose vectors run along the gates.
+inline long gate_width(long H, long lanes) { return (4 * H + lanes - 1) / lanes * lanes; }
+
 struct Dims {
   int64_t T, B, H, R, Hp, Rp;
   bool projection, peephole, layer_norm, coupled, dropout, zoneout_h, zoneout_c, lengths;
@@ -73,19 +77,21 @@ struct BackwardBuffers {
   const T* dh_T;      // (B, R), or null
   const T* dc_T;      // (B, H), or null
   // outputs
+  // dxg and dhh are read in whole vectors by the weight-gradient GEMM: each buffer has at least one
+  // vector of readable slack after its last row
   T* dxg;       // (T, B, 4H); with I > 0 and layer norm the gradient of W_ih x_t (before LN_ih)
   T* dh0;       // (B, R)
   T* dc0;       // (B, H)
   T* dhh;       // (T, B, 4H) gradient of W_hh (m ⊙ h_{t-1}); the same buffer as dxg without layer norm
   T* dht;       // (T, B, Rp) gradient of h̃_t (projection only)
-  T* dw_hh;     // [4H][Rp] gradient of W_hh
+  T* dw_hh;     // [R][Gv] gradient of W_hhᵀ, Gv = gate_width(H, lanes); columns past 4H unused
   T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 25Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each |
                 // ln_ih w, b 4Hp each | Σ da 4Hp]; with layer norm and I > 0, Σ da is the gradient of
                 // the bias and of both norms' β (their own slots stay zero)
   T* dx;        // (T, B, I) with Dims::dx
-  T* dw_ih;     // [4H][Ip] gradient of [W_ih | b] with Dims::I > 0: column I is the bias gradient (but
-                // with layer norm, whose bias gradient is in dparams)
+  T* dw_ih;     // [I + 1][Gv] gradient of [W_ih | b]ᵀ with Dims::I > 0: row I is the bias gradient
+                // (only I rows with layer norm, whose bias gradient is in dparams)
   const T* w_ih;      // W_ih (4H, Ip) packed in panels, for dx with layer norm
 };
 

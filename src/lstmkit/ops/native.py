@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import math
 from types import ModuleType
 from typing import NamedTuple
 
@@ -101,6 +102,14 @@ def native_isa() -> str | None:
 
 def _threads(batch: int) -> int:
     return max(1, min(torch.get_num_threads(), batch // MIN_ROWS_PER_THREAD))
+
+
+def _with_slack(shape: tuple[int, ...], dtype: torch.dtype, lanes: int, pooled: bool) -> Tensor:
+    """An uninitialized tensor of ``shape`` followed by ``lanes`` readable elements (csrc/layout.h:
+    the weight-gradient GEMM reads the gate gradients in whole vectors); from the pool if ``pooled``."""
+    numel = math.prod(shape)
+    flat = POOL.empty((numel + lanes,), dtype) if pooled else torch.empty(numel + lanes, dtype=dtype)
+    return flat[:numel].view(shape)
 
 
 def _addresses(tensors: list[Tensor]) -> list[int]:
@@ -272,14 +281,12 @@ class NativeKernel:
         none = lay.empty(dtype)
         proj, ln = params.w_hr is not None, params.layer_norm
         new = inputs.xg.new_empty
+        lanes = int(module.lanes(inputs.xg.element_size()))
+        gates_shape = (steps, batch, 4 * hidden)
         # dxg is returned without a projection; inside the loop it is scratch, as dhh and dht always are
-        dxg = (
-            new((steps, batch, 4 * hidden))
-            if projection is None
-            else POOL.empty((steps, batch, 4 * hidden), dtype)
-        )
+        dxg = _with_slack(gates_shape, dtype, lanes, pooled=projection is not None)
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
-        dhh = POOL.empty((steps, batch, 4 * hidden), dtype) if ln else dxg
+        dhh = _with_slack(gates_shape, dtype, lanes, pooled=True) if ln else dxg
         dht = POOL.empty((steps, batch, rp), dtype) if proj else none
         dparams = inputs.xg.new_zeros((_threads(batch), 25 * hp))
         width = int(module.panel(inputs.xg.element_size()))
@@ -296,16 +303,17 @@ class NativeKernel:
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         grads_in = [w_hh, w_hr, *upstream]
-        dw_hh = new((4 * hidden, rp))
+        gv = -(-4 * hidden // lanes) * lanes  # csrc/layout.h gate_width: 4H in whole vectors
+        dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)
         dw_hr = new((rsize, hp)) if proj else none
         dx = new((steps, batch, n_in)) if needs_dx else none
-        dw_ih = new((4 * hidden, ip)) if projection is not None else none
-        outs = [dxg, dh0, dc0, dhh, dht, dw_hh, dw_hr, dparams, dx, dw_ih, w_ih_packed]
+        dw_ih_t = new((n_in + (0 if ln else 1), gv)) if projection is not None else none
+        outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state, inner)
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
-        d_w_hh = dw_hh[:, :rsize].contiguous()
+        d_w_hh = dw_hh_t[:, : 4 * hidden].t().contiguous()
         d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
         sums = dparams.sum(0)
         parts = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp, 4 * hp, 4 * hp, 4 * hp])
@@ -327,10 +335,10 @@ class NativeKernel:
         )
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
-        d_bias = gates(d_sum) if ln else dw_ih[:, n_in].clone()  # the ones lane's column without LN
+        d_bias = gates(d_sum) if ln else dw_ih_t[n_in, : 4 * hidden].clone()  # the ones lane's row
         projection_grads = InputProjection(
             x=dx,
-            w_ih=dw_ih[:, :n_in].contiguous(),
+            w_ih=dw_ih_t[:n_in, : 4 * hidden].t().contiguous(),
             bias=d_bias if projection.bias is not None else None,
             ln_weight=gates(d_ln_ih_w) if projection.ln_weight is not None else None,
             ln_bias=gates(d_ln_ih_b) if projection.ln_bias is not None else None,

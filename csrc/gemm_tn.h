@@ -68,8 +68,10 @@ struct TnPart {
 
 // Every part against the same B, taken in blocks of rows that stay in cache while each part's tiles pass
 // over them, so B (the largest operand: T·B rows of 4H) is read from memory once for all parts.
+// With `accumulate` the sums are added to C instead of replacing it.
 template <class T>
-void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, const T* Bm, long ldb, long ldc) {
+void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, const T* Bm, long ldb, long ldc,
+             bool accumulate = false) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
   constexpr int MR = LSTMKIT_GEMM_NR == 4 ? 6 : 3;
@@ -77,7 +79,7 @@ void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, 
   const long block = rows >= 256 ? 1 : 256 / rows;  // steps per cache block
   for (long s0 = 0; s0 < steps || s0 == 0; s0 += block) {
     const long s1 = s0 + block < steps ? s0 + block : steps;
-    const bool acc = s0 > 0;
+    const bool acc = accumulate || s0 > 0;
     for (int p = 0; p < nparts; ++p) {
       const TnPart<T>& q = parts[p];
       if (q.m0 >= q.m1) continue;

@@ -79,7 +79,7 @@ struct BackwardBuffers {
   // outputs
   // dxg and dhh are read in whole vectors by the weight-gradient GEMM: each buffer has at least one
   // vector of readable slack after its last row
-  T* dxg;       // (T, B, 4H); with I > 0 and layer norm the gradient of W_ih x_t (before LN_ih)
+  T* dxg;       // (T, B, 4H); absent with I > 0 and layer norm (d(W_ih x_t) is then used inside the loop)
   T* dh0;       // (B, R)
   T* dc0;       // (B, H)
   T* dhh;       // (T, B, 4H) gradient of W_hh (m ⊙ h_{t-1}); the same buffer as dxg without layer norm
@@ -90,9 +90,9 @@ struct BackwardBuffers {
                 // ln_ih w, b 4Hp each | Σ da 4Hp]; with layer norm and I > 0, Σ da is the gradient of
                 // the bias and of both norms' β (their own slots stay zero)
   T* dx;        // (T, B, I) with Dims::dx
-  T* dw_ih;     // [I + 1][Gv] gradient of [W_ih | b]ᵀ with Dims::I > 0: row I is the bias gradient
-                // (only I rows with layer norm, whose bias gradient is in dparams)
-  const T* w_ih;      // W_ih (4H, Ip) packed in panels, for dx with layer norm
+  T* dw_ih;     // [I + 1][Gv] gradient of [W_ih | b]ᵀ with Dims::I > 0: row I is the bias gradient; with
+                // layer norm (bias gradient in dparams) (threads, I, 4Hp), summed per thread in the loop
+  const T* w_ih;      // W_ih as (4Hp, Ip), rows in the gate layout, packed in panels: dx with layer norm
 };
 
 template <class T>

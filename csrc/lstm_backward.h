@@ -18,10 +18,13 @@
 //   dxg_t = da;   dhh_t = LN_hhᵀ(da)
 //   dh_{t-1} += m ⊙ (W_hhᵀ dhh_t)                         // one small GEMM for all rows of the slice
 // Parameter gradients that are sums over steps of elementwise products (peephole, layer-norm gains and
-// biases) are accumulated per thread; the weight gradients are large GEMMs left to the caller.
+// biases) are accumulated per thread, and so is dW_ih with the layer-normed input projection inside the
+// loop (dxg_t is then used once, here, and never stored); the other weight gradients are large GEMMs
+// after the loop.
 
 template <class T>
-void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams) {
+void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams,
+                   T* dw_ih) {
   constexpr int V = Vec<T>::lanes;
   const ForwardBuffers<T>& f = w.fw;
   const long B = d.B, H = d.H, R = d.R, Hp = d.Hp, Rp = d.Rp, G4 = 4 * Hp;
@@ -39,9 +42,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dpeep = dparams;          // [3Hp]
   T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
   T* dln_ih_w = dln_c_b + Hp, *dln_ih_b = dln_ih_w + G4, *dbias = dln_ih_b + G4;
-  T* dU = valid + G4;          // [4Hp] d(W_ih x_t) of one row (ln_in)
-  T* dXs = dU + G4;            // (nb, Ip) dx_t (ln_in with dx)
+  T* dUs = valid + G4;         // (nb, 4Hp) dxg_t = d(W_ih x_t) (ln_in)
+  T* dXs = dUs + B * G4;       // (nb, Ip) dx_t (ln_in with dx)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  if (ln_in)
+    for (long j = 0; j < d.I * G4; ++j) dw_ih[j] = 0;
   for (int k = 0; k < nb; ++k) {
     const long b = b0 + k;
     for (long j = 0; j < Rp; ++j) dH[k * Rp + j] = j < R && w.dh_T ? w.dh_T[b * R + j] : T(0);
@@ -80,7 +85,10 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       T* dhh = w.dhh + row * 4 * H;  // the dxg row itself without layer norm
       T* da = dA + k * G4;
       if (!live(t, b)) {
-        for (long j = 0; j < 4 * H; ++j) w.dxg[row * 4 * H + j] = 0;
+        if (ln_in)
+          for (long j = 0; j < G4; ++j) dUs[k * G4 + j] = 0;
+        else
+          for (long j = 0; j < 4 * H; ++j) w.dxg[row * 4 * H + j] = 0;
         if (d.layer_norm)
           for (long j = 0; j < 4 * H; ++j) dhh[j] = 0;
         continue;
@@ -136,13 +144,10 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       if (!ln_in)
         for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
       if (ln_in) {  // dxg = LN_ihᵀ(da), dhh = LN_hhᵀ(da); Σ da is the gradient of b and of both β
-        layer_norm_pair_backward_row<T>(da, dU, G4, 4 * H, valid, f.ln_hh_w, f.ln_ih_w, f.xhat_hh + row * G4,
-                                        f.xhat_ih + row * G4, f.rstd_hh[row], f.rstd_ih[row], dln_hh_w,
-                                        dln_ih_w, dbias);
-        for (int q = 0; q < 4; ++q) {
-          vcopy<T>(w.dxg + row * 4 * H + q * H, dU + q * Hp, H);
-          vcopy<T>(dhh + q * H, da + q * Hp, H);
-        }
+        layer_norm_pair_backward_row<T>(da, dUs + k * G4, G4, 4 * H, valid, f.ln_hh_w, f.ln_ih_w,
+                                        f.xhat_hh + row * G4, f.xhat_ih + row * G4, f.rstd_hh[row],
+                                        f.rstd_ih[row], dln_hh_w, dln_ih_w, dbias);
+        for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
       } else if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
@@ -153,9 +158,13 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     gemm<T>(nb, int(Nb), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Nb, dHin, Nb, false);
     if (d.dx && !ln_in)
       for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
-    if (d.dx && ln_in) {  // dx_t = W_ihᵀ dxg_t: its own GEMM, dxg differing from dhh
-      gemm<T>(nb, int(d.Ip), int(4 * H), w.dxg + (t * B + b0) * 4 * H, 4 * H, w.w_ih, d.Ip, dXs, d.Ip, false);
-      for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);
+    if (ln_in) {  // dW_ihᵀ += x_tᵀ dxg_t for this thread's rows; dx_t = W_ihᵀ dxg_t (dxg differs from dhh)
+      const TnPart<T> x_t{f.x + (t * B + b0) * d.Ip, d.Ip, nullptr, 0, d.I, dw_ih};
+      gemm_tn<T>(&x_t, 1, G4, 1, nb, dUs, G4, G4, true);
+      if (d.dx) {
+        gemm<T>(nb, int(d.Ip), int(G4), dUs, G4, w.w_ih, d.Ip, dXs, d.Ip, false);
+        for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);
+      }
     }
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k;

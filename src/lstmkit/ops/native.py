@@ -283,8 +283,9 @@ class NativeKernel:
         new = inputs.xg.new_empty
         lanes = int(module.lanes(inputs.xg.element_size()))
         gates_shape = (steps, batch, 4 * hidden)
+        ln_in = ln and projection is not None  # dxg used inside the loop only, dW_ih summed there
         # dxg is returned without a projection; inside the loop it is scratch, as dhh and dht always are
-        dxg = _with_slack(gates_shape, dtype, lanes, pooled=projection is not None)
+        dxg = none if ln_in else _with_slack(gates_shape, dtype, lanes, pooled=projection is not None)
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
         dhh = _with_slack(gates_shape, dtype, lanes, pooled=True) if ln else dxg
         dht = POOL.empty((steps, batch, rp), dtype) if proj else none
@@ -295,9 +296,7 @@ class NativeKernel:
         w_ih = projection.w_ih if projection is not None and needs_dx else None
         if ln:  # dx_t from its own GEMM (dxg differs from dhh by the two layer norms)
             w_hh = lay.pack_w_hh(params.w_hh, rp, width)
-            w_ih_packed = (
-                none if w_ih is None else lay.pack_w_hh(w_ih, ip, width)
-            )  # W_ih (4H, Ip): W_hh's layout
+            w_ih_packed = none if w_ih is None else lay.pack_w_ih_gates(w_ih, hp, ip, width)
         else:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
@@ -307,7 +306,12 @@ class NativeKernel:
         dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)
         dw_hr = new((rsize, hp)) if proj else none
         dx = new((steps, batch, n_in)) if needs_dx else none
-        dw_ih_t = new((n_in + (0 if ln else 1), gv)) if projection is not None else none
+        if projection is None:
+            dw_ih_t = none
+        elif ln:  # per thread, in the padded gate layout [4][Hp]
+            dw_ih_t = new((_threads(batch), n_in, 4 * hp))
+        else:
+            dw_ih_t = new((n_in + 1, gv))
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state, inner)
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
@@ -335,10 +339,15 @@ class NativeKernel:
         )
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
+        if ln:
+            per_gate = dw_ih_t.sum(0).view(n_in, 4, hp)[:, :, :hidden]  # the threads' sums, unpadded
+            d_w_ih = per_gate.reshape(n_in, 4 * hidden).t().contiguous()
+        else:
+            d_w_ih = dw_ih_t[:n_in, : 4 * hidden].t().contiguous()
         d_bias = gates(d_sum) if ln else dw_ih_t[n_in, : 4 * hidden].clone()  # the ones lane's row
         projection_grads = InputProjection(
             x=dx,
-            w_ih=dw_ih_t[:n_in, : 4 * hidden].t().contiguous(),
+            w_ih=d_w_ih,
             bias=d_bias if projection.bias is not None else None,
             ln_weight=gates(d_ln_ih_w) if projection.ln_weight is not None else None,
             ln_bias=gates(d_ln_ih_b) if projection.ln_bias is not None else None,

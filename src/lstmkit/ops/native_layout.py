@@ -82,6 +82,16 @@ def pack_w_hh(w_hh: Tensor, rp: int, width: int, w_ih: Tensor | None = None, ip:
     return pack_panels(w, width)
 
 
+def pack_w_ih_gates(w_ih: Tensor, hp: int, ip: int, width: int) -> Tensor:
+    """``W_ih`` ``(4H, I)`` as ``(4Hp, Ip)`` in panels, its rows in the padded gate layout ``[4][Hp]``.
+
+    The backward's ``dx_t = W_ihᵀ dxg_t`` with layer norm reads ``dxg_t`` in that layout.
+    """
+    four_h, n_in = w_ih.shape
+    rows = F.pad(w_ih.detach().reshape(4, four_h // 4, n_in), (0, ip - n_in, 0, hp - four_h // 4))
+    return pack_panels(rows.reshape(4 * hp, ip), width)
+
+
 def pack_w_hr_t(w_hr: Tensor, rp: int, width: int) -> Tensor:
     """``W_hr`` ``(P, H)`` as ``W_hrᵀ`` ``(H, Rp)`` in panels, for the forward projection GEMM."""
     return pack_panels(pad_last(w_hr.detach().t(), rp, w_hr.dtype), width)

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -143,6 +144,47 @@ void pad_input(bool f64, int64_t x, int64_t rows, int64_t n, int64_t width, int6
     pad_rows(in<float>(x), rows, n, width, out<float>(out_ptr));
 }
 
+// A block of a source matrix added into a packed (K, N) matrix: element (k, n) of group g is
+// src[g·group_src + k·row_stride + n·col_stride] and lands at (k0 + g·group_k + k, n0 + g·group_n + n).
+// Groups lay the gate blocks of a (4H, ·) weight out at the padded offsets q·Hp.
+struct Block {
+  int64_t src, row_stride, col_stride, k0, n0, rows, cols, groups, group_src, group_k, group_n;
+};
+
+// The (K, N) matrix in column panels of `width` (the last narrower), each row-major (gemm.h), zero
+// where no block lands; blocks that land on the same element add up. width = N is plain row-major.
+template <class T>
+void pack_blocks(T* out, long K, long N, long width, const std::vector<Block>& blocks) {
+  for (long j = 0; j < K * N; ++j) out[j] = T(0);
+  for (const Block& b : blocks)
+    for (long g = 0; g < b.groups; ++g)
+      for (long n = 0; n < b.cols; ++n) {
+        const long col = b.n0 + g * b.group_n + n, panel = col / width;
+        const long wide = width < N - panel * width ? width : N - panel * width;
+        T* dst = out + panel * width * K + (col - panel * width) + (b.k0 + g * b.group_k) * wide;
+        const T* src = in<T>(b.src) + g * b.group_src + n * b.col_stride;
+        for (long k = 0; k < b.rows; ++k) dst[k * wide] += src[k * b.row_stride];
+      }
+}
+
+void pack(bool f64, int64_t out_ptr, int64_t K, int64_t N, int64_t width, const std::vector<std::array<int64_t, 11>>& spec) {
+  if (K < 1 || N < 1 || width < 1 || width > N) throw std::invalid_argument("pack: need K, N >= 1 and 1 <= width <= N");
+  std::vector<Block> blocks;
+  for (const auto& v : spec) {
+    const Block b{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
+    const long last = b.groups - 1;
+    if (b.src == 0 || b.rows < 0 || b.cols < 0 || b.groups < 1 || b.k0 < 0 || b.n0 < 0 || b.group_k < 0 ||
+        b.group_n < 0 || b.k0 + last * b.group_k + b.rows > K || b.n0 + last * b.group_n + b.cols > N)
+      throw std::invalid_argument("pack: a block lies outside the packed matrix");
+    blocks.push_back(b);
+  }
+  py::gil_scoped_release nogil;
+  if (f64)
+    pack_blocks(out<double>(out_ptr), K, N, width, blocks);
+  else
+    pack_blocks(out<float>(out_ptr), K, N, width, blocks);
+}
+
 // Fills n floats at ptr with Bernoulli(p) 0/1 values from a counter-based hash of (seed, index).
 void bernoulli(bool f64, int64_t ptr, int64_t n, double p, uint64_t seed) {
   if (n < 0) throw std::invalid_argument("bernoulli: n must be >= 0");
@@ -181,6 +223,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
   m.def("pad_input", &pad_input, py::arg("f64"), py::arg("x"), py::arg("rows"), py::arg("n"), py::arg("width"),
         py::arg("out"));
+  m.def("pack", &pack, py::arg("f64"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("width"),
+        py::arg("blocks"), "Pack source blocks into a (rows, cols) matrix in column panels (see bindings.cpp).");
   m.def("bernoulli", &bernoulli, py::arg("f64"), py::arg("ptr"), py::arg("n"), py::arg("p"), py::arg("seed"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
   m.def("threading", [] { return std::string(lstmkit::uses_openmp() ? "openmp" : "std::thread"); },

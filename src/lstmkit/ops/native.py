@@ -189,12 +189,23 @@ class NativeKernel:
         xhat_c = big(slots, batch, hp) if ln else none
         rstd_c = new((slots, batch)) if ln else none
         y = new((steps, batch, rsize))
+        has_ln_c, g_ln = params.ln_c_weight is not None, 4 if params.ln_hh_weight is not None else 0
+        entries: list[tuple[Tensor | None, ...] | Tensor | None] = [
+            params.peephole,
+            params.ln_hh_weight,
+            params.ln_hh_bias,  # zeros with a gain but no bias
+            params.ln_c_weight,
+            params.ln_c_bias,
+        ]
+        counts = [3 if params.peephole is not None else 0, g_ln, g_ln, int(has_ln_c), int(has_ln_c)]
+        if ln and projection is not None:  # LN_ih(W_ih x_t) from its own GEMM: b, β_ih and β_hh all
+            # added after the norms, as one bias; then LN_ih's gain and bias
+            entries += [(projection.bias, projection.ln_bias, params.ln_hh_bias), projection.ln_weight]
+            entries.append(projection.ln_bias)
+            counts += [4, 4, 4]
+        vectors = lay.pack_vectors(entries, counts, hp, dtype)  # one buffer, [G][Hp] each
         packed = (
-            lay.pack_gates(params.peephole, 3, hp, dtype),
-            lay.pack_gates(params.ln_hh_weight, 4, hp, dtype),
-            lay.pack_gates(lay.bias_or_zeros(params.ln_hh_bias, params.ln_hh_weight), 4, hp, dtype),
-            lay.pack_gates(params.ln_c_weight, 1, hp, dtype),
-            lay.pack_gates(lay.bias_or_zeros(params.ln_c_bias, params.ln_c_weight), 1, hp, dtype),
+            *vectors[:5],
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
             lay.pad_last(inputs.zoneout_h, rp, dtype),
             lay.pad_last(inputs.zoneout_c, hp, dtype),
@@ -204,20 +215,11 @@ class NativeKernel:
         inner: tuple[Tensor, ...] = (none,) * 6
         if projection is None:
             w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
-        elif ln:  # LN_ih(W_ih x_t) from its own GEMM; the bias added after the norm
+        elif ln:
             xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
-            added = (projection.bias, projection.ln_bias, params.ln_hh_bias)
-            shifts = [t.detach() for t in added if t is not None]
-            bias = torch.stack(shifts).sum(0) if shifts else None  # all added after the norms
-            inner = (
-                lay.pack_w_hh_t(projection.w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
-                lay.pack_gates(lay.bias_or_zeros(bias, projection.ln_weight), 4, hp, dtype),
-                lay.pack_gates(projection.ln_weight, 4, hp, dtype),
-                lay.pack_gates(lay.bias_or_zeros(projection.ln_bias, projection.ln_weight), 4, hp, dtype),
-                big(slots, batch, 4 * hp),
-                new((slots, batch)),
-            )
+            w_ih_t = lay.pack_w_hh_t(projection.w_ih, hp, width)  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
+            inner = (w_ih_t, *vectors[5:8], big(slots, batch, 4 * hp), new((slots, batch)))
         else:
             xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)

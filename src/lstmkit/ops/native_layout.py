@@ -4,16 +4,30 @@ Inside the kernel the hidden size ``H`` and the state size ``R`` are padded to `
 of the vector width in elements (16 float32 lanes with AVX-512); a gate block is ``[4][Hp]`` in PyTorch's
 order i, f, g, o; padded entries are zero. The recurrent weights are packed once per call: ``W_hhᵀ``
 ``(R, 4Hp)`` for the forward GEMM and ``W_hh`` ``(4H, Rp)`` for the backward one, each cut into column
-panels stored one after another (:func:`pack_panels`).
+panels stored one after another (:func:`pack`, one native call per packed matrix).
 """
 
 from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 EMPTY_CACHE: dict[torch.dtype, Tensor] = {}
+
+
+def _load() -> ModuleType | None:
+    try:
+        return importlib.import_module("lstmkit.ops._native")
+    except ImportError:
+        return None
+
+
+_native = _load()
 
 
 def round_up(n: int, lanes: int) -> int:
@@ -39,15 +53,49 @@ def pad_last(x: Tensor | None, size: int, dtype: torch.dtype) -> Tensor:
     return F.pad(x, (0, size - x.shape[-1]))
 
 
-def pack_panels(mat: Tensor, width: int) -> Tensor:
-    """A ``(K, N)`` matrix in column panels of ``width`` (the last one narrower), each row-major ``[K][w]``.
+class Block(NamedTuple):
+    """A source matrix's place in a packed one (``pack`` in csrc/bindings.cpp).
 
-    The step GEMM (``csrc/gemm.h``) then walks each panel's ``K`` rows contiguously.
+    Element ``(k, n)`` of group ``g`` is ``src``'s element at ``g·group_src + k·row_stride + n·col_stride``
+    (strides in elements) and lands at ``(k0 + g·group_k + k, n0 + g·group_n + n)``. Groups place the
+    four gate blocks of a ``(4H, ·)`` weight at the padded offsets ``q·Hp``.
     """
-    k, n = mat.shape
-    full = n // width * width
-    head = mat[:, :full].reshape(k, n // width, width).transpose(0, 1).reshape(-1)
-    return torch.cat((head, mat[:, full:].reshape(-1))) if full < n else head.contiguous()
+
+    src: Tensor
+    k0: int
+    n0: int
+    rows: int
+    cols: int
+    row_stride: int
+    col_stride: int
+    groups: int = 1
+    group_src: int = 0
+    group_k: int = 0
+    group_n: int = 0
+
+
+def pack(shape: tuple[int, int], width: int, blocks: list[Block], dtype: torch.dtype) -> Tensor:
+    """A ``(K, N)`` matrix of ``blocks`` (added where they overlap, zero elsewhere), flat, in column panels
+    of ``width``: the columns ``n..n+w`` of a panel lie at ``n·K`` as a row-major ``[K][w]`` block, the last
+    panel narrower, so the step GEMM (``csrc/gemm.h``) walks each panel's ``K`` rows contiguously.
+    ``width = N`` gives plain row-major. One native call, in place of a dozen small torch operations.
+    """
+    if _native is None:  # pragma: no cover - the native path is only taken with the extension built
+        raise RuntimeError("lstmkit.ops._native is not built")
+    out = torch.empty(shape[0] * shape[1], dtype=dtype)
+    spec = [
+        (b.src.data_ptr(), b.row_stride, b.col_stride, b.k0, b.n0, b.rows, b.cols, b.groups, b.group_src,
+         b.group_k, b.group_n)
+        for b in blocks
+    ]  # fmt: skip
+    _native.pack(dtype == torch.float64, out.data_ptr(), shape[0], shape[1], min(width, shape[1]), spec)
+    return out
+
+
+def _transposed_gates(w: Tensor, k0: int, hp: int) -> Block:
+    """``w`` ``(4H, C)`` as rows ``k0..k0+C`` of a ``(·, 4Hp)`` matrix, gate ``q`` at columns ``q·Hp``."""
+    h = w.shape[0] // 4
+    return Block(w, k0, 0, w.shape[1], h, w.stride(1), w.stride(0), 4, h * w.stride(0), 0, hp)
 
 
 def pack_w_hh_t(
@@ -58,17 +106,19 @@ def pack_w_hh_t(
     With ``w_ih`` ``(4H, I)``: ``[W_ihᵀ; bias; W_hhᵀ]`` ``(I + 1 + R, 4Hp)``, the bias row zero without a
     bias (see ``NativeKernel._pad_input`` in :mod:`lstmkit.ops.native`).
     """
-    four_h = w_hh.shape[0]
-    h = four_h // 4
-    blocks = [w_hh.detach()]
+    blocks, k = [], 0
     if w_ih is not None:
-        b = bias.detach() if bias is not None else w_hh.new_zeros(four_h)
-        blocks = [w_ih.detach(), b.unsqueeze(1), *blocks]
-    rows = torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]  # (4H, K)
-    k = rows.shape[1]
-    out = w_hh.new_zeros(k, 4, hp)
-    out[:, :, :h] = rows.view(4, h, k).permute(2, 0, 1)
-    return pack_panels(out.view(k, 4 * hp), width)
+        blocks.append(_transposed_gates(w_ih, 0, hp))
+        if bias is not None:
+            blocks.append(_transposed_gates(bias.unsqueeze(1), w_ih.shape[1], hp))
+        k = w_ih.shape[1] + 1
+    blocks.append(_transposed_gates(w_hh, k, hp))
+    return pack((k + w_hh.shape[1], 4 * hp), width, blocks, w_hh.dtype)
+
+
+def _rows(w: Tensor, n0: int = 0) -> Block:
+    """``w`` ``(K, C)`` as it is, at columns ``n0..n0+C``."""
+    return Block(w, 0, n0, w.shape[0], w.shape[1], w.stride(0), w.stride(1))
 
 
 def pack_w_hh(w_hh: Tensor, rp: int, width: int, w_ih: Tensor | None = None, ip: int = 0) -> Tensor:
@@ -76,10 +126,8 @@ def pack_w_hh(w_hh: Tensor, rp: int, width: int, w_ih: Tensor | None = None, ip:
 
     With ``w_ih`` ``(4H, I)``: ``[W_hh | W_ih]`` ``(4H, Rp + Ip)``, so the same GEMM gives ``dx_t``.
     """
-    w = pad_last(w_hh, rp, w_hh.dtype)
-    if w_ih is not None:
-        w = torch.cat((w, pad_last(w_ih, ip, w_ih.dtype)), dim=1)
-    return pack_panels(w, width)
+    blocks = [_rows(w_hh)] if w_ih is None else [_rows(w_hh), _rows(w_ih, rp)]
+    return pack((w_hh.shape[0], rp + (ip if w_ih is not None else 0)), width, blocks, w_hh.dtype)
 
 
 def pack_w_ih_gates(w_ih: Tensor, hp: int, ip: int, width: int) -> Tensor:
@@ -87,26 +135,52 @@ def pack_w_ih_gates(w_ih: Tensor, hp: int, ip: int, width: int) -> Tensor:
 
     The backward's ``dx_t = W_ihᵀ dxg_t`` with layer norm reads ``dxg_t`` in that layout.
     """
-    four_h, n_in = w_ih.shape
-    rows = F.pad(w_ih.detach().reshape(4, four_h // 4, n_in), (0, ip - n_in, 0, hp - four_h // 4))
-    return pack_panels(rows.reshape(4 * hp, ip), width)
+    h, n_in = w_ih.shape[0] // 4, w_ih.shape[1]
+    block = Block(w_ih, 0, 0, h, n_in, w_ih.stride(0), w_ih.stride(1), 4, h * w_ih.stride(0), hp, 0)
+    return pack((4 * hp, ip), width, [block], w_ih.dtype)
 
 
 def pack_w_hr_t(w_hr: Tensor, rp: int, width: int) -> Tensor:
     """``W_hr`` ``(P, H)`` as ``W_hrᵀ`` ``(H, Rp)`` in panels, for the forward projection GEMM."""
-    return pack_panels(pad_last(w_hr.detach().t(), rp, w_hr.dtype), width)
+    return pack((w_hr.shape[1], rp), width, [_rows(w_hr.t())], w_hr.dtype)
 
 
 def pack_w_hr(w_hr: Tensor, hp: int, width: int) -> Tensor:
     """``W_hr`` ``(P, H)`` as ``(P, Hp)`` in panels, for the backward projection GEMM."""
-    return pack_panels(pad_last(w_hr, hp, w_hr.dtype), width)
+    return pack((w_hr.shape[0], hp), width, [_rows(w_hr)], w_hr.dtype)
+
+
+def pack_vectors(
+    vectors: list[tuple[Tensor | None, ...] | Tensor | None], counts: list[int], hp: int, dtype: torch.dtype
+) -> list[Tensor]:
+    """Per-gate vectors in one ``(Σ counts, Hp)`` buffer, one native call: entry ``j`` (a ``(G·H,)`` or
+    ``(G, H)`` tensor, or a tuple of them, summed) takes ``counts[j] = G`` rows ``[G][Hp]``, zero for
+    ``None``. Returns a view per entry; an entry with no rows is the empty buffer.
+    """
+    blocks, row = [], 0
+    for entry, count in zip(vectors, counts, strict=True):
+        parts = entry if isinstance(entry, tuple) else (entry,)
+        for v in parts:
+            if v is not None and count:
+                flat = v.reshape(-1)
+                h = flat.shape[0] // count
+                blocks.append(Block(flat, row, 0, count, h, h * flat.stride(0), flat.stride(0)))
+        row += count
+    if row == 0:
+        return [empty(dtype)] * len(vectors)
+    out = pack((row, hp), hp, blocks, dtype).view(row, hp)
+    views, row = [], 0
+    for count in counts:
+        views.append(out[row : row + count] if count else empty(dtype))
+        row += count
+    return views
 
 
 def pack_gates(v: Tensor | None, gates: int, hp: int, dtype: torch.dtype) -> Tensor:
     """A per-gate vector ``(G·H,)`` or ``(G, H)`` as ``[G][Hp]``; the empty buffer for ``None``."""
     if v is None:
         return empty(dtype)
-    return pad_last(v.detach().reshape(gates, -1), hp, dtype)
+    return pack_vectors([v], [gates], hp, dtype)[0]
 
 
 def bias_or_zeros(bias: Tensor | None, weight: Tensor | None) -> Tensor | None:

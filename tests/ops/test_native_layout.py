@@ -1,0 +1,75 @@
+"""The native packer (csrc/bindings.cpp ``pack``) against the layout written out in torch operations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lstmkit.ops import native_layout as lay
+from lstmkit.ops.native import native_available, native_module
+
+pytestmark = pytest.mark.skipif(not native_available(), reason="the native kernel is not built")
+
+
+def panels(mat: Tensor, width: int) -> Tensor:
+    """The panel layout of csrc/gemm.h: column panels of ``width``, each row-major, the last narrower."""
+    n = mat.shape[1]
+    return torch.cat([mat[:, j : j + width].reshape(-1) for j in range(0, n, width)])
+
+
+def gate_padded(w: Tensor, hp: int) -> Tensor:
+    """``(4H, C)`` as ``(4Hp, C)``: gate ``q`` at rows ``q·Hp``, zero rows between."""
+    four_h, cols = w.shape
+    return F.pad(w.reshape(4, four_h // 4, cols), (0, 0, 0, hp - four_h // 4)).reshape(4 * hp, cols)
+
+
+@pytest.mark.parametrize("hidden,n_in,rsize", [(1, 1, 1), (7, 3, 7), (50, 1, 50), (16, 9, 8), (33, 2, 20)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_packed_weights_match_the_layout(hidden: int, n_in: int, rsize: int, dtype: torch.dtype) -> None:
+    torch.manual_seed(hidden)
+    lanes = int(native_module().lanes(torch.empty(0, dtype=dtype).element_size()))
+    hp, rp, ip = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes), lay.round_up(n_in + 1, lanes)
+    width = 2 * lanes  # narrower than most matrices here, so the last panel is often partial
+    w_hh, w_ih = torch.randn(4 * hidden, rsize, dtype=dtype), torch.randn(4 * hidden, n_in, dtype=dtype)
+    bias, w_hr = torch.randn(4 * hidden, dtype=dtype), torch.randn(rsize, hidden, dtype=dtype)
+
+    stacked = torch.cat((w_ih, bias.unsqueeze(1), w_hh), dim=1)  # (4H, I + 1 + R)
+    expected = panels(gate_padded(stacked, hp).t(), width)
+    assert torch.equal(lay.pack_w_hh_t(w_hh, hp, width, w_ih, bias), expected)
+    assert torch.equal(lay.pack_w_hh_t(w_hh, hp, width), panels(gate_padded(w_hh, hp).t(), width))
+    both = torch.cat((F.pad(w_hh, (0, rp - rsize)), F.pad(w_ih, (0, ip - n_in))), dim=1)
+    assert torch.equal(lay.pack_w_hh(w_hh, rp, width, w_ih, ip), panels(both, width))
+    assert torch.equal(
+        lay.pack_w_ih_gates(w_ih, hp, ip, width), panels(gate_padded(F.pad(w_ih, (0, ip - n_in)), hp), width)
+    )
+    assert torch.equal(lay.pack_w_hr_t(w_hr, rp, width), panels(F.pad(w_hr.t(), (0, rp - rsize)), width))
+    assert torch.equal(lay.pack_w_hr(w_hr, hp, width), panels(F.pad(w_hr, (0, hp - hidden)), width))
+    # a transposed (non-contiguous) source is read through its strides
+    assert torch.equal(
+        lay.pack_w_hh_t(w_hh.t().contiguous().t(), hp, width), lay.pack_w_hh_t(w_hh, hp, width)
+    )
+
+
+def test_vectors_share_one_buffer_and_sum_where_grouped() -> None:
+    hidden, hp = 5, 16
+    a, b, c = torch.randn(4 * hidden), torch.randn(4 * hidden), torch.randn(3, hidden)
+    peep, absent, summed, zeros = lay.pack_vectors(
+        [c, None, (a, None, b), None], [3, 0, 4, 1], hp, torch.float32
+    )
+    assert torch.equal(peep, F.pad(c, (0, hp - hidden)))
+    assert absent.numel() == 0
+    assert torch.equal(summed, F.pad((a + b).view(4, hidden), (0, hp - hidden)))
+    assert torch.equal(zeros, torch.zeros(1, hp))
+    assert peep.untyped_storage().data_ptr() == summed.untyped_storage().data_ptr()
+
+
+def test_a_block_outside_the_matrix_is_an_error_not_a_write() -> None:
+    out = torch.zeros(4 * 4)
+    src = torch.ones(3, 3)
+    with pytest.raises(ValueError, match="outside the packed matrix"):
+        native_module().pack(False, out.data_ptr(), 4, 4, 4, [(src.data_ptr(), 3, 1, 2, 2, 3, 3, 1, 0, 0, 0)])
+    with pytest.raises(ValueError, match="width"):
+        native_module().pack(False, out.data_ptr(), 4, 4, 5, [])
+    assert torch.equal(out, torch.zeros(16))

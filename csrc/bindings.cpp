@@ -61,14 +61,14 @@ T* out(int64_t p) { return reinterpret_cast<T*>(p); }
 
 template <class T>
 lstmkit::ForwardBuffers<T> forward_buffers(const std::vector<int64_t>& p) {
-  if (p.size() != 32) throw std::invalid_argument("forward buffers: expected 32 addresses");
+  if (p.size() != 33) throw std::invalid_argument("forward buffers: expected 33 addresses");
   return {in<T>(p[0]),  in<T>(p[1]),  in<T>(p[2]),  in<T>(p[3]),  in<T>(p[4]),
           in<T>(p[5]),  in<T>(p[6]),  in<T>(p[7]),  in<T>(p[8]),  in<T>(p[9]),
           in<T>(p[10]), in<T>(p[11]), in<T>(p[12]), reinterpret_cast<const int64_t*>(p[13]),
           out<T>(p[14]), out<T>(p[15]), out<T>(p[16]), out<T>(p[17]), out<T>(p[18]),
           out<T>(p[19]), out<T>(p[20]), out<T>(p[21]), out<T>(p[22]), out<T>(p[23]), out<T>(p[24]),
           in<T>(p[25]),  in<T>(p[26]),  in<T>(p[27]),  in<T>(p[28]),  in<T>(p[29]),  out<T>(p[30]),
-          out<T>(p[31])};
+          out<T>(p[31]), out<T>(p[32])};
 }
 
 template <class T>

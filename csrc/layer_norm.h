@@ -64,11 +64,11 @@ inline void layer_norm_backward_row(T* dy, long len, long n, const T* valid, con
 // Two rows normalized and summed, as the gates with the input projection inside need:
 //   a ← γ₁ x̂₁ + γ₂ x̂₂ + β,  x̂₁ = LN(a), x̂₂ = LN(u)
 // with both rows' statistics from one pass and the sum written in a second (β already holds every bias
-// that is added after the norms). x̂₁, x̂₂ are stored when the pointers are not null (training); on
-// padding they are not zero, which the backward's `valid` mask makes harmless (γ is zero there).
+// that is added after the norms). x̂₁, x̂₂ and the statistics are stored where the pointers are not null
+// (training); on padding x̂ is not zero, which the backward's `valid` mask makes harmless (γ is zero there).
 template <class T>
 inline void layer_norm_pair_row(T* a, const T* u, long len, long n, const T* gamma1, const T* gamma2,
-                                const T* beta, T* xhat1, T* xhat2, T* rstd1_out, T* rstd2_out) {
+                                const T* beta, T* xhat1, T* xhat2, T* rstd1_out, T* rstd2_out, T* mean2_out) {
   constexpr int V = Vec<T>::lanes;
   vec_t<T> s1 = vsplat<T>(0), q1 = vsplat<T>(0), s2 = vsplat<T>(0), q2 = vsplat<T>(0);
   for (long j = 0; j < len; j += V) {
@@ -89,12 +89,11 @@ inline void layer_norm_pair_row(T* a, const T* u, long len, long n, const T* gam
   stats(s1, q1, &m1, &r1);
   stats(s2, q2, &m2, &r2);
   if (rstd1_out) *rstd1_out = r1, *rstd2_out = r2;
+  if (mean2_out) *mean2_out = m2;
   for (long j = 0; j < len; j += V) {
     const vec_t<T> x1 = (vload(a + j) - m1) * r1, x2 = (vload(u + j) - m2) * r2;
-    if (xhat1) {
-      vstore(xhat1 + j, x1);
-      vstore(xhat2 + j, x2);
-    }
+    if (xhat1) vstore(xhat1 + j, x1);
+    if (xhat2) vstore(xhat2 + j, x2);
     vstore(a + j, x1 * vload(gamma1 + j) + x2 * vload(gamma2 + j) + vload(beta + j));
   }
 }

@@ -63,8 +63,10 @@ struct ForwardBuffers {
   const T* bias;      // [4Hp] b_ih + b_hh + β_ih + β_hh: every bias added after the two norms
   const T* ln_ih_w;   // [4Hp] gain, ln_ih_b [4Hp] bias
   const T* ln_ih_b;
-  T* xhat_ih;         // (T, B, 4Hp) normalized W_ih x_t
+  T* xhat_ih;         // (T, B, 4Hp) normalized W_ih x_t; null when the backward recomputes it (I <= H:
+                      // a GEMM over I costs less than writing and reading back 4Hp values per row)
   T* rstd_ih;         // (T, B)
+  T* mean_ih;         // (T, B) mean of W_ih x_t, for the recomputation (null when xhat_ih is kept)
 };
 
 template <class T>

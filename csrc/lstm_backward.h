@@ -44,6 +44,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dln_ih_w = dln_c_b + Hp, *dln_ih_b = dln_ih_w + G4, *dbias = dln_ih_b + G4;
   T* dUs = valid + G4;         // (nb, 4Hp) dxg_t = d(W_ih x_t) (ln_in)
   T* dXs = dUs + B * G4;       // (nb, Ip) dx_t (ln_in with dx)
+  T* Xih = dXs + B * d.Ip;     // (nb, 4Hp) x̂_ih recomputed from W_ih x_t (ln_in without a stored x̂_ih)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   if (ln_in)
     for (long j = 0; j < d.I * G4; ++j) dw_ih[j] = 0;
@@ -80,6 +81,14 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     }
     if (d.projection) gemm<T>(nb, int(Hp), int(R), dht_rows, Rp, w.w_hr, Hp, dR, Hp, false);  // dr = W_hrᵀ dh̃
 
+    if (ln_in && !f.xhat_ih) {  // x̂_ih = (W_ih x_t - μ) / σ again, from the stored μ and 1/σ
+      gemm<T>(nb, int(G4), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, G4, Xih, G4, false);
+      for (int k = 0; k < nb; ++k) {
+        const long row = t * B + b0 + k;
+        const T mean = f.mean_ih[row], rstd = f.rstd_ih[row];
+        for (long j = 0; j < G4; j += V) vstore(Xih + k * G4 + j, (vload(Xih + k * G4 + j) - mean) * rstd);
+      }
+    }
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k, row = t * B + b;
       T* dhh = w.dhh + row * 4 * H;  // the dxg row itself without layer norm
@@ -144,9 +153,10 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       if (!ln_in)
         for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
       if (ln_in) {  // dxg = LN_ihᵀ(da), dhh = LN_hhᵀ(da); Σ da is the gradient of b and of both β
+        const T* xhat_ih = f.xhat_ih ? f.xhat_ih + row * G4 : Xih + k * G4;
         layer_norm_pair_backward_row<T>(da, dUs + k * G4, G4, 4 * H, valid, f.ln_hh_w, f.ln_ih_w,
-                                        f.xhat_hh + row * G4, f.xhat_ih + row * G4, f.rstd_hh[row],
-                                        f.rstd_ih[row], dln_hh_w, dln_ih_w, dbias);
+                                        f.xhat_hh + row * G4, xhat_ih, f.rstd_hh[row], f.rstd_ih[row], dln_hh_w,
+                                        dln_ih_w, dbias);
         for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
       } else if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],

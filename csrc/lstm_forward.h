@@ -58,8 +58,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         if (d.I > 0) {  // a = LN_hh(W_hh h) + LN_ih(W_ih x_t) + b, f.bias holding b and both norms' β
           const bool keep = d.keep;
           layer_norm_pair_row<T>(a, U + k * G4, G4, 4 * H, f.ln_hh_w, f.ln_ih_w, f.bias,
-                                 keep ? f.xhat_hh + row * G4 : nullptr, keep ? f.xhat_ih + row * G4 : nullptr,
-                                 keep ? f.rstd_hh + row : nullptr, keep ? f.rstd_ih + row : nullptr);
+                                 keep ? f.xhat_hh + row * G4 : nullptr,
+                                 keep && f.xhat_ih ? f.xhat_ih + row * G4 : nullptr, keep ? f.rstd_hh + row : nullptr,
+                                 keep ? f.rstd_ih + row : nullptr, keep && f.mean_ih ? f.mean_ih + row : nullptr);
         } else {
           layer_norm_row<T>(a, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4, f.rstd_hh + row);
           const T* x = xg + (b0 + k) * 4 * H;

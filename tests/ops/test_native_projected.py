@@ -99,7 +99,7 @@ def test_every_variant_matches_reference_float64(flags: set[str]) -> None:
     check(*make_case(flags, 6, 5, 3, 7, torch.float64), "coupled" in flags, 1e-10)
 
 
-@pytest.mark.parametrize("n_in, hidden", [(1, 1), (1, 50), (7, 7), (15, 16), (16, 64), (33, 129)])
+@pytest.mark.parametrize("n_in, hidden", [(1, 1), (1, 50), (7, 7), (9, 4), (15, 16), (16, 64), (33, 129)])
 @pytest.mark.parametrize("batch", [1, 3, 13])
 @pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "layer_norm"])
 def test_input_and_hidden_sizes_at_the_kernel_edges(
@@ -242,6 +242,22 @@ def test_without_grad_mode_nothing_is_kept_for_a_backward(monkeypatch: pytest.Mo
     assert not inferred[0].requires_grad
     for a, b in zip(trained, inferred, strict=True):
         torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n_in, hidden, kept", [(2, 5, False), (9, 4, True)], ids=["recomputed", "kept"])
+def test_layer_norm_keeps_the_normalized_input_projection_only_when_recomputing_costs_more(
+    n_in: int, hidden: int, kept: bool
+) -> None:
+    # x̂_ih (T, B, 4Hp) is stored only for I > H; otherwise its mean is, and the backward redoes W_ih x_t
+    from lstmkit.ops import native
+
+    assert native.KERNEL is not None
+    projection, state, params = make_case({"layer_norm"}, 4, 3, n_in, hidden, torch.float64)
+    probe = state._replace(xg=projection.x.new_empty((4, 3, 0)))
+    *_, saved = native.KERNEL.forward(probe, params, False, True, projection)
+    xhat_ih, mean_ih = saved[24], saved[26]
+    assert (xhat_ih.numel() > 0) == kept
+    assert (mean_ih.numel() == 4 * 3) != kept
 
 
 @pytest.mark.parametrize("used", [(0,), (1,), (2,), (1, 2)], ids=["y", "h_T", "c_T", "state"])

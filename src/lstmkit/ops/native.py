@@ -212,14 +212,18 @@ class NativeKernel:
             none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
-        inner: tuple[Tensor, ...] = (none,) * 6
+        inner: tuple[Tensor, ...] = (none,) * 7
         if projection is None:
             w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
         elif ln:
             xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
             w_ih_t = lay.pack_w_hh_t(projection.w_ih, hp, width)  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
-            inner = (w_ih_t, *vectors[5:8], big(slots, batch, 4 * hp), new((slots, batch)))
+            # x̂_ih is recomputed in the backward where a GEMM over I costs less than keeping 4Hp values a row
+            recompute = int(projection.x.shape[-1]) <= hidden
+            xhat_ih = none if recompute or not keep else big(slots, batch, 4 * hp)
+            mean_ih = new((slots, batch)) if recompute and keep else none
+            inner = (w_ih_t, *vectors[5:8], xhat_ih, new((slots, batch)), mean_ih)
         else:
             xg, x = none, self._pad_input(projection.x, lanes)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)
@@ -274,8 +278,8 @@ class NativeKernel:
         steps, batch, hidden, rsize = sizes
         if batch == 0:
             return self._empty_grads(inputs, params, projection, rsize, hidden)
-        if len(saved) != 26:
-            raise ValueError(f"saved: expected the 26 tensors of a needs_grad forward, got {len(saved)}")
+        if len(saved) != 27:
+            raise ValueError(f"saved: expected the 27 tensors of a needs_grad forward, got {len(saved)}")
         state, packed, inner = saved[:11], saved[11:20], saved[20:]
         hs, x = state[0], state[10]
         dtype = inputs.xg.dtype
@@ -407,7 +411,7 @@ class NativeKernel:
         inner: tuple[Tensor, ...],
     ) -> list[int]:
         """Addresses in the order of ``ForwardBuffers`` (csrc/layout.h); ``state`` ends with ``x``,
-        ``inner`` is the layer-norm input projection's ``(W_ihᵀ, bias, LN_ih gain, bias, x̂, 1/σ)``."""
+        ``inner`` is the layer-norm input projection's ``(W_ihᵀ, bias, LN_ih gain, bias, x̂, 1/σ, μ)``."""
         return _addresses([xg, h0, c0, w_hh_t, w_hr_t, *packed, y, *state, *inner])
 
     @staticmethod

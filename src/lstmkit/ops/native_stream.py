@@ -154,7 +154,7 @@ class NativeCellStep:
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_hh"], t["ln_weight_hh"]), 4, hp, dtype),
                 lay.pack_gates(t["ln_weight_c"], 1, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_c"], t["ln_weight_c"]), 1, hp, dtype),
-                *([none] * 22),  # masks, lengths, y (per step), state buffers (kernel scratch), projection
+                *([none] * 23),  # masks, lengths, y (per step), state buffers (kernel scratch), projection
             ]  # fmt: skip
         self._fw_addr = [b.data_ptr() for b in self._fw]
         self._step_addr = [b.data_ptr() for b in self._buffers]

@@ -392,3 +392,24 @@ def test_native_streaming_steps_match_the_whole_sequence(options: dict[str, obje
         torch.testing.assert_close(state[1], c, rtol=1e-10, atol=1e-12)
         y1, _ = lstm.step(x[0, 0])  # unbatched
         torch.testing.assert_close(y1, lstm.step(x[0, :1])[0][0])
+
+
+def test_native_step_from_zeros_for_changing_batch_sizes_and_dtypes() -> None:
+    # a step without a state reads a cached zero buffer: it must grow with the batch, follow the dtype
+    # and never be written
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    lstm = LSTM(3, 5, num_layers=2, proj_size=2, backend="native").eval()
+    with torch.inference_mode():
+        for batch, dtype in [(3, torch.float32), (7, torch.float32), (2, torch.float32), (4, torch.float64)]:
+            lstm.to(dtype)
+            x = torch.randn(batch, 3, dtype=dtype)
+            y, (h, c) = lstm.step(x)
+            out, (h_ref, c_ref) = lstm(x.unsqueeze(0))
+            torch.testing.assert_close(y, out[0])
+            torch.testing.assert_close(h, h_ref)
+            torch.testing.assert_close(c, c_ref)
+            zeros = lstm.__dict__["_native_stream_zeros"]
+            assert zeros.dtype == dtype and not zeros.any()

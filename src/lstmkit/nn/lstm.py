@@ -293,7 +293,7 @@ class LSTM(nn.Module):
                 raise ValueError(f"LSTM.step expected {self.input_size} input features, got {x_b.shape[-1]}")
             batched = x_b.dim() == 2
             x_b = x_b if batched else x_b.unsqueeze(0)
-            state = self._initial_state(hx, x_b.shape[0], batched, x_b)
+            state = None if hx is None else self._initial_state(hx, x_b.shape[0], batched, x_b)
             y, (h_n, c_n) = native_stream_step(self, x_b, state)
             return (y, (h_n, c_n)) if batched else (y[0], (h_n[:, 0], c_n[:, 0]))
         x = input.unsqueeze(0)  # (1, B, I) or (1, I)

@@ -217,8 +217,9 @@ class NativeCellStep:
 
     def _run(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
         batch = x.shape[0]
-        h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
-        c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
+        out = torch.empty(batch * (self._rsize + self._hidden), dtype=self._dtype)  # one allocation for both
+        h_out = out[: batch * self._rsize].view(batch, self._rsize)
+        c_out = out[batch * self._rsize :].view(batch, self._hidden)
         self._step_addresses(
             batch, x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
         )

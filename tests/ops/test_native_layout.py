@@ -37,8 +37,15 @@ def test_packed_weights_match_the_layout(hidden: int, n_in: int, rsize: int, dty
 
     stacked = torch.cat((w_ih, bias.unsqueeze(1), w_hh), dim=1)  # (4H, I + 1 + R)
     expected = panels(gate_padded(stacked, hp).t(), width)
-    assert torch.equal(lay.pack_w_hh_t(w_hh, hp, width, w_ih, bias), expected)
-    assert torch.equal(lay.pack_w_hh_t(w_hh, hp, width), panels(gate_padded(w_hh, hp).t(), width))
+    padded = lay.gate_columns(hidden, hp, lanes, dense=False)
+    assert torch.equal(lay.pack_w_hh_t(w_hh, padded, width, w_ih, bias), expected)
+    assert torch.equal(lay.pack_w_hh_t(w_hh, padded, width), panels(gate_padded(w_hh, hp).t(), width))
+    dense = lay.gate_columns(hidden, hp, lanes, dense=True)  # gates side by side, 4H in whole vectors
+    gv = lay.round_up(4 * hidden, lanes)
+    assert torch.equal(
+        lay.pack_w_hh_t(w_hh, dense, width, w_ih, bias),
+        panels(F.pad(stacked.t(), (0, gv - 4 * hidden)), width),
+    )
     both = torch.cat((F.pad(w_hh, (0, rp - rsize)), F.pad(w_ih, (0, ip - n_in))), dim=1)
     assert torch.equal(lay.pack_w_hh(w_hh, rp, width, w_ih, ip), panels(both, width))
     assert torch.equal(
@@ -48,7 +55,7 @@ def test_packed_weights_match_the_layout(hidden: int, n_in: int, rsize: int, dty
     assert torch.equal(lay.pack_w_hr(w_hr, hp, width), panels(F.pad(w_hr, (0, hp - hidden)), width))
     # a transposed (non-contiguous) source is read through its strides
     assert torch.equal(
-        lay.pack_w_hh_t(w_hh.t().contiguous().t(), hp, width), lay.pack_w_hh_t(w_hh, hp, width)
+        lay.pack_w_hh_t(w_hh.t().contiguous().t(), padded, width), lay.pack_w_hh_t(w_hh, padded, width)
     )
 
 

@@ -214,11 +214,13 @@ class NativeKernel:
         width = int(module.panel(inputs.xg.element_size()))
         inner: tuple[Tensor, ...] = (none,) * 7
         if projection is None:
-            w_hh_t, xg, x = lay.pack_w_hh_t(params.w_hh, hp, width), inputs.xg.detach().contiguous(), none
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, lay.gate_columns(hidden, hp, lanes, not ln), width)
+            xg, x = inputs.xg.detach().contiguous(), none
         elif ln:
             xg, x = none, self._pad_input(projection.x, lanes)
-            w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width)
-            w_ih_t = lay.pack_w_hh_t(projection.w_ih, hp, width)  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
+            normed = lay.gate_columns(hidden, hp, lanes, dense=False)  # the layout the norms run over
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, normed, width)
+            w_ih_t = lay.pack_w_hh_t(projection.w_ih, normed, width)  # W_ihᵀ (I, 4Hp): W_hhᵀ's layout
             # x̂_ih is recomputed in the backward where a GEMM over I costs less than keeping 4Hp values a row
             recompute = int(projection.x.shape[-1]) <= hidden
             xhat_ih = none if recompute or not keep else big(slots, batch, 4 * hp)
@@ -226,7 +228,8 @@ class NativeKernel:
             inner = (w_ih_t, *vectors[5:8], xhat_ih, new((slots, batch)), mean_ih)
         else:
             xg, x = none, self._pad_input(projection.x, lanes)
-            w_hh_t = lay.pack_w_hh_t(params.w_hh, hp, width, projection.w_ih, projection.bias)
+            columns = lay.gate_columns(hidden, hp, lanes, dense=True)
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, columns, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c, x)

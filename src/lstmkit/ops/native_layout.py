@@ -92,28 +92,41 @@ def pack(shape: tuple[int, int], width: int, blocks: list[Block], dtype: torch.d
     return out
 
 
-def _transposed_gates(w: Tensor, k0: int, hp: int) -> Block:
-    """``w`` ``(4H, C)`` as rows ``k0..k0+C`` of a ``(·, 4Hp)`` matrix, gate ``q`` at columns ``q·Hp``."""
+def _transposed_gates(w: Tensor, k0: int, stride: int) -> Block:
+    """``w`` ``(4H, C)`` as rows ``k0..k0+C`` of a packed matrix, gate ``q`` from column ``q·stride``."""
     h = w.shape[0] // 4
-    return Block(w, k0, 0, w.shape[1], h, w.stride(1), w.stride(0), 4, h * w.stride(0), 0, hp)
+    return Block(w, k0, 0, w.shape[1], h, w.stride(1), w.stride(0), 4, h * w.stride(0), 0, stride)
+
+
+def gate_columns(hidden: int, hp: int, lanes: int, dense: bool) -> tuple[int, int]:
+    """``(stride, width)`` of a row of gate pre-activations in the forward step GEMM's output: dense,
+    gate ``q`` at ``q·H`` in ``4H`` rounded up to whole vectors (csrc/layout.h ``gate_width``), or padded,
+    gate ``q`` at ``q·Hp`` in ``4Hp`` (the layout layer norm runs over)."""
+    return (hidden, round_up(4 * hidden, lanes)) if dense else (hp, 4 * hp)
 
 
 def pack_w_hh_t(
-    w_hh: Tensor, hp: int, width: int, w_ih: Tensor | None = None, bias: Tensor | None = None
+    w_hh: Tensor,
+    gates: tuple[int, int],
+    width: int,
+    w_ih: Tensor | None = None,
+    bias: Tensor | None = None,
 ) -> Tensor:
-    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, 4Hp)`` in panels, for the forward step GEMM.
+    """``W_hh`` ``(4H, R)`` as ``W_hhᵀ`` ``(R, N)`` in panels, for the forward step GEMM, its gate columns
+    laid out as ``gates = (stride, N)`` says (:func:`gate_columns`).
 
-    With ``w_ih`` ``(4H, I)``: ``[W_ihᵀ; bias; W_hhᵀ]`` ``(I + 1 + R, 4Hp)``, the bias row zero without a
+    With ``w_ih`` ``(4H, I)``: ``[W_ihᵀ; bias; W_hhᵀ]`` ``(I + 1 + R, N)``, the bias row zero without a
     bias (see ``NativeKernel._pad_input`` in :mod:`lstmkit.ops.native`).
     """
+    stride, cols = gates
     blocks, k = [], 0
     if w_ih is not None:
-        blocks.append(_transposed_gates(w_ih, 0, hp))
+        blocks.append(_transposed_gates(w_ih, 0, stride))
         if bias is not None:
-            blocks.append(_transposed_gates(bias.unsqueeze(1), w_ih.shape[1], hp))
+            blocks.append(_transposed_gates(bias.unsqueeze(1), w_ih.shape[1], stride))
         k = w_ih.shape[1] + 1
-    blocks.append(_transposed_gates(w_hh, k, hp))
-    return pack((k + w_hh.shape[1], 4 * hp), width, blocks, w_hh.dtype)
+    blocks.append(_transposed_gates(w_hh, k, stride))
+    return pack((k + w_hh.shape[1], cols), width, blocks, w_hh.dtype)
 
 
 def _rows(w: Tensor, n0: int = 0) -> Block:

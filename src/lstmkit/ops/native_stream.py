@@ -138,8 +138,9 @@ class NativeCellStep:
                 if b is not None:
                     bias += b.detach()
             layer_norm = t["ln_weight_ih"] is not None
+            gate_columns = lay.gate_columns(self._hidden, hp, lanes, dense=not layer_norm)
             self._buffers = [
-                lay.pack_w_hh_t(w_ih, hp, width),  # W_ihᵀ (I, 4Hp): the layout of W_hhᵀ
+                lay.pack_w_hh_t(w_ih, (hp, 4 * hp), width),  # W_ihᵀ (I, 4Hp), padded gates (step_all)
                 lay.pack_gates(bias, 4, hp, dtype),
                 lay.pack_gates(t["ln_weight_ih"], 4, hp, dtype),
                 lay.pack_gates(lay.bias_or_zeros(t["ln_bias_ih"], t["ln_weight_ih"]), 4, hp, dtype),
@@ -147,7 +148,7 @@ class NativeCellStep:
             none = lay.empty(dtype)
             self._fw = [
                 none, none, none,  # xg, h0, c0: set per step
-                lay.pack_w_hh_t(t["weight_hh"], hp, width),
+                lay.pack_w_hh_t(t["weight_hh"], gate_columns, width),
                 lay.pack_w_hr_t(t["weight_hr"], rp, width) if t["weight_hr"] is not None else none,
                 lay.pack_gates(t["weight_peephole"], 3, hp, dtype),
                 lay.pack_gates(t["ln_weight_hh"], 4, hp, dtype),

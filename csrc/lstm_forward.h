@@ -13,24 +13,25 @@
 // Rows at or past their length keep (h, c) and output zeros. Needs simd.h, gemm.h and layer_norm.h.
 //
 // Without layer norm the step GEMM writes the gate pre-activations dense, gate q at column q·H of a row
-// of gate_width(H) (layout.h), so no multiply-add is spent on padding between the gates; the gate pass
-// reads each gate's lanes from there and zeroes those past H in its last vector. With layer norm the
-// rows keep the padded [4][Hp] layout the norms run over.
+// of gate_width(H) (layout.h), so no multiply-add is spent on padding between the gates; where H is not
+// a whole number of vectors each row is then copied into the padded [4][Hp] layout the gate pass reads
+// (padded lanes zero). With layer norm the rows keep the padded layout the norms run over.
 
 template <class T>
 void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
   constexpr int V = Vec<T>::lanes;
   const long B = d.B, H = d.H, R = d.R, Hp = d.Hp, Rp = d.Rp, G4 = 4 * Hp;
   const int nb = int(b1 - b0);
-  const bool dense = !d.layer_norm;
-  const long GW = dense ? gate_width(H, V) : G4, GS = dense ? H : Hp;  // row width of S, gate q at q·GS
+  const bool dense = !d.layer_norm, unpad = dense && H % V != 0;
+  const long GW = dense ? gate_width(H, V) : G4;  // row width of S
   T* S = scratch;          // (nb, GW) gate pre-activations
   T* hin = S + B * G4;     // (nb, Rp) m ⊙ h_{t-1}
   T* hproj = hin + B * Rp; // (nb, Rp) W_hr r_t
   T* valid = hproj + B * Rp;  // [4Hp] 1 on real lanes, 0 on padding
   T* U = valid + G4;          // (nb, 4Hp) W_ih x_t (layer norm with the input projection inside)
+  T* Apad = U + B * G4;       // [4Hp] one row of S in the padded layout (unpad)
+  for (long j = 0; j < G4; ++j) Apad[j] = 0;
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
-  // S spans nb·4Hp >= (nb - 1)·GW + 3·GS + Hp: the last vector of the last row's last gate stays inside
   for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
   auto slot2 = [&](long t) { return d.keep ? t : (t & 1); };
   auto slot1 = [&](long t) { return d.keep ? t : 0L; };
@@ -83,15 +84,13 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       gemm<T>(nb, int(GW), int(R), A, Rp, f.w_hh_t, GW, S, GW, true);
     }
 
-    // gate q's pre-activation at lanes j..j+V; with the dense layout the last vector's lanes past H
-    // belong to the next gate (or padding) and become 0, as padded lanes are in the padded layout
-    auto gate_in = [&](const T* a, int q, long j) {
-      const vec_t<T> v = vload(a + q * GS + j);
-      return dense && j + V > H ? (vload(valid + j) != 0 ? v : vsplat<T>(0)) : v;
-    };
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k, row = s1 * B + b;
       const T* a = S + k * GW;
+      if (unpad) {  // gate q from column q·H to q·Hp; lanes H..Hp of each gate stay zero
+        for (int q = 0; q < 4; ++q) vcopy<T>(Apad + q * Hp, a + q * H, H);
+        a = Apad;
+      }
       const T* cp = cprev + b * Hp;
       T* gate = f.gates + row * G4;
       T* cn = cnext + b * Hp;
@@ -103,8 +102,8 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       }
       T* ct_out = d.zoneout_c ? f.ctil + row * Hp : cn;  // c̃_t
       for (long j = 0; j < Hp; j += V) {
-        vec_t<T> ai = gate_in(a, 0, j), af = gate_in(a, 1, j);
-        const vec_t<T> ag = gate_in(a, 2, j), c_prev = vload(cp + j);
+        vec_t<T> ai = vload(a + j), af = vload(a + Hp + j);
+        const vec_t<T> ag = vload(a + 2 * Hp + j), c_prev = vload(cp + j);
         if (d.peephole) {
           ai += vload(f.peep + j) * c_prev;
           af += vload(f.peep + Hp + j) * c_prev;
@@ -125,7 +124,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       T* rr = d.projection ? f.r + row * Hp : hproj + k * Rp;
       for (long j = 0; j < Hp; j += V) {
         const vec_t<T> ct = vload(ct_out + j);
-        vec_t<T> ao = gate_in(a, 3, j);
+        vec_t<T> ao = vload(a + 3 * Hp + j);
         if (d.peephole) ao += vload(f.peep + 2 * Hp + j) * ct;
         const vec_t<T> o = vsigmoid(ao);                     // output gate
         vec_t<T> chat = ct;

@@ -75,7 +75,7 @@ def select_backend(
 
     ``"auto"`` takes the native kernel wherever it runs (CPU, float32 or float64, extension built), the
     plain LSTM included: measured with ``benchmarks/speed.py`` (2 threads, medians, ratio to
-    ``torch.nn.LSTM`` in the same run) it trains in 0.46-0.89x torch's time and infers in 0.53-1.02x at C1-C3,
+    ``torch.nn.LSTM`` in the same run) it trains in 0.45-0.89x torch's time and infers in 0.24-1.02x at C1-C3,
     and every variant runs 1.6-2.4x faster than on the fused eager loop. Elsewhere (CUDA, bfloat16, no
     compiler at install) the plain LSTM runs on torch's kernel and variants on the fused loop.
 

@@ -80,3 +80,18 @@ def test_a_block_outside_the_matrix_is_an_error_not_a_write() -> None:
     with pytest.raises(ValueError, match="width"):
         native_module().pack(False, out.data_ptr(), 4, 4, 5, [])
     assert torch.equal(out, torch.zeros(16))
+
+
+def test_a_source_of_another_dtype_or_too_short_is_refused_before_it_is_read() -> None:
+    src = torch.ones(2, 3)
+    fits = lay.Block(src, 0, 0, 2, 3, 3, 1)
+    assert torch.equal(lay.pack((2, 3), 3, [fits], torch.float32), torch.ones(6))
+    with pytest.raises(TypeError, match="float64"):
+        lay.pack((2, 3), 3, [fits], torch.float64)
+    with pytest.raises(ValueError, match="reads element 8 of a source with 6 "):
+        lay.pack((3, 3), 3, [lay.Block(src, 0, 0, 3, 3, 3, 1)], torch.float32)
+    view = src[1]  # starts at element 3 of its storage
+    with pytest.raises(ValueError, match="with 3 from its start"):
+        lay.pack((1, 4), 4, [lay.Block(view, 0, 0, 1, 4, 0, 1)], torch.float32)
+    with pytest.raises(ValueError, match="strides >= 0"):
+        lay.pack((1, 3), 3, [lay.Block(src, 0, 0, 1, 3, 0, -1)], torch.float32)

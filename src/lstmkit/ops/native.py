@@ -189,15 +189,9 @@ class NativeKernel:
         xhat_c = big(slots, batch, hp) if ln else none
         rstd_c = new((slots, batch)) if ln else none
         y = new((steps, batch, rsize))
-        has_ln_c, g_ln = params.ln_c_weight is not None, 4 if params.ln_hh_weight is not None else 0
-        entries: list[tuple[Tensor | None, ...] | Tensor | None] = [
-            params.peephole,
-            params.ln_hh_weight,
-            params.ln_hh_bias,  # zeros with a gain but no bias
-            params.ln_c_weight,
-            params.ln_c_bias,
-        ]
-        counts = [3 if params.peephole is not None else 0, g_ln, g_ln, int(has_ln_c), int(has_ln_c)]
+        entries, counts = lay.cell_vectors(
+            params.peephole, params.ln_hh_weight, params.ln_hh_bias, params.ln_c_weight, params.ln_c_bias
+        )
         if ln and projection is not None:  # LN_ih(W_ih x_t) from its own GEMM: b, β_ih and β_hh all
             # added after the norms, as one bias; then LN_ih's gain and bias
             entries += [(projection.bias, projection.ln_bias, params.ln_hh_bias), projection.ln_weight]

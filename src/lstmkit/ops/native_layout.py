@@ -9,8 +9,6 @@ panels stored one after another (:func:`pack`, one native call per packed matrix
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import NamedTuple
 
 import torch
@@ -18,16 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 EMPTY_CACHE: dict[torch.dtype, Tensor] = {}
-
-
-def _load() -> ModuleType | None:
-    try:
-        return importlib.import_module("lstmkit.ops._native")
-    except ImportError:
-        return None
-
-
-_native = _load()
 
 
 def round_up(n: int, lanes: int) -> int:
@@ -80,16 +68,34 @@ def pack(shape: tuple[int, int], width: int, blocks: list[Block], dtype: torch.d
     panel narrower, so the step GEMM (``csrc/gemm.h``) walks each panel's ``K`` rows contiguously.
     ``width = N`` gives plain row-major. One native call, in place of a dozen small torch operations.
     """
-    if _native is None:  # pragma: no cover - the native path is only taken with the extension built
-        raise RuntimeError("lstmkit.ops._native is not built")
+    from lstmkit.ops.native import native_module  # not at import: native imports this module
+
+    for b in blocks:
+        _check_source(b, dtype)
     out = torch.empty(shape[0] * shape[1], dtype=dtype)
     spec = [
         (b.src.data_ptr(), b.row_stride, b.col_stride, b.k0, b.n0, b.rows, b.cols, b.groups, b.group_src,
          b.group_k, b.group_n)
         for b in blocks
     ]  # fmt: skip
-    _native.pack(dtype == torch.float64, out.data_ptr(), shape[0], shape[1], min(width, shape[1]), spec)
+    native_module().pack(
+        dtype == torch.float64, out.data_ptr(), shape[0], shape[1], min(width, shape[1]), spec
+    )
     return out
+
+
+def _check_source(b: Block, dtype: torch.dtype) -> None:
+    """The native packer reads ``b.src`` by address: its dtype, device and extent must fit ``b``."""
+    if b.src.dtype != dtype or b.src.device.type != "cpu":
+        raise TypeError(f"pack: expected a CPU {dtype} source, got {b.src.device} {b.src.dtype}")
+    strides = (b.group_src, b.row_stride, b.col_stride)
+    if b.rows < 0 or b.cols < 0 or b.groups < 1 or min(strides) < 0:
+        raise ValueError(f"pack: a block needs rows, cols >= 0, groups >= 1 and strides >= 0, got {b[1:]}")
+    if b.rows and b.cols:
+        last = (b.groups - 1) * b.group_src + (b.rows - 1) * b.row_stride + (b.cols - 1) * b.col_stride
+        extent = b.src.untyped_storage().nbytes() // b.src.element_size() - b.src.storage_offset()
+        if last >= extent:
+            raise ValueError(f"pack: a block reads element {last} of a source with {extent} from its start")
 
 
 def _transposed_gates(w: Tensor, k0: int, stride: int) -> Block:
@@ -163,6 +169,21 @@ def pack_w_hr(w_hr: Tensor, hp: int, width: int) -> Tensor:
     return pack((w_hr.shape[0], hp), width, [_rows(w_hr)], w_hr.dtype)
 
 
+def cell_vectors(
+    peephole: Tensor | None,
+    ln_hh_weight: Tensor | None,
+    ln_hh_bias: Tensor | None,
+    ln_c_weight: Tensor | None,
+    ln_c_bias: Tensor | None,
+) -> tuple[list[tuple[Tensor | None, ...] | Tensor | None], list[int]]:
+    """The recurrence's per-gate vectors as :func:`pack_vectors` entries and row counts, in the order of
+    ``ForwardBuffers`` (csrc/layout.h): peephole ``[3]``, LN_hh gain and bias ``[4]``, LN_c gain and bias
+    ``[1]``; a layer norm's bias is zeros where it has a gain but no bias, absent without a layer norm."""
+    g_hh, g_c = (4 if ln_hh_weight is not None else 0), (1 if ln_c_weight is not None else 0)
+    counts = [3 if peephole is not None else 0, g_hh, g_hh, g_c, g_c]
+    return [peephole, ln_hh_weight, ln_hh_bias, ln_c_weight, ln_c_bias], counts
+
+
 def pack_vectors(
     vectors: list[tuple[Tensor | None, ...] | Tensor | None], counts: list[int], hp: int, dtype: torch.dtype
 ) -> list[Tensor]:
@@ -187,17 +208,3 @@ def pack_vectors(
         views.append(out[row : row + count] if count else empty(dtype))
         row += count
     return views
-
-
-def pack_gates(v: Tensor | None, gates: int, hp: int, dtype: torch.dtype) -> Tensor:
-    """A per-gate vector ``(G·H,)`` or ``(G, H)`` as ``[G][Hp]``; the empty buffer for ``None``."""
-    if v is None:
-        return empty(dtype)
-    return pack_vectors([v], [gates], hp, dtype)[0]
-
-
-def bias_or_zeros(bias: Tensor | None, weight: Tensor | None) -> Tensor | None:
-    """A layer norm's bias, zeros when it has a gain but no bias, ``None`` without a layer norm."""
-    if bias is not None or weight is None:
-        return bias
-    return torch.zeros_like(weight)

@@ -132,29 +132,25 @@ class NativeCellStep:
         w_ih = t["weight_ih"]
         assert w_ih is not None and t["weight_hh"] is not None
         with torch.no_grad():
-            bias = torch.zeros(4 * self._hidden, dtype=dtype)
-            for name in ("bias_ih", "bias_hh"):
-                b = t[name]
-                if b is not None:
-                    bias += b.detach()
             layer_norm = t["ln_weight_ih"] is not None
             gate_columns = lay.gate_columns(self._hidden, hp, lanes, dense=not layer_norm)
+            entries, counts = lay.cell_vectors(
+                t["weight_peephole"], t["ln_weight_hh"], t["ln_bias_hh"], t["ln_weight_c"], t["ln_bias_c"]
+            )
+            # then the input side step_all adds: b_ih + b_hh (zeros without biases) and LN_ih's gain, bias
+            g_ih = 4 if layer_norm else 0
+            entries += [(t["bias_ih"], t["bias_hh"]), t["ln_weight_ih"], t["ln_bias_ih"]]
+            vectors = lay.pack_vectors(entries, [*counts, 4, g_ih, g_ih], hp, dtype)
             self._buffers = [
                 lay.pack_w_hh_t(w_ih, (hp, 4 * hp), width),  # W_ihᵀ (I, 4Hp), padded gates (step_all)
-                lay.pack_gates(bias, 4, hp, dtype),
-                lay.pack_gates(t["ln_weight_ih"], 4, hp, dtype),
-                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_ih"], t["ln_weight_ih"]), 4, hp, dtype),
+                *vectors[5:],
             ]
             none = lay.empty(dtype)
             self._fw = [
                 none, none, none,  # xg, h0, c0: set per step
                 lay.pack_w_hh_t(t["weight_hh"], gate_columns, width),
                 lay.pack_w_hr_t(t["weight_hr"], rp, width) if t["weight_hr"] is not None else none,
-                lay.pack_gates(t["weight_peephole"], 3, hp, dtype),
-                lay.pack_gates(t["ln_weight_hh"], 4, hp, dtype),
-                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_hh"], t["ln_weight_hh"]), 4, hp, dtype),
-                lay.pack_gates(t["ln_weight_c"], 1, hp, dtype),
-                lay.pack_gates(lay.bias_or_zeros(t["ln_bias_c"], t["ln_weight_c"]), 1, hp, dtype),
+                *vectors[:5],
                 *([none] * 23),  # masks, lengths, y (per step), state buffers (kernel scratch), projection
             ]  # fmt: skip
         self._fw_addr = [b.data_ptr() for b in self._fw]

@@ -123,25 +123,30 @@ void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>
   }
 }
 
-// out (rows, width) = [x (rows, n) | 1 | 0 ...]: the layer input as the in-loop projection reads it.
+// out (steps·batch, width) = [x_t,b (n) | 1 | 0 ...]: the layer input as the in-loop projection reads it,
+// read through its strides (in elements) so that a transposed batch-first input needs no copy first.
 template <class T>
-void pad_rows(const T* x, long rows, long n, long width, T* out) {
-  for (long r = 0; r < rows; ++r) {
-    const T* src = x + r * n;
-    T* dst = out + r * width;
-    for (long j = 0; j < n; ++j) dst[j] = src[j];
-    dst[n] = T(1);
-    for (long j = n + 1; j < width; ++j) dst[j] = T(0);
-  }
+void pad_rows(const T* x, long steps, long batch, long n, long st, long sb, long si, long width, T* out) {
+  for (long t = 0; t < steps; ++t)
+    for (long b = 0; b < batch; ++b) {
+      const T* src = x + t * st + b * sb;
+      T* dst = out + (t * batch + b) * width;
+      for (long j = 0; j < n; ++j) dst[j] = src[j * si];
+      dst[n] = T(1);
+      for (long j = n + 1; j < width; ++j) dst[j] = T(0);
+    }
 }
 
-void pad_input(bool f64, int64_t x, int64_t rows, int64_t n, int64_t width, int64_t out_ptr) {
-  if (rows < 0 || n < 1 || width <= n) throw std::invalid_argument("pad_input: need rows >= 0 and 1 <= n < width");
+void pad_input(bool f64, int64_t x, const std::array<int64_t, 3>& sizes, const std::array<int64_t, 3>& strides,
+               int64_t width, int64_t out_ptr) {
+  const int64_t steps = sizes[0], batch = sizes[1], n = sizes[2];
+  if (steps < 0 || batch < 0 || n < 1 || width <= n || strides[0] < 0 || strides[1] < 0 || strides[2] < 0)
+    throw std::invalid_argument("pad_input: need sizes >= 0, strides >= 0 and 1 <= n < width");
   py::gil_scoped_release nogil;
   if (f64)
-    pad_rows(in<double>(x), rows, n, width, out<double>(out_ptr));
+    pad_rows(in<double>(x), steps, batch, n, strides[0], strides[1], strides[2], width, out<double>(out_ptr));
   else
-    pad_rows(in<float>(x), rows, n, width, out<float>(out_ptr));
+    pad_rows(in<float>(x), steps, batch, n, strides[0], strides[1], strides[2], width, out<float>(out_ptr));
 }
 
 // A block of a source matrix added into a packed (K, N) matrix: element (k, n) of group g is
@@ -221,8 +226,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
-  m.def("pad_input", &pad_input, py::arg("f64"), py::arg("x"), py::arg("rows"), py::arg("n"), py::arg("width"),
-        py::arg("out"));
+  m.def("pad_input", &pad_input, py::arg("f64"), py::arg("x"), py::arg("sizes"), py::arg("strides"),
+        py::arg("width"), py::arg("out"));
   m.def("pack", &pack, py::arg("f64"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("width"),
         py::arg("blocks"), "Pack source blocks into a (rows, cols) matrix in column panels (see bindings.cpp).");
   m.def("bernoulli", &bernoulli, py::arg("f64"), py::arg("ptr"), py::arg("n"), py::arg("p"), py::arg("seed"));

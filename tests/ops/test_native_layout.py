@@ -95,3 +95,16 @@ def test_a_source_of_another_dtype_or_too_short_is_refused_before_it_is_read() -
         lay.pack((1, 4), 4, [lay.Block(view, 0, 0, 1, 4, 0, 1)], torch.float32)
     with pytest.raises(ValueError, match="strides >= 0"):
         lay.pack((1, 3), 3, [lay.Block(src, 0, 0, 1, 3, 0, -1)], torch.float32)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_padded_input_reads_a_strided_input_without_a_copy_first(dtype: torch.dtype) -> None:
+    from lstmkit.ops.native import NativeKernel
+
+    lanes = int(native_module().lanes(torch.empty(0, dtype=dtype).element_size()))
+    batch_first = torch.randn(5, 7, 6, dtype=dtype)
+    x = batch_first.transpose(0, 1)[:, :, 1:4]  # (T, B, I) = (7, 5, 3), no dimension contiguous but I
+    out = NativeKernel._pad_input(x, lanes)
+    width = lay.round_up(3 + 1, lanes)
+    expected = torch.cat([x, torch.ones(7, 5, 1, dtype=dtype), torch.zeros(7, 5, width - 4, dtype=dtype)], -1)
+    assert torch.equal(out, expected)

@@ -262,16 +262,23 @@ class NativeKernel:
         dc_T: Tensor | None,
         projection: InputProjection | None,
         needs_dx: bool,
+        checked: bool = False,
     ) -> tuple[RecurrenceGrads, InputProjection | None]:
         """:meth:`backward` for a forward run with ``projection``, plus its gradients (else ``None``).
 
         With a projection, the returned ``grads.xg`` is ``dx`` ``(T, B, I)`` when ``needs_dx`` (else an
         empty tensor), and the second value holds the gradients of ``projection``'s tensors (``x`` as
         ``dx`` again; ``None`` for absent ones). An upstream gradient may be ``None`` for zeros (an output
-        the loss did not use), which the kernel then skips instead of reading.
+        the loss did not use), which the kernel then skips instead of reading. ``checked``: the caller
+        passes the very tensors :meth:`forward` checked (an autograd node's saved tensors, which autograd
+        guards against in-place changes), so they are not checked again.
         """
         module = native_module()
-        sizes = check_recurrence(inputs, params, projection)
+        if checked:
+            w_hh, xg = params.w_hh, inputs.xg
+            sizes = (int(xg.shape[0]), int(xg.shape[1]), int(w_hh.shape[0]) // 4, int(w_hh.shape[1]))
+        else:
+            sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:
             return self._empty_grads(inputs, params, projection, rsize, hidden)
@@ -322,40 +329,63 @@ class NativeKernel:
 
         d_w_hh = dw_hh_t[:, : 4 * hidden].t().contiguous()
         d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
-        sums = dparams.sum(0)
-        parts = sums.split([3 * hp, 4 * hp, 4 * hp, hp, hp, 4 * hp, 4 * hp, 4 * hp])
-        d_peep, d_ln_hh_w, d_ln_hh_b, d_ln_c_w, d_ln_c_b, d_ln_ih_w, d_ln_ih_b, d_sum = parts
-
-        def gates(v: Tensor) -> Tensor:  # [4][Hp] -> (4H,), its own memory: each becomes a parameter's .grad
-            return v.view(4, hp)[:, :hidden].reshape(-1).clone()
-
-        if ln and projection is not None:  # b, β_ih and β_hh all add to a after the norms: one gradient
-            d_ln_hh_b = d_ln_ih_b = d_sum
-        grads = RecurrenceParams(
-            w_hh=d_w_hh,
-            w_hr=d_w_hr,
-            peephole=d_peep.view(3, hp)[:, :hidden].clone() if params.peephole is not None else None,
-            ln_hh_weight=gates(d_ln_hh_w) if ln else None,
-            ln_hh_bias=gates(d_ln_hh_b) if params.ln_hh_bias is not None else None,
-            ln_c_weight=d_ln_c_w[:hidden].clone() if params.ln_c_weight is not None else None,
-            ln_c_bias=d_ln_c_b[:hidden].clone() if params.ln_c_bias is not None else None,
-        )
+        vector_grads = self._vector_grads(dparams, hp, hidden, params, projection)
+        grads = RecurrenceParams(d_w_hh, d_w_hr, *vector_grads[:5])
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
         if ln:
             per_gate = dw_ih_t.sum(0).view(n_in, 4, hp)[:, :, :hidden]  # the threads' sums, unpadded
             d_w_ih = per_gate.reshape(n_in, 4 * hidden).t().contiguous()
+            d_bias = vector_grads[7]
         else:
             d_w_ih = dw_ih_t[:n_in, : 4 * hidden].t().contiguous()
-        d_bias = gates(d_sum) if ln else dw_ih_t[n_in, : 4 * hidden].clone()  # the ones lane's row
+            d_bias = dw_ih_t[n_in, : 4 * hidden].clone()  # the ones lane's row
         projection_grads = InputProjection(
             x=dx,
             w_ih=d_w_ih,
             bias=d_bias if projection.bias is not None else None,
-            ln_weight=gates(d_ln_ih_w) if projection.ln_weight is not None else None,
-            ln_bias=gates(d_ln_ih_b) if projection.ln_bias is not None else None,
+            ln_weight=vector_grads[5],
+            ln_bias=vector_grads[6],
         )
         return RecurrenceGrads(xg=dx, h0=dh0, c0=dc0, params=grads), projection_grads
+
+    @staticmethod
+    def _vector_grads(
+        dparams: Tensor,
+        hp: int,
+        hidden: int,
+        params: RecurrenceParams,
+        projection: InputProjection | None,
+    ) -> list[Tensor | None]:
+        """Gradients of the per-gate vectors from the threads' ``dparams`` (csrc/layout.h): peephole,
+        LN_hh gain and bias, LN_c gain and bias, LN_ih gain and bias, and (layer norm with the input
+        projection inside) the bias; ``None`` where the vector is absent.
+
+        Each gradient is a copy of its own rows, unpadded: it becomes a parameter's ``.grad``, so no two
+        share memory, even where two are the same sum.
+        """
+        ln_in = params.layer_norm and projection is not None
+        # rows of dparams viewed as (25, Hp): peephole 0-2, LN_hh gain 3-6 and bias 7-10, LN_c gain 11
+        # and bias 12, LN_ih gain 13-16 and bias 17-20, Σ da 21-24; with the input projection inside,
+        # b, β_ih and β_hh all add to a after the norms: each gets Σ da
+        bias_rows = (21, 25) if ln_in else None
+        wanted = [
+            (params.peephole, (0, 3)),
+            (params.ln_hh_weight, (3, 7)),
+            (params.ln_hh_bias, bias_rows or (7, 11)),
+            (params.ln_c_weight, (11, 12)),
+            (params.ln_c_bias, (12, 13)),
+            (None if projection is None else projection.ln_weight, (13, 17)),
+            (None if projection is None else projection.ln_bias, bias_rows or (17, 21)),
+            (projection.bias if ln_in and projection is not None else None, (21, 25)),
+        ]
+        if all(tensor is None for tensor, _ in wanted):
+            return [None] * len(wanted)
+        rows = dparams.sum(0).view(25, hp)[:, :hidden]
+        out: list[Tensor | None] = []
+        for tensor, (first, stop) in wanted:
+            out.append(None if tensor is None else rows[first:stop].clone().view(tensor.shape))
+        return out
 
     @staticmethod
     def _empty_grads(
@@ -387,12 +417,10 @@ class NativeKernel:
         ``Ip`` is ``I + 1`` rounded up to whole vectors.
         """
         steps, batch, n_in = x.shape
-        x = x.detach().contiguous()
         out = POOL.empty((steps, batch, lay.round_up(n_in + 1, lanes)), x.dtype)
-        width = out.shape[-1]
-        native_module().pad_input(
-            x.dtype == torch.float64, x.data_ptr(), steps * batch, n_in, width, out.data_ptr()
-        )
+        sizes, f64 = (steps, batch, n_in), x.dtype == torch.float64
+        # x is read through its strides (never negative in torch): a transposed input needs no copy
+        native_module().pad_input(f64, x.data_ptr(), sizes, x.stride(), out.shape[-1], out.data_ptr())
         return out
 
     @staticmethod

@@ -9,6 +9,7 @@ panels stored one after another (:func:`pack`, one native call per packed matrix
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -68,34 +69,48 @@ def pack(shape: tuple[int, int], width: int, blocks: list[Block], dtype: torch.d
     panel narrower, so the step GEMM (``csrc/gemm.h``) walks each panel's ``K`` rows contiguously.
     ``width = N`` gives plain row-major. One native call, in place of a dozen small torch operations.
     """
-    from lstmkit.ops.native import native_module  # not at import: native imports this module
-
     for b in blocks:
         _check_source(b, dtype)
-    out = torch.empty(shape[0] * shape[1], dtype=dtype)
-    spec = [
+    specs = [
         (b.src.data_ptr(), b.row_stride, b.col_stride, b.k0, b.n0, b.rows, b.cols, b.groups, b.group_src,
          b.group_k, b.group_n)
         for b in blocks
     ]  # fmt: skip
+    return _pack_specs(shape, width, specs, dtype)
+
+
+def _pack_specs(
+    shape: tuple[int, int], width: int, specs: Sequence[tuple[int, ...]], dtype: torch.dtype
+) -> Tensor:
+    """:func:`pack` of blocks already checked, as the native packer's tuples (address first)."""
+    from lstmkit.ops.native import native_module  # not at import: native imports this module
+
+    out = torch.empty(shape[0] * shape[1], dtype=dtype)
     native_module().pack(
-        dtype == torch.float64, out.data_ptr(), shape[0], shape[1], min(width, shape[1]), spec
+        dtype == torch.float64, out.data_ptr(), shape[0], shape[1], min(width, shape[1]), specs
     )
     return out
 
 
 def _check_source(b: Block, dtype: torch.dtype) -> None:
     """The native packer reads ``b.src`` by address: its dtype, device and extent must fit ``b``."""
-    if b.src.dtype != dtype or b.src.device.type != "cpu":
-        raise TypeError(f"pack: expected a CPU {dtype} source, got {b.src.device} {b.src.dtype}")
+    src = b.src
+    if src.dtype != dtype or src.device.type != "cpu":
+        raise TypeError(f"pack: expected a CPU {dtype} source, got {src.device} {src.dtype}")
     strides = (b.group_src, b.row_stride, b.col_stride)
     if b.rows < 0 or b.cols < 0 or b.groups < 1 or min(strides) < 0:
         raise ValueError(f"pack: a block needs rows, cols >= 0, groups >= 1 and strides >= 0, got {b[1:]}")
     if b.rows and b.cols:
         last = (b.groups - 1) * b.group_src + (b.rows - 1) * b.row_stride + (b.cols - 1) * b.col_stride
-        extent = b.src.untyped_storage().nbytes() // b.src.element_size() - b.src.storage_offset()
-        if last >= extent:
-            raise ValueError(f"pack: a block reads element {last} of a source with {extent} from its start")
+        # within the tensor's own last element (the usual case: a block of the tensor's own geometry) is
+        # within its storage; past it, the storage decides
+        own = sum((n - 1) * s for n, s in zip(src.shape, src.stride(), strict=True))
+        if last > own or src.numel() == 0:
+            extent = src.untyped_storage().nbytes() // src.element_size() - src.storage_offset()
+            if last >= extent:
+                raise ValueError(
+                    f"pack: a block reads element {last} of a source with {extent} from its start"
+                )
 
 
 def _transposed_gates(w: Tensor, k0: int, stride: int) -> Block:
@@ -191,18 +206,25 @@ def pack_vectors(
     ``(G, H)`` tensor, or a tuple of them, summed) takes ``counts[j] = G`` rows ``[G][Hp]``, zero for
     ``None``. Returns a view per entry; an entry with no rows is the empty buffer.
     """
-    blocks, row = [], 0
+    specs, kept, row = [], [], 0
     for entry, count in zip(vectors, counts, strict=True):
         parts = entry if isinstance(entry, tuple) else (entry,)
         for v in parts:
             if v is not None and count:
-                flat = v.reshape(-1)
-                h = flat.shape[0] // count
-                blocks.append(Block(flat, row, 0, count, h, h * flat.stride(0), flat.stride(0)))
+                if v.dtype != dtype or v.device.type != "cpu":
+                    raise TypeError(f"pack_vectors: expected a CPU {dtype} vector, got {v.device} {v.dtype}")
+                n = v.numel()
+                if n % count or n // count > hp:
+                    raise ValueError(f"pack_vectors: {tuple(v.shape)} is not {count} rows of at most {hp}")
+                if not v.is_contiguous():
+                    v = v.contiguous()
+                    kept.append(v)  # alive until the native call has read it
+                h = n // count
+                specs.append((v.data_ptr(), h, 1, row, 0, count, h, 1, 0, 0, 0))
         row += count
     if row == 0:
         return [empty(dtype)] * len(vectors)
-    out = pack((row, hp), hp, blocks, dtype).view(row, hp)
+    out = _pack_specs((row, hp), hp, specs, dtype).view(row, hp)
     views, row = [], 0
     for count in counts:
         views.append(out[row : row + count] if count else empty(dtype))

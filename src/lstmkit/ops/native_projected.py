@@ -87,7 +87,7 @@ class ProjectedRecurrence(torch.autograd.Function):
         params = RecurrenceParams(*tensors[n + n_proj + n_inputs :])
         wanted = ctx.needs_input_grad
         grads, d_projection = kernel.backward_projected(
-            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, needs_dx=wanted[1]
+            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, wanted[1], checked=True
         )
         assert d_projection is not None
         first = 1 + len(InputProjection._fields)  # after coupled_gates and the projection's tensors

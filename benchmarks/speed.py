@@ -16,9 +16,11 @@ users write today); and two hand-written Python-loop cells (plain and layer-norm
 
 A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step; inference is
 the forward under ``torch.inference_mode``. Each number is the median over repeats after warm-up, systems
-interleaved within each repeat so that drift hits all of them alike. Ratios are to torch.nn.LSTM in the
-same process. ``--flush-denormal`` sets ``torch.set_flush_denormal(True)`` before any thread pool starts;
-without ``--no-flush-run`` the script also re-runs itself that way in a fresh process.
+interleaved within each repeat so that drift hits all of them alike; a sample is the mean of as many
+back-to-back calls as fill ``--sample-ms`` (one call for the long configurations). Ratios are to
+torch.nn.LSTM in the same process. ``--flush-denormal`` sets ``torch.set_flush_denormal(True)`` before
+any thread pool starts; without ``--no-flush-run`` the script also re-runs itself that way in a fresh
+process.
 """
 
 from __future__ import annotations
@@ -150,16 +152,29 @@ def time_infer(module: nn.Module, x: Tensor) -> Callable[[], None]:
 CLOCK = time.perf_counter  # --cpu-time switches to the calling thread's CPU time
 
 
-def measure(fns: dict[str, Callable[[], None]], repeats: int, warmup: int) -> dict[str, float]:
-    for fn in fns.values():
+def measure(
+    fns: dict[str, Callable[[], None]], repeats: int, warmup: int, sample_s: float = 0.0
+) -> dict[str, float]:
+    """Median seconds per call (in ms) of each function, the functions interleaved within each repeat.
+
+    With ``sample_s``, a sample is the mean over as many back-to-back calls as fill about that long
+    (counted per function after the warm-up), so that a millisecond-long step is not at the mercy of
+    one scheduler tick; the median is then taken over the samples.
+    """
+    number: dict[str, int] = {}
+    for name, fn in fns.items():
+        start = CLOCK()
         for _ in range(warmup):
             fn()
+        each = (CLOCK() - start) / max(warmup, 1)
+        number[name] = max(1, min(100, int(sample_s / each))) if sample_s and each > 0 else 1
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = CLOCK()
-            fn()
-            samples[name].append(CLOCK() - start)
+            for _ in range(number[name]):
+                fn()
+            samples[name].append((CLOCK() - start) / number[name])
     return {k: statistics.median(v) * 1e3 for k, v in samples.items()}
 
 
@@ -223,7 +238,7 @@ def run_table(args: argparse.Namespace) -> None:
                 module = system.build(i, h)
                 fns[system.name] = time_train(module, x, y) if mode == "train" else time_infer(module, x)
             reps = args.repeats if cname != "C3" else max(3, args.repeats // 2)
-            result = measure(fns, reps, args.warmup)
+            result = measure(fns, reps, args.warmup, args.sample_ms / 1e3)
             base = result.get("torch.nn.LSTM")
             flops = step_flops(config, mode == "train")
             for name, ms in result.items():
@@ -314,6 +329,12 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--sample-ms",
+        type=float,
+        default=30.0,
+        help="a sample averages back-to-back calls filling about this long (0: one call per sample)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="C1 and C3, 5 repeats")
     parser.add_argument(

@@ -109,6 +109,30 @@ def test_weights_changed_in_place_are_repacked() -> None:
     assert not torch.allclose(before, after)
 
 
+def test_an_edit_through_data_is_picked_up_after_repack() -> None:
+    # .data edits bypass the version counter that refresh() reads: repack() is the documented remedy
+    from lstmkit.nn import LSTM, LSTMCell
+    from lstmkit.ops.native_stream import repack
+
+    torch.manual_seed(3)
+    cell, lstm = LSTMCell(4, 6, backend="native").eval(), LSTM(4, 6, num_layers=2, backend="native").eval()
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        cell(x)
+        lstm.step(x)
+        cell.weight_ih.data.copy_(torch.randn(24, 4))  # (the recurrent weights meet a zero state here)
+        lstm.weight_ih_l1.data.copy_(torch.randn(24, 6))
+        repack(cell)
+        repack(lstm)
+        h_cell, _ = cell(x)
+        y, _ = lstm.step(x)
+        h_ref, _ = torch._VF.lstm_cell(x, (x.new_zeros(2, 6),) * 2, cell.weight_ih, cell.weight_hh,
+                                       cell.bias_ih, cell.bias_hh)  # fmt: skip
+        out, _ = lstm.forward(x.unsqueeze(0), None)
+    torch.testing.assert_close(h_cell, h_ref)
+    torch.testing.assert_close(y, out[0])
+
+
 def test_bad_input_is_rejected() -> None:
     step = NativeCellStep.from_module(torch.nn.LSTMCell(4, 9))
     with pytest.raises(ValueError, match=r"x must be a torch.float32 tensor of shape \(B, 4\), got"):

@@ -43,7 +43,7 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
             f"{owner} expected {name} of dtype {param.dtype} (the parameters' dtype), got {x.dtype}; "
             f"convert the input with .to({param.dtype}) or the module with .to({x.dtype})"
         )
-    if x.device != param.device:
+    if not (x.is_cpu and param.is_cpu) and x.device != param.device:  # is_cpu: no device objects made
         raise ValueError(
             f"{owner} expected {name} on device {param.device} (the parameters' device), got {x.device}"
         )

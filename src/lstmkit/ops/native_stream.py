@@ -74,6 +74,7 @@ class NativeCellStep:
             "ln_weight_c": ln_weight_c, "ln_bias_c": ln_bias_c,
         }  # fmt: skip
         self.coupled_gates = bool(coupled_gates)
+        self._present = [v for v in self._tensors.values() if v is not None]
         self._check()
         self._versions: tuple[tuple[int, int], ...] = ()
         self._dims: dict[int, list[int]] = {}
@@ -162,7 +163,7 @@ class NativeCellStep:
         self._versions = self._current_versions()
 
     def _current_versions(self) -> tuple[tuple[int, int], ...]:
-        return tuple((v._version, v.data_ptr()) for v in self._tensors.values() if v is not None)
+        return tuple([(v._version, v.data_ptr()) for v in self._present])
 
     def __call__(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
         """One step: ``x`` ``(B, I)``, ``state`` ``(h (B, R), c (B, H))`` or ``None`` for zeros.
@@ -206,9 +207,14 @@ class NativeCellStep:
         self.refresh()
         return self._run(x, h, c)
 
-    def refresh(self) -> None:
-        """Re-check and repack the weights if any changed (in place or replaced) since they were packed."""
-        if self._current_versions() != self._versions:
+    def refresh(self, force: bool = False) -> None:
+        """Re-check and repack the weights if any changed (in place or replaced) since they were packed.
+
+        Changes are seen through the tensors' version counters and addresses; an in-place edit through
+        ``.data`` (``w.data.copy_(...)``) bypasses the version counter, so after one pass ``force=True``
+        (or call :func:`repack` on the module).
+        """
+        if force or self._current_versions() != self._versions:
             self._check()
             self._pack()
 
@@ -295,3 +301,19 @@ def cell_step_for(cell: Any) -> NativeCellStep:
     if step is None:
         step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
     return step
+
+
+def repack(module: Any) -> None:
+    """Repack now the native weights cached for ``module`` (an ``LSTMCell`` or an ``LSTM``'s ``step()``).
+
+    Needed only after an in-place edit through ``.data``, which version counters do not see; every other
+    change (optimizer steps, ``load_state_dict``, ``copy_`` under ``no_grad``, replaced parameters) is
+    picked up on the next step by itself.
+    """
+    step = _CELL_STEPS.get(module)
+    if step is not None:
+        step.refresh(force=True)
+    cached = getattr(module, "__dict__", {}).get("_native_stream")
+    if cached is not None:
+        for layer_step in cached[1]:
+            layer_step.refresh(force=True)

@@ -31,7 +31,7 @@ struct ForwardBuffers {
   const T* xg;        // (T, B, 4H)
   const T* h0;        // (B, R)
   const T* c0;        // (B, H)
-  const T* w_hh_t;    // W_hhᵀ (R, 4Hp), packed in panels (gemm.h)
+  const T* w_hh_t;    // W_hhᵀ (R, GW) dense (lstm_forward.h), (R, 4Hp) with layer norm on given xg; in panels
   const T* w_hr_t;    // W_hrᵀ (H, Rp), packed in panels
   const T* peep;      // (3, Hp): p_i, p_f, p_o
   const T* ln_hh_w;   // [4Hp] gain, ln_hh_b [4Hp] bias
@@ -58,12 +58,14 @@ struct ForwardBuffers {
   // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), 4Hp) packed in panels, so xg_t = W_ih x_t + b
   // comes out of the step GEMM.
   const T* x;
-  // with Dims::I > 0 and layer norm: xg_t = LN_ih(W_ih x_t) + b from two GEMMs, W_ihᵀ packed on its own
-  const T* w_ih_t;    // W_ihᵀ (I, 4Hp), packed in panels
-  const T* bias;      // [4Hp] b_ih + b_hh + β_ih + β_hh: every bias added after the two norms
-  const T* ln_ih_w;   // [4Hp] gain, ln_ih_b [4Hp] bias
+  // with Dims::I > 0 and layer norm: xg_t = LN_ih(W_ih x_t) + b from two GEMMs, W_ihᵀ packed on its own.
+  // Its rows are dense, gate q at q·H in GW = gate_width(H) (no padding between the gates): w_hh_t is then
+  // W_hhᵀ (R, GW), ln_hh_w is [GW], and x̂_hh is (T, B, GW); ln_hh_b is not read (β_hh is in bias)
+  const T* w_ih_t;    // W_ihᵀ (I, GW), packed in panels
+  const T* bias;      // [GW] b_ih + b_hh + β_ih + β_hh: every bias added after the two norms
+  const T* ln_ih_w;   // [GW] gain; ln_ih_b is not read (β_ih is in bias)
   const T* ln_ih_b;
-  T* xhat_ih;         // (T, B, 4Hp) normalized W_ih x_t; null when the backward recomputes it (I <= H:
+  T* xhat_ih;         // (T, B, GW) normalized W_ih x_t; null when the backward recomputes it (I <= H:
                       // a GEMM over I costs less than writing and reading back 4Hp values per row)
   T* rstd_ih;         // (T, B)
   T* mean_ih;         // (T, B) mean of W_ih x_t, for the recomputation (null when xhat_ih is kept)
@@ -90,11 +92,12 @@ struct BackwardBuffers {
   T* dw_hr;     // [R][Hp] gradient of W_hr (projection only)
   T* dparams;   // (threads, 25Hp): per thread [peephole 3Hp | ln_hh w, b 4Hp each | ln_c w, b Hp each |
                 // ln_ih w, b 4Hp each | Σ da 4Hp]; with layer norm and I > 0, Σ da is the gradient of
-                // the bias and of both norms' β (their own slots stay zero)
+                // the bias and of both norms' β (their own slots stay zero), and the ln_hh w, ln_ih w
+                // and Σ da slots hold dense rows (4H values from the slot's start)
   T* dx;        // (T, B, I) with Dims::dx
   T* dw_ih;     // [I + 1][Gv] gradient of [W_ih | b]ᵀ with Dims::I > 0: row I is the bias gradient; with
-                // layer norm (bias gradient in dparams) (threads, I, 4Hp), summed per thread in the loop
-  const T* w_ih;      // W_ih as (4Hp, Ip), rows in the gate layout, packed in panels: dx with layer norm
+                // layer norm (bias gradient in dparams) (threads, I, Gv), summed per thread in the loop
+  const T* w_ih;      // W_ih as (Gv, Ip), dense rows, packed in panels: dx with layer norm
 };
 
 template <class T>

@@ -36,18 +36,23 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* dChat = dR + B * Hp;      // (nb, Hp) dĉ, then dc̃'s layer-norm share
   T* dA = dChat + B * Hp;      // (nb, 4Hp) da, padded
   const bool ln_in = d.layer_norm && d.I > 0;  // LN_ih(W_ih x_t) inside the loop: dx_t from its own GEMM
+  const long GW = ln_in ? gate_width(H, V) : G4;  // its norms' rows are dense (lstm_forward.h)
   const long Nb = Rp + (d.dx && !ln_in ? d.Ip : 0);
   T* dHin = dA + B * G4;       // (nb, Nb) [W_hh | W_ih]ᵀ dhh_t: the dh_{t-1} share, then dx_t
   T* valid = dHin + B * Nb;    // [4Hp]
   T* dpeep = dparams;          // [3Hp]
   T* dln_hh_w = dpeep + 3 * Hp, *dln_hh_b = dln_hh_w + G4, *dln_c_w = dln_hh_b + G4, *dln_c_b = dln_c_w + Hp;
   T* dln_ih_w = dln_c_b + Hp, *dln_ih_b = dln_ih_w + G4, *dbias = dln_ih_b + G4;
-  T* dUs = valid + G4;         // (nb, 4Hp) dxg_t = d(W_ih x_t) (ln_in)
+  T* dUs = valid + G4;         // (nb, GW) dxg_t = d(W_ih x_t) (ln_in)
   T* dXs = dUs + B * G4;       // (nb, Ip) dx_t (ln_in with dx)
-  T* Xih = dXs + B * d.Ip;     // (nb, 4Hp) x̂_ih recomputed from W_ih x_t (ln_in without a stored x̂_ih)
+  T* Xih = dXs + B * d.Ip;     // (nb, GW) x̂_ih recomputed from W_ih x_t (ln_in without a stored x̂_ih)
+  T* Dense = Xih + B * G4;     // [GW] one row of da, dense (ln_in)
+  T* valid_dense = Dense + G4; // [GW] 1 on the 4H real lanes of a dense row
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  for (long j = 0; j < G4; ++j) valid_dense[j] = j < 4 * H ? T(1) : T(0);
+  for (long j = 0; j < G4; ++j) Dense[j] = 0;
   if (ln_in)
-    for (long j = 0; j < d.I * G4; ++j) dw_ih[j] = 0;
+    for (long j = 0; j < d.I * GW; ++j) dw_ih[j] = 0;
   for (int k = 0; k < nb; ++k) {
     const long b = b0 + k;
     for (long j = 0; j < Rp; ++j) dH[k * Rp + j] = j < R && w.dh_T ? w.dh_T[b * R + j] : T(0);
@@ -82,11 +87,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     if (d.projection) gemm<T>(nb, int(Hp), int(R), dht_rows, Rp, w.w_hr, Hp, dR, Hp, false);  // dr = W_hrᵀ dh̃
 
     if (ln_in && !f.xhat_ih) {  // x̂_ih = (W_ih x_t - μ) / σ again, from the stored μ and 1/σ
-      gemm<T>(nb, int(G4), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, G4, Xih, G4, false);
+      gemm<T>(nb, int(GW), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, GW, Xih, GW, false);
       for (int k = 0; k < nb; ++k) {
         const long row = t * B + b0 + k;
         const T mean = f.mean_ih[row], rstd = f.rstd_ih[row];
-        for (long j = 0; j < G4; j += V) vstore(Xih + k * G4 + j, (vload(Xih + k * G4 + j) - mean) * rstd);
+        for (long j = 0; j < GW; j += V) vstore(Xih + k * GW + j, (vload(Xih + k * GW + j) - mean) * rstd);
       }
     }
     for (int k = 0; k < nb; ++k) {
@@ -95,7 +100,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       T* da = dA + k * G4;
       if (!live(t, b)) {
         if (ln_in)
-          for (long j = 0; j < G4; ++j) dUs[k * G4 + j] = 0;
+          for (long j = 0; j < GW; ++j) dUs[k * GW + j] = 0;
         else
           for (long j = 0; j < 4 * H; ++j) w.dxg[row * 4 * H + j] = 0;
         if (d.layer_norm)
@@ -152,12 +157,14 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       }
       if (!ln_in)
         for (int q = 0; q < 4; ++q) vcopy<T>(w.dxg + row * 4 * H + q * H, da + q * Hp, H);
-      if (ln_in) {  // dxg = LN_ihᵀ(da), dhh = LN_hhᵀ(da); Σ da is the gradient of b and of both β
-        const T* xhat_ih = f.xhat_ih ? f.xhat_ih + row * G4 : Xih + k * G4;
-        layer_norm_pair_backward_row<T>(da, dUs + k * G4, G4, 4 * H, valid, f.ln_hh_w, f.ln_ih_w,
-                                        f.xhat_hh + row * G4, xhat_ih, f.rstd_hh[row], f.rstd_ih[row], dln_hh_w,
+      if (ln_in) {  // dxg = LN_ihᵀ(da), dhh = LN_hhᵀ(da) over a dense copy of da (its lanes past 4H zero);
+                    // Σ da is the gradient of b and of both β
+        for (int q = 0; q < 4; ++q) vcopy<T>(Dense + q * H, da + q * Hp, H);
+        const T* xhat_ih = f.xhat_ih ? f.xhat_ih + row * GW : Xih + k * GW;
+        layer_norm_pair_backward_row<T>(Dense, dUs + k * GW, GW, 4 * H, valid_dense, f.ln_hh_w, f.ln_ih_w,
+                                        f.xhat_hh + row * GW, xhat_ih, f.rstd_hh[row], f.rstd_ih[row], dln_hh_w,
                                         dln_ih_w, dbias);
-        for (int q = 0; q < 4; ++q) vcopy<T>(dhh + q * H, da + q * Hp, H);
+        vcopy<T>(dhh, Dense, 4 * H);
       } else if (d.layer_norm) {
         layer_norm_backward_row<T>(da, G4, 4 * H, valid, f.ln_hh_w, f.xhat_hh + row * G4, f.rstd_hh[row],
                                    dln_hh_w, dln_hh_b);
@@ -170,9 +177,9 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
     if (ln_in) {  // dW_ihᵀ += x_tᵀ dxg_t for this thread's rows; dx_t = W_ihᵀ dxg_t (dxg differs from dhh)
       const TnPart<T> x_t{f.x + (t * B + b0) * d.Ip, d.Ip, nullptr, 0, d.I, dw_ih};
-      gemm_tn<T>(&x_t, 1, G4, 1, nb, dUs, G4, G4, true);
+      gemm_tn<T>(&x_t, 1, GW, 1, nb, dUs, GW, GW, true);
       if (d.dx) {
-        gemm<T>(nb, int(d.Ip), int(G4), dUs, G4, w.w_ih, d.Ip, dXs, d.Ip, false);
+        gemm<T>(nb, int(d.Ip), int(GW), dUs, GW, w.w_ih, d.Ip, dXs, d.Ip, false);
         for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);
       }
     }

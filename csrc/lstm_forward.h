@@ -15,20 +15,22 @@
 // Without layer norm the step GEMM writes the gate pre-activations dense, gate q at column q·H of a row
 // of gate_width(H) (layout.h), so no multiply-add is spent on padding between the gates; where H is not
 // a whole number of vectors each row is then copied into the padded [4][Hp] layout the gate pass reads
-// (padded lanes zero). With layer norm the rows keep the padded layout the norms run over.
+// (padded lanes zero). Layer norm with the input projection inside runs its norms over those dense rows
+// too (W_ihᵀ, the gains and the summed bias are packed dense, x̂_hh and x̂_ih stored dense); layer norm
+// on given gate inputs xg keeps the padded layout.
 
 template <class T>
 void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
   constexpr int V = Vec<T>::lanes;
   const long B = d.B, H = d.H, R = d.R, Hp = d.Hp, Rp = d.Rp, G4 = 4 * Hp;
   const int nb = int(b1 - b0);
-  const bool dense = !d.layer_norm, unpad = dense && H % V != 0;
-  const long GW = dense ? gate_width(H, V) : G4;  // row width of S
+  const bool dense = !d.layer_norm || d.I > 0, unpad = dense && H % V != 0;
+  const long GW = dense ? gate_width(H, V) : G4;  // row width of S, U, x̂_hh and x̂_ih
   T* S = scratch;          // (nb, GW) gate pre-activations
   T* hin = S + B * G4;     // (nb, Rp) m ⊙ h_{t-1}
   T* hproj = hin + B * Rp; // (nb, Rp) W_hr r_t
   T* valid = hproj + B * Rp;  // [4Hp] 1 on real lanes, 0 on padding
-  T* U = valid + G4;          // (nb, 4Hp) W_ih x_t (layer norm with the input projection inside)
+  T* U = valid + G4;          // (nb, GW) W_ih x_t (layer norm with the input projection inside)
   T* Apad = U + B * G4;       // [4Hp] one row of S in the padded layout (unpad)
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
@@ -59,16 +61,16 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       A = hin;
     }
     if (d.layer_norm) {
-      gemm<T>(nb, int(G4), int(R), A, Rp, f.w_hh_t, G4, S, G4, false);
-      if (d.I > 0) gemm<T>(nb, int(G4), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, G4, U, G4, false);
+      gemm<T>(nb, int(GW), int(R), A, Rp, f.w_hh_t, GW, S, GW, false);
+      if (d.I > 0) gemm<T>(nb, int(GW), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, GW, U, GW, false);
       for (int k = 0; k < nb; ++k) {
         const long row = s1 * B + b0 + k;
-        T* a = S + k * G4;
+        T* a = S + k * GW;
         if (d.I > 0) {  // a = LN_hh(W_hh h) + LN_ih(W_ih x_t) + b, f.bias holding b and both norms' β
           const bool keep = d.keep;
-          layer_norm_pair_row<T>(a, U + k * G4, G4, 4 * H, f.ln_hh_w, f.ln_ih_w, f.bias,
-                                 keep ? f.xhat_hh + row * G4 : nullptr,
-                                 keep && f.xhat_ih ? f.xhat_ih + row * G4 : nullptr, keep ? f.rstd_hh + row : nullptr,
+          layer_norm_pair_row<T>(a, U + k * GW, GW, 4 * H, f.ln_hh_w, f.ln_ih_w, f.bias,
+                                 keep ? f.xhat_hh + row * GW : nullptr,
+                                 keep && f.xhat_ih ? f.xhat_ih + row * GW : nullptr, keep ? f.rstd_hh + row : nullptr,
                                  keep ? f.rstd_ih + row : nullptr, keep && f.mean_ih ? f.mean_ih + row : nullptr);
         } else {
           layer_norm_row<T>(a, G4, 4 * H, valid, f.ln_hh_w, f.ln_hh_b, f.xhat_hh + row * G4, f.rstd_hh + row);

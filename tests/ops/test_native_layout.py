@@ -48,9 +48,8 @@ def test_packed_weights_match_the_layout(hidden: int, n_in: int, rsize: int, dty
     )
     both = torch.cat((F.pad(w_hh, (0, rp - rsize)), F.pad(w_ih, (0, ip - n_in))), dim=1)
     assert torch.equal(lay.pack_w_hh(w_hh, rp, width, w_ih, ip), panels(both, width))
-    assert torch.equal(
-        lay.pack_w_ih_gates(w_ih, hp, ip, width), panels(gate_padded(F.pad(w_ih, (0, ip - n_in)), hp), width)
-    )
+    w_ih_rows = F.pad(w_ih, (0, ip - n_in, 0, gv - 4 * hidden))  # dense rows, zero past 4H and I
+    assert torch.equal(lay.pack_w_ih_rows(w_ih, gv, ip, width), panels(w_ih_rows, width))
     assert torch.equal(lay.pack_w_hr_t(w_hr, rp, width), panels(F.pad(w_hr.t(), (0, rp - rsize)), width))
     assert torch.equal(lay.pack_w_hr(w_hr, hp, width), panels(F.pad(w_hr, (0, hp - hidden)), width))
     # a transposed (non-contiguous) source is read through its strides

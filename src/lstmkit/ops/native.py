@@ -169,6 +169,8 @@ class NativeKernel:
         lanes = int(module.lanes(inputs.xg.element_size()))
         hp, rp = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes)
         proj, ln = params.w_hr is not None, params.layer_norm
+        ln_in = ln and projection is not None  # its norms run over dense rows of gw (csrc/lstm_forward.h)
+        gw = lay.round_up(4 * hidden, lanes)
         zc = inputs.zoneout_c is not None
         keep = needs_grad
         slots = steps if keep else 1
@@ -184,20 +186,20 @@ class NativeKernel:
         th = big(slots, batch, hp)
         ctil = big(slots, batch, hp) if zc else none
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none
-        xhat_hh = big(slots, batch, 4 * hp) if ln else none
+        xhat_hh = big(slots, batch, gw if ln_in else 4 * hp) if ln else none
         rstd_hh = new((slots, batch)) if ln else none
         xhat_c = big(slots, batch, hp) if ln else none
         rstd_c = new((slots, batch)) if ln else none
         y = new((steps, batch, rsize))
-        entries, counts = lay.cell_vectors(
-            params.peephole, params.ln_hh_weight, params.ln_hh_bias, params.ln_c_weight, params.ln_c_bias
-        )
-        if ln and projection is not None:  # LN_ih(W_ih x_t) from its own GEMM: b, β_ih and β_hh all
-            # added after the norms, as one bias; then LN_ih's gain and bias
-            entries += [(projection.bias, projection.ln_bias, params.ln_hh_bias), projection.ln_weight]
-            entries.append(projection.ln_bias)
-            counts += [4, 4, 4]
+        ln_hh = (None, None) if ln_in else (params.ln_hh_weight, params.ln_hh_bias)
+        entries, counts = lay.cell_vectors(params.peephole, *ln_hh, params.ln_c_weight, params.ln_c_bias)
         vectors = lay.pack_vectors(entries, counts, hp, dtype)  # one buffer, [G][Hp] each
+        if projection is not None and ln_in:  # LN_ih(W_ih x_t) from its own GEMM: b, β_ih and β_hh all
+            # added after the norms, as one bias; the gains and that bias dense, [4H] in gw each
+            summed: tuple[Tensor | None, ...] = (projection.bias, projection.ln_bias, params.ln_hh_bias)
+            gains_and_bias = [params.ln_hh_weight, summed, projection.ln_weight]
+            dense = lay.pack_vectors(gains_and_bias, [1, 1, 1], gw, dtype)
+            vectors[1] = dense[0]  # LN_hh's gain; β_hh is in the summed bias
         packed = (
             *vectors[:5],
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
@@ -210,16 +212,16 @@ class NativeKernel:
         if projection is None:
             w_hh_t = lay.pack_w_hh_t(params.w_hh, lay.gate_columns(hidden, hp, lanes, not ln), width)
             xg, x = inputs.xg.detach().contiguous(), none
-        elif ln:
+        elif ln_in:
             xg, x = none, self._pad_input(projection.x, lanes)
-            normed = lay.gate_columns(hidden, hp, lanes, dense=False)  # the layout the norms run over
-            w_hh_t = lay.pack_w_hh_t(params.w_hh, normed, width)
-            w_ih_t = lay.pack_w_hh_t(projection.w_ih, normed, width)  # W_ihᵀ (I, 4Hp): W_hhᵀ's layout
-            # x̂_ih is recomputed in the backward where a GEMM over I costs less than keeping 4Hp values a row
+            columns = lay.gate_columns(hidden, hp, lanes, dense=True)  # the rows the norms run over
+            w_hh_t = lay.pack_w_hh_t(params.w_hh, columns, width)
+            w_ih_t = lay.pack_w_hh_t(projection.w_ih, columns, width)  # W_ihᵀ (I, gw): W_hhᵀ's layout
+            # x̂_ih is recomputed in the backward where a GEMM over I costs less than keeping gw values a row
             recompute = int(projection.x.shape[-1]) <= hidden
-            xhat_ih = none if recompute or not keep else big(slots, batch, 4 * hp)
+            xhat_ih = none if recompute or not keep else big(slots, batch, gw)
             mean_ih = new((slots, batch)) if recompute and keep else none
-            inner = (w_ih_t, *vectors[5:8], xhat_ih, new((slots, batch)), mean_ih)
+            inner = (w_ih_t, dense[1], dense[2], none, xhat_ih, new((slots, batch)), mean_ih)
         else:
             xg, x = none, self._pad_input(projection.x, lanes)
             columns = lay.gate_columns(hidden, hp, lanes, dense=True)
@@ -304,22 +306,22 @@ class NativeKernel:
         needs_dx = needs_dx and projection is not None
         n_in, ip = (0, 0) if projection is None else (int(projection.x.shape[-1]), int(x.shape[-1]))
         w_ih = projection.w_ih if projection is not None and needs_dx else None
+        gv = lay.round_up(4 * hidden, lanes)  # csrc/layout.h gate_width: 4H in whole vectors
         if ln:  # dx_t from its own GEMM (dxg differs from dhh by the two layer norms)
             w_hh = lay.pack_w_hh(params.w_hh, rp, width)
-            w_ih_packed = none if w_ih is None else lay.pack_w_ih_gates(w_ih, hp, ip, width)
+            w_ih_packed = none if w_ih is None else lay.pack_w_ih_rows(w_ih, gv, ip, width)
         else:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         grads_in = [w_hh, w_hr, *upstream]
-        gv = -(-4 * hidden // lanes) * lanes  # csrc/layout.h gate_width: 4H in whole vectors
         dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)
         dw_hr = new((rsize, hp)) if proj else none
         dx = new((steps, batch, n_in)) if needs_dx else none
         if projection is None:
             dw_ih_t = none
-        elif ln:  # per thread, in the padded gate layout [4][Hp]
-            dw_ih_t = new((_threads(batch), n_in, 4 * hp))
+        elif ln:  # per thread, in dense rows of gv
+            dw_ih_t = new((_threads(batch), n_in, gv))
         else:
             dw_ih_t = new((n_in + 1, gv))
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]
@@ -334,8 +336,7 @@ class NativeKernel:
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
         if ln:
-            per_gate = dw_ih_t.sum(0).view(n_in, 4, hp)[:, :, :hidden]  # the threads' sums, unpadded
-            d_w_ih = per_gate.reshape(n_in, 4 * hidden).t().contiguous()
+            d_w_ih = dw_ih_t.sum(0)[:, : 4 * hidden].t().contiguous()  # the threads' sums
             d_bias = vector_grads[7]
         else:
             d_w_ih = dw_ih_t[:n_in, : 4 * hidden].t().contiguous()
@@ -365,26 +366,33 @@ class NativeKernel:
         share memory, even where two are the same sum.
         """
         ln_in = params.layer_norm and projection is not None
-        # rows of dparams viewed as (25, Hp): peephole 0-2, LN_hh gain 3-6 and bias 7-10, LN_c gain 11
-        # and bias 12, LN_ih gain 13-16 and bias 17-20, Σ da 21-24; with the input projection inside,
-        # b, β_ih and β_hh all add to a after the norms: each gets Σ da
-        bias_rows = (21, 25) if ln_in else None
+        # slots of dparams in units of Hp: peephole 0-3, LN_hh gain 3-7 and bias 7-11, LN_c gain 11-12 and
+        # bias 12-13, LN_ih gain 13-17 and bias 17-21, Σ da 21-25; with the input projection inside, the
+        # two gains and Σ da are dense rows (4H from the slot's start), and b, β_ih and β_hh all add to a
+        # after the norms: each gets Σ da
+        bias_slot = (21, 25) if ln_in else None
         wanted = [
-            (params.peephole, (0, 3)),
-            (params.ln_hh_weight, (3, 7)),
-            (params.ln_hh_bias, bias_rows or (7, 11)),
-            (params.ln_c_weight, (11, 12)),
-            (params.ln_c_bias, (12, 13)),
-            (None if projection is None else projection.ln_weight, (13, 17)),
-            (None if projection is None else projection.ln_bias, bias_rows or (17, 21)),
-            (projection.bias if ln_in and projection is not None else None, (21, 25)),
+            (params.peephole, (0, 3), False),
+            (params.ln_hh_weight, (3, 7), ln_in),
+            (params.ln_hh_bias, bias_slot or (7, 11), ln_in),
+            (params.ln_c_weight, (11, 12), False),
+            (params.ln_c_bias, (12, 13), False),
+            (None if projection is None else projection.ln_weight, (13, 17), ln_in),
+            (None if projection is None else projection.ln_bias, bias_slot or (17, 21), ln_in),
+            (projection.bias if ln_in and projection is not None else None, (21, 25), True),
         ]
-        if all(tensor is None for tensor, _ in wanted):
+        if all(tensor is None for tensor, _, _ in wanted):
             return [None] * len(wanted)
-        rows = dparams.sum(0).view(25, hp)[:, :hidden]
+        sums = dparams.sum(0)
         out: list[Tensor | None] = []
-        for tensor, (first, stop) in wanted:
-            out.append(None if tensor is None else rows[first:stop].clone().view(tensor.shape))
+        for tensor, (first, stop), dense in wanted:
+            if tensor is None:
+                out.append(None)
+            elif dense:
+                out.append(sums[first * hp : first * hp + tensor.numel()].clone().view(tensor.shape))
+            else:
+                rows = sums[first * hp : stop * hp].view(stop - first, hp)[:, :hidden]
+                out.append(rows.clone().view(tensor.shape))
         return out
 
     @staticmethod

@@ -164,14 +164,13 @@ def pack_w_hh(w_hh: Tensor, rp: int, width: int, w_ih: Tensor | None = None, ip:
     return pack((w_hh.shape[0], rp + (ip if w_ih is not None else 0)), width, blocks, w_hh.dtype)
 
 
-def pack_w_ih_gates(w_ih: Tensor, hp: int, ip: int, width: int) -> Tensor:
-    """``W_ih`` ``(4H, I)`` as ``(4Hp, Ip)`` in panels, its rows in the padded gate layout ``[4][Hp]``.
+def pack_w_ih_rows(w_ih: Tensor, rows: int, ip: int, width: int) -> Tensor:
+    """``W_ih`` ``(4H, I)`` as ``(rows, Ip)`` in panels, zero past its ``4H`` rows and ``I`` columns.
 
-    The backward's ``dx_t = W_ihᵀ dxg_t`` with layer norm reads ``dxg_t`` in that layout.
+    The backward's ``dx_t = W_ihᵀ dxg_t`` with layer norm reads ``dxg_t`` in dense rows of ``4H``
+    rounded up to whole vectors (``rows``).
     """
-    h, n_in = w_ih.shape[0] // 4, w_ih.shape[1]
-    block = Block(w_ih, 0, 0, h, n_in, w_ih.stride(0), w_ih.stride(1), 4, h * w_ih.stride(0), hp, 0)
-    return pack((4 * hp, ip), width, [block], w_ih.dtype)
+    return pack((rows, ip), width, [_rows(w_ih)], w_ih.dtype)
 
 
 def pack_w_hr_t(w_hr: Tensor, rp: int, width: int) -> Tensor:

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 
@@ -58,7 +59,9 @@ class BufferPool:
     def __init__(self, min_bytes: int = 1 << 16, max_bytes: int = 1 << 30) -> None:
         self.min_bytes = min_bytes
         self.max_bytes = max_bytes
-        self._buffers: list[Tensor] = []  # oldest first
+        # (numel, age, dtype, buffer), kept sorted by size: the first free one that fits is the best fit
+        self._entries: list[tuple[int, int, torch.dtype, Tensor]] = []
+        self._age = 0
         self._lock = threading.Lock()
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
@@ -68,32 +71,32 @@ class BufferPool:
         if not COUNTS_USES or nbytes < self.min_bytes:
             return torch.empty(shape, dtype=dtype)
         with self._lock:
-            fits = [
-                b
-                for b in self._buffers
-                if b.dtype == dtype and numel <= b.numel() <= 2 * numel and _unused(b)
-            ]
-            if fits:
-                return min(fits, key=Tensor.numel)[:numel].view(shape)
+            for size, _, kind, buffer in self._entries:
+                if size > 2 * numel:
+                    break
+                if size >= numel and kind == dtype and _unused(buffer):
+                    return buffer[:numel].view(shape)
             self._make_room(nbytes)
             with torch.inference_mode(False):  # a buffer must be savable for a later backward
                 buffer = torch.empty(numel, dtype=dtype)
             if self._held() + nbytes <= self.max_bytes:
-                self._buffers.append(buffer)
+                self._age += 1
+                bisect.insort(self._entries, (numel, self._age, dtype, buffer), key=lambda e: e[:2])
             return buffer.view(shape)
 
     def _held(self) -> int:
-        return sum(b.numel() * b.element_size() for b in self._buffers)
+        return sum(size * kind.itemsize for size, _, kind, _ in self._entries)
 
     def _make_room(self, nbytes: int) -> None:
         """Drop free buffers, oldest first, until ``nbytes`` more would fit (or none is free)."""
-        held, kept = self._held(), []
-        for buffer in self._buffers:
-            if held + nbytes > self.max_bytes and _unused(buffer):
-                held -= buffer.numel() * buffer.element_size()
-            else:
-                kept.append(buffer)
-        self._buffers = kept
+        held, dropped = self._held(), set()
+        for size, age, kind, buffer in sorted(self._entries, key=lambda e: e[1]):
+            if held + nbytes <= self.max_bytes:
+                break
+            if _unused(buffer):
+                held -= size * kind.itemsize
+                dropped.add(age)
+        self._entries = [e for e in self._entries if e[1] not in dropped]
 
     def cached_bytes(self) -> int:
         """Bytes held by the pool, in use or free."""
@@ -103,7 +106,7 @@ class BufferPool:
     def release(self) -> None:
         """Drop every cached buffer (those still in use stay alive with their users)."""
         with self._lock:
-            self._buffers.clear()
+            self._entries.clear()
 
 
 POOL = BufferPool()

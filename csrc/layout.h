@@ -52,7 +52,7 @@ struct ForwardBuffers {
   T* r;        // (T, B, Hp) o ⊙ tanh(ĉ) before the projection (projection only)
   T* xhat_hh;  // (T, B, 4Hp) normalized recurrent pre-activation (layer norm only)
   T* rstd_hh;  // (T, B)
-  T* xhat_c;   // (T, B, Hp) normalized c̃ (layer norm only)
+  T* mean_c;   // (T, B) mean of c̃ (layer norm only): the backward recomputes x̂_c from c̃, μ and 1/σ
   T* rstd_c;   // (T, B)
   // input, with Dims::I > 0 (no layer norm): x (T, B, Ip), x_t in lanes 0..I-1, 1 in lane I, zeros
   // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), 4Hp) packed in panels, so xg_t = W_ih x_t + b

@@ -48,6 +48,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* Xih = dXs + B * d.Ip;     // (nb, GW) x̂_ih recomputed from W_ih x_t (ln_in without a stored x̂_ih)
   T* Dense = Xih + B * G4;     // [GW] one row of da, dense (ln_in)
   T* valid_dense = Dense + G4; // [GW] 1 on the 4H real lanes of a dense row
+  T* xhat_c = valid_dense + G4; // [Hp] x̂_c of the current row, recomputed (layer norm)
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (long j = 0; j < G4; ++j) valid_dense[j] = j < 4 * H ? T(1) : T(0);
   for (long j = 0; j < G4; ++j) Dense[j] = 0;
@@ -118,9 +119,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vstore(dchat + j, dr * o * (1 - th * th));     // dĉ
         vstore(da + 3 * Hp + j, d_o * o * (1 - o));    // da_o
       }
-      if (d.layer_norm)
-        layer_norm_backward_row<T>(dchat, Hp, H, valid, f.ln_c_w, f.xhat_c + row * Hp, f.rstd_c[row], dln_c_w,
-                                   dln_c_b);
+      if (d.layer_norm) {  // x̂_c = (c̃ - μ) / σ again, as the forward computed it
+        const T mean = f.mean_c[row], rstd = f.rstd_c[row];
+        for (long j = 0; j < Hp; j += V) vstore(xhat_c + j, (vload(ct + j) - mean) * rstd * vload(valid + j));
+        layer_norm_backward_row<T>(dchat, Hp, H, valid, f.ln_c_w, xhat_c, rstd, dln_c_w, dln_c_b);
+      }
       for (long j = 0; j < Hp; j += V) {
         const vec_t<T> i = vload(gate + j), fg = vload(gate + Hp + j), g = vload(gate + 2 * Hp + j);
         const vec_t<T> c_prev = vload(cp + j), da_o = vload(da + 3 * Hp + j);

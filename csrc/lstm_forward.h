@@ -122,6 +122,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       if (d.layer_norm) {
         layer_norm_stats<T>(ct_out, Hp, H, valid, &mean, &rstd);
         f.rstd_c[row] = rstd;
+        f.mean_c[row] = mean;  // x̂_c is not stored: the backward recomputes it from c̃
       }
       T* rr = d.projection ? f.r + row * Hp : hproj + k * Rp;
       for (long j = 0; j < Hp; j += V) {
@@ -132,7 +133,6 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         vec_t<T> chat = ct;
         if (d.layer_norm) {
           const vec_t<T> xhat = (ct - mean) * rstd * vload(valid + j);
-          vstore(f.xhat_c + row * Hp + j, xhat);
           chat = xhat * vload(f.ln_c_w + j) + vload(f.ln_c_b + j);  // ĉ = LN_c(c̃)
         }
         const vec_t<T> th = vtanh(chat);

@@ -188,7 +188,7 @@ class NativeKernel:
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none
         xhat_hh = big(slots, batch, gw if ln_in else 4 * hp) if ln else none
         rstd_hh = new((slots, batch)) if ln else none
-        xhat_c = big(slots, batch, hp) if ln else none
+        mean_c = new((slots, batch)) if ln else none  # x̂_c is recomputed in the backward
         rstd_c = new((slots, batch)) if ln else none
         y = new((steps, batch, rsize))
         ln_hh = (None, None) if ln_in else (params.ln_hh_weight, params.ln_hh_bias)
@@ -228,7 +228,7 @@ class NativeKernel:
             w_hh_t = lay.pack_w_hh_t(params.w_hh, columns, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
-        state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, xhat_c, rstd_c, x)
+        state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, mean_c, rstd_c, x)
         fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state, inner)
         padded = (0 if projection is None else int(projection.x.shape[-1]), int(x.shape[-1]))
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False)

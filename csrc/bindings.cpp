@@ -123,6 +123,27 @@ void step(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>
   }
 }
 
+// The addresses and shapes of step() that stay the same from step to step (packed weights, sizes), held
+// on the C++ side: a step then passes only the five addresses that change, not ~60 integers to convert.
+struct StepPlan {
+  bool f64;
+  std::vector<int64_t> dims, fptrs, sp;
+
+  void run(int64_t x, int64_t h, int64_t c, int64_t h_out, int64_t c_out) const {
+    std::vector<int64_t> f = fptrs, s = sp;  // copies: one plan may serve several threads
+    f[1] = h, f[2] = c, f[14] = h_out;
+    s[0] = x, s[5] = c_out;
+    step(f64, dims, f, s);
+  }
+};
+
+StepPlan step_plan(bool f64, const std::vector<int64_t>& dims, const std::vector<int64_t>& fptrs,
+                   const std::vector<int64_t>& sp) {
+  make_dims(dims);  // checked once here
+  if (fptrs.size() != 33 || sp.size() != 7) throw std::invalid_argument("step_plan: expected 33 and 7 values");
+  return StepPlan{f64, dims, fptrs, sp};
+}
+
 // out (steps·batch, width) = [x_t,b (n) | 1 | 0 ...]: the layer input as the in-loop projection reads it,
 // read through its strides (in elements) so that a transposed batch-first input needs no copy first.
 template <class T>
@@ -226,6 +247,11 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
+  py::class_<StepPlan>(m, "StepPlan", "step() with its fixed addresses and sizes held (see step_plan).")
+      .def("run", &StepPlan::run, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("h_out"), py::arg("c_out"),
+           "One step: the addresses of x, h, c in and h, c out; the rest as the plan holds it.");
+  m.def("step_plan", &step_plan, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"),
+        "A StepPlan for step(): slots 1, 2 and 14 of fptrs and 0 and 5 of sptrs are filled per step.");
   m.def("pad_input", &pad_input, py::arg("f64"), py::arg("x"), py::arg("sizes"), py::arg("strides"),
         py::arg("width"), py::arg("out"));
   m.def("pack", &pack, py::arg("f64"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("width"),

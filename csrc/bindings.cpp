@@ -43,13 +43,13 @@ std::vector<Isa> available_isas() {
 Isa current = available_isas().front();
 
 Dims make_dims(const std::vector<int64_t>& v) {
-  if (v.size() != 19) throw std::invalid_argument("dims: expected 19 integers");
+  if (v.size() != 20) throw std::invalid_argument("dims: expected 20 integers");
   Dims d;
   d.T = v[0], d.B = v[1], d.H = v[2], d.R = v[3], d.Hp = v[4], d.Rp = v[5];
   d.projection = v[6], d.peephole = v[7], d.layer_norm = v[8], d.coupled = v[9];
   d.dropout = v[10], d.zoneout_h = v[11], d.zoneout_c = v[12], d.lengths = v[13];
   d.keep = v[14], d.threads = int(v[15]);
-  d.I = v[16], d.Ip = v[17], d.dx = v[18];
+  d.I = v[16], d.Ip = v[17], d.dx = v[18], d.zoneout_const = v[19];
   if (d.I < 0 || (d.I > 0 && d.Ip <= d.I)) throw std::invalid_argument("dims: need 0 <= I < Ip");
   return d;
 }

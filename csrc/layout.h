@@ -23,6 +23,8 @@ struct Dims {
   // multiplies the bias row). dx: the backward also returns dx (the step GEMM gains Ip columns).
   int64_t I, Ip;
   bool dx;
+  // zoneout weights the same for every step and row (evaluation: z = p): zh, zc hold one row each
+  bool zoneout_const;
 };
 
 template <class T>
@@ -39,8 +41,8 @@ struct ForwardBuffers {
   const T* ln_c_w;    // [Hp] gain, ln_c_b [Hp] bias
   const T* ln_c_b;
   const T* mask;      // (B, Rp) recurrent dropout mask
-  const T* zh;        // (T, B, Rp) zoneout weight of h_{t-1}
-  const T* zc;        // (T, B, Hp) zoneout weight of c_{t-1}
+  const T* zh;        // (T, B, Rp) zoneout weight of h_{t-1}; (1, 1, Rp) with Dims::zoneout_const
+  const T* zc;        // (T, B, Hp) zoneout weight of c_{t-1}; (1, 1, Hp) with Dims::zoneout_const
   const int64_t* len; // (B,)
   // outputs
   T* y;        // (T, B, R)

@@ -60,6 +60,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     for (long j = 0; j < Hp; ++j) dC[k * Hp + j] = j < H && w.dc_T ? w.dc_T[b * H + j] : T(0);
   }
   auto live = [&](long t, long b) { return !d.lengths || t < f.len[b]; };
+  auto zrow = [&](long t, long b) { return d.zoneout_const ? 0L : t * B + b; };  // row of zh, zc
 
   for (long t = d.T - 1; t >= 0; --t) {
     // dh = dy_t + dh_t;  dh̃ = (1 - z^h) dh
@@ -78,7 +79,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       for (long j = 0; j < Rp; j += V) {
         vec_t<T> g = vload(dh + j);
         if (d.zoneout_h) {
-          const vec_t<T> z = vload(f.zh + (t * B + b) * Rp + j);
+          const vec_t<T> z = vload(f.zh + zrow(t, b) * Rp + j);
           vstore(dHz + k * Rp + j, z * g);
           g = (1 - z) * g;
         }
@@ -130,7 +131,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vec_t<T> dct = vload(dchat + j), dc_prev = vsplat<T>(0);
         const vec_t<T> dcn = vload(dc + j);
         if (d.zoneout_c) {
-          const vec_t<T> z = vload(f.zc + row * Hp + j);
+          const vec_t<T> z = vload(f.zc + zrow(t, b) * Hp + j);
           dct += (1 - z) * dcn;
           dc_prev = z * dcn;
         } else {

@@ -37,6 +37,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
   for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
   auto slot2 = [&](long t) { return d.keep ? t : (t & 1); };
   auto slot1 = [&](long t) { return d.keep ? t : 0L; };
+  auto zrow = [&](long t, long b) { return d.zoneout_const ? 0L : t * B + b; };  // row of zh, zc
 
   for (long b = b0; b < b1; ++b) {
     T* h = f.hs + b * Rp;
@@ -140,7 +141,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         vstore(f.th + row * Hp + j, th);
         vstore(rr + j, o * th);                              // h̃ (or r before W_hr)
         if (d.zoneout_c) {
-          const vec_t<T> z = vload(f.zc + (t * B + b) * Hp + j);
+          const vec_t<T> z = vload(f.zc + zrow(t, b) * Hp + j);
           vstore(cn + j, z * vload(cp + j) + (1 - z) * ct);  // c = z c_{t-1} + (1 - z) c̃
         }
       }
@@ -153,7 +154,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       const T* ht = hproj + k * Rp;
       if (d.zoneout_h) {
         for (long j = 0; j < Rp; j += V) {
-          const vec_t<T> z = vload(f.zh + (t * B + b) * Rp + j);
+          const vec_t<T> z = vload(f.zh + zrow(t, b) * Rp + j);
           vstore(hn + j, z * vload(hprev + b * Rp + j) + (1 - z) * vload(ht + j));  // h = z h_{t-1} + (1 - z) h̃
         }
       } else {

@@ -195,6 +195,28 @@ def test_zoneout_in_eval_uses_the_expectation() -> None:
         torch.testing.assert_close(out[t], h[0])
 
 
+@pytest.mark.parametrize("options", [{}, {"layer_norm": True, "proj_size": 2}])
+def test_zoneout_in_eval_trains_the_same_on_native_and_fused(options: dict[str, object]) -> None:
+    # in evaluation the native kernel reads one row of constant zoneout weights (z = p) for every step
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    torch.manual_seed(4)
+    native = LSTM(3, 5, zoneout=0.3, dtype=torch.float64, backend="native", **options).eval()  # type: ignore[arg-type]
+    fused = LSTM(3, 5, zoneout=0.3, dtype=torch.float64, backend="fused", **options).eval()  # type: ignore[arg-type]
+    fused.load_state_dict(native.state_dict())
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 3, 5, 1])
+    results = []
+    for lstm in (native, fused):
+        out, (h, c) = lstm(x, lengths=lengths)
+        loss = out.square().sum() + h.sum() + c.sum()
+        results.append((out, h, c, *torch.autograd.grad(loss, list(lstm.parameters()))))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
 def test_forget_bias_and_coupled_gates_parameters() -> None:
     lstm = LSTM(3, 4, forget_bias=1.0)
     torch.manual_seed(0)

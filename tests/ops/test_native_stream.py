@@ -147,10 +147,10 @@ def test_bad_input_is_rejected() -> None:
         NativeCellStep(torch.zeros(36, 4, dtype=torch.float16), torch.zeros(36, 9, dtype=torch.float16))
     from lstmkit.ops.native import native_module
 
-    with pytest.raises(ValueError, match="dims: expected 19 integers"):  # the compiled plan checks its sizes
+    with pytest.raises(ValueError, match="dims: expected 20 integers"):  # the compiled plan checks its sizes
         native_module().step_plan(False, [1] * 5, [0] * 33, [0] * 7)
     with pytest.raises(ValueError, match="expected 33 and 7 values"):
-        native_module().step_plan(False, [1, 1, 9, 9, 16, 16, *[0] * 9, 1, 0, 0, 0], [0] * 30, [0] * 7)
+        native_module().step_plan(False, [1, 1, 9, 9, 16, 16, *[0] * 9, 1, 0, 0, 0, 0], [0] * 30, [0] * 7)
 
 
 def test_native_cell_step_runs_an_lstmkit_cell_with_variants() -> None:

@@ -112,6 +112,18 @@ def _with_slack(shape: tuple[int, ...], dtype: torch.dtype, lanes: int, pooled: 
     return flat[:numel].view(shape)
 
 
+def _zoneout_const(inputs: RecurrenceInputs) -> bool:
+    """Whether the zoneout weights are one value broadcast over steps and rows (evaluation: ``z = p``,
+    an expanded tensor): the kernel then reads one row of each instead of ``(T, B, ·)`` of copies."""
+    present = [z for z in (inputs.zoneout_h, inputs.zoneout_c) if z is not None]
+    return bool(present) and all(z.dim() == 3 and not any(z.stride()) for z in present)
+
+
+def _zoneout_rows(inputs: RecurrenceInputs, z: Tensor | None) -> Tensor | None:
+    """``z`` as the kernel reads it: its one row when the weights are constant (see ``_zoneout_const``)."""
+    return z[:1, :1] if z is not None and _zoneout_const(inputs) else z
+
+
 def _addresses(tensors: list[Tensor]) -> list[int]:
     return [t.data_ptr() for t in tensors]
 
@@ -203,8 +215,8 @@ class NativeKernel:
         packed = (
             *vectors[:5],
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
-            lay.pad_last(inputs.zoneout_h, rp, dtype),
-            lay.pad_last(inputs.zoneout_c, hp, dtype),
+            lay.pad_last(_zoneout_rows(inputs, inputs.zoneout_h), rp, dtype),
+            lay.pad_last(_zoneout_rows(inputs, inputs.zoneout_c), hp, dtype),
             none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
@@ -474,7 +486,7 @@ class NativeKernel:
             keep,
         )
         n_in, padded = inputs_padded
-        projected = [n_in, padded if n_in else 0, int(needs_dx)]
+        projected = [n_in, padded if n_in else 0, int(needs_dx), int(_zoneout_const(inputs))]
         return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), _threads(batch), *projected]
 
 

@@ -237,7 +237,7 @@ class NativeCellStep:
         """
         plan = self._plans.get(batch)
         if plan is None:  # the sizes and packed weights' addresses, converted once per batch size
-            tail = [0, 0, 0, 0, 0, 1, 0, 0, 0]  # no masks or lengths, keep nothing, 1 thread, xg given
+            tail = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]  # no masks or lengths, keep nothing, 1 thread, xg given
             dims = [*self._dim_head[:1], batch, *self._dim_head[2:], *tail]
             w_ih, bias, ln_w, ln_b = self._step_addr
             sp = [0, w_ih, bias, ln_w, ln_b, 0, self._inputs]

@@ -49,6 +49,10 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* Dense = Xih + B * G4;     // [GW] one row of da, dense (ln_in)
   T* valid_dense = Dense + G4; // [GW] 1 on the 4H real lanes of a dense row
   T* xhat_c = valid_dense + G4; // [Hp] x̂_c of the current row, recomputed (layer norm)
+  T* Grow = xhat_c + Hp;       // [4Hp] i, f, g, o of the current row, recomputed (ln_in)
+  T* Arow = Grow + G4;         // [GW] a = γ_hh x̂_hh + γ_ih x̂_ih + b of the current row (ln_in)
+  T* Apad = Arow + G4;         // [4Hp] a in the padded gate layout, zero on padding (ln_in)
+  for (long j = 0; j < G4; ++j) Apad[j] = 0;
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (long j = 0; j < G4; ++j) valid_dense[j] = j < 4 * H ? T(1) : T(0);
   for (long j = 0; j < G4; ++j) Dense[j] = 0;
@@ -109,9 +113,32 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
           for (long j = 0; j < 4 * H; ++j) dhh[j] = 0;
         continue;
       }
-      const T* gate = f.gates + row * G4;
       const T* cp = f.cs + t * B * Hp + b * Hp;
       const T* ct = d.zoneout_c ? f.ctil + row * Hp : f.cs + (t + 1) * B * Hp + b * Hp;
+      const T* gate = f.gates + row * G4;
+      if (ln_in) {  // the gates again, as the forward computed them: a from both norms' outputs, then σ, tanh
+        const T* x1 = f.xhat_hh + row * GW;
+        const T* x2 = f.xhat_ih ? f.xhat_ih + row * GW : Xih + k * GW;
+        for (long j = 0; j < GW; j += V)
+          vstore(Arow + j, vload(x1 + j) * vload(f.ln_hh_w + j) + vload(x2 + j) * vload(f.ln_ih_w + j) +
+                               vload(f.bias + j));
+        for (int q = 0; q < 4; ++q) vcopy<T>(Apad + q * Hp, Arow + q * H, H);
+        for (long j = 0; j < Hp; j += V) {
+          vec_t<T> ai = vload(Apad + j), af = vload(Apad + Hp + j), ao = vload(Apad + 3 * Hp + j);
+          if (d.peephole) {
+            const vec_t<T> c_prev = vload(cp + j);
+            ai += vload(f.peep + j) * c_prev;
+            af += vload(f.peep + Hp + j) * c_prev;
+            ao += vload(f.peep + 2 * Hp + j) * vload(ct + j);
+          }
+          const vec_t<T> i = vsigmoid(ai);
+          vstore(Grow + j, i);
+          vstore(Grow + Hp + j, d.coupled ? 1 - i : vsigmoid(af));
+          vstore(Grow + 2 * Hp + j, vtanh(vload(Apad + 2 * Hp + j)));
+          vstore(Grow + 3 * Hp + j, vsigmoid(ao));
+        }
+        gate = Grow;
+      }
       T* dc = dC + k * Hp;
       T* dchat = dChat + k * Hp;
       for (long j = 0; j < Hp; j += V) {

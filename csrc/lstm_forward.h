@@ -32,6 +32,8 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
   T* valid = hproj + B * Rp;  // [4Hp] 1 on real lanes, 0 on padding
   T* U = valid + G4;          // (nb, GW) W_ih x_t (layer norm with the input projection inside)
   T* Apad = U + B * G4;       // [4Hp] one row of S in the padded layout (unpad)
+  T* Gs = Apad + G4;          // [4Hp] the gates of one row, not kept (layer norm with I > 0, see below)
+  const bool ln_in = d.layer_norm && d.I > 0;
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
   for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
   for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
@@ -95,7 +97,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         a = Apad;
       }
       const T* cp = cprev + b * Hp;
-      T* gate = f.gates + row * G4;
+      // the backward recomputes these gates from x̂_hh, x̂_ih and the gains when layer norm has the input
+      // projection inside (lstm_backward.h), so they are not written to memory then
+      T* gate = ln_in ? Gs : f.gates + row * G4;
       T* cn = cnext + b * Hp;
       if (d.lengths && t >= f.len[b]) {  // frozen: keep the state, output zeros
         vcopy<T>(hnext + b * Rp, hprev + b * Rp, Rp);

@@ -194,7 +194,7 @@ class NativeKernel:
         none = lay.empty(dtype)
         hs = big(steps + 1 if keep else 2, batch, rp)
         cs = big(steps + 1 if keep else 2, batch, hp)
-        gates = big(slots, batch, 4 * hp)
+        gates = none if ln_in else big(slots, batch, 4 * hp)  # ln_in: the backward recomputes them
         th = big(slots, batch, hp)
         ctil = big(slots, batch, hp) if zc else none
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none

@@ -104,6 +104,14 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       const long b = b0 + k, row = t * B + b;
       T* dhh = w.dhh + row * 4 * H;  // the dxg row itself without layer norm
       T* da = dA + k * G4;
+      if (t > 0) {  // this row's saved state of step t-1, which the forward wrote long ago: a step ahead
+        const long prev = row - B;
+        if (ln_in) prefetch_row(f.xhat_hh + prev * GW, GW, false);
+        else prefetch_row(f.gates + prev * G4, G4, false);
+        prefetch_row(f.th + prev * Hp, Hp, false);
+        prefetch_row(f.cs + (t - 1) * B * Hp + b * Hp, Hp, false);
+        prefetch_row(w.dhh + prev * 4 * H, 4 * H, true);
+      }
       if (!live(t, b)) {
         if (ln_in)
           for (long j = 0; j < GW; ++j) dUs[k * GW + j] = 0;

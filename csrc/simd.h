@@ -39,6 +39,17 @@ inline void vcopy(T* dst, const T* src, long n) {
   for (; j < n; ++j) dst[j] = src[j];
 }
 
+// Ask for the cache lines of p[0..n) ahead of use (for writing if `write`), one request per 64 bytes.
+template <class T>
+inline void prefetch_row(const T* p, long n, bool write) {
+  const char* c = reinterpret_cast<const char*>(p);
+  const long bytes = n * long(sizeof(T));
+  if (write)
+    for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 1, 3);
+  else
+    for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
+}
+
 // dst[0..n) += src[0..n)
 template <class T>
 inline void vadd(T* dst, const T* src, long n) {

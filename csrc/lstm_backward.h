@@ -131,19 +131,13 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
           vstore(Arow + j, vload(x1 + j) * vload(f.ln_hh_w + j) + vload(x2 + j) * vload(f.ln_ih_w + j) +
                                vload(f.bias + j));
         for (int q = 0; q < 4; ++q) vcopy<T>(Apad + q * Hp, Arow + q * H, H);
-        for (long j = 0; j < Hp; j += V) {
-          vec_t<T> ai = vload(Apad + j), af = vload(Apad + Hp + j), ao = vload(Apad + 3 * Hp + j);
-          if (d.peephole) {
-            const vec_t<T> c_prev = vload(cp + j);
-            ai += vload(f.peep + j) * c_prev;
-            af += vload(f.peep + Hp + j) * c_prev;
-            ao += vload(f.peep + 2 * Hp + j) * vload(ct + j);
-          }
-          const vec_t<T> i = vsigmoid(ai);
+        for (long j = 0; j < Hp; j += V) {  // lstm_forward.h's gate functions
+          vec_t<T> i, fg, g;
+          input_gates<T>(d, Apad, f.peep, j, vload(cp + j), &i, &fg, &g);
           vstore(Grow + j, i);
-          vstore(Grow + Hp + j, d.coupled ? 1 - i : vsigmoid(af));
-          vstore(Grow + 2 * Hp + j, vtanh(vload(Apad + 2 * Hp + j)));
-          vstore(Grow + 3 * Hp + j, vsigmoid(ao));
+          vstore(Grow + Hp + j, fg);
+          vstore(Grow + 2 * Hp + j, g);
+          vstore(Grow + 3 * Hp + j, output_gate<T>(d, Apad, f.peep, j, vload(ct + j)));
         }
         gate = Grow;
       }

@@ -19,6 +19,29 @@
 // too (W_ihᵀ, the gains and the summed bias are packed dense, x̂_hh and x̂_ih stored dense); layer norm
 // on given gate inputs xg keeps the padded layout.
 
+// i, f, g at lanes j.. of a gate row a in the padded layout [4][Hp], the peepholes reading c_{t-1}; and o,
+// its peephole reading c̃_t. Shared with the backward, which recomputes the gates with layer norm.
+template <class T>
+inline void input_gates(const Dims& d, const T* a, const T* peep, long j, vec_t<T> c_prev, vec_t<T>* i,
+                        vec_t<T>* fg, vec_t<T>* g) {
+  const long Hp = d.Hp;
+  vec_t<T> ai = vload(a + j), af = vload(a + Hp + j);
+  if (d.peephole) {
+    ai += vload(peep + j) * c_prev;
+    af += vload(peep + Hp + j) * c_prev;
+  }
+  *i = vsigmoid(ai);                       // input gate
+  *fg = d.coupled ? 1 - *i : vsigmoid(af);  // forget gate
+  *g = vtanh(vload(a + 2 * Hp + j));       // candidate cell
+}
+
+template <class T>
+inline vec_t<T> output_gate(const Dims& d, const T* a, const T* peep, long j, vec_t<T> ct) {
+  vec_t<T> ao = vload(a + 3 * d.Hp + j);
+  if (d.peephole) ao += vload(peep + 2 * d.Hp + j) * ct;
+  return vsigmoid(ao);
+}
+
 template <class T>
 void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
   constexpr int V = Vec<T>::lanes;
@@ -109,15 +132,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       }
       T* ct_out = d.zoneout_c ? f.ctil + row * Hp : cn;  // c̃_t
       for (long j = 0; j < Hp; j += V) {
-        vec_t<T> ai = vload(a + j), af = vload(a + Hp + j);
-        const vec_t<T> ag = vload(a + 2 * Hp + j), c_prev = vload(cp + j);
-        if (d.peephole) {
-          ai += vload(f.peep + j) * c_prev;
-          af += vload(f.peep + Hp + j) * c_prev;
-        }
-        const vec_t<T> i = vsigmoid(ai);                     // input gate
-        const vec_t<T> fg = d.coupled ? 1 - i : vsigmoid(af);  // forget gate
-        const vec_t<T> g = vtanh(ag);                        // candidate cell
+        const vec_t<T> c_prev = vload(cp + j);
+        vec_t<T> i, fg, g;
+        input_gates<T>(d, a, f.peep, j, c_prev, &i, &fg, &g);
         vstore(gate + j, i);
         vstore(gate + Hp + j, fg);
         vstore(gate + 2 * Hp + j, g);
@@ -132,9 +149,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       T* rr = d.projection ? f.r + row * Hp : hproj + k * Rp;
       for (long j = 0; j < Hp; j += V) {
         const vec_t<T> ct = vload(ct_out + j);
-        vec_t<T> ao = vload(a + 3 * Hp + j);
-        if (d.peephole) ao += vload(f.peep + 2 * Hp + j) * ct;
-        const vec_t<T> o = vsigmoid(ao);                     // output gate
+        const vec_t<T> o = output_gate<T>(d, a, f.peep, j, ct);
         vec_t<T> chat = ct;
         if (d.layer_norm) {
           const vec_t<T> xhat = (ct - mean) * rstd * vload(valid + j);

@@ -131,6 +131,8 @@ def test_an_edit_through_data_is_picked_up_after_repack() -> None:
         out, _ = lstm.forward(x.unsqueeze(0), None)
     torch.testing.assert_close(h_cell, h_ref)
     torch.testing.assert_close(y, out[0])
+    with pytest.raises(TypeError, match="repack expects an LSTMCell or LSTM module, got int"):
+        repack(5)
 
 
 def test_bad_input_is_rejected() -> None:

@@ -310,6 +310,8 @@ def repack(module: Any) -> None:
     change (optimizer steps, ``load_state_dict``, ``copy_`` under ``no_grad``, replaced parameters) is
     picked up on the next step by itself.
     """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"repack expects an LSTMCell or LSTM module, got {type(module).__name__}")
     step = _CELL_STEPS.get(module)
     if step is not None:
         step.refresh(force=True)

@@ -22,6 +22,10 @@
 // loop (dxg_t is then used once, here, and never stored); the other weight gradients are large GEMMs
 // after the loop.
 
+// Elements of the scratch backward_rows carves below: dH, dC, dHz, dR, dChat, dA, dHin, dUs, dXs and Xih for
+// every row of the batch, then valid, Dense, valid_dense, xhat_c, Grow, Arow and Apad.
+inline long backward_scratch(const Dims& d) { return d.B * (15 * d.Hp + 3 * d.Rp + 2 * d.Ip) + 25 * d.Hp; }
+
 template <class T>
 void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams,
                    T* dw_ih) {

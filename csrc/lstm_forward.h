@@ -42,6 +42,10 @@ inline vec_t<T> output_gate(const Dims& d, const T* a, const T* peep, long j, ve
   return vsigmoid(ao);
 }
 
+// Elements of the scratch forward_rows carves below: S, hin, hproj and U for every row of the batch, then
+// valid, Apad and Gs (the callers allocate this much per thread).
+inline long forward_scratch(const Dims& d) { return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp; }
+
 template <class T>
 void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
   constexpr int V = Vec<T>::lanes;

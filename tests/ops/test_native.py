@@ -301,6 +301,19 @@ def test_backward_rejects_foreign_saved_tuple() -> None:
         NativeKernel().backward((), inputs, params, False, zeros, zeros[0], zeros[0])
 
 
+def test_backward_rejects_upstream_gradients_of_the_wrong_shape() -> None:
+    inputs, params = bad()
+    kernel = NativeKernel()
+    _, _, _, saved = kernel.forward(inputs, params, False, True)
+    y = torch.zeros(3, 2, 4)
+    with pytest.raises(
+        ValueError, match=r"dy must be a CPU tensor of shape \(3, 2, 4\) or None, got \(3, 2, 5\)"
+    ):
+        kernel.backward(saved, inputs, params, False, torch.zeros(3, 2, 5), y[0], y[0])
+    with pytest.raises(ValueError, match=r"dc_T must be a CPU tensor of shape \(2, 4\)"):
+        kernel.backward(saved, inputs, params, False, y, y[0], torch.zeros(4))
+
+
 def test_auto_takes_native_at_every_thread_count() -> None:
     from lstmkit.ops.dispatch import Variant, select_backend
 

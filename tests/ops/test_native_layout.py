@@ -107,3 +107,14 @@ def test_padded_input_reads_a_strided_input_without_a_copy_first(dtype: torch.dt
     width = lay.round_up(3 + 1, lanes)
     expected = torch.cat([x, torch.ones(7, 5, 1, dtype=dtype), torch.zeros(7, 5, width - 4, dtype=dtype)], -1)
     assert torch.equal(out, expected)
+
+
+def test_pack_vectors_refuses_a_vector_of_another_dtype_or_size() -> None:
+    with pytest.raises(
+        TypeError, match=r"pack_vectors: expected a CPU torch\.float32 vector, got cpu torch\.float64"
+    ):
+        lay.pack_vectors([torch.zeros(8, dtype=torch.float64)], [4], 16, torch.float32)
+    with pytest.raises(ValueError, match=r"pack_vectors: \(9,\) is not 4 rows of at most 16"):
+        lay.pack_vectors([torch.zeros(9)], [4], 16, torch.float32)
+    with pytest.raises(ValueError, match=r"pack_vectors: \(68,\) is not 4 rows of at most 16"):
+        lay.pack_vectors([torch.zeros(68)], [4], 16, torch.float32)  # 17 a row: past the padded width

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
-from lstmkit.ops.native_checks import check_recurrence
+from lstmkit.ops.native_checks import check_recurrence, check_upstream
 from lstmkit.ops.native_pool import POOL
 from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceParams
 
@@ -119,9 +119,9 @@ def _zoneout_const(inputs: RecurrenceInputs) -> bool:
     return bool(present) and all(z.dim() == 3 and not any(z.stride()) for z in present)
 
 
-def _zoneout_rows(inputs: RecurrenceInputs, z: Tensor | None) -> Tensor | None:
+def _zoneout_rows(z: Tensor | None, const: bool) -> Tensor | None:
     """``z`` as the kernel reads it: its one row when the weights are constant (see ``_zoneout_const``)."""
-    return z[:1, :1] if z is not None and _zoneout_const(inputs) else z
+    return z[:1, :1] if z is not None and const else z
 
 
 def _addresses(tensors: list[Tensor]) -> list[int]:
@@ -182,8 +182,8 @@ class NativeKernel:
         hp, rp = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes)
         proj, ln = params.w_hr is not None, params.layer_norm
         ln_in = ln and projection is not None  # its norms run over dense rows of gw (csrc/lstm_forward.h)
-        gw = lay.round_up(4 * hidden, lanes)
-        zc = inputs.zoneout_c is not None
+        gw = lay.gate_width(hidden, lanes)
+        zc, zconst = inputs.zoneout_c is not None, _zoneout_const(inputs)
         keep = needs_grad
         slots = steps if keep else 1
         new = inputs.xg.new_empty
@@ -215,8 +215,8 @@ class NativeKernel:
         packed = (
             *vectors[:5],
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
-            lay.pad_last(_zoneout_rows(inputs, inputs.zoneout_h), rp, dtype),
-            lay.pad_last(_zoneout_rows(inputs, inputs.zoneout_c), hp, dtype),
+            lay.pad_last(_zoneout_rows(inputs.zoneout_h, zconst), rp, dtype),
+            lay.pad_last(_zoneout_rows(inputs.zoneout_c, zconst), hp, dtype),
             none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
         )
         width = int(module.panel(inputs.xg.element_size()))
@@ -298,6 +298,7 @@ class NativeKernel:
             return self._empty_grads(inputs, params, projection, rsize, hidden)
         if len(saved) != 27:
             raise ValueError(f"saved: expected the 27 tensors of a needs_grad forward, got {len(saved)}")
+        check_upstream(dy, dh_T, dc_T, sizes)
         state, packed, inner = saved[:11], saved[11:20], saved[20:]
         hs, x = state[0], state[10]
         dtype = inputs.xg.dtype
@@ -318,7 +319,7 @@ class NativeKernel:
         needs_dx = needs_dx and projection is not None
         n_in, ip = (0, 0) if projection is None else (int(projection.x.shape[-1]), int(x.shape[-1]))
         w_ih = projection.w_ih if projection is not None and needs_dx else None
-        gv = lay.round_up(4 * hidden, lanes)  # csrc/layout.h gate_width: 4H in whole vectors
+        gv = lay.gate_width(hidden, lanes)
         if ln:  # dx_t from its own GEMM (dxg differs from dhh by the two layer norms)
             w_hh = lay.pack_w_hh(params.w_hh, rp, width)
             w_ih_packed = none if w_ih is None else lay.pack_w_ih_rows(w_ih, gv, ip, width)

@@ -101,6 +101,21 @@ def check_recurrence(
     return steps, batch, hidden, rsize
 
 
+def check_upstream(
+    dy: Tensor | None, dh_T: Tensor | None, dc_T: Tensor | None, sizes: tuple[int, int, int, int]
+) -> None:
+    """The upstream gradients the native backward reads by address: ``dy`` ``(T, B, R)``, ``dh_T``
+    ``(B, R)``, ``dc_T`` ``(B, H)`` on the CPU, or ``None`` for zeros (any float dtype: converted)."""
+    steps, batch, hidden, rsize = sizes
+    expected = {"dy": (steps, batch, rsize), "dh_T": (batch, rsize), "dc_T": (batch, hidden)}
+    for (name, shape), g in zip(expected.items(), (dy, dh_T, dc_T), strict=True):
+        if g is None:
+            continue
+        if not isinstance(g, Tensor) or tuple(g.shape) != shape or not g.is_cpu:
+            got = f"{tuple(g.shape)} on {g.device}" if isinstance(g, Tensor) else type(g).__name__
+            raise ValueError(f"{name} must be a CPU tensor of shape {shape} or None, got {got}")
+
+
 def _check_projection(projection: InputProjection, xg: Tensor, hidden: int) -> None:
     """``x`` ``(T, B, I)``, ``w_ih`` ``(4H, I)``, ``bias`` ``(4H,)``; ``xg`` the ``(T, B, 0)`` placeholder."""
     x = _tensor("x", projection.x)

@@ -24,6 +24,11 @@ def round_up(n: int, lanes: int) -> int:
     return max(lanes, -(-n // lanes) * lanes)
 
 
+def gate_width(hidden: int, lanes: int) -> int:
+    """``4H`` rounded up to whole vectors: a dense row of gate pre-activations (csrc/layout.h)."""
+    return round_up(4 * hidden, lanes)
+
+
 def empty(dtype: torch.dtype) -> Tensor:
     """A shared zero-size tensor standing for an absent buffer (address 0, never read)."""
     if dtype not in EMPTY_CACHE:
@@ -92,11 +97,17 @@ def _pack_specs(
     return out
 
 
+def _check_cpu(t: Tensor, dtype: torch.dtype, who: str, what: str) -> None:
+    """``TypeError`` naming ``who`` and ``what`` unless ``t`` is a CPU tensor of ``dtype``: the native
+    packer reads it by address."""
+    if t.dtype != dtype or t.device.type != "cpu":
+        raise TypeError(f"{who}: expected a CPU {dtype} {what}, got {t.device} {t.dtype}")
+
+
 def _check_source(b: Block, dtype: torch.dtype) -> None:
     """The native packer reads ``b.src`` by address: its dtype, device and extent must fit ``b``."""
     src = b.src
-    if src.dtype != dtype or src.device.type != "cpu":
-        raise TypeError(f"pack: expected a CPU {dtype} source, got {src.device} {src.dtype}")
+    _check_cpu(src, dtype, "pack", "source")
     strides = (b.group_src, b.row_stride, b.col_stride)
     if b.rows < 0 or b.cols < 0 or b.groups < 1 or min(strides) < 0:
         raise ValueError(f"pack: a block needs rows, cols >= 0, groups >= 1 and strides >= 0, got {b[1:]}")
@@ -123,7 +134,7 @@ def gate_columns(hidden: int, hp: int, lanes: int, dense: bool) -> tuple[int, in
     """``(stride, width)`` of a row of gate pre-activations in the forward step GEMM's output: dense,
     gate ``q`` at ``q·H`` in ``4H`` rounded up to whole vectors (csrc/layout.h ``gate_width``), or padded,
     gate ``q`` at ``q·Hp`` in ``4Hp`` (the layout layer norm runs over)."""
-    return (hidden, round_up(4 * hidden, lanes)) if dense else (hp, 4 * hp)
+    return (hidden, gate_width(hidden, lanes)) if dense else (hp, 4 * hp)
 
 
 def pack_w_hh_t(
@@ -210,8 +221,7 @@ def pack_vectors(
         parts = entry if isinstance(entry, tuple) else (entry,)
         for v in parts:
             if v is not None and count:
-                if v.dtype != dtype or v.device.type != "cpu":
-                    raise TypeError(f"pack_vectors: expected a CPU {dtype} vector, got {v.device} {v.dtype}")
+                _check_cpu(v, dtype, "pack_vectors", "vector")
                 n = v.numel()
                 if n % count or n // count > hp:
                     raise ValueError(f"pack_vectors: {tuple(v.shape)} is not {count} rows of at most {hp}")

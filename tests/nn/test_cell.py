@@ -74,3 +74,47 @@ def test_native_streaming_step_matches_the_reference_step(options: dict[str, boo
         ref.weight_hh.mul_(0.5)
         x = torch.randn(2, 3, dtype=torch.float64)
         torch.testing.assert_close(native(x, state_n)[0], ref(x, state_r)[0], rtol=1e-10, atol=1e-12)
+
+
+def test_native_streaming_step_after_a_parameter_is_replaced_or_converted() -> None:
+    # the packed weights are cached per module: a replaced parameter or a dtype conversion must be seen
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    torch.manual_seed(0)
+    cell = LSTMCell(3, 5, backend="native").eval()
+    x, state = torch.randn(2, 3), (torch.randn(2, 5), torch.randn(2, 5))
+    with torch.no_grad():
+        cell(x, state)
+        cell.weight_ih = torch.nn.Parameter(torch.randn(20, 3))
+        expected = torch._VF.lstm_cell(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+        torch.testing.assert_close(cell(x, state), expected)
+        cell.double()
+        with pytest.raises(TypeError, match=r"expected input of dtype torch\.float64"):
+            cell(x, state)  # float32 tensors are not read as float64 ones
+        state64 = (state[0].double(), state[1].double())
+        expected = torch._VF.lstm_cell(
+            x.double(), state64, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh
+        )
+        torch.testing.assert_close(cell(x.double(), state64), expected)
+
+
+def test_native_streaming_step_takes_strided_and_subclassed_tensors() -> None:
+    # what the one-call path does not read as it is (a transposed state, a Parameter as input, an
+    # unbatched step) goes through the general path and gives the same numbers
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    torch.manual_seed(1)
+    cell = LSTMCell(3, 5, backend="native", dtype=torch.float64).eval()
+    ref = LSTMCell(3, 5, backend="reference", dtype=torch.float64).eval()
+    ref.load_state_dict(cell.state_dict())
+    x = torch.randn(2, 3, dtype=torch.float64)
+    h_t, c = torch.randn(5, 2, dtype=torch.float64).t(), torch.randn(2, 5, dtype=torch.float64)
+    with torch.no_grad():
+        for args in [(x, (h_t, c)), (torch.nn.Parameter(x), (h_t.contiguous(), c)), (x[0], (h_t[0], c[0]))]:
+            got, want = cell(*args), ref(*args)
+            torch.testing.assert_close(got[0], want[0], rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(got[1], want[1], rtol=1e-10, atol=1e-12)

@@ -167,3 +167,33 @@ def test_native_cell_step_runs_an_lstmkit_cell_with_variants() -> None:
     torch.testing.assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(got[1], expected[1], rtol=1e-10, atol=1e-12)
     assert native_cell_step(cell, x, state)[0].shape == (2, 11)
+
+
+def test_modules_that_streamed_can_be_copied_and_pickled() -> None:
+    # the packed weights live outside the modules: deepcopy and pickle see only the modules' own state
+    import copy
+    import pickle
+
+    from lstmkit.nn import LSTM, LSTMCell
+
+    cell, lstm = LSTMCell(4, 6).eval(), LSTM(4, 6, num_layers=2).eval()
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        h_cell, _ = cell(x, (torch.zeros(2, 6), torch.zeros(2, 6)))
+        y, _ = lstm.step(x)
+        for module in (cell, lstm):
+            assert not any("native" in name for name in vars(module))
+        cell_copy, lstm_copy = copy.deepcopy(cell), pickle.loads(pickle.dumps(lstm))
+        torch.testing.assert_close(cell_copy(x, (torch.zeros(2, 6), torch.zeros(2, 6)))[0], h_cell)
+        torch.testing.assert_close(lstm_copy.step(x)[0], y)
+
+
+def test_native_cell_step_sees_a_replaced_parameter_of_a_torch_cell() -> None:
+    cell = torch.nn.LSTMCell(4, 9)
+    x = torch.randn(2, 4)
+    native_cell_step(cell, x)
+    cell.weight_hh = torch.nn.Parameter(torch.randn(36, 9))
+    state = (torch.randn(2, 9), torch.randn(2, 9))
+    with torch.no_grad():
+        expected = cell(x, state)
+    torch.testing.assert_close(native_cell_step(cell, x, state), expected, rtol=1e-5, atol=1e-6)

@@ -86,6 +86,6 @@ def check_state(owner: str, state: Any, name: str, expected: tuple[int, ...], pa
     """Check one initial-state tensor's type, shape, dtype and device."""
     if not isinstance(state, Tensor):
         raise TypeError(f"{owner} expected {name} to be a torch.Tensor, got {type(state).__name__}")
-    if tuple(state.shape) != expected:
+    if state.shape != expected:  # torch.Size is a tuple
         raise ValueError(f"{owner} expected {name} of shape {expected}, got {tuple(state.shape)}")
     return check_input(owner, state, name=name, param=param, finite=False)

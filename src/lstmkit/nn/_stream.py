@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend
+from lstmkit.ops.native_stream import LAYER_STEPS, LayerSteps, NativeCellStep, parameter_key
 from lstmkit.ops.types import LSTMState
 
 if TYPE_CHECKING:
@@ -26,27 +27,25 @@ def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
 def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:
     """Advance ``x`` ``(B, I)`` one step through every layer of ``lstm`` with the native kernel.
 
-    The per-layer native steps (which hold packed weights) are cached on the module and rebuilt when a
-    parameter object is replaced; in-place updates are picked up by the steps themselves. Every layer
+    The per-layer native steps (which hold packed weights) are cached per module (outside it) and rebuilt
+    when a parameter object is replaced; in-place updates are picked up by the steps themselves. Every layer
     writes straight into its slot of the returned ``(L, B, R)`` and ``(L, B, H)`` states.
     """
-    from lstmkit.ops.native_stream import NativeCellStep
-
-    key = tuple(map(id, lstm._parameters.values()))
-    cached = lstm.__dict__.get("_native_stream")
-    if cached is None or cached[0] != key:
+    key = parameter_key(lstm)
+    cached = LAYER_STEPS.get(lstm)
+    if cached is None or cached.key != key:
         cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
         steps = [NativeCellStep(**cell, coupled_gates=lstm.coupled_gates) for cell in cells]
-        lstm.__dict__["_native_stream"] = cached = (key, steps)
+        cached = LAYER_STEPS[lstm] = LayerSteps(key, steps)
     layers, batch = lstm.num_layers, x.shape[0]
     rsize, hidden = lstm.state_size, lstm.hidden_size
     # an allocation costs ~1.5 us at batch 1 (a slice and a view of one shared buffer cost more)
     h_n, c_n = x.new_empty((layers, batch, rsize)), x.new_empty((layers, batch, hidden))
     if hx is None:  # zeros the kernel only reads, kept for the next call of the same shape
-        zeros = lstm.__dict__.get("_native_stream_zeros")
         needed = layers * batch * max(rsize, hidden)  # h and c both read from its start
+        zeros = cached.zeros
         if zeros is None or zeros.shape[0] < needed or zeros.dtype != x.dtype:
-            zeros = lstm.__dict__["_native_stream_zeros"] = x.new_zeros(needed)
+            zeros = cached.zeros = x.new_zeros(needed)
         h0 = c0 = zeros
     else:
         h0, c0 = hx[0].contiguous(), hx[1].contiguous()
@@ -54,7 +53,7 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
     size = x.element_size()
     h_in, c_in, h_out, c_out = h0.data_ptr(), c0.data_ptr(), h_n.data_ptr(), c_n.data_ptr()
     layer_input = x.data_ptr()
-    for step in cached[1]:
+    for step in cached.steps:
         step.refresh()
         step._step_addresses(batch, layer_input, h_in, c_in, h_out, c_out)
         layer_input = h_out

@@ -288,7 +288,7 @@ class LSTM(nn.Module):
                 f"got {shape}"
             )
         if native_stream_applies(self, input):
-            x_b = check_input("LSTM", input, name="input", param=self.weight_ih_l0, finite=self.check_finite)
+            x_b = check_input("LSTM", input, name="input", param=self._weight(), finite=self.check_finite)
             if x_b.shape[-1] != self.input_size:
                 raise ValueError(f"LSTM.step expected {self.input_size} input features, got {x_b.shape[-1]}")
             batched = x_b.dim() == 2
@@ -311,16 +311,24 @@ class LSTM(nn.Module):
             else f"(T, B, {f}) with batch_first=False"
         )
 
+    def _weight(self) -> Tensor:
+        """``weight_ih_l0``, whose dtype and device inputs must have; read from the dict, as a module
+        attribute costs a ``__getattr__`` call (per streaming step)."""
+        weight = self._parameters["weight_ih_l0"]
+        assert weight is not None
+        return weight
+
     def _initial_state(self, hx: Any, batch: int, batched: bool, x: Tensor) -> LSTMState:
         stacked = self.num_layers * self.num_directions
         if hx is None:
             h0 = x.new_zeros((stacked, batch, self.state_size))
             return h0, x.new_zeros((stacked, batch, self.hidden_size))
-        if not isinstance(hx, tuple | list) or len(hx) != 2:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:  # (not `tuple | list`: a union per call)
             raise TypeError(f"LSTM expected hx as a tuple (h_0, c_0), got {type(hx).__name__}")
         lead = (stacked, batch) if batched else (stacked,)
-        h0 = check_state("LSTM", hx[0], "h_0", (*lead, self.state_size), self.weight_ih_l0)
-        c0 = check_state("LSTM", hx[1], "c_0", (*lead, self.hidden_size), self.weight_ih_l0)
+        weight = self._weight()
+        h0 = check_state("LSTM", hx[0], "h_0", (*lead, self.state_size), weight)
+        c0 = check_state("LSTM", hx[1], "c_0", (*lead, self.hidden_size), weight)
         return (h0, c0) if batched else (h0.unsqueeze(1), c0.unsqueeze(1))
 
     def _run_torch(

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -172,6 +173,8 @@ class NativeCellStep:
             The new ``(h (B, R), c (B, H))``.
         """
         self.refresh()
+        if isinstance(state, tuple) and len(state) == 2 and self.accepts(x, *state):
+            return self._run(x, *state)
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
             got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
@@ -191,11 +194,46 @@ class NativeCellStep:
                     raise ValueError(
                         f"{name} must be a {self._dtype} tensor of shape ({batch}, {size}), got {got}"
                     )
-            h, c = h.detach().contiguous(), c.detach().contiguous()
-        x = x.detach().contiguous()
-        if x.device.type != "cpu" or h.device.type != "cpu" or c.device.type != "cpu":
+            h, c = h.contiguous(), c.contiguous()
+        x = x.contiguous()
+        if not (x.is_cpu and h.is_cpu and c.is_cpu):
             raise ValueError("NativeCellStep runs on CPU tensors only")
         return self._run(x, h, c)
+
+    def accepts(self, x: Any, h: Any, c: Any) -> bool:
+        """Whether a step can read ``x`` ``(B, I)``, ``h`` ``(B, R)``, ``c`` ``(B, H)`` as they are.
+
+        True for contiguous CPU tensors (not subclasses) of the packed dtype and sizes; callers check
+        anything else on their own general path, which names what is wrong. Call :meth:`refresh` first:
+        a module converted to another dtype changes what is accepted.
+        """
+        if type(x) is not Tensor or type(h) is not Tensor or type(c) is not Tensor:
+            return False
+        dtype = self._dtype
+        if x.dtype is not dtype or h.dtype is not dtype or c.dtype is not dtype:
+            return False
+        if not (x.is_cpu and h.is_cpu and c.is_cpu):
+            return False
+        if not (x.is_contiguous() and h.is_contiguous() and c.is_contiguous()):
+            return False
+        shape = x.shape
+        return (
+            len(shape) == 2
+            and shape[1] == self._inputs
+            and h.shape == (shape[0], self._rsize)
+            and c.shape == (shape[0], self._hidden)
+        )
+
+    def try_step(self, x: Any, state: Any) -> LSTMState | None:
+        """The step if :meth:`accepts` the input and ``(h, c)`` (weights refreshed first), else ``None``.
+
+        For modules whose general path checks and converts everything else with their own messages.
+        """
+        if type(state) is not tuple or len(state) != 2:
+            return None
+        self.refresh()
+        h, c = state
+        return self._run(x, h, c) if self.accepts(x, h, c) else None
 
     def step_checked(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
         """One step on inputs the caller has already checked.
@@ -219,12 +257,11 @@ class NativeCellStep:
             self._pack()
 
     def _run(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
-        batch = x.shape[0]
-        # two allocations: ~1.5 us each at batch 1; slicing one shared buffer into two views costs more
-        h_out = torch.empty((batch, self._rsize), dtype=self._dtype)
-        c_out = torch.empty((batch, self._hidden), dtype=self._dtype)
+        # empty_like: ~1.1 us each at batch 1, half of torch.empty with a shape and dtype to parse; slicing
+        # one shared buffer into two views costs more
+        h_out, c_out = torch.empty_like(h), torch.empty_like(c)
         self._step_addresses(
-            batch, x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
+            x.shape[0], x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
         )
         return h_out, c_out
 
@@ -275,7 +312,10 @@ class NativeStream:
         return self.state[0]
 
 
-_CELL_STEPS: weakref.WeakKeyDictionary[Any, NativeCellStep] = weakref.WeakKeyDictionary()
+# Packed weights per module, outside the module (its deepcopy, pickling and state_dict never see them),
+# keyed by the identities of its parameters so that a replaced parameter rebuilds the step.
+_CellEntry = tuple[tuple[int, ...], NativeCellStep]
+_CELL_STEPS: weakref.WeakKeyDictionary[Any, _CellEntry] = weakref.WeakKeyDictionary()
 
 
 def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
@@ -295,12 +335,30 @@ def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LS
     return cell_step_for(cell)(x, state)
 
 
+def parameter_key(module: torch.nn.Module) -> tuple[int, ...]:
+    """The identities of a module's own parameters: replacing one (``cell.weight_hh = ...``) changes it."""
+    return tuple(map(id, module._parameters.values()))
+
+
 def cell_step_for(cell: Any) -> NativeCellStep:
-    """The cached :class:`NativeCellStep` of an ``LSTMCell`` module (built on first use)."""
-    step = _CELL_STEPS.get(cell)
-    if step is None:
-        step = _CELL_STEPS[cell] = NativeCellStep.from_module(cell)
-    return step
+    """The cached :class:`NativeCellStep` of an ``LSTMCell`` module, rebuilt if a parameter was replaced."""
+    key = parameter_key(cell)
+    entry = _CELL_STEPS.get(cell)
+    if entry is None or entry[0] != key:
+        entry = _CELL_STEPS[cell] = (key, NativeCellStep.from_module(cell))
+    return entry[1]
+
+
+@dataclass
+class LayerSteps:
+    """What ``LSTM.step`` keeps per module: one native step per layer, and zeros the kernel only reads."""
+
+    key: tuple[int, ...]  # parameter_key of the LSTM the steps were built from
+    steps: list[NativeCellStep]
+    zeros: Tensor | None = None  # the zero state for hx=None, kept for the next call of the same size
+
+
+LAYER_STEPS: weakref.WeakKeyDictionary[Any, LayerSteps] = weakref.WeakKeyDictionary()
 
 
 def repack(module: Any) -> None:
@@ -312,10 +370,10 @@ def repack(module: Any) -> None:
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"repack expects an LSTMCell or LSTM module, got {type(module).__name__}")
-    step = _CELL_STEPS.get(module)
-    if step is not None:
-        step.refresh(force=True)
-    cached = getattr(module, "__dict__", {}).get("_native_stream")
-    if cached is not None:
-        for layer_step in cached[1]:
+    entry = _CELL_STEPS.get(module)
+    if entry is not None:
+        entry[1].refresh(force=True)
+    layers = LAYER_STEPS.get(module)
+    if layers is not None:
+        for layer_step in layers.steps:
             layer_step.refresh(force=True)

@@ -263,6 +263,7 @@ def run_stream(args: argparse.Namespace) -> None:
     ours_cell = LSTMCell(i, h).eval()
     ours_lstm = LSTM(i, h).eval()
     state_t = (torch.zeros(b, h), torch.zeros(b, h))
+    state_l = (torch.zeros(1, b, h), torch.zeros(1, b, h))  # (layers, B, H) for LSTM.step
 
     def run_torch() -> None:
         with torch.inference_mode():
@@ -274,7 +275,7 @@ def run_stream(args: argparse.Namespace) -> None:
 
     def run_step() -> None:
         with torch.inference_mode():
-            ours_lstm.step(x, None)
+            ours_lstm.step(x, state_l)
 
     fns = {"torch.nn.LSTMCell": run_torch, "lstmkit LSTMCell": run_cell, "lstmkit LSTM.step": run_step}
     from lstmkit.ops.dispatch import native_kernel

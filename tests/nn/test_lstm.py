@@ -436,3 +436,30 @@ def test_native_step_from_zeros_for_changing_batch_sizes_and_dtypes() -> None:
             torch.testing.assert_close(c, c_ref)
             zeros = LAYER_STEPS[lstm].zeros
             assert zeros is not None and zeros.dtype == dtype and not zeros.any()
+
+
+def test_native_step_with_a_state_takes_strided_tensors_and_follows_the_dtype() -> None:
+    # the one-call path reads contiguous tensors of the weights' dtype as they are; strided ones go
+    # through step()'s conversions, and a module converted to float64 is not fed float32 buffers
+    from lstmkit.ops.dispatch import native_kernel
+
+    if native_kernel() is None:
+        pytest.skip("the native kernel is not built")
+    torch.manual_seed(2)
+    lstm = LSTM(3, 5, num_layers=2, proj_size=2, backend="native").eval()
+    x = torch.randn(4, 3)
+    h = torch.randn(2, 2, 4).transpose(1, 2)  # (L, B, R) = (2, 4, 2), not contiguous
+    c = torch.randn(2, 4, 5)
+    with torch.inference_mode():
+        out, (h_ref, c_ref) = lstm(x.unsqueeze(0), (h, c))
+        for x_in, state in [(x, (h, c)), (x, (h.contiguous(), c)), (x.t().contiguous().t(), (h, c))]:
+            y, (h_n, c_n) = lstm.step(x_in, state)
+            torch.testing.assert_close(y, out[0])
+            torch.testing.assert_close(h_n, h_ref)
+            torch.testing.assert_close(c_n, c_ref)
+        lstm.double()
+        with pytest.raises(TypeError, match=r"expected input of dtype torch\.float64"):
+            lstm.step(x, (h.contiguous(), c))
+        state64 = (h.double(), c.double())
+        y, _ = lstm.step(x.double(), state64)
+        torch.testing.assert_close(y, lstm(x.double().unsqueeze(0), state64)[0][0])

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend
-from lstmkit.ops.native_stream import LAYER_STEPS, LayerSteps, NativeCellStep, parameter_key
+from lstmkit.ops.native_stream import LAYER_STEPS, LayerSteps, NativeCellStep, parameter_key, plain_cpu
 from lstmkit.ops.types import LSTMState
 
 if TYPE_CHECKING:
@@ -22,6 +22,24 @@ def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
     if lstm.training and (lstm.recurrent_dropout or lstm.dropout):
         return False
     return select_step_backend(lstm.backend, lstm.variant, x.device, False) == "native"
+
+
+def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:
+    """True when ``x`` ``(B, I)`` and ``hx`` ``((L, B, R), (L, B, H))`` go to the kernel as they are.
+
+    The one-call path of ``LSTM.step``: contiguous CPU tensors of the weights' dtype and the module's sizes,
+    no finiteness check asked for; anything else takes ``step()``'s checks and conversions.
+    """
+    if lstm.check_finite or type(hx) is not tuple or len(hx) != 2:
+        return False
+    h, c = hx
+    if not plain_cpu(lstm._weight().dtype, x, h, c):
+        return False
+    shape = x.shape
+    if len(shape) != 2 or shape[1] != lstm.input_size:
+        return False
+    lead = (lstm.num_layers, shape[0])
+    return h.shape == (*lead, lstm.state_size) and c.shape == (*lead, lstm.hidden_size)
 
 
 def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:
@@ -39,9 +57,10 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
         cached = LAYER_STEPS[lstm] = LayerSteps(key, steps)
     layers, batch = lstm.num_layers, x.shape[0]
     rsize, hidden = lstm.state_size, lstm.hidden_size
-    # an allocation costs ~1.5 us at batch 1 (a slice and a view of one shared buffer cost more)
-    h_n, c_n = x.new_empty((layers, batch, rsize)), x.new_empty((layers, batch, hidden))
+    # an allocation costs ~1-1.5 us at batch 1 (a slice and a view of one shared buffer cost more);
+    # empty_like of a contiguous state, which has the outputs' shapes, costs less than new_empty
     if hx is None:  # zeros the kernel only reads, kept for the next call of the same shape
+        h_n, c_n = x.new_empty((layers, batch, rsize)), x.new_empty((layers, batch, hidden))
         needed = layers * batch * max(rsize, hidden)  # h and c both read from its start
         zeros = cached.zeros
         if zeros is None or zeros.shape[0] < needed or zeros.dtype != x.dtype:
@@ -49,6 +68,7 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
         h0 = c0 = zeros
     else:
         h0, c0 = hx[0].contiguous(), hx[1].contiguous()
+        h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
     x = x.contiguous()
     size = x.element_size()
     h_in, c_in, h_out, c_out = h0.data_ptr(), c0.data_ptr(), h_n.data_ptr(), c_n.data_ptr()

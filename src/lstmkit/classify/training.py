@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lstmkit.models import Callback, Model
+from lstmkit.models.optimizers import torch_adam
 from lstmkit.ops.lengths import sequence_mask
 from lstmkit.utils.validation import check_positive_int
 
@@ -196,9 +197,7 @@ def fit_classifier(
     if len(x) == 0:
         raise ValueError("no training examples; expected at least one")
     model = Model(_WithLengths(module))
-    optimizer = torch.optim.Adam(
-        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = torch_adam(module, lr=config.learning_rate, weight_decay=config.weight_decay)
     model.compile(optimizer=optimizer, loss=_cross_entropy, metrics=["accuracy"], clipnorm=5.0)
     generator = torch.Generator().manual_seed(config.seed)
     train = _Batches(x, lengths, y).loader(batch_size, generator)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from lstmkit.forecast.intervals import mc_dropout_quantiles, pinball_loss, sort_quantiles
+from lstmkit.models.optimizers import torch_adam
 from lstmkit.utils.validation import check_finite, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class ModuleRegressor:
         )
         with torch.no_grad():
             self._forward(x_train[:1])  # builds lazily-shaped layers and checks the output width
-        optimizer = torch.optim.Adam(self.module.parameters(), lr=cfg.learning_rate)
+        optimizer = torch_adam(self.module, lr=cfg.learning_rate)
         generator = torch.Generator().manual_seed(cfg.seed)
         best, best_state, waited = float("inf"), None, 0
         for epoch in range(cfg.epochs):

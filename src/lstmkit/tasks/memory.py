@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lstmkit.models.optimizers import torch_adam
 from lstmkit.tasks.generators import (
     ADDING_BASELINE_MSE,
     COPY_LENGTH,
@@ -253,7 +254,7 @@ def train_one(
     x_val, y_val = _tensors(task.generate(config.eval_size, seed=config.seed + 1_000_003))
     x_test, y_test = _tensors(task.generate(config.test_size, seed=config.seed + 2_000_003))
     net = initial_network(config, cell)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    optimizer = torch_adam(net, lr=config.lr)
     batch_seeds = np.random.default_rng(config.seed).integers(0, 2**31 - 1, size=config.max_steps)
     curve: list[CurvePoint] = []
     steps_to_solve: int | None = None

@@ -14,11 +14,12 @@ Rows: torch.nn.LSTM; lstmkit with each backend; each variant on the fused and na
 reference backend, which is that variant written as a readable Python-loop cell trained by autograd (what
 users write today); and two hand-written Python-loop cells (plain and layer-norm).
 
-A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step; inference is
-the forward under ``torch.inference_mode``. Each number is the median over repeats after warm-up, systems
-interleaved within each repeat so that drift hits all of them alike; a sample is the mean of as many
-back-to-back calls as fill ``--sample-ms`` (one call for the long configurations). Ratios are to
-torch.nn.LSTM in the same process. ``--flush-denormal`` sets ``torch.set_flush_denormal(True)`` before
+A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step (torch's
+default on CPU, a loop of small ops per tensor; ``--fused-adam`` gives every system torch's fused one);
+inference is the forward under ``torch.inference_mode``. Each number is the median over repeats after
+warm-up, systems interleaved within each repeat so that drift hits all of them alike; a sample is the mean
+of as many back-to-back calls as fill ``--sample-ms`` (one call for the long configurations). Ratios are
+to torch.nn.LSTM in the same process. ``--flush-denormal`` sets ``torch.set_flush_denormal(True)`` before
 any thread pool starts; without ``--no-flush-run`` the script also re-runs itself that way in a fresh
 process.
 """
@@ -120,10 +121,13 @@ def systems(names: list[str], config: tuple[int, int, int, int]) -> list[System]
     return out
 
 
+FUSED_ADAM = False  # --fused-adam: torch's fused Adam (one kernel over all tensors) for every system
+
+
 def time_train(module: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
     head = nn.Linear(getattr(module, "proj_size", 0) or module_hidden(module), 1)
     params = [*module.parameters(), *head.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3)
+    opt = torch.optim.Adam(params, lr=1e-3, fused=FUSED_ADAM or None)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -203,8 +207,9 @@ def run_table(args: argparse.Namespace) -> None:
     peak = mm_rate()
     flush = "on" if args.flush_denormal else "off"
     clock = "CPU time of the calling thread" if args.cpu_time else "wall time"
+    adam = "; fused Adam" if FUSED_ADAM else ""
     print(
-        f"\n## torch {torch.__version__}, {args.threads} threads, {clock}, flush-denormal {flush}; "
+        f"\n## torch {torch.__version__}, {args.threads} threads, {clock}, flush-denormal {flush}{adam}; "
         f"torch.mm 2048^2: {peak:.0f} GFLOP/s"
     )
     from lstmkit.ops.dispatch import native_status
@@ -343,11 +348,19 @@ def main() -> None:
         action="store_true",
         help="1 thread, CPU time of the calling thread: robust when other processes share the cores",
     )
+    parser.add_argument(
+        "--fused-adam",
+        action="store_true",
+        help="train every system with torch's fused Adam instead of its per-tensor default on CPU",
+    )
     parser.add_argument("--flush-denormal", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-flush-run", action="store_true", help="skip the second, flush-denormal run")
     args = parser.parse_args()
     if args.flush_denormal:
         torch.set_flush_denormal(True)  # before any parallel region starts the thread pool
+    if args.fused_adam:
+        global FUSED_ADAM
+        FUSED_ADAM = True
     if args.cpu_time:
         global CLOCK
         CLOCK = time.thread_time

@@ -7,6 +7,7 @@ The extension is optional: without a C++ compiler the pure-PyTorch package still
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext, has_flag
 from setuptools import setup
@@ -24,8 +25,8 @@ native = Pybind11Extension(
     cxx_std=17,
     optional=True,
 )
-HEADERS = ["gemm.h", "simd.h", "layer_norm.h", "layout.h", "isa_api.h", "isa_kernels.inc", "threads.h"]
-native.depends = [f"csrc/{name}" for name in [*HEADERS, "lstm_forward.h", "lstm_backward.h"]]
+# every header: an edit to any of them rebuilds the extension (a hand-kept list once missed gemm_tn.h)
+native.depends = sorted(str(path) for pattern in ("*.h", "*.inc") for path in Path("csrc").glob(pattern))
 
 
 class BuildExt(build_ext):  # type: ignore[misc]

@@ -11,7 +11,7 @@
 
 template <class T, int MR, int NR>
 inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, const T* mask, const T* Bm, long ldb,
-                         T* C, long ldc, bool accumulate) {
+                         T* C, long ldc, bool accumulate, bool prefetch) {
   constexpr int V = Vec<T>::lanes;
   vec_t<T> acc[MR][NR];
 #pragma GCC unroll 8
@@ -22,6 +22,9 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
     for (long r = 0; r < rows; ++r) {
       const long k = s * rows + r;
       vec_t<T> b[NR];
+      if (prefetch)  // B's rows are ldb apart, a stride the hardware prefetcher follows late: ask 8 ahead
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; ++j) __builtin_prefetch(Bm + (k + 8) * ldb + j * V, 0, 3);
 #pragma GCC unroll 4
       for (int j = 0; j < NR; ++j) b[j] = vload(Bm + k * ldb + j * V);
 #pragma GCC unroll 8
@@ -41,8 +44,10 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
 template <class T, int MR, int NR>
 inline void gemm_tn_rows(long m0, long m1, long s0, long s1, long rows, const T* A, long lda, const T* mask,
                          const T* Bm, long ldb, T* C, long ldc, bool acc) {
+// The first tile of a panel brings its block of B into cache, asking for rows ahead (a prefetch past the
+// last row is a hint and never faults); the tiles after it find them there, where prefetches only cost.
 #define LSTMKIT_TN_TILE(R) \
-  gemm_tn_tile<T, R, NR>(s0, s1, rows, A + m, lda, mask ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc)
+  gemm_tn_tile<T, R, NR>(s0, s1, rows, A + m, lda, mask ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc, m == m0)
   long m = m0;
   for (; m + MR <= m1; m += MR) LSTMKIT_TN_TILE(MR);
   switch (m1 - m) {  // the last rows in one narrower tile

@@ -48,15 +48,25 @@ inline void gemm_tn_rows(long m0, long m1, long s0, long s1, long rows, const T*
 // last row is a hint and never faults); the tiles after it find them there, where prefetches only cost.
 #define LSTMKIT_TN_TILE(R) \
   gemm_tn_tile<T, R, NR>(s0, s1, rows, A + m, lda, mask ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc, m == m0)
+  // tiles as even as possible: a thread's 26 rows as 6, 5, 5, 5, 5 rather than 6, 6, 6, 6, 2, whose last
+  // tile loads as much of B per multiply-add as three times its rows
+  const long tiles = (m1 - m0 + MR - 1) / MR;
   long m = m0;
-  for (; m + MR <= m1; m += MR) LSTMKIT_TN_TILE(MR);
-  switch (m1 - m) {  // the last rows in one narrower tile
-    case 5: LSTMKIT_TN_TILE(5); break;
-    case 4: LSTMKIT_TN_TILE(4); break;
-    case 3: LSTMKIT_TN_TILE(3); break;
-    case 2: LSTMKIT_TN_TILE(2); break;
-    case 1: LSTMKIT_TN_TILE(1); break;
-    default: break;
+  for (long q = 0; q < tiles; ++q) {
+    const long height = (m1 - m0) * (q + 1) / tiles - (m1 - m0) * q / tiles;
+    if (height == MR) {
+      LSTMKIT_TN_TILE(MR);
+    } else {
+      switch (height) {
+        case 5: LSTMKIT_TN_TILE(5); break;
+        case 4: LSTMKIT_TN_TILE(4); break;
+        case 3: LSTMKIT_TN_TILE(3); break;
+        case 2: LSTMKIT_TN_TILE(2); break;
+        case 1: LSTMKIT_TN_TILE(1); break;
+        default: break;
+      }
+    }
+    m += height;
   }
 #undef LSTMKIT_TN_TILE
 }

@@ -94,8 +94,9 @@ class LSTMCell(nn.Module):
 
     def forward(self, input: Tensor, hx: LSTMState | None = None) -> LSTMState:
         if hx is not None and not self.check_finite and not torch.is_grad_enabled():
-            # streaming inference: a batched step whose tensors the kernel reads as they are (~2x faster
-            # per call than the checks and conversions below, which answer everything else)
+            # streaming inference: a batched step whose tensors the kernel reads as they are skips the
+            # checks and conversions below, which answer everything else (a C4 step: 235k -> 190k
+            # instructions by callgrind, the kernel ~114k of them)
             native = self._native_step()
             out = None if native is None else native.try_step(input, hx)
             if out is not None:

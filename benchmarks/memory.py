@@ -8,7 +8,7 @@ Two numbers per system, each in a fresh process (so one system's cached buffers 
            counted once per storage, at the size of the storage: a view of a larger buffer holds all of it);
            the activation memory that grows with batch and sequence length
     peak   the growth of the process's peak resident memory over three steps (Linux VmHWM, reset after
-                  the set-up, before the first step): saved state, every transient buffer of the forward,
+           the set-up, before the first step): saved state, every transient buffer of the forward,
            backward and optimizer step (native scratch included) and what stays cached for the next
            step (lstmkit's buffer pool, the C library's heap)
 

@@ -196,6 +196,24 @@ def test_nan_propagates_like_torch(dtype: torch.dtype) -> None:
         assert not bool(torch.isnan(y[0]).any()) and not bool(torch.isnan(y[:, :2]).any()), isa
 
 
+def test_float32_tanh_is_accurate_near_zero_and_saturates_on_every_instruction_set() -> None:
+    # one step from a zero state with i = o = σ(50) = 1: c = tanh(g) and h = tanh(tanh(g)), so the kernel's
+    # tanh shows directly; an exp-based tanh loses the relative accuracy near 0 that these values need
+    v = torch.tensor([1e-30, -1e-12, 1e-7, -3e-4, 0.02, -0.3, 0.7, -1.5, 3.0, -5.2, 7.9, -9.0, 20.0, 100.0])
+    hidden = v.numel()
+    ones = torch.full((hidden,), 50.0)
+    xg = torch.cat([ones, torch.zeros(hidden), v, ones]).view(1, 1, 4 * hidden)
+    inputs = RecurrenceInputs(xg, torch.zeros(1, hidden), torch.zeros(1, hidden))
+    params = RecurrenceParams(torch.zeros(4 * hidden, hidden))
+    want_c = torch.tanh(v.double())
+    for isa in native_module().isas():
+        with instruction_set(isa):
+            _, h, c, _ = NativeKernel().forward(inputs, params, False, False)
+        for got, want in ((c[0], want_c), (h[0], torch.tanh(want_c))):
+            relative = ((got.double() - want).abs() / want.abs()).max()
+            assert float(relative) < 1e-6, (isa, got, want)
+
+
 def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
     inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
     y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)

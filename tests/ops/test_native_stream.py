@@ -147,6 +147,8 @@ def test_bad_input_is_rejected() -> None:
         NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 9), ln_weight_ih=torch.ones(36))
     with pytest.raises(TypeError, match="float32/float64 on CPU"):
         NativeCellStep(torch.zeros(36, 4, dtype=torch.float16), torch.zeros(36, 9, dtype=torch.float16))
+    with pytest.raises(TypeError, match="expected an LSTMCell or LSTM module, got dict"):
+        native_cell_step({"weight_ih": torch.zeros(36, 4)}, torch.randn(2, 4))
     from lstmkit.ops.native import native_module
 
     with pytest.raises(ValueError, match="dims: expected 20 integers"):  # the compiled plan checks its sizes

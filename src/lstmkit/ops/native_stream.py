@@ -187,9 +187,9 @@ class NativeCellStep:
         Returns:
             The new ``(h (B, R), c (B, H))``.
         """
-        self.refresh()
-        if isinstance(state, tuple) and len(state) == 2 and self.accepts(x, *state):
-            return self._run(x, *state)
+        out = self.try_step(x, state)  # refreshes the weights first
+        if out is not None:
+            return out
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
             got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
@@ -237,9 +237,9 @@ class NativeCellStep:
 
         For modules whose general path checks and converts everything else with their own messages.
         """
+        self.refresh()
         if type(state) is not tuple or len(state) != 2:
             return None
-        self.refresh()
         h, c = state
         return self._run(x, h, c) if self.accepts(x, h, c) else None
 
@@ -345,6 +345,8 @@ def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LS
 
 def parameter_key(module: torch.nn.Module) -> tuple[int, ...]:
     """The identities of a module's own parameters: replacing one (``cell.weight_hh = ...``) changes it."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"expected an LSTMCell or LSTM module, got {type(module).__name__}")
     return tuple(map(id, module._parameters.values()))
 
 

@@ -48,8 +48,9 @@ struct ForwardBuffers {
   T* y;        // (T, B, R)
   T* hs;       // (T+1, B, Rp) states h_0..h_T (2 slots used round-robin when !keep)
   T* cs;       // (T+1, B, Hp) states c_0..c_T (2 slots when !keep)
-  T* gates;    // (T, B, 4Hp) i, f, g, o after their nonlinearities (1 slot when !keep); not with layer
-               // norm and I > 0 (the backward recomputes them from x̂_hh, x̂_ih, the gains and the bias)
+  T* gates;    // (T, B, 4Hp) i, f, g, o after their nonlinearities (1 slot when !keep); may be null with
+               // layer norm and I > 0: the backward then recomputes them from x̂_hh, x̂_ih, the gains and
+               // the bias (the caller chooses: native.py's KEEP_LN_GATES_BYTES)
   T* th;       // (T, B, Hp) tanh(ĉ_t), ĉ = LN_c(c̃) or c̃
   T* ctil;     // (T, B, Hp) c̃_t before zoneout (zoneout_c only)
   T* r;        // (T, B, Hp) o ⊙ tanh(ĉ) before the projection (projection only)

@@ -111,7 +111,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       if (t > 0) {  // this row's saved state of step t-1, which the forward wrote long ago: a step ahead
         const long prev = row - B;
         if (ln_in) prefetch_row(f.xhat_hh + prev * GW, GW, false);
-        else prefetch_row(f.gates + prev * G4, G4, false);
+        if (f.gates) prefetch_row(f.gates + prev * G4, G4, false);
         prefetch_row(f.th + prev * Hp, Hp, false);
         prefetch_row(f.cs + (t - 1) * B * Hp + b * Hp, Hp, false);
         prefetch_row(w.dhh + prev * 4 * H, 4 * H, true);
@@ -128,7 +128,8 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       const T* cp = f.cs + t * B * Hp + b * Hp;
       const T* ct = d.zoneout_c ? f.ctil + row * Hp : f.cs + (t + 1) * B * Hp + b * Hp;
       const T* gate = f.gates + row * G4;
-      if (ln_in) {  // the gates again, as the forward computed them: a from both norms' outputs, then σ, tanh
+      if (ln_in && !f.gates) {  // the gates again, as the forward computed them: a from both norms'
+                                // outputs, then σ, tanh
         const T* x1 = f.xhat_hh + row * GW;
         const T* x2 = f.xhat_ih ? f.xhat_ih + row * GW : Xih + k * GW;
         for (long j = 0; j < GW; j += V)

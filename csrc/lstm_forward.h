@@ -124,9 +124,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         a = Apad;
       }
       const T* cp = cprev + b * Hp;
-      // the backward recomputes these gates from x̂_hh, x̂_ih and the gains when layer norm has the input
-      // projection inside (lstm_backward.h), so they are not written to memory then
-      T* gate = ln_in ? Gs : f.gates + row * G4;
+      // with layer norm and the input projection inside, no gates buffer means the backward recomputes
+      // them from x̂_hh, x̂_ih and the gains (lstm_backward.h), so they are not written to memory
+      T* gate = ln_in && !f.gates ? Gs : f.gates + row * G4;
       T* cn = cnext + b * Hp;
       if (d.lengths && t >= f.len[b]) {  // frozen: keep the state, output zeros
         vcopy<T>(hnext + b * Rp, hprev + b * Rp, Rp);

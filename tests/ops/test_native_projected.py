@@ -260,6 +260,31 @@ def test_layer_norm_keeps_the_normalized_input_projection_only_when_recomputing_
     assert (mean_ih.numel() == 4 * 3) != kept
 
 
+OTHER_FLAGS = [f for f in FLAGS if f != "layer_norm"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{"layer_norm"}, *({"layer_norm", f} for f in OTHER_FLAGS), {"layer_norm", *OTHER_FLAGS}],
+    ids=lambda f: "+".join(sorted(f)),
+)
+@pytest.mark.parametrize("keep_bytes, kept", [(0, False), (1 << 40, True)], ids=["recomputed", "kept"])
+def test_layer_norm_gates_kept_or_recomputed_give_the_reference_gradients(
+    flags: set[str], keep_bytes: int, kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the backward reads the kept gates, or recomputes them from x̂_hh, x̂_ih, the gains and the bias
+    from lstmkit.ops import native
+
+    assert native.KERNEL is not None
+    monkeypatch.setattr(native, "KEEP_LN_GATES_BYTES", keep_bytes)
+    torch.manual_seed(11)
+    projection, state, params = make_case(flags, 5, 4, 3, 6, torch.float64)
+    probe = state._replace(xg=projection.x.new_empty((5, 4, 0)))
+    *_, saved = native.KERNEL.forward(probe, params, "coupled" in flags, True, projection)
+    assert (saved[2].numel() > 0) == kept
+    check(projection, state, params, "coupled" in flags, 1e-10)
+
+
 @pytest.mark.parametrize("used", [(0,), (1,), (2,), (1, 2)], ids=["y", "h_T", "c_T", "state"])
 def test_outputs_the_loss_does_not_use_get_no_gradient_buffers(used: tuple[int, ...]) -> None:
     # their gradients arrive as None (not materialized as zeros) and the kernel treats them as zeros

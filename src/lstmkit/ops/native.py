@@ -61,6 +61,13 @@ class InputProjection(NamedTuple):
     ln_bias: Tensor | None = None
 
 
+KEEP_LN_GATES_BYTES = 8 << 20
+"""Layer norm with the input projection inside keeps its gates for the backward up to this many bytes of
+them, and above it the backward recomputes them from x̂_hh, x̂_ih, the gains and the bias. Measured in
+paired one-thread runs of a forward and backward: keeping them took 7-12% off the backward at C1 (3.3 MB of
+gates; the recomputation waits on memory there), and cost 4% at C3 (16 MB) and 0.5% at C2 (26 MB), where
+writing and reading them back costs more than the activations."""
+
 MIN_ROWS_PER_THREAD = 4
 """A thread gets at least this many batch rows; smaller slices cost more to start than they save."""
 
@@ -194,7 +201,9 @@ class NativeKernel:
         none = lay.empty(dtype)
         hs = big(steps + 1 if keep else 2, batch, rp)
         cs = big(steps + 1 if keep else 2, batch, hp)
-        gates = none if ln_in else big(slots, batch, 4 * hp)  # ln_in: the backward recomputes them
+        gates_bytes = slots * batch * 4 * hp * inputs.xg.element_size()
+        recompute_gates = ln_in and (not keep or gates_bytes > KEEP_LN_GATES_BYTES)
+        gates = none if recompute_gates else big(slots, batch, 4 * hp)
         th = big(slots, batch, hp)
         ctil = big(slots, batch, hp) if zc else none
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none

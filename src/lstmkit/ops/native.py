@@ -201,9 +201,10 @@ class NativeKernel:
         none = lay.empty(dtype)
         hs = big(steps + 1 if keep else 2, batch, rp)
         cs = big(steps + 1 if keep else 2, batch, hp)
+        # ln_in writes its gates only for a backward that reads them (KEEP_LN_GATES_BYTES)
         gates_bytes = slots * batch * 4 * hp * inputs.xg.element_size()
-        recompute_gates = ln_in and (not keep or gates_bytes > KEEP_LN_GATES_BYTES)
-        gates = none if recompute_gates else big(slots, batch, 4 * hp)
+        write_gates = not ln_in or (keep and gates_bytes <= KEEP_LN_GATES_BYTES)
+        gates = big(slots, batch, 4 * hp) if write_gates else none
         th = big(slots, batch, hp)
         ctil = big(slots, batch, hp) if zc else none
         r = inputs.xg.new_zeros((slots, batch, hp)) if proj else none

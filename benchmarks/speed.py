@@ -226,6 +226,7 @@ def run_table(args: argparse.Namespace) -> None:
         print(header)
         print("|" + "---|" * (len(args.configs) + 1))
         rows: dict[str, list[str]] = {}
+        medians: dict[str, dict[str, float]] = {}
         for cname in args.configs:
             config = CONFIGS[cname]
             b, t, i, h = config
@@ -247,6 +248,7 @@ def run_table(args: argparse.Namespace) -> None:
             base = result.get("torch.nn.LSTM")
             flops = step_flops(config, mode == "train")
             for name, ms in result.items():
+                medians.setdefault(name, {})[cname] = ms
                 ratio = f"{ms / base:.2f}x" if base else "-"
                 rate = flops / (ms / 1e3) / 1e9
                 rows.setdefault(name, []).append(
@@ -255,8 +257,26 @@ def run_table(args: argparse.Namespace) -> None:
             print(f"<!-- {cname} done -->", file=sys.stderr)
         for name, cells in rows.items():
             print(f"| {name} | " + " | ".join(cells) + " |")
+        print_variant_ratios(medians, args.configs)
     if "stream" in args.modes:
         run_stream(args)
+
+
+def print_variant_ratios(medians: dict[str, dict[str, float]], configs: list[str]) -> None:
+    """Each variant's median over its own backend's plain LSTM in the same run (issue 5: at most 1.25x)."""
+    lines = []
+    for name, times in medians.items():
+        backend, _, variant = name.removeprefix("lstmkit ").partition(" ")
+        plain = medians.get(f"lstmkit {backend}")
+        if variant not in VARIANTS or plain is None:
+            continue
+        cells = [f"{times[c] / plain[c]:.2f}x" if c in times and c in plain else "-" for c in configs]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if lines:
+        print("\n(variants against their backend's plain LSTM in this run)")
+        print("| system | " + " | ".join(configs) + " |")
+        print("|" + "---|" * (len(configs) + 1))
+        print("\n".join(lines))
 
 
 def run_stream(args: argparse.Namespace) -> None:

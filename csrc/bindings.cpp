@@ -211,6 +211,41 @@ void pack(bool f64, int64_t out_ptr, int64_t K, int64_t N, int64_t width, const 
     pack_blocks(out<float>(out_ptr), K, N, width, blocks);
 }
 
+// Sums over the threads' copies of a buffer, each into its own output: for each spec (dst, offset, groups,
+// group_stride, n), dst[g·n + j] = Σ_k src[k·stride + offset + g·group_stride + j] for g < groups, j < n.
+// The backward's per-gate vector gradients (csrc/layout.h's dparams, one row of `stride` per thread) come
+// out unpadded, one tensor each, in one call.
+template <class T>
+void gather_sums_of(const T* src, long threads, long stride, const std::vector<std::array<int64_t, 5>>& spec) {
+  for (const auto& v : spec) {
+    T* dst = out<T>(v[0]);
+    const long offset = v[1], groups = v[2], group_stride = v[3], n = v[4];
+    for (long g = 0; g < groups; ++g)
+      for (long j = 0; j < n; ++j) {
+        T sum = 0;
+        for (long k = 0; k < threads; ++k) sum += src[k * stride + offset + g * group_stride + j];
+        dst[g * n + j] = sum;
+      }
+  }
+}
+
+void gather_sums(bool f64, int64_t src_ptr, int64_t threads, int64_t stride,
+                 const std::vector<std::array<int64_t, 5>>& spec) {
+  if (src_ptr == 0 || threads < 1 || stride < 1)
+    throw std::invalid_argument("gather_sums: need a source, threads >= 1 and stride >= 1");
+  for (const auto& v : spec) {
+    const int64_t offset = v[1], groups = v[2], group_stride = v[3], n = v[4];
+    if (v[0] == 0 || offset < 0 || groups < 1 || group_stride < 0 || n < 0 ||
+        offset + (groups - 1) * group_stride + n > stride)
+      throw std::invalid_argument("gather_sums: an output reads outside a thread's row of the source");
+  }
+  py::gil_scoped_release nogil;
+  if (f64)
+    gather_sums_of(in<double>(src_ptr), threads, stride, spec);
+  else
+    gather_sums_of(in<float>(src_ptr), threads, stride, spec);
+}
+
 // Fills n floats at ptr with Bernoulli(p) 0/1 values from a counter-based hash of (seed, index).
 void bernoulli(bool f64, int64_t ptr, int64_t n, double p, uint64_t seed) {
   if (n < 0) throw std::invalid_argument("bernoulli: n must be >= 0");
@@ -256,6 +291,8 @@ PYBIND11_MODULE(_native, m) {
         py::arg("width"), py::arg("out"));
   m.def("pack", &pack, py::arg("f64"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("width"),
         py::arg("blocks"), "Pack source blocks into a (rows, cols) matrix in column panels (see bindings.cpp).");
+  m.def("gather_sums", &gather_sums, py::arg("f64"), py::arg("src"), py::arg("threads"), py::arg("stride"),
+        py::arg("outputs"), "Sum the threads' rows of src into one output per spec (see bindings.cpp).");
   m.def("bernoulli", &bernoulli, py::arg("f64"), py::arg("ptr"), py::arg("n"), py::arg("p"), py::arg("seed"));
   m.def("isa", [] { return std::string(current.name); }, "The instruction set in use.");
   m.def("threading", [] { return std::string(lstmkit::uses_openmp() ? "openmp" : "std::thread"); },

@@ -71,6 +71,28 @@ def test_vectors_share_one_buffer_and_sum_where_grouped() -> None:
     assert peep.untyped_storage().data_ptr() == summed.untyped_storage().data_ptr()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gather_sums_adds_the_threads_rows_into_one_output_each(dtype: torch.dtype) -> None:
+    src = torch.arange(3 * 10, dtype=dtype).view(3, 10)  # three threads' rows of 10
+    rows = torch.empty(2, 3, dtype=dtype)  # two groups of 3 at offsets 1 and 5
+    flat = torch.empty(4, dtype=dtype)  # one run of 4 at offset 6
+    specs = [(rows.data_ptr(), 1, 2, 4, 3), (flat.data_ptr(), 6, 1, 0, 4)]
+    native_module().gather_sums(dtype == torch.float64, src.data_ptr(), 3, 10, specs)
+    total = src.sum(0)
+    assert torch.equal(rows, torch.stack([total[1:4], total[5:8]]))
+    assert torch.equal(flat, total[6:10])
+
+
+def test_gather_sums_refuses_to_read_past_a_threads_row() -> None:
+    src, dst = torch.zeros(2, 8), torch.full((4,), 7.0)
+    with pytest.raises(ValueError, match="outside a thread's row"):
+        past = (dst.data_ptr(), 1, 2, 4, 4)  # the second group ends at 1 + 4 + 4 > 8
+        native_module().gather_sums(False, src.data_ptr(), 2, 8, [past])
+    with pytest.raises(ValueError, match="threads >= 1"):
+        native_module().gather_sums(False, src.data_ptr(), 0, 8, [])
+    assert torch.equal(dst, torch.full((4,), 7.0))
+
+
 def test_a_block_outside_the_matrix_is_an_error_not_a_write() -> None:
     out = torch.zeros(4 * 4)
     src = torch.ones(3, 3)

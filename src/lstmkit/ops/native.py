@@ -404,18 +404,20 @@ class NativeKernel:
             (None if projection is None else projection.ln_bias, bias_slot or (17, 21), ln_in),
             (projection.bias if ln_in and projection is not None else None, (21, 25), True),
         ]
-        if all(tensor is None for tensor, _, _ in wanted):
-            return [None] * len(wanted)
-        sums = dparams.sum(0)
         out: list[Tensor | None] = []
+        specs = []
         for tensor, (first, stop), dense in wanted:
             if tensor is None:
                 out.append(None)
-            elif dense:
-                out.append(sums[first * hp : first * hp + tensor.numel()].clone().view(tensor.shape))
-            else:
-                rows = sums[first * hp : stop * hp].view(stop - first, hp)[:, :hidden]
-                out.append(rows.clone().view(tensor.shape))
+                continue
+            grad = dparams.new_empty(tensor.shape)
+            rows, width = (1, tensor.numel()) if dense else (stop - first, hidden)
+            specs.append((grad.data_ptr(), first * hp, rows, hp, width))
+            out.append(grad)
+        if specs:  # the threads' sums, unpadded, one tensor each, in one native call
+            threads, stride = dparams.shape
+            f64 = dparams.dtype == torch.float64
+            native_module().gather_sums(f64, dparams.data_ptr(), threads, stride, specs)
         return out
 
     @staticmethod

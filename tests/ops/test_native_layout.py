@@ -93,6 +93,18 @@ def test_gather_sums_refuses_to_read_past_a_threads_row() -> None:
     assert torch.equal(dst, torch.full((4,), 7.0))
 
 
+def test_vector_gradients_refuse_a_vector_of_another_size() -> None:
+    # the gather writes rows x width values into each gradient: a vector of another size never reaches it
+    from lstmkit.ops.native import NativeKernel
+    from lstmkit.ops.types import RecurrenceParams
+
+    hidden, hp = 5, 16
+    peephole = torch.zeros(2, hidden)  # a peephole has 3 rows
+    params = RecurrenceParams(torch.zeros(4 * hidden, hidden), None, peephole)
+    with pytest.raises(ValueError, match=r"shape \(2, 5\): expected 3 x 5"):
+        NativeKernel._vector_grads(torch.zeros(1, 25 * hp), hp, hidden, params, None)
+
+
 def test_a_block_outside_the_matrix_is_an_error_not_a_write() -> None:
     out = torch.zeros(4 * 4)
     src = torch.ones(3, 3)

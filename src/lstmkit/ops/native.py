@@ -410,8 +410,11 @@ class NativeKernel:
             if tensor is None:
                 out.append(None)
                 continue
-            grad = dparams.new_empty(tensor.shape)
             rows, width = (1, tensor.numel()) if dense else (stop - first, hidden)
+            if rows * width != tensor.numel():  # the native gather writes rows * width values
+                shape = tuple(tensor.shape)
+                raise ValueError(f"a per-gate vector of shape {shape}: expected {rows} x {width} values")
+            grad = dparams.new_empty(tensor.shape)
             specs.append((grad.data_ptr(), first * hp, rows, hp, width))
             out.append(grad)
         if specs:  # the threads' sums, unpadded, one tensor each, in one native call

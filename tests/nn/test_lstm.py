@@ -420,7 +420,7 @@ def test_native_step_from_zeros_for_changing_batch_sizes_and_dtypes() -> None:
     # a step without a state reads a cached zero buffer: it must grow with the batch, follow the dtype
     # and never be written
     from lstmkit.ops.dispatch import native_kernel
-    from lstmkit.ops.native_stream import LAYER_STEPS
+    from lstmkit.ops.native_stream import STEPS
 
     if native_kernel() is None:
         pytest.skip("the native kernel is not built")
@@ -434,7 +434,7 @@ def test_native_step_from_zeros_for_changing_batch_sizes_and_dtypes() -> None:
             torch.testing.assert_close(y, out[0])
             torch.testing.assert_close(h, h_ref)
             torch.testing.assert_close(c, c_ref)
-            zeros = LAYER_STEPS[lstm].zeros
+            zeros = STEPS[lstm].zeros
             assert zeros is not None and zeros.dtype == dtype and not zeros.any()
 
 

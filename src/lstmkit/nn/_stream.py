@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend
-from lstmkit.ops.native_stream import LAYER_STEPS, LayerSteps, NativeCellStep, parameter_key, plain_cpu
+from lstmkit.ops.native_stream import NativeCellStep, module_steps, plain_cpu
 from lstmkit.ops.types import LSTMState
 
 if TYPE_CHECKING:
@@ -42,6 +42,11 @@ def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:
     return h.shape == (*lead, lstm.state_size) and c.shape == (*lead, lstm.hidden_size)
 
 
+def _layer_steps(lstm: LSTM) -> list[NativeCellStep]:
+    cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
+    return [NativeCellStep(**cell, coupled_gates=lstm.coupled_gates) for cell in cells]
+
+
 def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:
     """Advance ``x`` ``(B, I)`` one step through every layer of ``lstm`` with the native kernel.
 
@@ -49,12 +54,7 @@ def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Ten
     when a parameter object is replaced; in-place updates are picked up by the steps themselves. Every layer
     writes straight into its slot of the returned ``(L, B, R)`` and ``(L, B, H)`` states.
     """
-    key = parameter_key(lstm)
-    cached = LAYER_STEPS.get(lstm)
-    if cached is None or cached.key != key:
-        cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
-        steps = [NativeCellStep(**cell, coupled_gates=lstm.coupled_gates) for cell in cells]
-        cached = LAYER_STEPS[lstm] = LayerSteps(key, steps)
+    cached = module_steps(lstm, _layer_steps)
     layers, batch = lstm.num_layers, x.shape[0]
     rsize, hidden = lstm.state_size, lstm.hidden_size
     # an allocation costs ~1-1.5 us at batch 1 (a slice and a view of one shared buffer cost more);

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,10 +321,18 @@ class NativeStream:
         return self.state[0]
 
 
+@dataclass
+class ModuleSteps:
+    """The native steps cached for one module: one for an ``LSTMCell``, one per layer for ``LSTM.step``."""
+
+    key: tuple[int, ...]  # parameter_key of the module the steps were built from
+    steps: list[NativeCellStep]
+    zeros: Tensor | None = None  # LSTM.step's zero state for hx=None, kept for the next call of the same size
+
+
 # Packed weights per module, outside the module (its deepcopy, pickling and state_dict never see them),
-# keyed by the identities of its parameters so that a replaced parameter rebuilds the step.
-_CellEntry = tuple[tuple[int, ...], NativeCellStep]
-_CELL_STEPS: weakref.WeakKeyDictionary[Any, _CellEntry] = weakref.WeakKeyDictionary()
+# keyed by the identities of its parameters so that a replaced parameter rebuilds the steps.
+STEPS: weakref.WeakKeyDictionary[Any, ModuleSteps] = weakref.WeakKeyDictionary()
 
 
 def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
@@ -350,25 +359,23 @@ def parameter_key(module: torch.nn.Module) -> tuple[int, ...]:
     return tuple(map(id, module._parameters.values()))
 
 
+def module_steps(module: torch.nn.Module, build: Callable[[Any], list[NativeCellStep]]) -> ModuleSteps:
+    """The cached :class:`ModuleSteps` of ``module``, from ``build(module)`` on first use and again
+    whenever one of its parameters was replaced."""
+    key = parameter_key(module)
+    entry = STEPS.get(module)
+    if entry is None or entry.key != key:
+        entry = STEPS[module] = ModuleSteps(key, build(module))
+    return entry
+
+
+def _cell_steps(cell: Any) -> list[NativeCellStep]:
+    return [NativeCellStep.from_module(cell)]
+
+
 def cell_step_for(cell: Any) -> NativeCellStep:
     """The cached :class:`NativeCellStep` of an ``LSTMCell`` module, rebuilt if a parameter was replaced."""
-    key = parameter_key(cell)
-    entry = _CELL_STEPS.get(cell)
-    if entry is None or entry[0] != key:
-        entry = _CELL_STEPS[cell] = (key, NativeCellStep.from_module(cell))
-    return entry[1]
-
-
-@dataclass
-class LayerSteps:
-    """What ``LSTM.step`` keeps per module: one native step per layer, and zeros the kernel only reads."""
-
-    key: tuple[int, ...]  # parameter_key of the LSTM the steps were built from
-    steps: list[NativeCellStep]
-    zeros: Tensor | None = None  # the zero state for hx=None, kept for the next call of the same size
-
-
-LAYER_STEPS: weakref.WeakKeyDictionary[Any, LayerSteps] = weakref.WeakKeyDictionary()
+    return module_steps(cell, _cell_steps).steps[0]
 
 
 def repack(module: Any) -> None:
@@ -380,10 +387,7 @@ def repack(module: Any) -> None:
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"repack expects an LSTMCell or LSTM module, got {type(module).__name__}")
-    entry = _CELL_STEPS.get(module)
+    entry = STEPS.get(module)
     if entry is not None:
-        entry[1].refresh(force=True)
-    layers = LAYER_STEPS.get(module)
-    if layers is not None:
-        for layer_step in layers.steps:
-            layer_step.refresh(force=True)
+        for step in entry.steps:
+            step.refresh(force=True)

@@ -20,6 +20,16 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, x[:, -1, :1] * 2
 
 
+def assert_resumes_identically(model: Model, loaded: Model, x: np.ndarray, y: np.ndarray) -> None:
+    """One more epoch from the same seed gives identical weights: the optimizer state came along."""
+    set_seed(5)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    set_seed(5)
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for name, tensor in model.module.state_dict().items():
+        torch.testing.assert_close(loaded.module.state_dict()[name], tensor, rtol=0, atol=0)
+
+
 def test_round_trip_predictions_and_resumed_training_match(tmp_path: Path) -> None:
     set_seed(0)
     x, y = _data()
@@ -34,13 +44,7 @@ def test_round_trip_predictions_and_resumed_training_match(tmp_path: Path) -> No
         loaded.loss_name == "mse" and [m.name for m in loaded.metrics] == ["mae"] and loaded.clipnorm == 1.0
     )
     assert isinstance(loaded.optimizer, torch.optim.Adam)
-    # the optimizer state came along: one more identical step gives identical weights
-    set_seed(5)
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    set_seed(5)
-    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    for name, tensor in model.module.state_dict().items():
-        torch.testing.assert_close(loaded.module.state_dict()[name], tensor, rtol=0, atol=0)
+    assert_resumes_identically(model, loaded, x, y)  # the optimizer state came along
 
 
 def test_saved_file_is_plain_safetensors_with_kind(tmp_path: Path) -> None:
@@ -90,3 +94,67 @@ def test_corrupt_truncated_and_foreign_files(tmp_path: Path) -> None:
 def test_save_before_build_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not built yet"):
         Sequential([LSTM(2)]).save(tmp_path / "m.lstmkit")
+
+
+def _as_lstmkit_0_1(
+    tensors: dict[str, torch.Tensor], config: dict, order: list[str]
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """A file's content in lstmkit 0.1's layout: each ``ln_affine`` (2, 9H) as six vectors, interleaved
+    (ln_weight_ih, ln_bias_ih, ln_weight_hh, ln_bias_hh, ln_weight_c, ln_bias_c), the optimizer's
+    per-parameter entries likewise, every later index shifted by five. ``order``: the trainable
+    parameters' names in module order, which the optimizer's indices follow (a file's keys come back
+    sorted)."""
+    parts = [f"ln_{kind}_{part}" for part in ("ih", "hh", "c") for kind in ("weight", "bias")]
+
+    def split(value: torch.Tensor) -> list[torch.Tensor]:
+        hidden = value.shape[-1] // 9
+        spans = [(0, 4 * hidden), (4 * hidden, 8 * hidden), (8 * hidden, 9 * hidden)]
+        return [value[row, a:b].clone() for a, b in spans for row in (0, 1)]
+
+    out = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
+    for key in [k for k in out if ".ln_affine" in k]:
+        value = out.pop(key)
+        for part, piece in zip(parts, split(value), strict=True):
+            out[key.replace("ln_affine", part)] = piece
+    old_index, mapping = 0, {}
+    for index, name in enumerate(order):
+        width = 6 if ".ln_affine" in name else 1
+        mapping[index] = list(range(old_index, old_index + width))
+        old_index += width
+    opt = config["optimizer"]
+    scalars = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, field = key.split(".", 2)
+            targets = mapping[int(index)]
+            pieces = (
+                split(value) if len(targets) == 6 and value.dim() > 0 else [value.clone() for _ in targets]
+            )
+            for target, piece in zip(targets, pieces, strict=True):
+                out[f"optimizer.{target}.{field}"] = piece
+    for index, entry in opt["scalars"].items():
+        for target in mapping[int(index)]:
+            scalars[str(target)] = entry
+    group = {**opt["param_groups"][0], "params": list(range(old_index))}
+    return out, {**config, "optimizer": {**opt, "param_groups": [group], "scalars": scalars}}
+
+
+def test_a_layer_norm_model_saved_by_lstmkit_0_1_loads_with_its_optimizer_state(tmp_path: Path) -> None:
+    from lstmkit.utils.serialization import save_bundle
+
+    set_seed(0)
+    x, y = _data()
+    model = Sequential([LSTM(4, input_shape=(5, 2), layer_norm=True, return_sequences=True),
+                        LSTM(3, layer_norm=True, peephole=True), Dense(1)])  # fmt: skip
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path, old_path = tmp_path / "new.lstmkit", tmp_path / "old.lstmkit"
+    model.save(path)
+    tensors, config = load_bundle(path)
+    order = [name for name, p in model.module.named_parameters() if p.requires_grad]
+    old_tensors, old_config = _as_lstmkit_0_1(tensors, config, order)
+    assert any(".ln_weight_c" in k for k in old_tensors) and not any("ln_affine" in k for k in old_tensors)
+    save_bundle(old_path, old_tensors, old_config)
+    loaded = load_model(old_path)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert_resumes_identically(model, loaded, x, y)  # the moments were regrouped as the weights were

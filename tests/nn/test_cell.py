@@ -118,3 +118,19 @@ def test_native_streaming_step_takes_strided_and_subclassed_tensors() -> None:
             got, want = cell(*args), ref(*args)
             torch.testing.assert_close(got[0], want[0], rtol=1e-10, atol=1e-12)
             torch.testing.assert_close(got[1], want[1], rtol=1e-10, atol=1e-12)
+
+
+def test_cell_state_dict_of_lstmkit_0_1_with_six_layer_norm_vectors_loads() -> None:
+    torch.manual_seed(4)
+    source = LSTMCell(3, 5, layer_norm=True)
+    with torch.no_grad():
+        source.ln_affine.add_(0.1 * torch.randn_like(source.ln_affine))
+    gains, biases = source.ln_affine.detach()
+    old = {k: v for k, v in source.state_dict().items() if k != "ln_affine"}
+    for part, (a, b) in zip(("ih", "hh", "c"), [(0, 20), (20, 40), (40, 45)], strict=True):
+        old[f"ln_weight_{part}"], old[f"ln_bias_{part}"] = gains[a:b].clone(), biases[a:b].clone()
+    target = LSTMCell(3, 5, layer_norm=True)
+    target.load_state_dict(old)
+    assert torch.equal(target.ln_affine, source.ln_affine)
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(target(x)[0], source(x)[0], rtol=0, atol=0)

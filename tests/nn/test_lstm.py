@@ -232,12 +232,61 @@ def test_forget_bias_and_coupled_gates_parameters() -> None:
     assert bool((coupled.weight_hh_l0.grad[4:8] == 0).all()), "the forget rows are unused with coupled gates"
 
 
+def test_forget_bias_without_biases_goes_to_the_input_norms_bias() -> None:
+    lstm = LSTM(3, 4, bias=False, layer_norm=True, forget_bias=1.0)
+    expected = torch.zeros(36)
+    expected[4:8] = 1.0  # LN_ih's bias is ln_affine[1, :4H]; its forget gate rows are H..2H
+    assert torch.equal(lstm.ln_affine_l0[1], expected) and torch.equal(lstm.ln_affine_l0[0], torch.ones(36))
+
+
+def as_lstmkit_0_1(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict in lstmkit 0.1's layout: six layer-norm vectors per cell instead of ``ln_affine``."""
+    out = {}
+    for key, value in state.items():
+        if "ln_affine" not in key:
+            out[key] = value
+            continue
+        hidden = value.shape[1] // 9
+        for part, (a, b) in zip(
+            ("ih", "hh", "c"),
+            [(0, 4 * hidden), (4 * hidden, 8 * hidden), (8 * hidden, 9 * hidden)],
+            strict=True,
+        ):
+            out[key.replace("ln_affine", f"ln_weight_{part}")] = value[0, a:b].clone()
+            out[key.replace("ln_affine", f"ln_bias_{part}")] = value[1, a:b].clone()
+    return out
+
+
+def test_state_dict_of_lstmkit_0_1_with_six_layer_norm_vectors_loads() -> None:
+    torch.manual_seed(3)
+    source = LSTM(3, 4, num_layers=2, bidirectional=True, layer_norm=True, peephole=True)
+    with torch.no_grad():
+        for name, param in source.named_parameters():
+            if "ln_affine" in name:
+                param.add_(0.1 * torch.randn_like(param))
+    old = as_lstmkit_0_1(source.state_dict())
+    assert "ln_bias_c_l1_reverse" in old and not any("ln_affine" in k for k in old)
+    target = LSTM(3, 4, num_layers=2, bidirectional=True, layer_norm=True, peephole=True)
+    target.load_state_dict(old)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(target.state_dict()[name], tensor), name
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(target(x)[0], source(x)[0], rtol=0, atol=0)
+    # a cell with only some of the old vectors is not guessed at: strict loading names what is off
+    del old["ln_weight_c_l0"]
+    with pytest.raises(
+        RuntimeError, match=r"(?s)Missing key\(s\).*ln_affine_l0.*Unexpected key\(s\).*ln_bias_c_l0"
+    ):
+        LSTM(3, 4, num_layers=2, bidirectional=True, layer_norm=True, peephole=True).load_state_dict(old)
+
+
 def test_parameter_names_extend_torchs() -> None:
     lstm = LSTM(3, 4, bidirectional=True, proj_size=2, peephole=True, layer_norm=True)
     names = [n for n, _ in lstm.named_parameters()]
     torch_names = [n for n, _ in torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2).named_parameters()]
     assert [n for n in names if n in torch_names] == torch_names
-    assert {"weight_peephole_l0", "ln_weight_ih_l0_reverse", "ln_bias_c_l0"} <= set(names)
+    assert {"weight_peephole_l0", "ln_affine_l0", "ln_affine_l0_reverse"} <= set(names)
+    assert lstm.ln_affine_l0.shape == (2, 36)
     strict = LSTM(3, 4, bidirectional=True, proj_size=2)
     strict.load_state_dict(torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2).state_dict())
 

@@ -298,3 +298,74 @@ def test_outputs_the_loss_does_not_use_get_no_gradient_buffers(used: tuple[int, 
     want = torch.autograd.grad(sum(expected[k].sum() for k in used), wrt)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def packed(projection: InputProjection, params: RecurrenceParams) -> Tensor:
+    """The six layer-norm vectors as one ``(2, 9H)`` leaf, laid out as ``layer_norm_parts`` reads it."""
+    gains = torch.cat([projection.ln_weight, params.ln_hh_weight, params.ln_c_weight])  # type: ignore[list-item]
+    biases = torch.cat([projection.ln_bias, params.ln_hh_bias, params.ln_c_bias])  # type: ignore[list-item]
+    return torch.stack([gains, biases]).detach().requires_grad_()
+
+
+def without_vectors(
+    projection: InputProjection, params: RecurrenceParams
+) -> tuple[InputProjection, RecurrenceParams]:
+    return projection._replace(ln_weight=None, ln_bias=None), params._replace(
+        ln_hh_weight=None, ln_hh_bias=None, ln_c_weight=None, ln_c_bias=None
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{"layer_norm"}, {"layer_norm", "no_bias", "peephole"}, {"layer_norm", "proj", "lengths", "zoneout"}],
+    ids=["layer_norm", "no_bias+peephole", "proj+lengths+zoneout"],
+)
+@pytest.mark.parametrize("hidden", [7, 16])
+def test_packed_layer_norm_gives_the_reference_and_one_gradient(flags: set[str], hidden: int) -> None:
+    torch.manual_seed(11)
+    projection, state, params = make_case(flags, 6, 5, 3, hidden, torch.float64)
+    ln_affine = packed(projection, params)
+    bare_projection, bare_params = without_vectors(projection, params)
+    outs = projected_recurrence(bare_projection, state, bare_params, ln_affine=ln_affine)
+    expected = recurrence(state._replace(xg=gate_inputs(projection)), params)
+    for got, want in zip(outs, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    seeds = [torch.randn_like(o) for o in outs]
+    others = leaves(bare_projection, state, bare_params)
+    got_grads = torch.autograd.grad(outs, [ln_affine, *others], seeds)
+    vectors = [projection.ln_weight, params.ln_hh_weight, params.ln_c_weight]
+    vectors += [projection.ln_bias, params.ln_hh_bias, params.ln_c_bias]
+    want_grads = torch.autograd.grad(expected, [*vectors, *others], seeds)
+    want_affine = torch.stack([torch.cat(want_grads[:3]), torch.cat(want_grads[3:6])])
+    torch.testing.assert_close(got_grads[0], want_affine, rtol=1e-10, atol=1e-10)
+    for got, want in zip(got_grads[1:], want_grads[6:], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_packed_layer_norm_gradcheck() -> None:
+    torch.manual_seed(12)
+    projection, state, params = make_case({"layer_norm", "peephole"}, 3, 2, 2, 3, torch.float64)
+    bare_projection, bare_params = without_vectors(projection, params)
+
+    def run(ln_affine: Tensor, x: Tensor) -> tuple[Tensor, ...]:
+        return projected_recurrence(bare_projection._replace(x=x), state, bare_params, ln_affine=ln_affine)
+
+    assert torch.autograd.gradcheck(run, (packed(projection, params), projection.x))
+
+
+def test_packed_layer_norm_frozen_empty_and_refused_twice() -> None:
+    projection, state, params = make_case({"layer_norm"}, 3, 2, 2, 4, torch.float64)
+    ln_affine = packed(projection, params)
+    bare_projection, bare_params = without_vectors(projection, params)
+    frozen = ln_affine.detach()  # the other gradients still come, and none for it
+    y, _, _ = projected_recurrence(bare_projection, state, bare_params, ln_affine=frozen)
+    (d_w_hh,) = torch.autograd.grad(y.sum(), [params.w_hh])
+    assert torch.isfinite(d_w_hh).all()
+    # an empty batch: the packed gradient is zeros, not the uninitialized memory it was allocated with
+    _, empty_state, _ = make_case({"layer_norm"}, 3, 0, 2, 4, torch.float64)
+    y, h, c = projected_recurrence(bare_projection._replace(x=projection.x[:, :0]), empty_state, bare_params,
+                                   ln_affine=ln_affine)  # fmt: skip
+    (grad,) = torch.autograd.grad(y.sum() + h.sum() + c.sum(), [ln_affine])
+    assert torch.equal(grad, torch.zeros_like(grad))
+    with pytest.raises(ValueError, match="as ln_affine or as vectors, not both"):
+        projected_recurrence(projection, state, params, ln_affine=ln_affine)

@@ -218,8 +218,60 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
 
             model.optimizer = build_optimizer(model.optimizer_spec, model.module)
         try:
+            if any(_OLD_LAYER_NORM_KEY in key for key in weights):
+                tensors, config = _pack_layer_norm_optimizer_state(model.module, tensors, config)
             optimizer_from_bundle(model.optimizer, tensors, config["optimizer"])
         except (ValueError, KeyError) as err:
             raise ValueError(
                 f"'{source}' holds an optimizer state that does not fit the model: {err}"
             ) from err
+
+
+_OLD_LAYER_NORM_KEY = ".ln_weight_ih"
+"""In a file of lstmkit 0.1, whose LSTM cells kept six layer-norm vectors (now one ``ln_affine``)."""
+
+
+def _pack_layer_norm_optimizer_state(
+    module: nn.Module, tensors: dict[str, Tensor], config: dict[str, Any]
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """An optimizer state saved by lstmkit 0.1 regrouped for one ``ln_affine`` per cell.
+
+    There each layer-norm cell had six parameters (the gains and biases of ``LN_ih``, ``LN_hh``, ``LN_c``,
+    interleaved) where it now has ``ln_affine`` ``(2, 9H)``; the optimizer indexed the trainable parameters
+    in module order. Their per-parameter tensors (Adam's moments, SGD's momentum) are packed as the
+    weights are (``nn._params.pack_layer_norm_keys``); scalars and 0-d tensors (``step``) come from the
+    first of the six.
+    """
+    opt = config["optimizer"]
+    if len(opt["param_groups"]) != 1:
+        raise ValueError("an lstmkit 0.1 optimizer state with several parameter groups cannot be regrouped")
+    names = [name for name, p in module.named_parameters() if p.requires_grad]
+    old_tensors: dict[int, dict[str, Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, field = key.split(".", 2)
+            old_tensors.setdefault(int(index), {})[field] = value
+    old_scalars = {int(k): v for k, v in opt.get("scalars", {}).items()}
+    new_tensors = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
+    new_scalars: dict[str, Any] = {}
+    old = 0
+    for new, name in enumerate(names):
+        width = 6 if name.rsplit(".", 1)[-1].startswith("ln_affine") else 1
+        sources = [old_tensors.get(old + k, {}) for k in range(width)]
+        for field, first in sources[0].items():
+            if width == 6 and first.dim() > 0:  # gains are the even ones, biases the odd ones
+                parts = [s[field].reshape(-1) for s in sources]
+                value = torch.stack([torch.cat(parts[0::2]), torch.cat(parts[1::2])])
+            else:
+                value = first
+            new_tensors[f"optimizer.{new}.{field}"] = value
+        if old in old_scalars:
+            new_scalars[str(new)] = old_scalars[old]
+        old += width
+    if old != len(opt["param_groups"][0]["params"]):
+        raise ValueError(
+            f"the saved optimizer has {len(opt['param_groups'][0]['params'])} parameters; the model had "
+            f"{old} in lstmkit 0.1's layout"
+        )
+    group = {**opt["param_groups"][0], "params": list(range(len(names)))}
+    return new_tensors, {**config, "optimizer": {**opt, "param_groups": [group], "scalars": new_scalars}}

@@ -12,13 +12,15 @@ name                 shape        meaning
 ``bias_hh``          ``(4H,)``    recurrent bias (with ``bias=True``)
 ``weight_hr``        ``(P, H)``   projection (with ``proj_size > 0``)
 ``weight_peephole``  ``(3, H)``   diagonal peepholes into i, f, o (with ``peephole=True``)
-``ln_weight_ih``     ``(4H,)``    layer-norm gain and bias of ``W_ih x`` (with ``layer_norm=True``)
-``ln_bias_ih``       ``(4H,)``
-``ln_weight_hh``     ``(4H,)``    layer-norm gain and bias of ``W_hh h``
-``ln_bias_hh``       ``(4H,)``
-``ln_weight_c``      ``(H,)``     layer-norm gain and bias of ``c`` before the output tanh
-``ln_bias_c``        ``(H,)``
+``ln_affine``        ``(2, 9H)``  layer-norm gains (row 0) and biases (row 1) of ``W_ih x``
+                                  (columns ``0:4H``), ``W_hh h`` (``4H:8H``) and ``c`` before the
+                                  output tanh (``8H:9H``) (with ``layer_norm=True``)
 ===================  ===========  ===========================================================
+
+The six layer-norm vectors are one parameter because an optimizer step costs per tensor: torch's Adam on
+CPU spends ~35-60 us on each, so six small tensors cost more than all of their arithmetic (see
+``lstmkit.ops.types.layer_norm_parts`` for views of each). Files written with the six separate
+``ln_weight_*`` / ``ln_bias_*`` parameters of lstmkit 0.1 load as before (:func:`pack_layer_norm_keys`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from lstmkit.ops.types import layer_norm_parts
+
+_OLD_LAYER_NORM = tuple(f"ln_{kind}_{part}" for kind in ("weight", "bias") for part in ("ih", "hh", "c"))
+"""lstmkit 0.1's six layer-norm parameters, in the order of ``ln_affine``'s rows and columns."""
 
 
 def cell_parameters(
@@ -52,8 +59,7 @@ def cell_parameters(
     if peephole:
         shapes["weight_peephole"] = (3, hidden_size)
     if layer_norm:
-        for part, size in (("ih", gates), ("hh", gates), ("c", hidden_size)):
-            shapes |= {f"ln_weight_{part}": (size,), f"ln_bias_{part}": (size,)}
+        shapes["ln_affine"] = (2, 9 * hidden_size)
     return {name: nn.Parameter(torch.empty(shape, **kw)) for name, shape in shapes.items()}
 
 
@@ -62,21 +68,43 @@ def init_cell_parameters(params: dict[str, nn.Parameter], hidden_size: int, forg
     """Initialize as torch does: every weight and bias ``U(-1/√H, 1/√H)``; layer-norm gains 1, biases 0.
 
     ``forget_bias`` is then added to the forget gate's slice of ``bias_ih`` (Jozefowicz et al. 2015
-    advise 1.0), or of ``ln_bias_ih`` when the layer has no biases but has layer norm.
+    advise 1.0), or of the ``LN_ih`` bias (``ln_affine[1, :4H]``) when the layer has no biases but has
+    layer norm.
     """
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for name, param in params.items():
-        if name.startswith("ln_weight"):
-            param.fill_(1.0)
-        elif name.startswith("ln_bias"):
-            param.zero_()
+        if name == "ln_affine":
+            param[0].fill_(1.0)
+            param[1].zero_()
         else:
             param.uniform_(-bound, bound)
     if forget_bias:
-        target = params.get("bias_ih", params.get("ln_bias_ih"))
+        ln_affine = params.get("ln_affine")
+        target = params.get("bias_ih", None if ln_affine is None else layer_norm_parts(ln_affine).ih_bias)
         if target is None:
             raise ValueError(
                 f"forget_bias={forget_bias} needs a bias to add to; got bias=False without layer_norm. "
                 "Set bias=True or forget_bias=0.0"
             )
         target[hidden_size : 2 * hidden_size] += forget_bias
+
+
+def pack_layer_norm_keys(state_dict: dict[str, Tensor], prefix: str, suffixes: list[str]) -> None:
+    """Rewrite, in place, a state dict of lstmkit 0.1 (six layer-norm vectors per cell, named
+    ``{prefix}ln_weight_ih{suffix}`` ...) into one ``{prefix}ln_affine{suffix}`` per cell.
+
+    Cells with none of the old names are left alone; a cell with only some of them keeps them, so that
+    ``load_state_dict`` reports them as unexpected and the packed one as missing.
+    """
+    for suffix in suffixes:
+        keys = [f"{prefix}{name}{suffix}" for name in _OLD_LAYER_NORM]
+        if not all(key in state_dict for key in keys):
+            continue
+        parts = [state_dict.pop(key).reshape(-1) for key in keys]
+        gains, biases = torch.cat(parts[:3]), torch.cat(parts[3:])
+        if gains.shape != biases.shape:
+            raise ValueError(
+                f"layer-norm gains and biases of {prefix}*{suffix} have {gains.numel()} and "
+                f"{biases.numel()} values; expected the same"
+            )
+        state_dict[f"{prefix}ln_affine{suffix}"] = torch.stack([gains, biases])

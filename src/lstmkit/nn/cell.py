@@ -8,12 +8,12 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.nn._checks import check_constructor, check_input, check_state
-from lstmkit.nn._params import cell_parameters, init_cell_parameters
+from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, select_step_backend
 from lstmkit.ops.native_projected import InputProjection, gate_inputs
 from lstmkit.ops.native_stream import NativeCellStep, cell_step_for
 from lstmkit.ops.reference import lstm_step
-from lstmkit.ops.types import LSTMState, RecurrenceParams
+from lstmkit.ops.types import LayerNormParts, LSTMState, RecurrenceParams, layer_norm_parts
 from lstmkit.utils.validation import check_choice
 
 
@@ -130,16 +130,25 @@ class LSTMCell(nn.Module):
         return cell_step_for(self)
 
     def _gate_inputs(self, x: Tensor) -> Tensor:
-        get = self._parameters.get
         bias = self.bias_ih + self.bias_hh if self.bias_ih is not None and self.bias_hh is not None else None
-        return gate_inputs(InputProjection(x, self.weight_ih, bias, get("ln_weight_ih"), get("ln_bias_ih")))
+        projection = InputProjection(x, self.weight_ih, bias)
+        ln = self._layer_norm_parts()
+        return gate_inputs(projection if ln is None else projection.with_layer_norm(ln))
 
     def _params(self) -> RecurrenceParams:
-        get = self._parameters.get
-        return RecurrenceParams(
-            self.weight_hh, None, get("weight_peephole"), get("ln_weight_hh"), get("ln_bias_hh"),
-            get("ln_weight_c"), get("ln_bias_c"),
-        )  # fmt: skip
+        params = RecurrenceParams(self.weight_hh, None, self._parameters.get("weight_peephole"))
+        ln = self._layer_norm_parts()
+        return params if ln is None else params.with_layer_norm(ln)
+
+    def _layer_norm_parts(self) -> LayerNormParts | None:
+        ln_affine = self._parameters.get("ln_affine")
+        return None if ln_affine is None else layer_norm_parts(ln_affine)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        """Loads lstmkit 0.1's six layer-norm vectors into ``ln_affine`` (see ``nn._params``)."""
+        if self.layer_norm:
+            pack_layer_norm_keys(state_dict, prefix, [""])
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def _state(self, hx: Any, batch: int, batched: bool, x: Tensor) -> LSTMState:
         if hx is None:

@@ -10,13 +10,13 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state
-from lstmkit.nn._params import cell_parameters, init_cell_parameters
+from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.nn._stream import native_stream_applies, native_stream_step, stream_ready
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, run_recurrence, select_backend
 from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
-from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams
+from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams, layer_norm_parts
 from lstmkit.utils.validation import check_choice
 
 
@@ -174,6 +174,12 @@ class LSTM(nn.Module):
     def all_weights(self) -> list[list[nn.Parameter]]:
         return [list(self._cell_at(index).values()) for index in range(len(self._cell_names))]
 
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        """Loads lstmkit 0.1's six layer-norm vectors per cell into ``ln_affine`` (see ``nn._params``)."""
+        if self.layer_norm:
+            pack_layer_norm_keys(state_dict, prefix, [suffix for suffix, _ in self._cell_names])
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def _cell_at(self, index: int) -> dict[str, nn.Parameter]:
         suffix, names = self._cell_names[index]
         return {name: getattr(self, name + suffix) for name in names}
@@ -187,25 +193,28 @@ class LSTM(nn.Module):
         return self._cell_at(layer * self.num_directions + int(reverse))
 
     def recurrence_params(self, layer: int, reverse: bool = False) -> RecurrenceParams:
-        """The parameters the time loop of ``layer`` (and direction) reads."""
-        p = self._cell(layer, reverse)
-        return RecurrenceParams(
-            p["weight_hh"],
-            p.get("weight_hr"),
-            p.get("weight_peephole"),
-            p.get("ln_weight_hh"),
-            p.get("ln_bias_hh"),
-            p.get("ln_weight_c"),
-            p.get("ln_bias_c"),
-        )
+        """The parameters the time loop of ``layer`` (and direction) reads (layer norm's as views of
+        ``ln_affine``)."""
+        return self._recurrence_params(self._cell(layer, reverse), True)
 
     def input_projection(self, x: Tensor, layer: int, reverse: bool = False) -> InputProjection:
         """The input side of the gates of ``layer``: ``x`` ``(T, B, I_layer)`` (in the time order of the
         direction, already reversed for ``reverse=True``), ``W_ih``, ``b_ih + b_hh`` and, with layer
         norm, the gain and bias of ``LN_ih``."""
-        p = self._cell(layer, reverse)
-        bias = p["bias_ih"] + p["bias_hh"] if self.bias else None
-        return InputProjection(x, p["weight_ih"], bias, p.get("ln_weight_ih"), p.get("ln_bias_ih"))
+        return self._input_projection(x, self._cell(layer, reverse), True)
+
+    @staticmethod
+    def _recurrence_params(p: dict[str, nn.Parameter], layer_norm: bool) -> RecurrenceParams:
+        """``p``'s recurrence parameters; with ``layer_norm=False`` none of the layer norm's."""
+        params = RecurrenceParams(p["weight_hh"], p.get("weight_hr"), p.get("weight_peephole"))
+        ln_affine = p.get("ln_affine") if layer_norm else None
+        return params if ln_affine is None else params.with_layer_norm(layer_norm_parts(ln_affine))
+
+    def _input_projection(self, x: Tensor, p: dict[str, nn.Parameter], layer_norm: bool) -> InputProjection:
+        """``p``'s input projection of ``x``; with ``layer_norm=False`` without ``LN_ih``."""
+        projection = InputProjection(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"] if self.bias else None)
+        ln_affine = p.get("ln_affine") if layer_norm else None
+        return projection if ln_affine is None else projection.with_layer_norm(layer_norm_parts(ln_affine))
 
     def gate_inputs(self, x: Tensor, layer: int, reverse: bool = False) -> Tensor:
         """Input contribution to the gates of all steps, ``xg = W_ih x + b_ih + b_hh`` ``(T, B, 4H)``.
@@ -372,15 +381,19 @@ class LSTM(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 seq = layer_input if reversal is None or not direction else gather_time(layer_input, reversal)
-                params = self.recurrence_params(layer, bool(direction))
+                cell = self._cell_at(index)
                 masks = self._masks(steps, batch, seq)
-                projection = self.input_projection(seq, layer, bool(direction))
-                if backend == "native":  # W_ih x_t inside the loop
+                if backend == "native":  # W_ih x_t inside the loop; layer norm's one packed tensor
+                    params = self._recurrence_params(cell, False)
+                    projection = self._input_projection(seq, cell, False)
                     state = RecurrenceInputs(seq[:, :, :0], h0[index], c0[index], *masks, lengths_on_device)
                     y, h, c = projected_recurrence(
-                        projection, state, params, coupled_gates=self.coupled_gates
-                    )
+                        projection, state, params, coupled_gates=self.coupled_gates,
+                        ln_affine=cell.get("ln_affine"),
+                    )  # fmt: skip
                 else:
+                    params = self._recurrence_params(cell, True)
+                    projection = self._input_projection(seq, cell, True)
                     inputs = RecurrenceInputs(
                         gate_inputs(projection), h0[index], c0[index], *masks, lengths_on_device
                     )

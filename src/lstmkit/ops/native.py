@@ -35,7 +35,7 @@ from torch import Tensor
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native_checks import check_recurrence, check_upstream
 from lstmkit.ops.native_pool import POOL
-from lstmkit.ops.types import RecurrenceGrads, RecurrenceInputs, RecurrenceParams
+from lstmkit.ops.types import LayerNormParts, RecurrenceGrads, RecurrenceInputs, RecurrenceParams
 
 
 class InputProjection(NamedTuple):
@@ -59,6 +59,10 @@ class InputProjection(NamedTuple):
     bias: Tensor | None
     ln_weight: Tensor | None = None
     ln_bias: Tensor | None = None
+
+    def with_layer_norm(self, ln: LayerNormParts) -> InputProjection:
+        """This projection with the input norm of ``ln``."""
+        return self._replace(ln_weight=ln.ih_weight, ln_bias=ln.ih_bias)
 
 
 KEEP_LN_GATES_BYTES = 8 << 20
@@ -287,6 +291,7 @@ class NativeKernel:
         projection: InputProjection | None,
         needs_dx: bool,
         checked: bool = False,
+        ln_affine_grad: Tensor | None = None,
     ) -> tuple[RecurrenceGrads, InputProjection | None]:
         """:meth:`backward` for a forward run with ``projection``, plus its gradients (else ``None``).
 
@@ -295,7 +300,9 @@ class NativeKernel:
         ``dx`` again; ``None`` for absent ones). An upstream gradient may be ``None`` for zeros (an output
         the loss did not use), which the kernel then skips instead of reading. ``checked``: the caller
         passes the very tensors :meth:`forward` checked (an autograd node's saved tensors, which autograd
-        guards against in-place changes), so they are not checked again.
+        guards against in-place changes), so they are not checked again. ``ln_affine_grad``: a contiguous
+        ``(2, 9H)`` tensor that receives the six layer-norm gradients in the layout of a packed
+        ``ln_affine`` (``lstmkit.ops.types.layer_norm_parts``); they are then ``None`` in the result.
         """
         module = native_module()
         if checked:
@@ -305,6 +312,8 @@ class NativeKernel:
             sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:
+            if ln_affine_grad is not None:
+                ln_affine_grad.zero_()
             return self._empty_grads(inputs, params, projection, rsize, hidden)
         if len(saved) != 27:
             raise ValueError(f"saved: expected the 27 tensors of a needs_grad forward, got {len(saved)}")
@@ -354,7 +363,7 @@ class NativeKernel:
 
         d_w_hh = dw_hh_t[:, : 4 * hidden].t().contiguous()
         d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
-        vector_grads = self._vector_grads(dparams, hp, hidden, params, projection)
+        vector_grads = self._vector_grads(dparams, hp, hidden, params, projection, ln_affine_grad)
         grads = RecurrenceParams(d_w_hh, d_w_hr, *vector_grads[:5])
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
@@ -380,13 +389,16 @@ class NativeKernel:
         hidden: int,
         params: RecurrenceParams,
         projection: InputProjection | None,
+        ln_affine_grad: Tensor | None = None,
     ) -> list[Tensor | None]:
         """Gradients of the per-gate vectors from the threads' ``dparams`` (csrc/layout.h): peephole,
         LN_hh gain and bias, LN_c gain and bias, LN_ih gain and bias, and (layer norm with the input
         projection inside) the bias; ``None`` where the vector is absent.
 
         Each gradient is a copy of its own rows, unpadded: it becomes a parameter's ``.grad``, so no two
-        share memory, even where two are the same sum.
+        share memory, even where two are the same sum. With ``ln_affine_grad`` (contiguous ``(2, 9H)``),
+        the six layer-norm gradients are written into it, where a packed ``ln_affine`` holds them, and
+        are ``None`` in the list.
         """
         ln_in = params.layer_norm and projection is not None
         # slots of dparams in units of Hp: peephole 0-3, LN_hh gain 3-7 and bias 7-11, LN_c gain 11-12 and
@@ -394,19 +406,31 @@ class NativeKernel:
         # two gains and Σ da are dense rows (4H from the slot's start), and b, β_ih and β_hh all add to a
         # after the norms: each gets Σ da
         bias_slot = (21, 25) if ln_in else None
+        # (tensor, slot, dense, offset in a packed ln_affine: gains [ih | hh | c], then the biases)
         wanted = [
-            (params.peephole, (0, 3), False),
-            (params.ln_hh_weight, (3, 7), ln_in),
-            (params.ln_hh_bias, bias_slot or (7, 11), ln_in),
-            (params.ln_c_weight, (11, 12), False),
-            (params.ln_c_bias, (12, 13), False),
-            (None if projection is None else projection.ln_weight, (13, 17), ln_in),
-            (None if projection is None else projection.ln_bias, bias_slot or (17, 21), ln_in),
-            (projection.bias if ln_in and projection is not None else None, (21, 25), True),
+            (params.peephole, (0, 3), False, -1),
+            (params.ln_hh_weight, (3, 7), ln_in, 4 * hidden),
+            (params.ln_hh_bias, bias_slot or (7, 11), ln_in, 13 * hidden),
+            (params.ln_c_weight, (11, 12), False, 8 * hidden),
+            (params.ln_c_bias, (12, 13), False, 17 * hidden),
+            (None if projection is None else projection.ln_weight, (13, 17), ln_in, 0),
+            (None if projection is None else projection.ln_bias, bias_slot or (17, 21), ln_in, 9 * hidden),
+            (projection.bias if ln_in and projection is not None else None, (21, 25), True, -1),
         ]
+        if ln_affine_grad is not None and (
+            tuple(ln_affine_grad.shape) != (2, 9 * hidden)
+            or ln_affine_grad.dtype != dparams.dtype
+            or not ln_affine_grad.is_contiguous()
+            or any(tensor is None for tensor, *_ in wanted[1:7])
+        ):
+            raise ValueError(
+                f"ln_affine_grad: expected a contiguous {dparams.dtype} (2, {9 * hidden}) tensor and all "
+                f"six layer-norm vectors, got {ln_affine_grad.dtype} {tuple(ln_affine_grad.shape)}"
+            )
         out: list[Tensor | None] = []
         specs = []
-        for tensor, (first, stop), dense in wanted:
+        size = dparams.element_size()
+        for tensor, (first, stop), dense, packed_at in wanted:
             if tensor is None:
                 out.append(None)
                 continue
@@ -414,6 +438,11 @@ class NativeKernel:
             if rows * width != tensor.numel():  # the native gather writes rows * width values
                 shape = tuple(tensor.shape)
                 raise ValueError(f"a per-gate vector of shape {shape}: expected {rows} x {width} values")
+            if ln_affine_grad is not None and packed_at >= 0:
+                assert packed_at + rows * width <= ln_affine_grad.numel(), "a slot past ln_affine's end"
+                specs.append((ln_affine_grad.data_ptr() + packed_at * size, first * hp, rows, hp, width))
+                out.append(None)
+                continue
             grad = dparams.new_empty(tensor.shape)
             specs.append((grad.data_ptr(), first * hp, rows, hp, width))
             out.append(grad)

@@ -9,7 +9,7 @@ Example:
     >>> import torch
     >>> from lstmkit.ops.native import native_available
     >>> from lstmkit.ops.native_projected import projected_recurrence, InputProjection
-    >>> from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+    >>> from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams, layer_norm_parts
     >>> x, w_ih, w_hh = torch.randn(5, 2, 3), torch.randn(8, 3), torch.randn(8, 2)
     >>> state = RecurrenceInputs(x.new_empty(5, 2, 0), torch.zeros(2, 2), torch.zeros(2, 2))
     >>> y, h, c = projected_recurrence(InputProjection(x, w_ih, None), state, RecurrenceParams(w_hh))
@@ -31,7 +31,7 @@ from lstmkit.ops import native
 from lstmkit.ops.fused import fused_recurrence
 from lstmkit.ops.native import InputProjection
 from lstmkit.ops.reference import LAYER_NORM_EPS
-from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams, layer_norm_parts
 
 _log = logging.getLogger(__name__)
 
@@ -39,12 +39,17 @@ __all__ = ["InputProjection", "ProjectedRecurrence", "gate_inputs", "projected_r
 
 
 class ProjectedRecurrence(torch.autograd.Function):
-    """One autograd node for the input projection and the time loop of one layer and direction."""
+    """One autograd node for the input projection and the time loop of one layer and direction.
+
+    With ``ln_affine`` (a cell's packed layer-norm parameter ``(2, 9H)``), the projection's and the
+    parameters' layer-norm vectors are detached views of it, and its gradient comes back as one tensor.
+    """
 
     @staticmethod
     def forward(
         ctx: Any,
         coupled_gates: bool,
+        ln_affine: Tensor | None,
         x: Tensor,
         w_ih: Tensor,
         bias: Tensor | None,
@@ -68,6 +73,7 @@ class ProjectedRecurrence(torch.autograd.Function):
             inputs, params, coupled_gates, any(ctx.needs_input_grad), projection
         )
         ctx.coupled_gates, ctx.n_saved = coupled_gates, len(saved)
+        ctx.affine_shape = None if ln_affine is None else ln_affine.shape
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None: no (T, B, R) of zeros
         ctx.save_for_backward(*saved, *projection, *inputs, *params)
         return y, h_T, c_T
@@ -86,16 +92,21 @@ class ProjectedRecurrence(torch.autograd.Function):
         inputs = RecurrenceInputs(*tensors[n + n_proj : n + n_proj + n_inputs])
         params = RecurrenceParams(*tensors[n + n_proj + n_inputs :])
         wanted = ctx.needs_input_grad
+        d_affine = None
+        if ctx.affine_shape is not None and wanted[1]:
+            d_affine = inputs.h0.new_empty(ctx.affine_shape)
         grads, d_projection = kernel.backward_projected(
-            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, wanted[1], checked=True
-        )
+            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, wanted[2], checked=True,
+            ln_affine_grad=d_affine,
+        )  # fmt: skip
         assert d_projection is not None
-        first = 1 + len(InputProjection._fields)  # after coupled_gates and the projection's tensors
+        first = 2 + len(InputProjection._fields)  # after coupled_gates, ln_affine and the projection
         first_param = first + n_inputs - 1  # the placeholder xg is not an argument
         param_grads = tuple(g if wanted[first_param + k] else None for k, g in enumerate(grads.params))
-        projection_grads = tuple(g if wanted[1 + k] else None for k, g in enumerate(d_projection))
+        projection_grads = tuple(g if wanted[2 + k] else None for k, g in enumerate(d_projection))
         return (
             None,
+            d_affine,
             *projection_grads,
             grads.h0 if wanted[first] else None,
             grads.c0 if wanted[first + 1] else None,
@@ -110,6 +121,7 @@ def projected_recurrence(
     params: RecurrenceParams,
     *,
     coupled_gates: bool = False,
+    ln_affine: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(y, h_T, c_T)`` of one layer and direction from its raw input, on the native kernel.
 
@@ -118,6 +130,9 @@ def projected_recurrence(
         state: initial state, masks and lengths; its ``xg`` is ignored (pass an empty tensor).
         params: the recurrence parameters (with layer norm, ``projection`` carries ``LN_ih``).
         coupled_gates: use ``f = 1 - i``.
+        ln_affine: layer norm as one packed ``(2, 9H)`` tensor (``lstmkit.ops.types.layer_norm_parts``)
+            instead of vectors in ``projection`` and ``params``, which then carry none; its gradient is
+            one tensor, not six.
 
     Where the native kernel cannot run (not built, not on CPU, another dtype), the same result comes
     from the input projection as one GEMM (:func:`gate_inputs`) and the fused recurrence.
@@ -125,16 +140,30 @@ def projected_recurrence(
     kernel = native.KERNEL
     x = projection.x
     probe = state._replace(xg=x.new_empty((x.shape[0], x.shape[1], 0)))
+    if ln_affine is not None:
+        if projection.ln_weight is not None or params.ln_hh_weight is not None:
+            raise ValueError("projected_recurrence takes layer norm as ln_affine or as vectors, not both")
+        projection, params = _with_layer_norm(projection, params, ln_affine.detach())
     reason = native.native_unavailable_reason() if kernel is None else kernel.supports(probe, params)
     if kernel is None or reason is not None:
         _log.debug("native kernel cannot run this call (%s); using the fused loop", reason)
+        if ln_affine is not None:  # the views again, now recorded by autograd
+            projection, params = _with_layer_norm(projection, params, ln_affine)
         inputs = state._replace(xg=gate_inputs(projection))
         return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
     if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
         y, h_T, c_T, _ = kernel.forward(probe, params, coupled_gates, False, projection)
         return y, h_T, c_T
-    y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, *projection, *probe[1:], *params)
+    y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, ln_affine, *projection, *probe[1:], *params)
     return y, h_T, c_T
+
+
+def _with_layer_norm(
+    projection: InputProjection, params: RecurrenceParams, ln_affine: Tensor
+) -> tuple[InputProjection, RecurrenceParams]:
+    """``projection`` and ``params`` with the layer-norm vectors of ``ln_affine`` (views of it)."""
+    ln = layer_norm_parts(ln_affine)
+    return projection.with_layer_norm(ln), params.with_layer_norm(ln)
 
 
 def gate_inputs(projection: InputProjection) -> Tensor:

@@ -36,12 +36,26 @@ from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native import native_module
-from lstmkit.ops.types import LSTMState
+from lstmkit.ops.types import LSTMState, layer_norm_parts
 
 _FIELDS = (
     "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole",
     "ln_weight_ih", "ln_bias_ih", "ln_weight_hh", "ln_bias_hh", "ln_weight_c", "ln_bias_c",
 )  # fmt: skip
+
+
+def step_tensors(params: dict[str, Any]) -> dict[str, Any]:
+    """A cell's parameters by the names :class:`NativeCellStep` takes: a packed ``ln_affine`` becomes its
+    six layer-norm vectors (detached views, which share its memory and version counter)."""
+    out = dict(params)
+    ln_affine = out.pop("ln_affine", None)
+    if ln_affine is not None:
+        ln = layer_norm_parts(ln_affine.detach())
+        out |= {
+            "ln_weight_ih": ln.ih_weight, "ln_bias_ih": ln.ih_bias, "ln_weight_hh": ln.hh_weight,
+            "ln_bias_hh": ln.hh_bias, "ln_weight_c": ln.c_weight, "ln_bias_c": ln.c_bias,
+        }  # fmt: skip
+    return out
 
 
 def plain_cpu(dtype: torch.dtype, x: Any, h: Any, c: Any) -> bool:
@@ -100,8 +114,8 @@ class NativeCellStep:
     @classmethod
     def from_module(cls, cell: Any) -> NativeCellStep:
         """Build from an ``LSTMCell`` (torch's or lstmkit's): parameters are read by their names."""
-        tensors = {name: getattr(cell, name, None) for name in _FIELDS}
-        return cls(**tensors, coupled_gates=bool(getattr(cell, "coupled_gates", False)))  # type: ignore[arg-type]
+        tensors = step_tensors({name: getattr(cell, name, None) for name in (*_FIELDS, "ln_affine")})
+        return cls(**tensors, coupled_gates=bool(getattr(cell, "coupled_gates", False)))
 
     @property
     def hidden_size(self) -> int:

@@ -40,6 +40,38 @@ class RecurrenceParams(NamedTuple):
     def layer_norm(self) -> bool:
         return self.ln_hh_weight is not None
 
+    def with_layer_norm(self, ln: LayerNormParts) -> RecurrenceParams:
+        """These parameters with the recurrent and cell norms of ``ln``."""
+        return self._replace(
+            ln_hh_weight=ln.hh_weight, ln_hh_bias=ln.hh_bias, ln_c_weight=ln.c_weight, ln_c_bias=ln.c_bias
+        )
+
+
+class LayerNormParts(NamedTuple):
+    """The six vectors of a layer-normed cell, views of its one packed ``ln_affine`` ``(2, 9H)``.
+
+    Row 0 of ``ln_affine`` holds the gains, row 1 the biases, each as ``[LN_ih (4H) | LN_hh (4H) | LN_c
+    (H)]``: one parameter instead of six, as each tensor costs an optimizer step its own per-tensor
+    work (see :func:`layer_norm_parts`).
+    """
+
+    ih_weight: Tensor
+    ih_bias: Tensor
+    hh_weight: Tensor
+    hh_bias: Tensor
+    c_weight: Tensor
+    c_bias: Tensor
+
+
+def layer_norm_parts(ln_affine: Tensor) -> LayerNormParts:
+    """Views of the gains and biases of ``LN_ih``, ``LN_hh`` and ``LN_c`` in a packed ``(2, 9H)``
+    parameter (:class:`LayerNormParts`); they share its memory and its gradient."""
+    if ln_affine.dim() != 2 or ln_affine.shape[0] != 2 or ln_affine.shape[1] % 9:
+        raise ValueError(f"ln_affine must have shape (2, 9H), got {tuple(ln_affine.shape)}")
+    hidden = ln_affine.shape[1] // 9
+    ih, hh, c = ln_affine.split((4 * hidden, 4 * hidden, hidden), dim=1)
+    return LayerNormParts(ih[0], ih[1], hh[0], hh[1], c[0], c[1])
+
 
 class RecurrenceInputs(NamedTuple):
     """Run-time inputs of the time loop other than the parameters.

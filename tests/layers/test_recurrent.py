@@ -156,3 +156,31 @@ def test_lstmkit_variants_run_on_the_fused_lstm(kwargs: dict) -> None:
     assert (layer.count_params() != plain) == adds_parameters
     layer.eval()
     torch.testing.assert_close(layer(x), layer(x))  # deterministic at evaluation
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (LSTM, {}),
+        (LSTM, {"go_backwards": True}),
+        (LSTM, {"zoneout": 0.3}),
+        (LSTM, {"recurrent_dropout": 0.3, "layer_norm": True}),
+        (LSTM, {"projection": 2, "peephole": True}),
+        (GRU, {}),
+        (SimpleRNN, {"go_backwards": True}),
+    ],
+    ids=["lstm", "go_backwards", "zoneout", "dropout+layer_norm", "projection+peephole", "gru", "simple_rnn"],
+)
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_last_output_is_the_sequences_last_step(cls: type, kwargs: dict, training: bool) -> None:
+    # without return_sequences the layer returns the final state, which must be the sequence's last step
+    sequence = cls(4, return_sequences=True, **kwargs)
+    last = cls(4, **kwargs)
+    x = torch.randn(3, 5, 2)
+    sequence(x), last(x)  # build
+    last.load_state_dict(sequence.state_dict())
+    sequence.train(training), last.train(training)
+    torch.manual_seed(7)
+    expected = sequence(x)[:, -1]
+    torch.manual_seed(7)
+    torch.testing.assert_close(last(x), expected, rtol=0, atol=0)

@@ -114,7 +114,9 @@ class Recurrent(Layer):
         hx = self._initial_state(batch, x)
         if mask is None:
             output, state = self._run(x, hx)
-            last = output[:, -1]
+            # the final hidden state is the last output; reading it rather than output[:, -1] spares the
+            # backward a (B, T, H) gradient of zeros that the recurrence would then read step by step
+            last = state[0][-1]
         else:
             if mask.shape != (batch, steps):
                 raise ValueError(

@@ -125,3 +125,13 @@ def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:
     assert isinstance(initial_network(config, "gru").rnn, torch.nn.GRU)  # GRU built without the option
     with pytest.raises(ValueError, match="forget_bias applies to the LSTM only"):
         SequenceNet("rnn", 2, 4, 1, forget_bias=1.0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_last_readout_is_the_head_of_the_sequences_last_step(cell: str) -> None:
+    torch.manual_seed(2)
+    last = SequenceNet(cell, 2, 5, 3)  # type: ignore[arg-type]
+    every = SequenceNet(cell, 2, 5, 3, readout="all")  # type: ignore[arg-type]
+    every.load_state_dict(last.state_dict())
+    x = torch.randn(4, 6, 2)
+    torch.testing.assert_close(last(x), every(x)[:, -1], rtol=0, atol=0)

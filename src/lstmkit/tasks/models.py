@@ -89,9 +89,10 @@ class SequenceNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.vocab_size is not None:
             x = nn.functional.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, I)
-        y, _ = self.rnn(x)  # (B, T, H)
-        if self.readout == "last":
-            return self.head(y[:, -1])  # (B, O)
+        y, state = self.rnn(x)  # (B, T, H)
+        if self.readout == "last":  # the final state is y[:, -1], without a (B, T, H) gradient of zeros
+            h_n = state[0] if isinstance(state, tuple) else state  # (1, B, H)
+            return self.head(h_n[-1])  # (B, O)
         return self.head(y)  # (B, T, O)
 
 

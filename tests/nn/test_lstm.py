@@ -291,6 +291,24 @@ def test_parameter_names_extend_torchs() -> None:
     strict.load_state_dict(torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2).state_dict())
 
 
+def test_from_torch_with_variants_keeps_their_initialization() -> None:
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    ours = LSTM.from_torch(theirs, layer_norm=True, peephole=True)
+    for name, tensor in theirs.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], tensor), name
+    assert torch.equal(ours.ln_affine_l1_reverse[0], torch.ones(36))
+    assert torch.equal(ours.ln_affine_l1_reverse[1], torch.zeros(36))
+    assert ours.weight_peephole_l0.abs().max() <= 0.5  # U(-1/sqrt(H), 1/sqrt(H))
+    # with zero peepholes the layer-norm-free model is torch's exactly
+    plain = LSTM.from_torch(theirs, peephole=True)
+    with torch.no_grad():
+        for name, param in plain.named_parameters():
+            if "peephole" in name:
+                param.zero_()
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(plain(x)[0], theirs(x)[0], rtol=1e-5, atol=1e-6)
+
+
 def test_from_torch_copies_configuration_and_weights() -> None:
     theirs = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
     ours = LSTM.from_torch(theirs)

@@ -452,6 +452,11 @@ class LSTM(nn.Module):
             float(module.dropout), module.bidirectional, module.proj_size, weight.device, weight.dtype,
             **variants,
         )  # fmt: skip
-        _, unexpected = new.load_state_dict(module.state_dict(), strict=True)
-        assert not unexpected, unexpected
+        missing, unexpected = new.load_state_dict(module.state_dict(), strict=False)
+        standard = {name + suffix for suffix, names in new._cell_names for name in names}
+        standard -= {k for k in standard if k.startswith(("weight_peephole", "ln_affine"))}
+        if unexpected or standard & set(missing):  # every standard weight came from the torch module
+            raise ValueError(
+                f"LSTM.from_torch: missing {sorted(standard & set(missing))}, unexpected {unexpected}"
+            )
         return new

@@ -300,3 +300,73 @@ def test_multiclass_training_with_sparse_or_one_hot_targets(loss: str) -> None:
     history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     assert history.history["accuracy"][-1] > 0.9
     assert (model.predict(x).argmax(axis=1) == labels).mean() > 0.9
+
+
+@pytest.mark.parametrize("wrap", [TensorDataset, lambda *t: DataLoader(TensorDataset(*t), batch_size=4)])
+@pytest.mark.parametrize("where", ["x", "y"])
+def test_nan_from_a_dataset_or_dataloader_is_refused_before_it_reaches_the_weights(wrap, where: str) -> None:
+    x, y = (torch.from_numpy(a) for a in _regression(8))
+    (x if where == "x" else y)[3, 0] = float("nan")
+    model = _lstm_model()
+    model.compile("adam", "mse")
+    with pytest.raises(
+        ValueError, match=rf"{where} \(a batch from the (Dataset|DataLoader)\) contains 1 NaN"
+    ):
+        model.fit(wrap(x, y), epochs=1, batch_size=4, verbose=0)
+    model.fit(wrap(x.nan_to_num(), y.nan_to_num()), epochs=1, batch_size=4, verbose=0)
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_integer_features_are_cast_to_float_as_keras_does() -> None:
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 3, size=(8, 6, 1)), rng.integers(0, 2, size=8)
+    set_seed(0)
+    model = _lstm_model()
+    model.compile("adam", "binary_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(model.predict(x), model.predict(x.astype("float32")))
+    dense = Sequential([Dense(2, input_shape=(3,)), Dense(1)])
+    dense.compile("adam", "mse")
+    dense.fit(rng.integers(0, 5, size=(4, 3)), np.zeros(4), verbose=0)
+    assert dense.predict(np.ones((2, 3), dtype=bool)).shape == (2, 1)
+
+
+def test_any_number_of_steps_with_none_in_input_shape() -> None:
+    from lstmkit.layers import Input
+
+    for first in ([LSTM(3, input_shape=(None, 1))], [Input(shape=(None, 1)), LSTM(3)]):
+        model = Sequential([*first, Dense(1)])
+        model.compile("adam", "mse")
+        x, y = _regression(8, steps=5)
+        model.fit(x, y, epochs=1, verbose=0)
+        assert model.predict(_regression(3, steps=9)[0]).shape == (3, 1)
+    with pytest.raises(
+        ValueError, match=r"None for any number of steps, not for the features\), got \(4, None\)"
+    ):
+        LSTM(3, input_shape=(4, None))
+
+
+def test_class_weight_with_numpy_keys_and_values_equals_python_numbers() -> None:
+    labels = np.array([0, 1] * 4)
+    data = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    clf = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
+    clf.compile(optimizer=torch.optim.SGD(clf.parameters(), lr=0.0), loss="binary_crossentropy")
+    python = clf.train_on_batch(data, labels, class_weight={0: 1.0, 1: 2.0})
+    numpy = clf.train_on_batch(
+        data, labels, class_weight=dict(zip(np.unique(labels), np.float32([1, 2]), strict=True))
+    )
+    assert numpy == pytest.approx(python, rel=1e-6)
+    for bad in ({0: -1.0, 1: 1.0}, {0: float("nan"), 1: 1.0}, {True: 1.0}, {0.5: 1.0}):
+        with pytest.raises(ValueError, match="class_weight must map int class ids to finite non-negative"):
+            clf.train_on_batch(data, labels, class_weight=bad)
+
+
+def test_evaluate_without_targets_and_a_dataset_without_y_are_clear_errors() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="evaluate needs targets: pass y"):
+        model.evaluate(x)
+    with pytest.raises(ValueError, match="the Dataset/DataLoader yielded x alone; yield"):
+        model.fit(TensorDataset(torch.from_numpy(x)), epochs=1, verbose=0)

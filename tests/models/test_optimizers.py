@@ -51,3 +51,13 @@ def test_an_explicit_choice_is_kept_and_optimizers_without_a_fused_kernel_build(
     assert "fused" not in rmsprop.defaults
     adam = torch_adam(net, lr=0.01)
     assert adam.defaults["fused"] is True and adam.defaults["eps"] == 1e-8  # torch's defaults, not Keras's
+
+
+def test_lr_is_the_learning_rate_and_a_conflict_is_refused() -> None:
+    from lstmkit.models.optimizers import SGD
+
+    assert Adam(lr=0.5).kwargs["lr"] == 0.5  # Keras 2's alias, and torch's own name
+    assert SGD(lr=0.2).kwargs["lr"] == 0.2
+    assert Adam(learning_rate=0.5, lr=0.5).kwargs["lr"] == 0.5
+    with pytest.raises(ValueError, match=r"got learning_rate=0\.1 and lr=0\.5; pass one of them"):
+        Adam(learning_rate=0.1, lr=0.5)

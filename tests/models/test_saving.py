@@ -158,3 +158,39 @@ def test_a_layer_norm_model_saved_by_lstmkit_0_1_loads_with_its_optimizer_state(
     loaded = load_model(old_path)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert_resumes_identically(model, loaded, x, y)  # the moments were regrouped as the weights were
+
+
+def test_a_safetensors_file_with_a_config_lstmkit_did_not_write_is_a_value_error(tmp_path: Path) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    from lstmkit.utils.serialization import save_bundle
+
+    model = Sequential([LSTM(2, input_shape=(3, 1)), Dense(1)])
+    model.compile("adam", "mse")
+    path = tmp_path / "m.lstmkit"
+    model.save(path)
+    tensors, config = load_bundle(path)
+    del config["architecture"]
+    save_bundle(tmp_path / "no_architecture.lstmkit", tensors, config)
+    with pytest.raises(
+        ValueError, match=r"holds a model config lstmkit cannot read \(KeyError: 'architecture'\)"
+    ):
+        load_model(tmp_path / "no_architecture.lstmkit")
+    config = load_bundle(path)[1]
+    config["architecture"]["layers"][0]["config"]["bogus"] = 1
+    save_bundle(tmp_path / "unknown_argument.lstmkit", tensors, config)
+    with pytest.raises(ValueError, match=r"cannot read \(TypeError: .*bogus"):
+        load_model(tmp_path / "unknown_argument.lstmkit")
+    header = {"__metadata__": "a string"}
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
+    raw = (tmp_path / "plain.safetensors").read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    body = json.loads(raw[8 : 8 + length]) | header
+    text = json.dumps(body).encode()
+    (tmp_path / "string_metadata.lstmkit").write_bytes(
+        len(text).to_bytes(8, "little") + text + raw[8 + length :]
+    )
+    with pytest.raises(ValueError, match="is a safetensors file but not an lstmkit model"):
+        load_model(tmp_path / "string_metadata.lstmkit")

@@ -44,19 +44,29 @@ class Layer(nn.Module):
     input_dtype: torch.dtype = torch.float32
     #: whether the layer passes an incoming mask on unchanged (Keras's ``supports_masking``)
     supports_masking: bool = False
+    #: whether integer or boolean input is cast to the layer's floating dtype first, as Keras casts inputs to
+    #: a layer's compute dtype (off for layers that pass ids on, such as ``Input``)
+    casts_input: bool = True
 
-    def __init__(self, *, input_shape: tuple[int, ...] | None = None, name: str | None = None) -> None:
+    def __init__(self, *, input_shape: tuple[int | None, ...] | None = None, name: str | None = None) -> None:
         super().__init__()
         if input_shape is not None:
-            if not isinstance(input_shape, tuple | list) or not all(
-                isinstance(d, int) and d > 0 for d in input_shape
+            # None stands for any size (e.g. (None, 8): any number of steps), but not on the feature axis
+            if (
+                not isinstance(input_shape, tuple | list)
+                or not input_shape
+                or not all(
+                    d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                    for d in input_shape
+                )
+                or input_shape[-1] is None
             ):
                 raise ValueError(
                     f"{type(self).__name__} input_shape must be a tuple of positive ints (without the batch "
-                    f"dimension), got {input_shape!r}"
+                    f"dimension; None for any number of steps, not for the features), got {input_shape!r}"
                 )
             input_shape = tuple(input_shape)
-        self.input_shape_arg: tuple[int, ...] | None = input_shape
+        self.input_shape_arg: tuple[int | None, ...] | None = input_shape
         self.name = name or _auto_name(type(self).__name__)
         self.built = False
         self.built_input_shape: Shape | None = None
@@ -109,6 +119,9 @@ class Layer(nn.Module):
             self._check_shape(expected, tuple(x.shape))
         if not self.built:
             self.build_from_shape(tuple(x.shape))
+        if self.casts_input and self.input_dtype.is_floating_point and not x.is_floating_point():
+            floating = (p.dtype for p in self.parameters() if p.is_floating_point())
+            x = x.to(next(floating, self.input_dtype))
         return self.call(x, mask)
 
     def _declared_shape(self) -> Shape | None:

@@ -25,6 +25,7 @@ class Input(Layer):
     """
 
     supports_masking = True
+    casts_input = False  # the identity: token ids reach an Embedding as they are
 
     def __init__(self, shape: tuple[int, ...], dtype: str = "float32", *, name: str | None = None) -> None:
         super().__init__(input_shape=tuple(shape), name=name)

@@ -7,7 +7,7 @@ In data-parallel training each global batch is split across ranks (see :class:`B
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,16 +117,7 @@ class DatasetSource(ArraySource):
         if index.numel() == 0:  # an empty share in distributed training: the right shapes, no samples
             x, y, w = self.take(torch.zeros(1, dtype=torch.long))
             return x[:0], None if y is None else y[:0], None if w is None else w[:0]
-        items = default_collate([self.dataset[int(i)] for i in index])
-        if isinstance(items, Tensor):
-            return items, None, None
-        if not isinstance(items, list | tuple) or len(items) not in (1, 2, 3):
-            raise ValueError("a Dataset must yield x, (x, y) or (x, y, sample_weight)")
-        x, *rest = (torch.as_tensor(t) for t in items)
-        y = rest[0] if rest else None
-        w = rest[1] if len(rest) > 1 else None
-        x = x.float() if x.is_floating_point() else x
-        return x, None if y is None else (y.float() if y.is_floating_point() else y), w
+        return batch_parts(default_collate([self.dataset[int(i)] for i in index]), "Dataset")
 
     def split(self, fraction: float) -> tuple[ArraySource, ArraySource]:
         raise ValueError("validation_split is not supported for a Dataset; pass validation_data instead")
@@ -165,7 +156,7 @@ def iterate(
         if world > 1:
             raise ValueError("distributed training needs arrays or a map-style Dataset, not a DataLoader")
         for item in source:
-            x, y, w = _unpack(item)
+            x, y, w = batch_parts(item, "DataLoader")
             yield Batch(x, y, w, int(x.shape[0]))
         return
     n = len(source)
@@ -183,13 +174,21 @@ def num_batches(source: ArraySource | DataLoader[Any], batch_size: int) -> int:
     return -(-len(source) // batch_size)
 
 
-def _unpack(item: Any) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    if isinstance(item, Tensor):
-        return item, None, None
-    if isinstance(item, Sequence) and 1 <= len(item) <= 3:
-        x, *rest = item
-        y = rest[0] if rest else None
-        w = rest[1] if len(rest) > 1 else None
-        x = x.float() if x.is_floating_point() else x
-        return x, None if y is None else (y.float() if y.is_floating_point() else y), w
-    raise ValueError("a DataLoader must yield x, (x, y) or (x, y, sample_weight)")
+def batch_parts(item: Any, source: str) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``(x, y, sample_weight)`` of a collated batch from a Dataset or DataLoader (``x``, ``(x, y)`` or
+    ``(x, y, w)``), floating parts as float32 and checked for NaN and infinity as arrays are up front
+    (one reduction per part and batch)."""
+    parts = [item] if isinstance(item, Tensor) else item
+    if not isinstance(parts, list | tuple) or not 1 <= len(parts) <= 3:
+        got = type(item).__name__
+        raise ValueError(f"a {source} must yield x, (x, y) or (x, y, sample_weight), got {got}")
+    out: list[Tensor | None] = [None, None, None]
+    for k, (name, part) in enumerate(zip(("x", "y", "sample_weight"), parts, strict=False)):
+        tensor = torch.as_tensor(part)
+        if tensor.is_floating_point():
+            tensor = tensor.float()
+            check_finite(f"{name} (a batch from the {source})", tensor)
+        out[k] = tensor
+    x, y, w = out
+    assert x is not None
+    return x, y, w

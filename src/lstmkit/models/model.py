@@ -244,8 +244,7 @@ class Model(nn.Module):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         class_weight = training.check_class_weight(class_weight)
         source = make_source(x, y, sample_weight)
-        if isinstance(source, ArraySource) and not isinstance(source, DatasetSource) and source.y is None:
-            raise ValueError("fit needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
+        _require_targets(source, "fit")
         source, val_source = self._validation_sources(source, validation_split, validation_data)
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
         if distributed:
@@ -309,8 +308,7 @@ class Model(nn.Module):
         self._require_compiled("train_on_batch")
         source = make_source(x, y, sample_weight)
         assert isinstance(source, ArraySource)
-        if source.y is None:
-            raise ValueError("train_on_batch needs targets y")
+        _require_targets(source, "train_on_batch")
         self._prepare(source)
         batch = next(iterate(source, len(source), shuffle=False))
         acc = training.Accumulator(self)
@@ -335,6 +333,7 @@ class Model(nn.Module):
         self._require_built("evaluate")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         source = make_source(x, y, sample_weight)
+        _require_targets(source, "evaluate")
         logs = training.evaluate_batches(self, iterate(source, batch_size, shuffle=False))
         return self._format(logs, return_dict)
 
@@ -389,3 +388,10 @@ class Model(nn.Module):
 
         self._require_built("load weights")
         load_weights(self, path)
+
+
+def _require_targets(source: ArraySource | DataLoader[Any], what: str) -> None:
+    """``ValueError`` for arrays without ``y`` (a Dataset's or DataLoader's batches are checked as they
+    come)."""
+    if isinstance(source, ArraySource) and not isinstance(source, DatasetSource) and source.y is None:
+        raise ValueError(f"{what} needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")

@@ -35,6 +35,12 @@ class OptimizerSpec:
 
 def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> OptimizerSpec:
     cls, defaults = OPTIMIZERS[name]
+    kwargs = dict(kwargs)
+    if "lr" in kwargs:  # Keras 2's alias and torch's own name: the same setting as learning_rate
+        lr = kwargs.pop("lr")
+        if learning_rate not in (None, defaults["lr"], lr):  # learning_rate= given too, and differs
+            raise ValueError(f"got learning_rate={learning_rate!r} and lr={lr!r}; pass one of them")
+        learning_rate = lr
     merged = {**defaults, **kwargs}
     if learning_rate is not None:
         if not isinstance(learning_rate, int | float) or not learning_rate > 0:

@@ -137,7 +137,12 @@ def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) ->
         raise ValueError(
             f"'{path}' holds an lstmkit model of kind {config.get('kind')!r}, not a Keras-style model"
         )
-    model = model_from_config(config, module, str(path))
+    try:
+        model = model_from_config(config, module, str(path))
+    except (KeyError, TypeError, AttributeError, IndexError) as err:  # a config lstmkit did not write
+        raise ValueError(
+            f"'{path}' holds a model config lstmkit cannot read ({type(err).__name__}: {err})"
+        ) from err
     restore_into(model, tensors, config, str(path))
     return model
 

@@ -8,6 +8,8 @@ equals the single-process gradient on the same global batch.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +43,19 @@ def class_weights_for(y: Tensor, class_weight: Mapping[int, float]) -> Tensor:
 def check_class_weight(class_weight: Any) -> Mapping[int, float] | None:
     if class_weight is None:
         return None
-    if not isinstance(class_weight, Mapping) or not all(
-        isinstance(k, int) and isinstance(v, int | float) and v >= 0 for k, v in class_weight.items()
-    ):
-        raise ValueError(f"class_weight must map int class ids to non-negative numbers, got {class_weight!r}")
-    return class_weight
+
+    def integer(k: Any) -> bool:  # NumPy's integers too (dict(zip(np.unique(y), weights)))
+        return isinstance(k, numbers.Integral) and not isinstance(k, bool)
+
+    def weight(v: Any) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and float(v) >= 0
+
+    pairs = class_weight.items() if isinstance(class_weight, Mapping) else None
+    if pairs is None or not all(integer(k) and weight(v) for k, v in pairs):
+        raise ValueError(
+            f"class_weight must map int class ids to finite non-negative numbers, got {class_weight!r}"
+        )
+    return {int(k): float(v) for k, v in class_weight.items()}
 
 
 class Accumulator:
@@ -101,7 +111,9 @@ def batch_loss(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Forward one batch; return ``(loss to backpropagate, weighted loss sum, y_pred)``."""
-    assert model.loss_fn is not None and batch.y is not None
+    assert model.loss_fn is not None
+    if batch.y is None:
+        raise ValueError("the loss needs targets: the Dataset/DataLoader yielded x alone; yield (x, y)")
     device = model.device
     x, y = batch.x.to(device, non_blocking=True), batch.y.to(device, non_blocking=True)
     with torch.autocast(device.type, enabled=model.amp):

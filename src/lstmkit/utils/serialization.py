@@ -82,6 +82,8 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], 
     data = source.read_bytes()
     header = _read_header(data, source)
     metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        metadata = {}  # safetensors writes a map of strings; anything else is not ours
     if metadata.get("format") != FORMAT:
         raise ValueError(
             f"'{source}' is a safetensors file but not an lstmkit model "

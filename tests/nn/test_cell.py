@@ -134,3 +134,19 @@ def test_cell_state_dict_of_lstmkit_0_1_with_six_layer_norm_vectors_loads() -> N
     assert torch.equal(target.ln_affine, source.ln_affine)
     x = torch.randn(2, 3)
     torch.testing.assert_close(target(x)[0], source(x)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_cell_steps_without_grad_as_torch_does(dtype: torch.dtype) -> None:
+    cell, theirs = LSTMCell(4, 6, dtype=dtype), torch.nn.LSTMCell(4, 6, dtype=dtype)
+    theirs.load_state_dict(cell.state_dict())
+    x, state = (
+        torch.randn(2, 4, dtype=dtype),
+        (torch.randn(2, 6, dtype=dtype), torch.randn(2, 6, dtype=dtype)),
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(cell(x, state), theirs(x, state), rtol=1e-2, atol=1e-2)  # half rounding
+        stepped = LSTMCell(4, 6)
+        stepped(x.float(), tuple(s.float() for s in state))  # a float32 native step, then half precision
+        stepped.to(dtype)
+        assert stepped(x, state)[0].dtype == dtype

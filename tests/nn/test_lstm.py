@@ -530,3 +530,51 @@ def test_native_step_with_a_state_takes_strided_tensors_and_follows_the_dtype() 
         state64 = (h.double(), c.double())
         y, _ = lstm.step(x.double(), state64)
         torch.testing.assert_close(y, lstm(x.double().unsqueeze(0), state64)[0][0])
+
+
+def test_second_derivatives_on_reference_equal_torchs_and_the_hand_written_backwards_refuse_them() -> None:
+    x = torch.randn(4, 2, 3, dtype=torch.float64)
+
+    def penalized_grad(backend: str) -> torch.Tensor:
+        torch.manual_seed(1)
+        lstm = LSTM(3, 5, backend=backend, dtype=torch.float64)
+        xr = x.clone().requires_grad_(True)
+        out, _ = lstm(xr)
+        (g,) = torch.autograd.grad(out.sum(), xr, create_graph=True)  # an input-gradient penalty
+        (out.pow(2).mean() + g.pow(2).sum()).backward()
+        return lstm.weight_hh_l0.grad
+
+    torch.testing.assert_close(penalized_grad("reference"), penalized_grad("torch"))
+    for backend in ("fused", "native", "auto"):
+        with pytest.raises(RuntimeError, match=r"second derivatives .* need backend='reference'"):
+            penalized_grad(backend)
+
+
+@pytest.mark.parametrize("options", [{}, {"peephole": True}, {"layer_norm": True}])
+def test_backends_run_under_cpu_autocast_and_agree(options: dict[str, object]) -> None:
+    x = torch.randn(5, 2, 4)
+    outputs = {}
+    for backend in ("fused", "native", "reference"):
+        torch.manual_seed(0)
+        lstm = LSTM(4, 6, backend=backend, **options)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y, _ = lstm(x)
+        y.float().sum().backward()
+        outputs[backend] = y.float()
+        assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in lstm.parameters())
+    for backend in ("fused", "native"):  # bfloat16 input projections: agreement to bfloat16's precision
+        torch.testing.assert_close(outputs[backend], outputs["reference"], rtol=0, atol=3e-2)
+
+
+def test_from_torch_keeps_the_mode_and_frozen_parameters() -> None:
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, dropout=0.5).eval()
+    theirs.weight_hh_l1.requires_grad_(False)
+    ours = LSTM.from_torch(theirs)
+    assert not ours.training and not ours.weight_hh_l1.requires_grad and ours.weight_hh_l0.requires_grad
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(ours(x)[0], ours(x)[0], rtol=0, atol=0)  # no dropout at evaluation
+
+
+def test_torch_backend_takes_an_empty_batch_with_lengths() -> None:
+    out, (h, c) = LSTM(4, 6, backend="torch")(torch.randn(3, 0, 4), lengths=torch.zeros(0, dtype=torch.long))
+    assert out.shape == (3, 0, 6) and h.shape == (1, 0, 6) and c.shape == (1, 0, 6)

@@ -143,6 +143,12 @@ def test_bad_input_is_rejected() -> None:
         step(torch.randn(2, 4), (torch.zeros(3, 9), torch.zeros(2, 9)))
     with pytest.raises(ValueError, match=r"weight_hh must be a torch.float32 tensor of shape \(36, 9\)"):
         NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 8))
+    with pytest.raises(
+        ValueError, match=r"of shape \(36, 9\), got torch.float64 \(36, 9\)"
+    ):  # names the dtype
+        NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 9, dtype=torch.float64))
+    with pytest.raises(TypeError, match="state must be a tuple \\(h, c\\) or None, got Tensor"):
+        step(torch.randn(2, 4), torch.zeros(2, 9))
     with pytest.raises(ValueError, match="layer norm needs all of"):
         NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 9), ln_weight_ih=torch.ones(36))
     with pytest.raises(TypeError, match="float32/float64 on CPU"):
@@ -199,3 +205,20 @@ def test_native_cell_step_sees_a_replaced_parameter_of_a_torch_cell() -> None:
     with torch.no_grad():
         expected = cell(x, state)
     torch.testing.assert_close(native_cell_step(cell, x, state), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_made_under_inference_mode_step_and_follow_in_place_changes() -> None:
+    # inference tensors have no version counter: the step repacks them every time instead
+    from lstmkit.nn import LSTM, LSTMCell
+
+    with torch.inference_mode():
+        theirs, ours = torch.nn.LSTMCell(4, 6), LSTMCell(4, 6)
+        ours.load_state_dict(theirs.state_dict())
+        x, state = torch.randn(2, 4), (torch.randn(2, 6), torch.randn(2, 6))
+        torch.testing.assert_close(ours(x, state), theirs(x, state))
+        ours.weight_hh.mul_(2.0)
+        theirs.weight_hh.mul_(2.0)
+        torch.testing.assert_close(ours(x, state), theirs(x, state))
+        lstm = LSTM(4, 6)
+        y, _ = lstm.step(x)
+        torch.testing.assert_close(y, lstm(x.unsqueeze(0))[0][0])

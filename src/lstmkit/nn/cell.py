@@ -125,6 +125,8 @@ class LSTMCell(nn.Module):
     def _native_step(self) -> NativeCellStep | None:
         weight = self._parameters["weight_ih"]  # (the dict: a module attribute costs a __getattr__)
         assert weight is not None
+        if weight.dtype not in NATIVE_DTYPES:  # e.g. a half-precision cell: the general path below
+            return None
         if select_step_backend(self.backend, self.variant, weight.device, False) != "native":
             return None
         return cell_step_for(self)

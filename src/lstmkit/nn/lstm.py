@@ -354,7 +354,7 @@ class LSTM(nn.Module):
             self.training,
             self.bidirectional,
         )
-        if lengths is None:
+        if lengths is None or x.shape[1] == 0:  # (an empty batch has no sequences to pack)
             out, h_n, c_n = torch._VF.lstm(x, (h0, c0), *args, False)
             return out, h_n, c_n
         seq = packed if packed is not None else pack_padded_sequence(x, lengths, enforce_sorted=False)
@@ -442,6 +442,7 @@ class LSTM(nn.Module):
 
         Variant options (``peephole=True``, ...) may be added; their extra parameters keep their
         initialization, so the result equals the torch module only when no variant changes the math.
+        The module's mode (``train``/``eval``) and which parameters require grad are kept too.
         """
         if not isinstance(module, nn.LSTM):
             raise TypeError(f"LSTM.from_torch expected a torch.nn.LSTM, got {type(module).__name__}")
@@ -459,4 +460,6 @@ class LSTM(nn.Module):
             raise ValueError(
                 f"LSTM.from_torch: missing {sorted(standard & set(missing))}, unexpected {unexpected}"
             )
-        return new
+        for name, param in module.named_parameters():  # frozen stays frozen
+            new.get_parameter(name).requires_grad_(param.requires_grad)
+        return new.train(module.training)

@@ -15,12 +15,13 @@ Implementation notes:
 
 from __future__ import annotations
 
-from typing import Any, overload
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from lstmkit.ops.lengths import sequence_mask
 from lstmkit.ops.reference import LAYER_NORM_EPS
@@ -342,6 +343,30 @@ class EagerKernel:
         return RecurrenceGrads(d_a, dh0, dc0, grads)
 
 
+SECOND_ORDER_MESSAGE = (
+    "lstmkit's native and fused LSTM recurrences have a hand-written backward, which is not differentiated "
+    "again: second derivatives (create_graph=True, as in gradient penalties) need backend='reference' "
+    "(every variant) or backend='torch' (the plain LSTM)"
+)
+
+BackwardFn = TypeVar("BackwardFn", bound=Callable[..., Any])
+
+
+def first_order(backward: BackwardFn) -> BackwardFn:
+    """For an autograd ``Function.backward`` that is not itself differentiable: a clear ``RuntimeError``
+    when a second derivative is asked for (the engine runs a backward with grad mode on exactly when
+    ``create_graph=True``), where ``once_differentiable`` would go on silently whenever the incoming
+    gradients do not require grad, leaving out the terms through the saved inputs."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        if torch.is_grad_enabled():
+            raise RuntimeError(SECOND_ORDER_MESSAGE)
+        return backward(ctx, *grads)
+
+    return cast(BackwardFn, wrapper)
+
+
 class Recurrence(torch.autograd.Function):
     """One autograd node for the whole time loop of one layer and direction."""
 
@@ -367,7 +392,7 @@ class Recurrence(torch.autograd.Function):
         return y, h_T, c_T
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, dy: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
         tensors = ctx.saved_tensors
         saved = tuple(tensors[: ctx.n_saved])
@@ -399,6 +424,14 @@ def fused_recurrence(
         ``(y (T, B, R), h_T (B, R), c_T (B, H))``.
     """
     chosen = kernel if kernel is not None else EAGER
+    device = inputs.xg.device.type
+    if torch.is_autocast_enabled(device):  # the loop runs in the weights' dtype, as the native kernel does
+        dtype = params.w_hh.dtype
+        inputs = RecurrenceInputs(
+            *(t.to(dtype) if t is not None and t.is_floating_point() else t for t in inputs)  # type: ignore[arg-type]
+        )
+        with torch.autocast(device, enabled=False):
+            return fused_recurrence(inputs, params, coupled_gates=coupled_gates, kernel=chosen)
     if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
         # (inside Function.forward grad mode is always off and needs_input_grad ignores no_grad)
         y, h_T, c_T, _ = chosen.forward(inputs, params, coupled_gates, False)

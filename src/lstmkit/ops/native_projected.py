@@ -25,10 +25,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from lstmkit.ops import native
-from lstmkit.ops.fused import fused_recurrence
+from lstmkit.ops.fused import first_order, fused_recurrence
 from lstmkit.ops.native import InputProjection
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams, layer_norm_parts
@@ -79,7 +78,7 @@ class ProjectedRecurrence(torch.autograd.Function):
         return y, h_T, c_T
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(
         ctx: Any, dy: Tensor | None, dh_T: Tensor | None, dc_T: Tensor | None
     ) -> tuple[Tensor | None, ...]:

@@ -106,6 +106,9 @@ class NativeCellStep:
         }  # fmt: skip
         self.coupled_gates = bool(coupled_gates)
         self._present = [v for v in self._tensors.values() if v is not None]
+        # tensors made under torch.inference_mode() have no version counter: their in-place changes are
+        # invisible, so such weights are repacked at every step
+        self._untracked = any(v.is_inference() for v in self._present if isinstance(v, Tensor))
         self._check()
         self._versions: tuple[tuple[int, int], ...] = ()
         self._plans: dict[int, Any] = {}  # batch -> the compiled StepPlan
@@ -147,7 +150,8 @@ class NativeCellStep:
             if value is None:
                 continue
             if not isinstance(value, Tensor) or tuple(value.shape) != shape or value.dtype != w_ih.dtype:
-                got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                is_tensor = isinstance(value, Tensor)
+                got = f"{value.dtype} {tuple(value.shape)}" if is_tensor else type(value).__name__
                 raise ValueError(f"{name} must be a {w_ih.dtype} tensor of shape {shape}, got {got}")
         gains = [self._tensors[n] is None for n in ("ln_weight_ih", "ln_weight_hh", "ln_weight_c")]
         if len(set(gains)) != 1:
@@ -194,6 +198,8 @@ class NativeCellStep:
         self._versions = self._current_versions()
 
     def _current_versions(self) -> tuple[tuple[int, int], ...]:
+        if self._untracked:  # no version counters to read; refresh repacks every step instead
+            return ()
         return tuple([(v._version, v.data_ptr()) for v in self._present])
 
     def __call__(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
@@ -213,6 +219,8 @@ class NativeCellStep:
             h = x.new_zeros((batch, self._rsize))
             c = x.new_zeros((batch, self._hidden))
         else:
+            if not isinstance(state, tuple | list) or len(state) != 2:
+                raise TypeError(f"state must be a tuple (h, c) or None, got {type(state).__name__}")
             h, c = state
             for name, value, size in (("h", h, self._rsize), ("c", c, self._hidden)):
                 if (
@@ -275,7 +283,7 @@ class NativeCellStep:
         ``.data`` (``w.data.copy_(...)``) bypasses the version counter, so after one pass ``force=True``
         (or call :func:`repack` on the module).
         """
-        if force or self._current_versions() != self._versions:
+        if force or self._untracked or self._current_versions() != self._versions:
             self._check()
             self._pack()
 

@@ -63,8 +63,10 @@ inline void vadd(T* dst, const T* src, long n) {
 inline vec_t<float> vexp(vec_t<float> x) {
 #if LSTMKIT_VBYTES == 64 && defined(__x86_64__)
   // AVX-512: round and scale in one instruction each (vrndscaleps, vscalefps).
-  // clamp with x as the second operand: max/min return it when it is NaN, so NaN propagates
-  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
+  // clamp with x as the second operand: max/min return it when it is NaN, so NaN propagates. The upper
+  // bound keeps exp finite (e^88 = 1.65e38 < FLT_MAX): σ(x) = 1 / (1 + e^-x) would otherwise take 1/inf
+  // through vrecip's Newton step, 0 · (2 - inf · 0) = NaN, for a pre-activation below -88.7
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), 0);
   const vec_t<float> nf = (vec_t<float>)n;
   const vec_t<float> r = (vec_t<float>)xc - nf * 0.693145751953125f - nf * 1.428606765330187e-06f;

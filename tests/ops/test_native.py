@@ -214,6 +214,26 @@ def test_float32_tanh_is_accurate_near_zero_and_saturates_on_every_instruction_s
             assert float(relative) < 1e-6, (isa, got, want)
 
 
+def test_float32_gates_saturate_without_nan_for_pre_activations_of_any_size_on_every_instruction_set() -> (
+    None
+):
+    # σ(a) = 1 / (1 + e^-a): e^-a overflowing float32 (a < -88.7) must give σ = 0, not 1/inf -> NaN
+    a = torch.tensor([-1e30, -1e4, -150.0, -104.0, -89.5, -88.8, -88.0, -50.0, 0.0, 50.0, 88.8, 1e4, 1e30])
+    hidden = a.numel()
+    xg = a.repeat(4).view(1, 1, 4 * hidden)  # every gate's pre-activation is a
+    c0 = torch.full((1, hidden), 0.5)
+    inputs = RecurrenceInputs(xg, torch.zeros(1, hidden), c0)
+    params = RecurrenceParams(torch.zeros(4 * hidden, hidden))
+    i = torch.sigmoid(a.double())
+    c_want = i * 0.5 + i * torch.tanh(a.double())
+    h_want = i * torch.tanh(c_want)
+    for isa in native_module().isas():
+        with instruction_set(isa):
+            _, h, c, _ = NativeKernel().forward(inputs, params, False, False)
+        torch.testing.assert_close(c[0].double(), c_want, rtol=1e-6, atol=1e-7, msg=isa)
+        torch.testing.assert_close(h[0].double(), h_want, rtol=1e-6, atol=1e-7, msg=isa)
+
+
 def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
     inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
     y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)

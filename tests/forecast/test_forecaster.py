@@ -170,3 +170,36 @@ def test_transform_features_applies_the_transform_to_covariates(tmp_path: Path) 
     loaded = Forecaster.load(tmp_path / "m.lstmkit")
     assert loaded.transform_features
     pd.testing.assert_frame_equal(fc.predict(data), loaded.predict(data))
+
+
+def test_non_finite_forecasts_are_an_error_not_a_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _seasonal(80)
+    fc = _small(train=TrainConfig(epochs=1)).fit(data)
+    assert fc.regressor_ is not None
+    diverged = lambda x: np.full((len(x), fc.horizon), np.nan)  # noqa: E731 - a fit gone to NaN
+    monkeypatch.setattr(fc.regressor_, "predict", diverged)
+    with pytest.raises(ValueError, match=r"3 of 3 forecast values are NaN or infinite: training diverged"):
+        fc.predict(data)
+    monkeypatch.setattr(Forecaster, "fit_arrays", lambda self, *a, **k: None)  # keep the diverged network
+    with pytest.raises(ValueError, match="forecast values are NaN or infinite"):
+        fc.backtest(data, folds=0, test_size=10)
+
+
+def test_interpolation_never_reads_past_a_backtest_origin() -> None:
+    # a gap at a test origin: interpolating it would read the next value; the backtest fills forward
+    dates = pd.date_range("2020-01-01", periods=120, freq="D")
+    y = pd.Series(np.linspace(10.0, 20.0, 120), index=dates, name="y")
+    y.iloc[100] = np.nan
+
+    def from_origin(series: pd.Series) -> np.ndarray:
+        torch.manual_seed(0)
+        fc = Forecaster(lookback=5, horizon=1, units=(2,), fill="interpolate", train=TrainConfig(epochs=1))
+        result = fc.backtest(series, folds=0, test_size=20)
+        assert any("filled gaps forward, not by interpolation" in note for note in result.notes)
+        table = result.forecasts
+        return table[table.origin == dates[100]][[MODEL, "persistence"]].to_numpy()
+
+    later = y.copy()
+    later.iloc[101] = 1000.0  # only a value after the origin changes
+    np.testing.assert_array_equal(from_origin(y), from_origin(later))
+    assert from_origin(y)[0, 1] == pytest.approx(y.iloc[99])  # persistence: the last value before the gap

@@ -46,7 +46,10 @@ def test_forward_is_causal() -> None:
 def test_domain_errors() -> None:
     with pytest.raises(ValueError, match=r"needs positive values, got minimum -1\.0; use 'diff'"):
         transforms.forward("log_return", np.array([1.0, -1.0]))
-    with pytest.raises(ValueError, match="'pct_change' needs non-zero values"):
+    with pytest.raises(ValueError, match=r"'pct_change' needs positive values, got minimum 0\.0"):
         transforms.changes("pct_change", np.array([0.0, 1.0]), np.array([0]), 1)
+    # from a negative base the inverse y_t (1 + c) falls as c rises: quantiles would come back reversed
+    with pytest.raises(ValueError, match=r"'pct_change' needs positive values, got minimum -10\.5"):
+        transforms.forward("pct_change", np.array([-10.0, -10.5, -9.0]))
     with pytest.raises(ValueError, match="unknown transform 'log'"):
         transforms.forward("log", LEVELS)

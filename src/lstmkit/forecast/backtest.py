@@ -38,7 +38,7 @@ class ArrayForecaster(Protocol):
     horizon: int
     quantiles: tuple[float, ...]
 
-    def prepare(self, data: pd.DataFrame | pd.Series) -> PreparedData: ...
+    def prepare(self, data: pd.DataFrame | pd.Series, *, causal: bool = False) -> PreparedData: ...
     def min_rows(self) -> int: ...
     def season_for(self, freq: str | None) -> int | None: ...
     def fit_arrays(self, levels: np.ndarray, end: int, start: int = 0) -> Any: ...
@@ -165,7 +165,7 @@ def backtest(
     check_positive_int("folds", folds, minimum=0)
     check_positive_int("refit_every", refit_every)
     check_positive_int("stride", stride)
-    prepared = forecaster.prepare(data)
+    prepared = forecaster.prepare(data, causal=True)  # no fill may read past a forecast's origin
     levels = prepared.frame.to_numpy()
     n, horizon = len(levels), forecaster.horizon
     if isinstance(test_size, float):

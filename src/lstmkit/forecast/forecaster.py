@@ -129,11 +129,21 @@ class Forecaster:
         self.notes_: list[str] = []
 
     # ----- data -------------------------------------------------------------------------------------
-    def prepare(self, data: pd.DataFrame | pd.Series) -> PreparedData:
-        """Validate and clean ``data`` with this forecaster's columns, date column and fill policy."""
+    def prepare(self, data: pd.DataFrame | pd.Series, *, causal: bool = False) -> PreparedData:
+        """Validate and clean ``data`` with this forecaster's columns, date column and fill policy.
+
+        ``causal=True`` (the backtest) fills gaps forward where the policy is ``'interpolate'``: an
+        interpolated value reads the next observation, which a forecast made before it must not see.
+        """
+        fill = "ffill" if causal and self.fill == "interpolate" else self.fill
         prepared = prepare_frame(
-            data, target=self.target, features=self.features, date_column=self.date_column, fill=self.fill
+            data, target=self.target, features=self.features, date_column=self.date_column, fill=fill
         )
+        if fill != self.fill:
+            prepared.notes.append(
+                "the backtest filled gaps forward, not by interpolation: interpolating reads the next "
+                "observation, which forecasts made before it must not see"
+            )
         if self.columns_ is not None and prepared.columns != self.columns_:
             raise ValueError(
                 f"this forecaster was trained on columns {self.columns_}, "
@@ -233,6 +243,13 @@ class Forecaster:
         shape = (1, self.horizon) + (1,) * (raw.ndim - 2)
         changes = raw * scale.reshape(shape) + center.reshape(shape)
         forecast = transforms.invert(self.transform, changes, anchor=levels[origins, 0])
+        bad = ~np.isfinite(forecast)
+        if bad.any():  # a diverged fit: say so, rather than score or save NaN forecasts
+            raise ValueError(
+                f"{int(bad.sum())} of {bad.size} forecast values are NaN or infinite: training diverged or "
+                f"the data is far outside what the network was fit on; scale the series (scaler='standard'), "
+                f"lower the learning rate or check the data (transform={self.transform!r})"
+            )
         if forecast.ndim == 3:
             return forecast[..., self.quantiles.index(0.5)], forecast
         return forecast, None

@@ -32,7 +32,7 @@ def forward(kind: str, values: np.ndarray) -> np.ndarray:
     """Transform a level series (``(N,)`` or ``(N, F)`` along axis 0); the first row becomes NaN.
 
     Raises:
-        ValueError: ``log_return`` on non-positive values or ``pct_change`` on zeros.
+        ValueError: ``log_return`` or ``pct_change`` on non-positive values.
     """
     check_choice("transform", kind, TRANSFORMS)
     y = np.asarray(values, dtype=np.float64)
@@ -53,7 +53,7 @@ def changes(kind: str, levels: np.ndarray, origins: np.ndarray, horizon: int) ->
     """Cumulative changes ``c_{t,h}`` from each origin's level to the next ``horizon`` levels; ``(S, H)``.
 
     Raises:
-        ValueError: ``log_return`` on non-positive levels or ``pct_change`` on zeros.
+        ValueError: ``log_return`` or ``pct_change`` on non-positive levels.
     """
     check_choice("transform", kind, TRANSFORMS)
     y = np.asarray(levels, dtype=np.float64)
@@ -99,8 +99,12 @@ def _check_domain(kind: str, y: np.ndarray) -> None:
         raise ValueError(
             f"transform 'log_return' needs positive values, got minimum {np.nanmin(y)}; use 'diff' instead"
         )
-    if kind == "pct_change" and np.any(y == 0):
-        raise ValueError("transform 'pct_change' needs non-zero values, got a zero; use 'diff' instead")
+    if kind == "pct_change" and np.any(y <= 0):
+        # from a negative base a "percentage change" flips meaning, and its inverse y_t * (1 + c) falls as c
+        # rises, so quantiles of c would come back reversed
+        raise ValueError(
+            f"transform 'pct_change' needs positive values, got minimum {np.nanmin(y)}; use 'diff' instead"
+        )
 
 
 def first_valid(kind: str) -> int:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from lstmkit.layers import Dense, Dropout, Input, LayerNormalization, Masking
+from lstmkit.models import Sequential, load_model
 
 
 def test_dense_applies_to_last_axis_with_keras_count() -> None:
@@ -56,3 +60,39 @@ def test_input_declares_shape_and_dtype() -> None:
     assert layer.input_dtype == torch.long and layer.input_shape_arg == (3, 2)
     with pytest.raises(ValueError, match="Input dtype must be 'float32' or 'int64'"):
         Input((3,), dtype="float16")
+
+
+def test_dense_input_dim_is_keras_2_shorthand_for_input_shape() -> None:
+    layer = Dense(4, input_dim=3)
+    assert layer.input_shape_arg == (3,)
+    model = Sequential([layer])
+    assert model.built and model.predict(np.zeros((2, 3))).shape == (2, 4)  # built at add, as Keras
+    assert Dense.from_config(layer.get_config()).input_shape_arg == (3,)
+    with pytest.raises(ValueError, match=r"Dense takes input_shape or input_dim, not both"):
+        Dense(4, input_dim=3, input_shape=(3,))
+    with pytest.raises(ValueError, match=r"Dense input_dim must be >= 1, got 0"):
+        Dense(4, input_dim=0)
+
+
+def test_dense_accepts_a_callable_activation_and_saves_it_only_by_name(tmp_path: Path) -> None:
+    x = torch.randn(5, 3)
+    doubled = Dense(2, activation=lambda t: 2 * t, name="doubled")
+    linear = Dense(2)
+    linear(x)
+    doubled(x)
+    doubled.set_weights(linear.get_weights())
+    torch.testing.assert_close(doubled(x), 2 * linear(x))
+    with pytest.raises(
+        TypeError, match=r"Dense 'doubled' has the callable activation .*<lambda>, which cannot be saved"
+    ):
+        doubled.get_config()
+    with pytest.raises(TypeError, match=r"Dense 'doubled' has the callable activation"):
+        Sequential([Input((3,)), doubled]).save(tmp_path / "m.lstmkit")
+    # one of Keras's named activations passed as a function is saved under its name
+    relu = Dense(2, activation=torch.relu)
+    assert bool((relu(x) >= 0).all()) and relu.get_config()["activation"] == "relu"
+    model = Sequential([Input((3,)), relu])
+    model.save(tmp_path / "relu.lstmkit")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "relu.lstmkit").predict(x.numpy()), model.predict(x.numpy())
+    )

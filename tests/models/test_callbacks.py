@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lstmkit.layers import Dense
-from lstmkit.models import Sequential, load_model
+from lstmkit.models import Callback, Sequential, load_model
 from lstmkit.models.callbacks import (
     CSVLogger,
     EarlyStopping,
@@ -183,3 +183,17 @@ def test_tensorboard_files_read_back_with_tensorboard_if_installed(tmp_path: Pat
     reader.Reload()
     values = [event.value for event in reader.Scalars("epoch_loss")]
     assert values == pytest.approx(history.history["val_loss"], rel=1e-6)
+
+
+def test_history_and_callbacks_get_keras_params_before_training_begins() -> None:
+    seen: list[dict] = []
+
+    class Spy(Callback):
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            seen.append(dict(self.params))
+
+    model = _model()
+    x, y = _data()
+    history = model.fit(x, y, epochs=3, batch_size=6, verbose=0, callbacks=[Spy()])
+    assert history.params == {"verbose": 0, "epochs": 3, "steps": 3}  # 16 samples in batches of 6
+    assert seen == [history.params]

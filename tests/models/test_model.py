@@ -1,4 +1,4 @@
-"""Model/Sequential: compile, fit, evaluate, predict, train_on_batch, summary, bad input."""
+"""Model/Sequential: compile, fit, evaluate, predict, *_on_batch, model(array), summary, bad input."""
 
 from __future__ import annotations
 
@@ -370,3 +370,41 @@ def test_evaluate_without_targets_and_a_dataset_without_y_are_clear_errors() -> 
         model.evaluate(x)
     with pytest.raises(ValueError, match="the Dataset/DataLoader yielded x alone; yield"):
         model.fit(TensorDataset(torch.from_numpy(x)), epochs=1, verbose=0)
+
+
+def test_predict_on_batch_and_test_on_batch_match_predict_and_evaluate() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()
+    np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x))
+    loss = model.test_on_batch(x, y)
+    assert isinstance(loss, float) and loss == pytest.approx(model.evaluate(x, y), rel=1e-6)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    assert model.test_on_batch(x, y) == pytest.approx(model.evaluate(x, y), rel=1e-6)  # [loss, mae]
+    assert set(model.test_on_batch(x, y, return_dict=True)) == {"loss", "mae"}
+    weighted = model.test_on_batch(x, y, sample_weight=np.r_[np.ones(4), np.zeros(4)])
+    assert weighted[0] == pytest.approx(model.evaluate(x, y, sample_weight=np.r_[np.ones(4), np.zeros(4)])[0])
+    for got, expected in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(got, expected)  # neither call trains
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=4)
+    with pytest.raises(
+        TypeError, match=r"test_on_batch takes the arrays of one batch, got a DataLoader; use evaluate"
+    ):
+        model.test_on_batch(loader)
+    with pytest.raises(ValueError, match="is not built yet, so it has no weights to predict_on_batch with"):
+        Sequential([LSTM(2), Dense(1)]).predict_on_batch(x)
+
+
+def test_calling_the_model_on_numpy_converts_it_as_keras_does() -> None:
+    x, _ = _regression(4)
+    model = _lstm_model().eval()
+    expected = model(torch.from_numpy(x))
+    torch.testing.assert_close(model(x.astype("float64")), expected)  # float64 -> the weights' float32
+    torch.testing.assert_close(model(x.tolist()), expected)
+    model.double()
+    out = model(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, expected.double(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="x must hold numbers"):
+        model(object())

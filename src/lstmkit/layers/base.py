@@ -3,19 +3,26 @@
 A layer knows its constructor arguments (``get_config``), creates its weights in ``build`` once the input
 shape is known, and may consume and produce a boolean mask of valid time steps ``(B, T)``. Shapes are
 written with ``None`` for the batch dimension, as Keras does: ``(None, T, I)``.
+
+Weights move between Keras and lstmkit as NumPy arrays in Keras's order and layout (``get_weights`` /
+``set_weights``): each layer maps its torch parameters to Keras's (``keras_weights``) and back
+(``load_keras_weights``).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 Shape = tuple[int | None, ...]
+#: ``(label, tensor)`` pairs: a weight's name and its value in Keras's layout
+WeightSlots = list[tuple[str, Tensor]]
 
 _name_counters: dict[str, itertools.count[int]] = {}
 
@@ -147,6 +154,58 @@ class Layer(nn.Module):
         """Names of torch parameters that have no Keras counterpart (held at zero, never trained)."""
         return []
 
+    # -- weights in Keras's layout ------------------------------------------------------------------------
+    def keras_weights(self) -> dict[str, Tensor]:
+        """The weights in Keras's order and layout, by Keras's names, computed from the torch parameters.
+
+        Layers with weights override this and :meth:`load_keras_weights`; the default is no weights.
+        """
+        return {}
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        """Write ``weights``, laid out as :meth:`keras_weights` returns them and already checked, into the
+        torch parameters (called under ``torch.no_grad``)."""
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as NumPy arrays (copies) in Keras's order and layout, e.g. Dense's
+        ``[kernel (I, units), bias (units,)]``, so that they move between Keras and lstmkit.
+
+        Raises:
+            ValueError: the layer is not built yet.
+
+        Example:
+            >>> from lstmkit.layers import Dense
+            >>> layer = Dense(3, input_shape=(2,)); _ = layer(torch.zeros(1, 2))
+            >>> [w.shape for w in layer.get_weights()]
+            [(2, 3), (3,)]
+        """
+        self._require_built("get_weights")
+        return [to_numpy(w) for w in self.keras_weights().values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set the weights from arrays in Keras's order and layout (as :meth:`get_weights` returns them).
+
+        Args:
+            weights: one array (NumPy, tensor or nested list) per weight.
+
+        Raises:
+            ValueError: the layer is not built yet; a wrong number of arrays; an array of the wrong shape
+                (the message names the layer, the index, the expected and the received shape).
+            TypeError: ``weights`` is not a list, or an entry is not an array of real numbers.
+        """
+        self._require_built("set_weights")
+        where = f"layer '{self.name}' ({type(self).__name__})"
+        checked = check_weights(where, list(self.keras_weights().items()), weights)
+        with torch.no_grad():
+            self.load_keras_weights(checked)
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"layer '{self.name}' ({type(self).__name__}) is not built yet, so it has no weights for "
+                f"{what}(); call it on data once, build its model, or give it input_shape=..."
+            )
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
 
@@ -169,15 +228,127 @@ ACTIVATIONS: dict[str, ActivationFn] = {
 }
 
 
-def get_activation(name: str | None) -> ActivationFn:
-    """Look up a Keras activation by name (``None`` means linear).
+def get_activation(name: str | ActivationFn | None) -> ActivationFn:
+    """Look up a Keras activation by name (``None`` means linear); a callable is used as it is (as Keras).
 
     Raises:
         ValueError: unknown name; the message lists the valid ones.
     """
     if name is None:
         return ACTIVATIONS["linear"]
+    if callable(name):
+        return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
         valid = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown activation {name!r}; expected None or one of {valid}")
+        raise ValueError(f"unknown activation {name!r}; expected None or one of {valid}, or a callable")
     return ACTIVATIONS[name]
+
+
+def activation_config(activation: str | ActivationFn | None, owner: str) -> str | None:
+    """The name under which ``activation`` is saved: itself for a name or ``None``, the Keras name of one of
+    the functions in :data:`ACTIVATIONS` (``torch.relu`` is ``'relu'``).
+
+    Raises:
+        TypeError: another callable (a model file stores names, never code); ``owner`` names the layer.
+    """
+    if activation is None or isinstance(activation, str):
+        return activation
+    name = next((key for key, fn in ACTIVATIONS.items() if fn is activation), None)
+    if name is None:
+        label = getattr(activation, "__qualname__", type(activation).__name__)
+        raise TypeError(
+            f"{owner} has the callable activation {label}, which cannot be saved to a model file (it "
+            f"stores names, never code); pass one of {', '.join(sorted(ACTIVATIONS))} by name, or keep "
+            f"only the weights with save_weights() or get_weights()"
+        )
+    return name
+
+
+# -- weights in Keras's layout, for a layer or a whole module tree -----------------------------------------
+def to_numpy(weight: Tensor) -> np.ndarray:
+    """A NumPy copy of ``weight`` (bfloat16, which NumPy lacks, as float32)."""
+    weight = weight.detach().cpu()
+    return (weight.float() if weight.dtype == torch.bfloat16 else weight).numpy().copy()
+
+
+def check_weights(where: str, slots: WeightSlots, values: Sequence[Any]) -> list[Tensor]:
+    """``values`` as tensors with the shape, dtype and device of each slot's tensor, all checked first.
+
+    Args:
+        where: who is being set, for messages: ``"layer 'lstm' (LSTM)"``.
+        slots: ``(label, current value)`` per expected weight.
+        values: the arrays given to ``set_weights``.
+
+    Raises:
+        TypeError: ``values`` is not a list or tuple, or an entry is not an array of real numbers.
+        ValueError: a wrong number of arrays, or an array of the wrong shape.
+    """
+    if not isinstance(values, list | tuple):
+        raise TypeError(f"{where} set_weights expects a list of arrays, got {type(values).__name__}")
+    if len(values) != len(slots):
+        names = ", ".join(label for label, _ in slots) or "none"
+        raise ValueError(f"{where} set_weights expects {len(slots)} arrays ({names}), got {len(values)}")
+    checked = []
+    for index, ((label, target), value) in enumerate(zip(slots, values, strict=True)):
+        try:
+            tensor = value.detach() if isinstance(value, Tensor) else torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError) as err:  # strings, Python objects, ragged lists
+            raise TypeError(
+                f"{where} set_weights: weight {index} ({label}) must be an array of real numbers, got "
+                f"{type(value).__name__}"
+            ) from err
+        if tensor.is_complex():
+            raise TypeError(
+                f"{where} set_weights: weight {index} ({label}) must be real-valued, got dtype {tensor.dtype}"
+            )
+        expected, received = tuple(target.shape), tuple(tensor.shape)
+        if received != expected:
+            hint = "; kernels are (inputs, outputs), as in Keras: transpose a torch weight"
+            raise ValueError(
+                f"{where} set_weights: weight {index} ({label}) expected shape {expected}, got {received}"
+                + (hint if len(expected) == 2 and received == expected[::-1] else "")
+            )
+        checked.append(tensor.to(device=target.device, dtype=target.dtype))
+    return checked
+
+
+def _weight_owners(
+    module: nn.Module, prefix: str, seen: set[int]
+) -> Iterator[tuple[Layer | Tensor, WeightSlots]]:
+    """Each Keras-face layer (its inner modules not visited) and each parameter of any other module, in
+    registration order, with its slots; a module or parameter shared by several parents comes once."""
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    if isinstance(module, Layer):
+        yield module, [(f"{module.name}/{key}", w) for key, w in module.keras_weights().items()]
+        return
+    for name, param in module.named_parameters(prefix=prefix, recurse=False):
+        if id(param) not in seen:
+            seen.add(id(param))
+            yield param, [(name, param)]
+    for name, child in module.named_children():
+        yield from _weight_owners(child, f"{prefix}.{name}" if prefix else name, seen)
+
+
+def module_weights(module: nn.Module) -> WeightSlots:
+    """Every weight of a module tree, as a model's ``get_weights`` lists them: each Keras-face layer's in
+    Keras's order and layout (labelled ``<layer name>/<weight>``), the parameters of any other module in
+    torch's layout (labelled as ``named_parameters`` does), in registration order."""
+    return [slot for _, slots in _weight_owners(module, "", set()) for slot in slots]
+
+
+def set_module_weights(module: nn.Module, values: Sequence[Any], where: str) -> None:
+    """Set every weight of a module tree from arrays ordered and laid out as :func:`module_weights` lists
+    them; nothing is written unless every array fits (see :func:`check_weights`)."""
+    owners = list(_weight_owners(module, "", set()))
+    checked = check_weights(where, [slot for _, slots in owners for slot in slots], values)
+    start = 0
+    with torch.no_grad():
+        for owner, slots in owners:
+            part = checked[start : start + len(slots)]
+            if isinstance(owner, Layer):
+                owner.load_keras_weights(part)
+            else:
+                owner.copy_(part[0])
+            start += len(slots)

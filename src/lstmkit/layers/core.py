@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lstmkit.layers.base import Layer, Shape, get_activation
+from lstmkit.layers.base import ActivationFn, Layer, Shape, activation_config, get_activation
 from lstmkit.utils.validation import check_positive_int, check_probability
 
 
@@ -46,17 +46,22 @@ class Dense(Layer):
 
     Args:
         units: output features.
-        activation: a Keras activation name (``None``/``"linear"``, ``"relu"``, ``"sigmoid"``, ...).
+        activation: a Keras activation name (``None``/``"linear"``, ``"relu"``, ``"sigmoid"``, ...) or a
+            callable on tensors, e.g. ``torch.relu``; a callable that is not one of the named activations
+            cannot be saved to a model file (``get_config`` raises ``TypeError``).
         use_bias: add ``b``.
         input_shape: shape of one sample, e.g. ``(8,)``.
+        input_dim: Keras 2's shorthand for ``input_shape=(input_dim,)``.
         name: layer name.
 
     Shapes:
-        ``(B, ..., I) -> (B, ..., units)``.
+        ``(B, ..., I) -> (B, ..., units)``; Keras's weights: ``kernel (I, units)``, ``bias (units,)``.
 
     Example:
         >>> Dense(3, activation="relu")(torch.zeros(2, 5)).shape
         torch.Size([2, 3])
+        >>> Dense(4, input_dim=3).input_shape_arg
+        (3,)
     """
 
     supports_masking = True
@@ -64,15 +69,23 @@ class Dense(Layer):
     def __init__(
         self,
         units: int,
-        activation: str | None = None,
+        activation: str | ActivationFn | None = None,
         use_bias: bool = True,
         *,
         input_shape: tuple[int, ...] | None = None,
+        input_dim: int | None = None,
         name: str | None = None,
     ) -> None:
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError(
+                    f"Dense takes input_shape or input_dim, not both; got input_shape={input_shape!r} "
+                    f"and input_dim={input_dim!r}"
+                )
+            input_shape = (check_positive_int("Dense input_dim", input_dim),)
         super().__init__(input_shape=input_shape, name=name)
         self.units = check_positive_int("Dense units", units)
-        self.activation_name = activation
+        self.activation_arg = activation
         self.activation = get_activation(activation)
         self.use_bias = bool(use_bias)
         self.linear: nn.Linear | None = None
@@ -92,11 +105,25 @@ class Dense(Layer):
         assert self.linear is not None
         return self.activation(self.linear(x))
 
+    def keras_weights(self) -> dict[str, Tensor]:
+        assert self.linear is not None
+        weights = {"kernel": self.linear.weight.T}  # (I, units)
+        if self.linear.bias is not None:
+            weights["bias"] = self.linear.bias
+        return weights
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        assert self.linear is not None
+        self.linear.weight.copy_(weights[0].T)
+        if self.linear.bias is not None:
+            self.linear.bias.copy_(weights[1])
+
     def get_config(self) -> dict[str, Any]:
+        """Constructor arguments; ``TypeError`` for a callable activation that has no name."""
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": self.activation_name,
+            "activation": activation_config(self.activation_arg, f"Dense '{self.name}'"),
             "use_bias": self.use_bias,
         }
 
@@ -195,6 +222,15 @@ class LayerNormalization(Layer):
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         assert self.norm is not None
         return self.norm(x)
+
+    def keras_weights(self) -> dict[str, Tensor]:
+        assert self.norm is not None
+        return {"gamma": self.norm.weight, "beta": self.norm.bias}
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        assert self.norm is not None
+        self.norm.weight.copy_(weights[0])
+        self.norm.bias.copy_(weights[1])
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from lstmkit.layers.recurrent import Recurrent, freeze_zero_, keras_init_
 
@@ -28,6 +29,8 @@ class GRU(Recurrent):
 
     Implementation notes:
         Parameter count as Keras: ``3 * (H * (I + H) + 2 * H)`` (two bias vectors, as ``reset_after``).
+        ``get_weights`` gives Keras's ``kernel (I, 3H)``, ``recurrent_kernel (H, 3H)`` and ``bias (2, 3H)``
+        (row 0 input, row 1 recurrent) with Keras's gate blocks z, r, h; torch's rows are r, z, n.
 
     Example:
         >>> import torch
@@ -76,6 +79,31 @@ class GRU(Recurrent):
         rnn = nn.GRU(input_size, self.units, bias=self.use_bias, batch_first=True)
         keras_init_(rnn, gates=3)
         return rnn
+
+    def keras_weights(self) -> dict[str, Tensor]:
+        p = self.rnn_parameter
+        weights = {
+            "kernel": swap_reset_update(p("weight_ih_l0")).T,  # (I, 3H)
+            "recurrent_kernel": swap_reset_update(p("weight_hh_l0")).T,  # (H, 3H)
+        }
+        if self.use_bias:
+            biases = [swap_reset_update(p("bias_ih_l0")), swap_reset_update(p("bias_hh_l0"))]
+            weights["bias"] = torch.stack(biases)  # (2, 3H)
+        return weights
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        p = self.rnn_parameter
+        p("weight_ih_l0").copy_(swap_reset_update(weights[0].T))
+        p("weight_hh_l0").copy_(swap_reset_update(weights[1].T))
+        if self.use_bias:
+            p("bias_ih_l0").copy_(swap_reset_update(weights[2][0]))
+            p("bias_hh_l0").copy_(swap_reset_update(weights[2][1]))
+
+
+def swap_reset_update(w: Tensor) -> Tensor:
+    """Swap the first two gate blocks along dim 0: torch's r, z, n <-> Keras's z, r, h (its own inverse)."""
+    first, second, candidate = w.chunk(3, dim=0)
+    return torch.cat([second, first, candidate])
 
 
 class SimpleRNN(Recurrent):

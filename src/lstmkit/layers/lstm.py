@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from lstmkit.layers.recurrent import Recurrent, freeze_zero_, keras_init_
 from lstmkit.nn import LSTM as FusedLSTM
@@ -52,6 +52,10 @@ class LSTM(Recurrent):
         Runs on :class:`lstmkit.nn.LSTM` (``batch_first=True``). Weights are initialized as Keras does
         (glorot_uniform, orthogonal, zeros), so a model trains like its Keras counterpart; parameter
         counts match Keras: ``4 * (H * (I + H) + H)`` (variants add their own parameters).
+        ``get_weights`` gives Keras's ``kernel (I, 4H)``, ``recurrent_kernel (H, 4H)`` (``(P, 4H)`` with a
+        projection) and ``bias (4H,)``, gate columns i, f, c, o (torch's i, f, g, o), then the variants'
+        weights, which Keras lacks, in lstmkit's layout and this order: ``weight_hr (P, H)``,
+        ``weight_peephole (3, H)`` (rows i, f, o), ``ln_affine (2, 9H)`` (see ``lstmkit.nn._params``).
 
     Example:
         >>> layer = LSTM(50, input_shape=(100, 1))
@@ -130,6 +134,28 @@ class LSTM(Recurrent):
 
     def keras_excluded_parameters(self) -> list[str]:
         return ["rnn.bias_hh_l0"] if self.use_bias else []
+
+    def keras_weights(self) -> dict[str, Tensor]:
+        weights = super().keras_weights()
+        for name in self._variant_weights():
+            weights[name] = self.rnn_parameter(f"{name}_l0")
+        return weights
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        variants = self._variant_weights()
+        keras_count = len(weights) - len(variants)
+        super().load_keras_weights(weights[:keras_count])
+        for name, value in zip(variants, weights[keras_count:], strict=True):
+            self.rnn_parameter(f"{name}_l0").copy_(value)
+
+    def _variant_weights(self) -> list[str]:
+        """The variants' weights (no Keras counterpart), in the order ``get_weights`` appends them."""
+        present = {
+            "weight_hr": self.projection is not None,
+            "weight_peephole": self.peephole,
+            "ln_affine": self.layer_norm,
+        }
+        return [name for name, on in present.items() if on]
 
     def get_config(self) -> dict[str, Any]:
         return {

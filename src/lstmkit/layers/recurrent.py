@@ -176,6 +176,29 @@ class Recurrent(Layer):
         )
         return output, state, last
 
+    # -- weights in Keras's layout ------------------------------------------------------------------------
+    def keras_weights(self) -> dict[str, Tensor]:
+        """``kernel (I, G*H)``, ``recurrent_kernel (H, G*H)`` and, with ``use_bias``, ``bias (G*H,)`` for
+        ``G`` gates: torch's weights transposed, its two biases summed (``bias_hh`` is held at zero)."""
+        p = self.rnn_parameter
+        weights = {"kernel": p("weight_ih_l0").T, "recurrent_kernel": p("weight_hh_l0").T}
+        if self.use_bias:
+            weights["bias"] = p("bias_ih_l0") + p("bias_hh_l0")
+        return weights
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        p = self.rnn_parameter
+        p("weight_ih_l0").copy_(weights[0].T)
+        p("weight_hh_l0").copy_(weights[1].T)
+        if self.use_bias:
+            p("bias_ih_l0").copy_(weights[2])
+            p("bias_hh_l0").zero_()
+
+    def rnn_parameter(self, name: str) -> nn.Parameter:
+        """The torch parameter ``name`` of the built recurrence, e.g. ``"weight_ih_l0"``."""
+        assert self.rnn is not None
+        return self.rnn.get_parameter(name)
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

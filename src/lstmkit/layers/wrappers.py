@@ -96,6 +96,16 @@ class Bidirectional(Layer):
             f"backward_layer.{n}" for n in self.backward_layer.keras_excluded_parameters()
         ]
 
+    def keras_weights(self) -> dict[str, Tensor]:
+        """The forward layer's weights, then the backward layer's (as Keras), named ``<layer>/<weight>``."""
+        layers = (self.forward_layer, self.backward_layer)
+        return {f"{layer.name}/{key}": w for layer in layers for key, w in layer.keras_weights().items()}
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        count = len(self.forward_layer.keras_weights())
+        self.forward_layer.load_keras_weights(weights[:count])
+        self.backward_layer.load_keras_weights(weights[count:])
+
     def get_config(self) -> dict[str, Any]:
         inner = {"class_name": type(self.forward_layer).__name__, "config": self.forward_layer.get_config()}
         return {**super().get_config(), "layer": inner, "merge_mode": self.merge_mode}
@@ -143,6 +153,12 @@ class TimeDistributed(Layer):
 
     def count_params(self) -> int:
         return self.layer.count_params()
+
+    def keras_weights(self) -> dict[str, Tensor]:
+        return self.layer.keras_weights()
+
+    def load_keras_weights(self, weights: list[Tensor]) -> None:
+        self.layer.load_keras_weights(weights)
 
     def get_config(self) -> dict[str, Any]:
         inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}

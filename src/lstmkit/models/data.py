@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from lstmkit.utils.validation import check_finite
+from lstmkit.utils.validation import check_finite, check_probability
 
 
 @dataclass
@@ -137,6 +137,53 @@ def make_source(x: Any, y: Any = None, sample_weight: Any = None) -> ArraySource
     y_t = None if y is None else to_tensor("y", y)
     w_t = None if sample_weight is None else to_tensor("sample_weight", sample_weight).float()
     return ArraySource(x_t, y_t, w_t)
+
+
+def sample_of(source: ArraySource | DataLoader[Any]) -> Tensor:
+    """A few inputs of ``source`` (to build lazy layers from)."""
+    if isinstance(source, DataLoader):
+        first = next(iter(source))
+        return first if isinstance(first, Tensor) else first[0]
+    if isinstance(source, DatasetSource):
+        return source.take(torch.arange(min(2, len(source))))[0]
+    return source.x[:2]
+
+
+def validation_sources(
+    source: ArraySource | DataLoader[Any], split: float, data: Any
+) -> tuple[ArraySource | DataLoader[Any], ArraySource | DataLoader[Any] | None]:
+    """``(training source, validation source or None)`` from ``fit``'s ``validation_split`` and
+    ``validation_data``."""
+    if data is not None:
+        if isinstance(data, DataLoader | Dataset):
+            return source, make_source(data)
+        if not isinstance(data, tuple | list) or len(data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a Dataset"
+            )
+        return source, make_source(*data)
+    split = check_probability("validation_split", split)
+    if split == 0.0:
+        return source, None
+    if not isinstance(source, ArraySource):
+        raise ValueError("validation_split needs array inputs; pass validation_data for a DataLoader")
+    return source.split(split)
+
+
+def one_batch(source: ArraySource | DataLoader[Any], what: str, instead: str) -> ArraySource:
+    """The source of a ``*_on_batch`` call: arrays (or a Dataset) that make one batch."""
+    if not isinstance(source, ArraySource):
+        raise TypeError(
+            f"{what} takes the arrays of one batch, got a DataLoader; use {instead}() for a loader"
+        )
+    return source
+
+
+def require_targets(source: ArraySource | DataLoader[Any], what: str) -> None:
+    """``ValueError`` for arrays without ``y`` (a Dataset's or DataLoader's batches are checked as they
+    come)."""
+    if isinstance(source, ArraySource) and not isinstance(source, DatasetSource) and source.y is None:
+        raise ValueError(f"{what} needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
 
 
 def iterate(

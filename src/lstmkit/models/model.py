@@ -9,19 +9,29 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from lstmkit.layers.base import Layer
+from lstmkit.layers.base import Layer, module_weights, set_module_weights, to_numpy
 from lstmkit.layers.recurrent import Recurrent
 from lstmkit.models import training
 from lstmkit.models.callbacks.base import Callback, CallbackList, History
-from lstmkit.models.data import ArraySource, DatasetSource, iterate, make_source, num_batches
+from lstmkit.models.data import (
+    ArraySource,
+    iterate,
+    make_source,
+    num_batches,
+    one_batch,
+    require_targets,
+    sample_of,
+    to_tensor,
+    validation_sources,
+)
 from lstmkit.models.distributed import Distributed
 from lstmkit.models.losses import LossFn, get_loss
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
 from lstmkit.models.progress import ProgbarLogger
-from lstmkit.utils.validation import check_positive_int, check_probability
+from lstmkit.utils.validation import check_positive_int
 
 
 class Model(nn.Module):
@@ -39,6 +49,8 @@ class Model(nn.Module):
         >>> history = model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=2, batch_size=4, verbose=0)
         >>> len(history.history["loss"]), model.predict(np.ones((2, 3))).shape
         (2, (2, 1))
+        >>> model(np.ones((2, 3))).shape  # arrays are converted, as Keras does
+        torch.Size([2, 1])
     """
 
     def __init__(self, module: nn.Module | None = None, *, name: str = "model") -> None:
@@ -63,7 +75,18 @@ class Model(nn.Module):
         self.train_module: nn.Module = self.module
         self.resume_epoch: int | None = None  # set by BackupAndRestore
 
-    def forward(self, x: Tensor) -> Any:
+    def forward(self, x: Any) -> Any:
+        """The network's output for ``x``, in the module's current mode (torch's ``train()``/``eval()``;
+        ``predict`` always runs in eval mode). Arrays (NumPy, lists, pandas) are converted as Keras
+        converts them: floats to the weights' dtype, integers kept (as token ids), on the weights' device.
+        """
+        if not isinstance(x, Tensor):
+            x = to_tensor("x", x)
+            weight = next((p for p in self.parameters() if p.is_floating_point()), None)
+            if weight is None:  # not built yet: the lazy layers build on the compiled device
+                x = x.to(self.device)
+            else:
+                x = x.to(weight.device, weight.dtype if x.is_floating_point() else x.dtype)
         return self.module(x)
 
     @property
@@ -182,17 +205,8 @@ class Model(nn.Module):
             if isinstance(layer, Recurrent):
                 layer.reset_states()
 
-    @staticmethod
-    def _sample_of(source: ArraySource | DataLoader[Any]) -> Tensor:
-        if isinstance(source, DataLoader):
-            first = next(iter(source))
-            return first if isinstance(first, Tensor) else first[0]
-        if isinstance(source, DatasetSource):
-            return source.take(torch.arange(min(2, len(source))))[0]
-        return source.x[:2]
-
     def _prepare(self, source: ArraySource | DataLoader[Any]) -> None:
-        self._build_from(self._sample_of(source))
+        self._build_from(sample_of(source))
         if self.optimizer is None:
             assert isinstance(self.optimizer_spec, OptimizerSpec)
             self.optimizer = build_optimizer(self.optimizer_spec, self.module)
@@ -244,8 +258,8 @@ class Model(nn.Module):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         class_weight = training.check_class_weight(class_weight)
         source = make_source(x, y, sample_weight)
-        _require_targets(source, "fit")
-        source, val_source = self._validation_sources(source, validation_split, validation_data)
+        require_targets(source, "fit")
+        source, val_source = validation_sources(source, validation_split, validation_data)
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
         if distributed:
             self.device = Distributed.local_device(self.device)
@@ -257,6 +271,7 @@ class Model(nn.Module):
         self.history = History()
         extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
         cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
+        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         self.stop_training, self.resume_epoch = False, None
         cbs.on_train_begin()
         start = max(initial_epoch, self.resume_epoch or 0)
@@ -276,26 +291,6 @@ class Model(nn.Module):
         self.train_module = self.module
         return self.history
 
-    @staticmethod
-    def _validation_sources(
-        source: ArraySource | DataLoader[Any], split: float, data: Any
-    ) -> tuple[ArraySource | DataLoader[Any], ArraySource | DataLoader[Any] | None]:
-        """``(training source, validation source or None)``."""
-        if data is not None:
-            if isinstance(data, DataLoader | Dataset):
-                return source, make_source(data)
-            if not isinstance(data, tuple | list) or len(data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a Dataset"
-                )
-            return source, make_source(*data)
-        split = check_probability("validation_split", split)
-        if split == 0.0:
-            return source, None
-        if not isinstance(source, ArraySource):
-            raise ValueError("validation_split needs array inputs; pass validation_data for a DataLoader")
-        return source.split(split)
-
     def train_on_batch(
         self,
         x: Any,
@@ -306,9 +301,8 @@ class Model(nn.Module):
     ) -> float | list[float] | dict[str, float]:
         """One optimizer step on exactly this batch; returns the loss (and metrics, as Keras)."""
         self._require_compiled("train_on_batch")
-        source = make_source(x, y, sample_weight)
-        assert isinstance(source, ArraySource)
-        _require_targets(source, "train_on_batch")
+        source = one_batch(make_source(x, y, sample_weight), "train_on_batch", "fit")
+        require_targets(source, "train_on_batch")
         self._prepare(source)
         batch = next(iterate(source, len(source), shuffle=False))
         acc = training.Accumulator(self)
@@ -332,8 +326,21 @@ class Model(nn.Module):
         self._require_compiled("evaluate")
         self._require_built("evaluate")
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
-        source = make_source(x, y, sample_weight)
-        _require_targets(source, "evaluate")
+        return self._evaluate(make_source(x, y, sample_weight), batch_size, "evaluate", return_dict)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on exactly this batch, in eval mode; returns as :meth:`evaluate` does."""
+        self._require_compiled("test_on_batch")
+        self._require_built("test_on_batch")
+        source = one_batch(make_source(x, y, sample_weight), "test_on_batch", "evaluate")
+        return self._evaluate(source, len(source), "test_on_batch", return_dict)
+
+    def _evaluate(
+        self, source: ArraySource | DataLoader[Any], batch_size: int, what: str, return_dict: bool
+    ) -> float | list[float] | dict[str, float]:
+        require_targets(source, what)
         logs = training.evaluate_batches(self, iterate(source, batch_size, shuffle=False))
         return self._format(logs, return_dict)
 
@@ -350,6 +357,12 @@ class Model(nn.Module):
         source = make_source(x)
         return training.predict_batches(self, source, batch_size).numpy()
 
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Outputs for exactly this batch as a NumPy array, in eval mode (as :meth:`predict`)."""
+        self._require_built("predict_on_batch")
+        source = one_batch(make_source(x), "predict_on_batch", "predict")
+        return training.predict_batches(self, source, len(source)).numpy()
+
     # -- inspection and saving ----------------------------------------------------------------------------
     def count_params(self) -> int:
         """Parameters as Keras counts them (torch-only zero biases of recurrent layers excluded)."""
@@ -360,6 +373,24 @@ class Model(nn.Module):
             for name in layer.keras_excluded_parameters()
         }
         return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every weight as a NumPy array: the layers' in order, each layer's in Keras's order and layout
+        (see :meth:`lstmkit.layers.Layer.get_weights`); plain torch modules' parameters in torch's layout."""
+        self._require_built("get_weights")
+        return [to_numpy(w) for _, w in module_weights(self.module)]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set every weight from arrays ordered and laid out as :meth:`get_weights` returns them.
+
+        Raises:
+            ValueError: the model is not built; a wrong number of arrays or a wrong shape (the message names
+                the index, the layer and weight, the expected and the received shape). Nothing is written
+                unless every array fits.
+            TypeError: ``weights`` is not a list, or an entry is not an array of real numbers.
+        """
+        self._require_built("set_weights")
+        set_module_weights(self.module, weights, f"model '{self.name}'")
 
     def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
         """Layers, output shapes and parameter counts, as Keras's ``summary``; returns the text too."""
@@ -388,10 +419,3 @@ class Model(nn.Module):
 
         self._require_built("load weights")
         load_weights(self, path)
-
-
-def _require_targets(source: ArraySource | DataLoader[Any], what: str) -> None:
-    """``ValueError`` for arrays without ``y`` (a Dataset's or DataLoader's batches are checked as they
-    come)."""
-    if isinstance(source, ArraySource) and not isinstance(source, DatasetSource) and source.y is None:
-        raise ValueError(f"{what} needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")

@@ -16,15 +16,20 @@ Logs = dict[str, float]
 class Callback:
     """Hooks called by ``fit``; ``self.model`` is the :class:`~lstmkit.models.Model` being trained.
 
-    Set ``self.model.stop_training = True`` to end training after the current epoch.
+    Set ``self.model.stop_training = True`` to end training after the current epoch. ``self.params`` holds
+    the ``fit`` call's ``verbose``, ``epochs`` and ``steps`` (per epoch), set before ``on_train_begin``.
     In data-parallel training every rank runs the callbacks with the same (reduced) logs; callbacks that
     write files do so on rank 0 only (``self.model.is_chief``).
     """
 
     model: Model
+    params: dict[str, Any]
 
     def set_model(self, model: Model) -> None:
         self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
 
@@ -48,6 +53,11 @@ class CallbackList(Callback):
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
             callback.set_model(model)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+        for c in self.callbacks:
+            c.set_params(params)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         for c in self.callbacks:
@@ -75,7 +85,8 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Per-epoch logs: ``history.history["loss"]`` is the list of training losses, one per epoch.
+    """Per-epoch logs: ``history.history["loss"]`` is the list of training losses, one per epoch;
+    ``history.params`` is the ``fit`` call's ``{"verbose", "epochs", "steps"}``, as Keras.
 
     Example:
         >>> h = History(); h.on_train_begin()
@@ -87,6 +98,7 @@ class History(Callback):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.params: dict[str, Any] = {}
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.history, self.epoch = {}, []

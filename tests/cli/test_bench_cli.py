@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from lstmkit.cli import cli
@@ -73,3 +74,22 @@ def test_bench_memory_writes_metrics_and_plots(tmp_path: Path) -> None:
 def test_bench_memory_rejects_unknown_model() -> None:
     result = CliRunner().invoke(cli, ["bench", "memory", "--models", "transformer"])
     assert result.exit_code == 2 and "transformer" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "accepted"),
+    [
+        ("--threads", "0", "x>=1"),
+        ("--hidden-size", "0", "x>=1"),
+        ("--batch-size", "0", "x>=1"),
+        ("--steps", "0", "x>=1"),
+        ("--eval-every", "0", "x>=1"),
+        ("--lr", "0.0", "x>0"),
+        ("--time-limit", "0.0", "x>0"),
+    ],
+    ids=lambda v: str(v).lstrip("-"),
+)
+def test_bench_memory_rejects_out_of_range_numbers(option: str, value: str, accepted: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", "memory", "--length", "8", "--models", "lstm", option, value])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': {value} is not in the range {accepted}" in result.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lstmkit.cli import cli
+from lstmkit.utils.serialization import save_bundle
 
 TINY = [
     "--lookback",
@@ -225,3 +228,87 @@ def test_usage_errors() -> None:
     result = _run("forecast", "x.csv", "--transform", "log")
     assert result.exit_code == 2 and "Invalid value for '--transform'" in result.output
     assert "no data file at 'missing.csv'" in _error_line(_run("forecast", "missing.csv", "--target", "x"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "accepted"),
+    [
+        ("--lookback", "0", "x>=1"),
+        ("--epochs", "0", "x>=1"),
+        ("--batch-size", "0", "x>=1"),
+        ("--horizon", "0", "x>=1"),
+        ("--fold-size", "0", "x>=1"),
+        ("--refit-every", "0", "x>=1"),
+        ("--season", "0", "x>=1"),
+        ("--folds", "-1", "x>=0"),
+        ("--learning-rate", "0.0", "x>0"),
+        ("--dropout", "1.0", "0<=x<1"),
+    ],
+    ids=lambda v: str(v).lstrip("-"),
+)
+def test_out_of_range_numbers_are_usage_errors(
+    tmp_path: Path, option: str, value: str, accepted: str
+) -> None:
+    out = tmp_path / "run"
+    data = _csv(tmp_path / "p.csv")
+    result = _run("forecast", str(data), "--target", "price", *TINY, option, value, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': {value} is not in the range {accepted}" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("device", ["foo", "meta", "cuda:99"])
+def test_unknown_device_is_a_usage_error(tmp_path: Path, device: str) -> None:
+    result = _run("forecast", str(_csv(tmp_path / "p.csv")), "--target", "price", *TINY, "--device", device)
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Invalid value for '--device': {device!r} is not a device this machine can train on; "
+        f"expected one of cpu" in result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_arima_without_statsmodels_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lstmkit.cli.forecast as forecast_cli
+
+    monkeypatch.setattr(forecast_cli, "arima_available", lambda: False)
+    result = _run("forecast", str(_csv(tmp_path / "p.csv")), "--target", "price", *TINY, "--arima")
+    assert _error_line(result) == "lstmkit: error: --arima needs statsmodels: pip install 'lstmkit[arima]'"
+    assert result.stdout == ""  # no fit ran, no table
+
+
+def test_out_folder_and_files_follow_the_umask(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    previous = os.umask(0o027)
+    try:
+        result = _run(
+            "forecast",
+            str(_csv(tmp_path / "p.csv")),
+            "--target",
+            "price",
+            *TINY,
+            "--out",
+            str(out),
+            "--quiet",
+        )
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750  # as mkdir gives, not mkdtemp's 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {
+        name: 0o640
+        for name in ("forecast.png", "forecasts.csv", "metrics.json", "model.lstmkit", "next_forecast.csv")
+    }
+    assert json.loads((out / "metrics.json").read_text())["settings"]["lookback"] == 8
+
+
+def test_model_config_without_a_key_names_the_file_and_key(tmp_path: Path) -> None:
+    model = tmp_path / "broken.lstmkit"
+    save_bundle(model, {}, {"kind": "forecaster", "lookback": 8})
+    line = _error_line(_run("predict", str(model), str(_csv(tmp_path / "p.csv"))))
+    assert (
+        line
+        == f"lstmkit: error: '{model}' is a damaged lstmkit model file: its config lacks the key 'network'"
+    )

@@ -89,3 +89,81 @@ def test_gates_reads_a_saved_keras_face_model(tmp_path: Path) -> None:
     with np.load(out / "gates.npz") as arrays:
         (key,) = {k.split("/")[0] for k in arrays}
         assert arrays[f"{key}/h"].shape == (2, 9, 5)
+
+
+@pytest.mark.parametrize(
+    ("shape", "shown"),
+    [((3, 11), "(3, 11)"), ((12,), "(12,)"), ((3, 12, 1), "(3, 12, 1)")],
+    ids=["short", "one-sequence", "3d"],
+)
+def test_wrong_signal_shape_writes_nothing(
+    model_and_data: tuple[Path, Path], tmp_path: Path, shape: tuple[int, ...], shown: str
+) -> None:
+    model, data = model_and_data
+    signal = tmp_path / "signal.npy"
+    np.save(signal, np.zeros(shape))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["gates", str(model), str(data), "--out", str(out), "--signal", str(signal)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"lstmkit: error: --signal '{signal}' must hold one value per step of DATA, shape (B, T) = (3, 12), "
+        f"got shape {shown}\n"
+    )
+    assert not out.exists()
+
+
+def test_csv_signal_of_one_sequence(model_and_data: tuple[Path, Path], tmp_path: Path) -> None:
+    model, _ = model_and_data
+    data, signal = tmp_path / "one.csv", tmp_path / "signal.csv"
+    data.write_text("value,marker\n" + "\n".join(f"{t / 10},{int(t in (2, 7))}" for t in range(10)))
+    signal.write_text("sum\n" + "\n".join(str(t) for t in range(10)))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        cli, ["gates", str(model), str(data), "--out", str(out), "--signal", str(signal)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "units_rnn_l0_forward.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_max_units_must_be_positive(model_and_data: tuple[Path, Path], tmp_path: Path) -> None:
+    model, data = model_and_data
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["gates", str(model), str(data), "--out", str(out), "--max-units", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--max-units': 0 is not in the range x>=1" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty; expected a CSV with a header row and numeric columns"),
+        ("value,marker\n", "has a header but no rows; expected a header row and numeric columns"),
+        ("name\nx\ny\n", "has no numeric columns"),
+    ],
+    ids=["empty", "header-only", "no-numbers"],
+)
+def test_unreadable_csv_is_named(
+    model_and_data: tuple[Path, Path], tmp_path: Path, content: str, message: str
+) -> None:
+    model, _ = model_and_data
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    result = CliRunner().invoke(cli, ["gates", str(model), str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output == f"lstmkit: error: DATA '{data}' {message}\n"
+
+
+def test_model_config_without_a_key_names_the_file_and_key(
+    model_and_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, data = model_and_data
+    broken = tmp_path / "broken.safetensors"
+    save_bundle(broken, {}, {"kind": "memory_task_net"})
+    result = CliRunner().invoke(cli, ["gates", str(broken), str(data)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"lstmkit: error: '{broken}' is a damaged lstmkit model file: its config lacks the key 'cell'\n"
+    )

@@ -69,7 +69,44 @@ def test_empty_training_text_is_a_warning(tmp_path: Path) -> None:
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
     code, _, stderr = run("text", "train", data, *SMALL, "--epochs", "1", "--out", tmp_path / "m")
     assert code == 0, stderr
-    assert "lstmkit: warning: texts: 1 text(s) are empty after tokenization and were skipped" in stderr
+    assert (
+        f"lstmkit: warning: '{data}': 1 text(s) are empty after tokenization and were skipped (rows 21)"
+        in stderr
+    )
+
+
+def test_empty_texts_are_named_by_their_rows_of_the_file(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    rows = [("good", 1), ("bad", 0), ("fine", 1), ("", 0), ("...", 1)] + [("good", 1), ("bad", 0)] * 20
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    code, stdout, stderr = run(
+        "text", "train", data, *SMALL, "--epochs", "1", "--punctuation", "drop", "--out", tmp_path / "m"
+    )
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"lstmkit: warning: '{data}': 2 text(s) are empty after tokenization and were skipped (rows 4, 5)"
+    ]
+    assert "39 training texts, 4 validation texts" in stdout  # the 43 texts with words, 10% held out
+
+
+def test_baselines_are_scored_on_the_rows_the_model_is_scored_on(tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame([("good", 1), ("bad", 0)] * 10 + [("great", 1)], columns=["text", "label"]).to_csv(
+        train, index=False
+    )
+    # all rows: the majority class 1 is right on 3 of 4; the rows with words: on 1 of 2
+    pd.DataFrame([("good", 1), ("bad", 0), ("", 1), (" ", 1)], columns=["text", "label"]).to_csv(
+        test, index=False
+    )
+    code, _, stderr = run(
+        "text", "train", train, "--test", test, *SMALL, "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert code == 0, stderr
+    assert f"'{test}': 2 text(s) are empty after tokenization and were skipped (rows 3, 4)" in stderr
+    scored = json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]
+    assert scored["n"] == 2 == sum(map(sum, scored["confusion_matrix"]))
+    assert scored["majority_accuracy"] == 0.5
 
 
 @pytest.mark.parametrize(

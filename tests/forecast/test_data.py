@@ -143,7 +143,12 @@ def test_read_csv_missing_file(tmp_path: Path) -> None:
 def test_read_csv_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")
-    with pytest.raises(ValueError, match="could not read"):
+    with pytest.raises(
+        ValueError, match="is empty; expected a CSV with a header row and one row per time step"
+    ):
+        read_csv(path)
+    path.write_text("date,value\n")
+    with pytest.raises(ValueError, match="has a header but no rows; expected a header row and one row per"):
         read_csv(path)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,18 @@ def test_plots_write_png_files(records: list[GateRecord], tmp_path: Path) -> Non
         assert _is_png(tmp_path / f"{name}.png")
 
 
+def test_figures_are_written_atomically_with_the_umask(records: list[GateRecord], tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        plot_forget_distribution(records, tmp_path / "forget.png")
+    finally:
+        os.umask(previous)
+    assert [p.name for p in tmp_path.iterdir()] == ["forget.png"]  # no temporary file left
+    assert (
+        _is_png(tmp_path / "forget.png") and stat.S_IMODE((tmp_path / "forget.png").stat().st_mode) == 0o640
+    )
+
+
 def test_plot_gates_draws_series_and_one_panel_per_gate(records: list[GateRecord]) -> None:
     fig = plot_gates(records[0], gates=("f", "c"), series=np.arange(12.0))
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
@@ -57,6 +71,8 @@ def test_plot_gates_rejects_bad_arguments(records: list[GateRecord]) -> None:
         plot_gates(records[0], gates=("z",))
     with pytest.raises(ValueError, match="series must have 12 steps"):
         plot_gates(records[0], series=np.zeros(5))
+    with pytest.raises(ValueError, match="max_units must be >= 1, got 0"):
+        plot_gates(records[0], max_units=0)
 
 
 def test_correlated_units_finds_the_unit_that_tracks_the_signal(records: list[GateRecord]) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from lstmkit.classify.labels import check_label_types
 from lstmkit.classify.ts_format import SeriesDataset
+from lstmkit.utils.tables import read_table
 
 
 def read_series_csv(
@@ -50,16 +51,7 @@ def read_series_csv(
         ([3, 2], ['up', 'down'])
     """
     source = Path(path)
-    if not source.is_file():
-        raise FileNotFoundError(f"no CSV file at '{source}'")
-    try:
-        frame = pd.read_csv(source)
-    except pd.errors.EmptyDataError as err:
-        raise ValueError(
-            f"'{source}' is empty; expected a CSV with a header row and one row per series"
-        ) from err
-    if frame.empty:
-        raise ValueError(f"'{source}' has a header but no rows; expected at least one series")
+    frame = read_table(source, "a header row and one row per series")
     for name, column in (
         ("label_column", label_column),
         ("id_column", id_column),

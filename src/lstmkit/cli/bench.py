@@ -77,23 +77,28 @@ def bench() -> None:
 @click.option(
     "--models", "models", type=click.Choice(CELL_KINDS), multiple=True, default=CELL_KINDS, show_default=True
 )
-@click.option("--hidden-size", type=int, default=128, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--hidden-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option(
     "--steps",
     "max_steps",
-    type=int,
+    type=click.IntRange(min=1),
     default=5000,
     show_default=True,
     help="Training steps per model and length.",
 )
-@click.option("--time-limit", type=float, default=None, help="Seconds per model and length.")
-@click.option("--eval-every", type=int, default=100, show_default=True)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds per model and length.",
+)
+@click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--threads",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
     help="torch CPU threads; 1 is fastest for these small models on a shared machine.",

@@ -19,12 +19,15 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
+from lstmkit.cli.options import DEVICE
+from lstmkit.cli.predict import load_model_file
 from lstmkit.forecast import Forecaster, TrainConfig, read_csv
 from lstmkit.forecast.backtest import MODEL, BacktestResult
+from lstmkit.forecast.baselines import arima_available
 from lstmkit.forecast.data import FILL_POLICIES
 from lstmkit.forecast.scalers import SCALERS
 from lstmkit.forecast.transforms import TRANSFORMS
-from lstmkit.utils.serialization import atomic_write_text
+from lstmkit.utils.serialization import atomic_write_text, current_umask
 
 TABLE_COLUMNS = {"mae": "MAE", "rmse": "RMSE", "mase": "MASE", "directional_accuracy": "DirAcc"}
 # --demo: the bundled FRED series with settings that run in about a minute on a laptop
@@ -36,6 +39,8 @@ DEMO = {
     "epochs": 10,
     "folds": 3,
 }
+# options whose default is given here rather than to click, so that --demo can tell them unset
+DEFAULTS = {"lookback": 100, "epochs": 20, "folds": 5, "transform": "none", "fill": "none"}
 
 
 def _floats(text: str | None, name: str) -> list[float] | None:
@@ -67,13 +72,19 @@ def _test_size(text: str) -> int | float:
 @click.option("--target", help="Column to forecast (default with --demo: DEXUSEU).")
 @click.option("--date-column", help="Column holding the dates (default: found by name, e.g. date/DATE).")
 @click.option("--features", default="", help="Comma-separated covariate columns fed to the model.")
-@click.option("--lookback", type=int, help="Input window length in rows.  [default: 100; demo 60]")
-@click.option("--horizon", type=int, default=5, show_default=True, help="Steps forecast at once.")
-@click.option("--epochs", type=int, help="Maximum training epochs per fit.  [default: 20; demo 10]")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--lookback", type=click.IntRange(min=1), help="Input window length in rows.  [default: 100; demo 60]"
+)
+@click.option(
+    "--horizon", type=click.IntRange(min=1), default=5, show_default=True, help="Steps forecast at once."
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Maximum training epochs per fit.  [default: 20; demo 10]"
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--units", default="64,32", show_default=True, help="Hidden units of each stacked LSTM layer.")
-@click.option("--dropout", type=float, default=0.0, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
 @click.option(
     "--transform", type=click.Choice(TRANSFORMS), help="Target transform.  [default: none; demo log_return]"
 )
@@ -82,20 +93,36 @@ def _test_size(text: str) -> int | float:
 @click.option(
     "--quantiles", default="0.1,0.5,0.9", show_default=True, help="Interval quantiles ('' for none)."
 )
-@click.option("--folds", type=int, help="Walk-forward folds before the test span.  [default: 5; demo 3]")
+@click.option(
+    "--folds",
+    type=click.IntRange(min=0),
+    help="Walk-forward folds before the test span.  [default: 5; demo 3]",
+)
 @click.option("--test-size", default="0.2", show_default=True, help="Final test span: rows, or a fraction.")
 @click.option(
-    "--fold-size", type=int, help="Rows per fold (default: as many as the test span, shrunk to fit)."
+    "--fold-size",
+    type=click.IntRange(min=1),
+    help="Rows per fold (default: as many as the test span, shrunk to fit).",
 )
 @click.option("--window", type=click.Choice(["expanding", "sliding"]), default="expanding", show_default=True)
-@click.option("--refit-every", type=int, default=1, show_default=True, help="Refit the model every k folds.")
 @click.option(
-    "--season", type=int, help="Season length for seasonal naive (default: from the date frequency)."
+    "--refit-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Refit the model every k folds.",
+)
+@click.option(
+    "--season",
+    type=click.IntRange(min=1),
+    help="Season length for seasonal naive (default: from the date frequency).",
 )
 @click.option("--fill", type=click.Choice(FILL_POLICIES), help="Gap/NaN policy.  [default: none; demo drop]")
 @click.option("--arima", is_flag=True, help="Add an ARIMA(1,1,1) baseline (needs statsmodels).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option(
+    "--device", type=DEVICE, default="cpu", show_default=True, help="Where to train: cpu, cuda[:N], mps."
+)
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Write results and the model here."
 )
@@ -122,6 +149,10 @@ def forecast(data: Path | None, **opts: Any) -> None:
         data = dexuseu_path()
         for key, value in DEMO.items():
             opts[key] = value if opts[key] is None else opts[key]
+    for key, value in DEFAULTS.items():
+        opts[key] = value if opts[key] is None else opts[key]
+    if opts["arima"] and not arima_available():
+        raise ValueError("--arima needs statsmodels: pip install 'lstmkit[arima]'")
     assert data is not None
     out: Path | None = opts["out"]
     if out is not None and out.exists() and any(out.iterdir()) and not opts["overwrite"]:
@@ -131,18 +162,18 @@ def forecast(data: Path | None, **opts: Any) -> None:
         raise ValueError(f"missing --target; the columns of '{data}' are {[str(c) for c in frame.columns]}")
     progress = _Progress(quiet=opts["quiet"])
     forecaster = Forecaster(
-        lookback=opts["lookback"] or 100,
+        lookback=opts["lookback"],
         horizon=opts["horizon"],
         target=opts["target"],
         features=[f for f in opts["features"].split(",") if f] or None,
-        transform=opts["transform"] or "none",
+        transform=opts["transform"],
         transform_features=opts["transform_features"],
         scaler=opts["scaler"],
         quantiles=_floats(opts["quantiles"], "--quantiles"),
         units=_ints(opts["units"], "--units"),
         dropout=opts["dropout"],
         train=TrainConfig(
-            epochs=opts["epochs"] or 20,
+            epochs=opts["epochs"],
             batch_size=opts["batch_size"],
             learning_rate=opts["learning_rate"],
             seed=opts["seed"],
@@ -150,14 +181,13 @@ def forecast(data: Path | None, **opts: Any) -> None:
         ),
         season=opts["season"],
         date_column=opts["date_column"],
-        fill=opts["fill"] or "none",
+        fill=opts["fill"],
         on_epoch=progress.epoch,
     )
-    folds = 5 if opts["folds"] is None else opts["folds"]
-    progress.total = folds + 2
+    progress.total = opts["folds"] + 2
     result = forecaster.backtest(
         frame,
-        folds=folds,
+        folds=opts["folds"],
         test_size=_test_size(opts["test_size"]),
         fold_size=opts["fold_size"],
         window=opts["window"],
@@ -262,6 +292,7 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` (nothing half-written)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o777 & ~current_umask())  # a plain mkdir's permissions, not mkdtemp's 0o700
     try:
         yield staging
         if out.exists():
@@ -316,7 +347,7 @@ def _write_outputs(
 
 def predict_forecaster(model_path: Path, data_path: Path, out: Path | None) -> None:
     """``lstmkit predict`` for a saved forecaster: forecast the ``horizon`` steps after DATA's last row."""
-    forecaster = Forecaster.load(model_path)
+    forecaster = load_model_file(Forecaster.load, model_path)
     frame = read_csv(data_path)
     names = [str(c) for c in frame.columns]
     missing = [c for c in forecaster.columns_ or [] if c not in names]

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import importlib
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
-import pandas as pd
+from matplotlib.figure import Figure
 
+from lstmkit.cli.predict import load_model_file
 from lstmkit.inspect.plots import (
     forget_time_constants,
     plot_correlated_units,
     plot_forget_distribution,
     plot_gates,
+    save_figure,
 )
 from lstmkit.inspect.record import record
-from lstmkit.utils.serialization import load_bundle
+from lstmkit.utils.serialization import atomic_write_bytes, load_bundle
+from lstmkit.utils.tables import read_table
 
 # config "kind" -> "module:function(path) -> nn.Module or lstmkit Model"
 LOADERS: dict[str, str] = {
@@ -37,7 +41,7 @@ def load_model_any(path: Path) -> Any:
             f"'{path}' holds a model of kind {kind!r}; lstmkit gates reads {', '.join(sorted(LOADERS))}"
         )
     module_name, function = target.split(":")
-    return getattr(importlib.import_module(module_name), function)(path)
+    return load_model_file(getattr(importlib.import_module(module_name), function), path)
 
 
 def read_array(path: Path, *, name: str) -> np.ndarray:
@@ -54,10 +58,14 @@ def read_array(path: Path, *, name: str) -> np.ndarray:
                 )
             array = archive["x" if "x" in keys else keys[0]]
     elif suffix == ".csv":
-        frame = pd.read_csv(path).select_dtypes("number")
-        if frame.empty:
+        try:
+            frame = read_table(path, "a header row and numeric columns")
+        except ValueError as err:
+            raise ValueError(f"{name} {err}") from err
+        numeric = frame.select_dtypes("number")
+        if numeric.empty:
             raise ValueError(f"{name} '{path}' has no numeric columns")
-        array = frame.to_numpy()
+        array = numeric.to_numpy()
     else:
         raise ValueError(f"{name} must be a .npy, .npz or .csv file, got '{path.name}'")
     if not np.issubdtype(array.dtype, np.number):
@@ -80,16 +88,23 @@ def load_sequences(path: Path) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def load_signal(path: Path) -> np.ndarray:
-    """Read --signal as ``(B, T)`` from ``(B, T)`` or ``(T,)`` (a CSV's first numeric column)."""
+def load_signal(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """Read --signal as ``(B, T)`` from ``(B, T)`` or ``(T,)`` (a CSV's first numeric column).
+
+    Raises:
+        ValueError: the signal does not match ``shape``, the ``(B, T)`` of DATA.
+    """
     array = read_array(path, name="--signal")
     if path.suffix.lower() == ".csv":
         array = array[:, 0]
-    if array.ndim == 1:
-        array = array[None]
-    if array.ndim != 2:
-        raise ValueError(f"--signal '{path}' must hold (B, T) or (T,) values, got shape {array.shape}")
-    return array.astype(np.float64)
+    signal = array[None] if array.ndim == 1 else array
+    if signal.shape != shape:
+        one = f" or ({shape[1]},)" if shape[0] == 1 else ""
+        raise ValueError(
+            f"--signal '{path}' must hold one value per step of DATA, shape (B, T) = {shape}{one}, "
+            f"got shape {array.shape}"
+        )
+    return signal.astype(np.float64)
 
 
 @click.command()
@@ -109,9 +124,15 @@ def load_signal(path: Path) -> np.ndarray:
     default=None,
     help="A .npy/.npz/.csv signal (B, T) or (T,): also plot the units most correlated with it.",
 )
-@click.option("--max-units", type=int, default=64, show_default=True, help="Units drawn per heat map.")
+@click.option(
+    "--max-units", type=click.IntRange(min=1), default=64, show_default=True, help="Units drawn per heat map."
+)
 def gates(model: Path, data: Path, sample: int, out: Path, signal: Path | None, max_units: int) -> None:
-    """Record the LSTM gates of the saved MODEL on DATA and draw heat maps, forget-gate histograms."""
+    """Record the LSTM gates of the saved MODEL on DATA and draw heat maps, forget-gate histograms.
+
+    Every input is read and checked and every figure drawn before anything is written to --out; each
+    file is then written atomically.
+    """
     net = load_model_any(model)
     x = load_sequences(data)
     if not 0 <= sample < x.shape[0]:
@@ -123,24 +144,29 @@ def gates(model: Path, data: Path, sample: int, out: Path, signal: Path | None, 
         raise ValueError(
             f"the model takes {expected} feature(s) per step; DATA has shape {x.shape} (B, T, I)"
         )
+    target = None if signal is None else load_signal(signal, (x.shape[0], x.shape[1]))  # (B, T)
     records = record(net, x)
-    out.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Figure] = {}
     arrays: dict[str, np.ndarray] = {}
     taus = forget_time_constants(records)
-    click.echo(f"{'layer':<24} {'mean i':>7} {'mean f':>7} {'mean o':>7} {'median tau':>11}")
+    lines = [f"{'layer':<24} {'mean i':>7} {'mean f':>7} {'mean o':>7} {'median tau':>11}"]
     for rec in records:
         slug = re.sub(r"[^A-Za-z0-9_]+", "_", rec.key).strip("_")
-        plot_gates(rec, sample=sample, max_units=max_units, path=out / f"gates_{slug}.png")
+        figures[f"gates_{slug}.png"] = plot_gates(rec, sample=sample, max_units=max_units)
+        if target is not None:
+            figures[f"units_{slug}.png"] = plot_correlated_units(rec, target, sample=sample)
         for field in ("x", "i", "f", "g", "o", "c", "h"):
             arrays[f"{slug}/{field}"] = getattr(rec, field)
-        click.echo(
+        lines.append(
             f"{rec.key:<24} {rec.i.mean():>7.3f} {rec.f.mean():>7.3f} {rec.o.mean():>7.3f} "
             f"{np.median(taus[rec.key]):>11.1f}"
         )
-        if signal is not None:
-            target = load_signal(signal)  # (B, T)
-            plot_correlated_units(rec, target, sample=sample, path=out / f"units_{slug}.png")
-    plot_forget_distribution(records, out / "forget_distribution.png")
+    figures["forget_distribution.png"] = plot_forget_distribution(records)
+    buffer = io.BytesIO()
     savez: Any = np.savez_compressed  # numpy's stub types **kwds as its bool options
-    savez(out / "gates.npz", **arrays)
+    savez(buffer, **arrays)
+    click.echo("\n".join(lines))
+    for name, figure in figures.items():
+        save_figure(figure, out / name)
+    atomic_write_bytes(out / "gates.npz", buffer.getvalue())
     click.echo(f"wrote {len(records)} gate heat map(s), forget_distribution.png and gates.npz to {out}")

@@ -6,7 +6,9 @@ The model file's config names its ``kind``; each kit registers the function that
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -18,6 +20,23 @@ PREDICTORS: dict[str, str] = {
     "tsc_classifier": "lstmkit.cli.classify:predict_classifier",
     "text_classifier": "lstmkit.cli.text:predict_text_classifier",
 }
+
+Loaded = TypeVar("Loaded")
+
+
+def load_model_file(load: Callable[[Path], Loaded], path: Path) -> Loaded:
+    """``load(path)``, with a ``KeyError`` from a config that lacks a key made a ``ValueError`` naming both.
+
+    Raises:
+        ValueError: the file's config lacks a key the loader needs (or any ``ValueError`` of ``load``).
+    """
+    try:
+        return load(path)
+    except KeyError as err:
+        key = err.args[0] if err.args else "?"
+        raise ValueError(
+            f"'{path}' is a damaged lstmkit model file: its config lacks the key {key!r}"
+        ) from err
 
 
 @click.command()

@@ -21,6 +21,7 @@ from lstmkit.text.classifier import TextClassifier
 from lstmkit.text.models import POOLINGS
 from lstmkit.text.tokenizer import PUNCTUATION, Tokenizer
 from lstmkit.utils.serialization import atomic_write_text
+from lstmkit.utils.tables import read_table
 
 MODEL_FILE = "model.safetensors"
 
@@ -29,12 +30,9 @@ def read_text_csv(
     path: Path, text_column: str, label_column: str | None
 ) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels) from a CSV file; empty cells become empty texts (the classifier warns)."""
-    try:
-        frame = pd.read_csv(path, keep_default_na=False, dtype={text_column: str})
-    except pd.errors.EmptyDataError as err:
-        raise ValueError(f"'{path}' is empty; expected a CSV with a header row and one text per row") from err
-    if frame.empty:
-        raise ValueError(f"'{path}' has a header but no rows; expected at least one text")
+    frame = read_table(
+        path, "a header row and one text per row", keep_default_na=False, dtype={text_column: str}
+    )
     for name, column in (("--text-column", text_column), ("--label-column", label_column)):
         if column is not None and column not in frame.columns:
             raise ValueError(f"{name} {column!r} is not a column of '{path}'; columns: {list(frame.columns)}")
@@ -45,6 +43,34 @@ def read_text_csv(
             raise ValueError(f"'{path}' row {row + 1} has an empty label in column {label_column!r}")
         labels = labels_from_column(frame[label_column], path).tolist()
     return frame[text_column].astype(str).tolist(), labels
+
+
+def read_labelled_texts(
+    path: Path, text_column: str, label_column: str, tokenizer: Tokenizer
+) -> tuple[list[str], list[Any]]:
+    """Texts and labels of a training or evaluation CSV, less the texts that are empty after tokenization.
+
+    A warning names the rows left out, counted from 1 below the header as in the other CSV messages.
+
+    Raises:
+        ValueError: the file cannot be read (see :func:`read_text_csv`), or every text is empty.
+    """
+    texts, labels = read_text_csv(path, text_column, label_column)
+    assert labels is not None  # read_text_csv returns labels when given a label column
+    empty = [row for row, text in enumerate(texts) if not tokenizer(text)]
+    if not empty:
+        return texts, labels
+    if len(empty) == len(texts):
+        raise ValueError(f"every text of '{path}' is empty after tokenization; expected words to learn from")
+    rows = ", ".join(str(row + 1) for row in empty[:5]) + (" ..." if len(empty) > 5 else "")
+    click.echo(
+        f"lstmkit: warning: '{path}': {len(empty)} text(s) are empty after tokenization and were skipped "
+        f"(rows {rows})",
+        err=True,
+    )
+    skipped = set(empty)
+    kept = [row for row in range(len(texts)) if row not in skipped]
+    return [texts[row] for row in kept], [labels[row] for row in kept]
 
 
 def _report_lines(name: str, report: ClassificationReport, majority: float) -> list[str]:
@@ -139,12 +165,15 @@ def train(
     seed: int,
     out: Path,
 ) -> None:
-    """Train a text classifier on DATA (CSV) and report accuracy and macro F1 beside the majority class."""
-    texts, labels = read_text_csv(data, text_column, label_column)
-    assert labels is not None
+    """Train a text classifier on DATA (CSV) and report accuracy and macro F1 beside the majority class.
+
+    Texts that are empty after tokenization are left out of every file (a warning names their rows), so
+    the model and the majority-class baseline are scored on the same rows.
+    """
+    tokenizer = Tokenizer(punctuation=punctuation)
+    texts, labels = read_labelled_texts(data, text_column, label_column, tokenizer)
     if valid is not None:
-        valid_texts, valid_labels = read_text_csv(valid, text_column, label_column)
-        assert valid_labels is not None
+        valid_texts, valid_labels = read_labelled_texts(valid, text_column, label_column, tokenizer)
     else:
         order = list(range(len(texts)))
         random.Random(seed).shuffle(order)
@@ -158,8 +187,12 @@ def train(
         valid_texts = [texts[i] for i in sorted(held)]
         valid_labels = [labels[i] for i in sorted(held)]
         texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
+    splits = [("validation", valid_texts, valid_labels)]
+    if test is not None:
+        test_texts, test_labels = read_labelled_texts(test, text_column, label_column, tokenizer)
+        splits.append(("test", test_texts, test_labels))
     clf = TextClassifier(
-        Tokenizer(punctuation=punctuation),
+        tokenizer,
         min_freq=min_freq,
         max_vocab=max_vocab,
         vectors=vectors,
@@ -197,11 +230,6 @@ def train(
             f"{len(clf.history)} epoch(s)"
             + (f"; {clf.vectors_found} tokens had pretrained vectors" if vectors is not None else "")
         )
-        splits = [("validation", valid_texts, valid_labels)]
-        if test is not None:
-            test_texts, test_labels = read_text_csv(test, text_column, label_column)
-            assert test_labels is not None
-            splits.append(("test", test_texts, test_labels))
         for name, split_texts, split_labels in splits:
             report = clf.evaluate(split_texts, split_labels)
             majority = majority_accuracy(labels, split_labels)

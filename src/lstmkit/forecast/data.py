@@ -22,11 +22,11 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lstmkit.utils.tables import read_table
 from lstmkit.utils.validation import check_choice
 
 logger = logging.getLogger(__name__)
@@ -82,16 +82,7 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         FileNotFoundError: no such file.
         ValueError: the file is empty or not parseable as CSV.
     """
-    source = Path(path)
-    if not source.is_file():
-        raise FileNotFoundError(f"no data file at '{source}'")
-    try:
-        frame = pd.read_csv(source, na_values=["."], keep_default_na=True)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(f"could not read '{source}' as CSV: {err}") from err
-    if frame.empty:
-        raise ValueError(f"'{source}' holds no data rows")
-    return frame
+    return read_table(path, "a header row and one row per time step", na_values=["."], keep_default_na=True)
 
 
 def season_from_freq(freq: str | None) -> int | None:

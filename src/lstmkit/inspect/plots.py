@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from lstmkit.inspect.gradient_flow import GradientFlow
 from lstmkit.inspect.record import GateRecord
+from lstmkit.utils.serialization import atomic_write_bytes
+from lstmkit.utils.validation import check_positive_int
 
 PathLike = str | os.PathLike[str]
 GATE_TITLES = {
@@ -22,9 +26,16 @@ GATE_TITLES = {
 }
 
 
-def _save(fig: Figure, path: PathLike | None, dpi: int = 100) -> Figure:
+def save_figure(fig: Figure, path: PathLike, dpi: int = 100) -> None:
+    """Write ``fig`` atomically (rendered in memory, then renamed into place), PNG unless ``path`` says."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=dpi)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _save(fig: Figure, path: PathLike | None) -> Figure:
     if path is not None:
-        fig.savefig(path, dpi=dpi)
+        save_figure(fig, path)
     return fig
 
 
@@ -112,8 +123,10 @@ def plot_gates(
         The figure.
 
     Raises:
-        ValueError: ``sample`` out of range, an unknown gate name, or ``series`` of the wrong length.
+        ValueError: ``sample`` out of range, an unknown gate name, ``series`` of the wrong length, or
+            ``max_units`` below 1.
     """
+    check_positive_int("max_units", max_units)
     batch, steps = rec.h.shape[:2]
     if not 0 <= sample < batch:
         raise ValueError(f"sample must be in [0, {batch}) for a batch of {batch}, got {sample}")

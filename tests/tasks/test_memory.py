@@ -135,3 +135,16 @@ def test_last_readout_is_the_head_of_the_sequences_last_step(cell: str) -> None:
     every.load_state_dict(last.state_dict())
     x = torch.randn(4, 6, 2)
     torch.testing.assert_close(last(x), every(x)[:, -1], rtol=0, atol=0)
+
+
+def test_a_damaged_memory_net_file_is_a_value_error(tmp_path: Path) -> None:
+    from lstmkit.utils.serialization import load_bundle, save_bundle
+
+    save_memory_net(tmp_path / "net.safetensors", SequenceNet("lstm", 2, 4, 1), task="adding")
+    tensors, config = load_bundle(tmp_path / "net.safetensors")
+    save_bundle(tmp_path / "no_cell.safetensors", tensors, {k: v for k, v in config.items() if k != "cell"})
+    with pytest.raises(ValueError, match="is a damaged memory_task_net file: KeyError: 'cell'"):
+        load_memory_net(tmp_path / "no_cell.safetensors")
+    save_bundle(tmp_path / "wider.safetensors", tensors, {**config, "hidden_size": 5})
+    with pytest.raises(ValueError, match="is a damaged memory_task_net file: RuntimeError: Error"):
+        load_memory_net(tmp_path / "wider.safetensors")

@@ -314,7 +314,8 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
 def _write_outputs(
     out: Path, result: BacktestResult, forecaster: Forecaster, frame: pd.DataFrame, opts: Any
 ) -> None:
-    from lstmkit.forecast.plots import plot_backtest, save_figure
+    from lstmkit.forecast.plots import plot_backtest
+    from lstmkit.utils.figures import save_figure
 
     prepared = forecaster.prepare(frame)
     with _staging(out, opts["overwrite"]) as staging:

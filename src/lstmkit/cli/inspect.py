@@ -18,9 +18,9 @@ from lstmkit.inspect.plots import (
     plot_correlated_units,
     plot_forget_distribution,
     plot_gates,
-    save_figure,
 )
 from lstmkit.inspect.record import record
+from lstmkit.utils.figures import save_figure
 from lstmkit.utils.serialization import atomic_write_bytes, load_bundle
 from lstmkit.utils.tables import read_table
 

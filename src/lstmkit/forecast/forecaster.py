@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from torch import nn
+from torch import Tensor, nn
 
 from lstmkit.forecast import transforms
 from lstmkit.forecast.data import PreparedData, prepare_frame, season_from_freq
@@ -360,6 +360,19 @@ class Forecaster:
         tensors, config = load_bundle(path)
         if config.get("kind") != "forecaster":
             raise ValueError(f"'{path}' holds a model of kind {config.get('kind')!r}, expected 'forecaster'")
+        try:
+            forecaster = cls._from_config(config, tensors, path, model)
+        except KeyError as err:  # a config lstmkit did not write
+            raise ValueError(
+                f"'{path}' is a damaged forecaster file: its config lacks the key {err}"
+            ) from err
+        return forecaster
+
+    @classmethod
+    def _from_config(
+        cls, config: dict[str, Any], tensors: dict[str, Tensor], path: str | os.PathLike[str], model: Any
+    ) -> Forecaster:
+        """The forecaster a saved ``config`` and ``tensors`` describe (see :meth:`load`)."""
         network = config["network"]
         if network["type"] == "custom" and model is None:
             raise ValueError(

@@ -7,9 +7,6 @@ the in-sample naive error).
 
 from __future__ import annotations
 
-import io
-import os
-
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -17,7 +14,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstmkit.forecast.backtest import MODEL, BacktestResult
-from lstmkit.utils.serialization import atomic_write_bytes
 
 
 def plot_backtest(
@@ -43,13 +39,6 @@ def plot_backtest(
     if title:
         figure.suptitle(title)
     return figure
-
-
-def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: int = 110) -> None:
-    """Write ``figure`` as PNG atomically."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _forecast_panel(ax: Axes, result: BacktestResult, history: pd.Series, history_points: int) -> None:

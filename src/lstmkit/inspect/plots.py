@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from lstmkit.inspect.gradient_flow import GradientFlow
 from lstmkit.inspect.record import GateRecord
-from lstmkit.utils.serialization import atomic_write_bytes
+from lstmkit.utils.figures import save_figure
 from lstmkit.utils.validation import check_positive_int
 
 PathLike = str | os.PathLike[str]
@@ -24,13 +22,6 @@ GATE_TITLES = {
     "c": "cell state c",
     "h": "hidden state h",
 }
-
-
-def save_figure(fig: Figure, path: PathLike, dpi: int = 100) -> None:
-    """Write ``fig`` atomically (rendered in memory, then renamed into place), PNG unless ``path`` says."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=dpi)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _save(fig: Figure, path: PathLike | None) -> Figure:

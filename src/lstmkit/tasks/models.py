@@ -113,15 +113,20 @@ def load_memory_net(path: str | os.PathLike[str]) -> SequenceNet:
     tensors, config = load_bundle(path)
     if config.get("kind") != MEMORY_NET_KIND:
         raise ValueError(f"'{path}' holds kind {config.get('kind')!r}, expected {MEMORY_NET_KIND!r}")
-    net = SequenceNet(
-        config["cell"],
-        config["input_size"] or 0,
-        config["hidden_size"],
-        config["output_size"],
-        readout=config["readout"],
-        vocab_size=config["vocab_size"],
-    )
-    net.load_state_dict(tensors)
+    try:
+        net = SequenceNet(
+            config["cell"],
+            config["input_size"] or 0,
+            config["hidden_size"],
+            config["output_size"],
+            readout=config["readout"],
+            vocab_size=config["vocab_size"],
+        )
+        net.load_state_dict(tensors)
+    except (KeyError, RuntimeError) as err:  # a config lstmkit did not write, or weights that do not fit
+        raise ValueError(
+            f"'{path}' is a damaged {MEMORY_NET_KIND} file: {type(err).__name__}: {err}"
+        ) from err
     return net.eval()
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 
 from lstmkit.tasks.memory import RunResult
+from lstmkit.utils.figures import save_figure
 
 
 def plot_loss_curves(results: Sequence[RunResult], path: str | os.PathLike[str] | None = None) -> Figure:
@@ -42,5 +43,5 @@ def plot_loss_curves(results: Sequence[RunResult], path: str | os.PathLike[str] 
         ax.set_ylabel("validation loss")
         ax.legend(fontsize="small")
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
     return fig

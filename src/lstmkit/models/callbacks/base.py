@@ -120,6 +120,8 @@ class History(Callback):
         """
         from matplotlib.figure import Figure
 
+        from lstmkit.utils.figures import save_figure
+
         names = list(keys) if keys is not None else [k for k in self.history if not k.startswith("val_")]
         if not names:
             raise ValueError("History is empty: nothing to plot; call fit() first")
@@ -137,7 +139,7 @@ class History(Callback):
             ax.set_title(name)
             ax.legend()
         if path is not None:
-            figure.savefig(path)
+            save_figure(figure, path)
         return figure
 
 

@@ -15,7 +15,20 @@ def test_check_reports_backends_and_passes() -> None:
         assert "worker threads: " in result.output
     for backend in ("torch", "fused", "reference"):
         assert f"{backend:<9} vs torch.nn.LSTM" in result.output
+    assert "float64, inputs x1)" in result.output and "float32, inputs x100, saturating)" in result.output
     assert "FAILED" not in result.output
+
+
+def test_check_fails_on_a_backend_that_returns_nan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lstmkit.cli import check
+
+    real = check._max_error
+    monkeypatch.setattr(
+        check, "_max_error", lambda b, d=None, s=1.0: float("nan") if b == "fused" else real(b)
+    )
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1 and "fused     vs torch.nn.LSTM" in result.output
+    assert "max relative error nan FAILED" in result.output
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:

@@ -119,6 +119,7 @@ inline vec_t<float> vsigmoid(vec_t<float> x) { return vrecip(1.0f + vexp(-x)); }
 // against 6.8 for an exp form and a Taylor series blended. NaN propagates (the clamps keep it).
 inline vec_t<float> vtanh(vec_t<float> x) {
   constexpr float c = 7.90531110763549805f;
+  const vec_t<float> xin = x;
   x = x > c ? vsplat(c) : x;
   x = x < -c ? vsplat(-c) : x;
   const vec_t<float> x2 = x * x;
@@ -131,7 +132,10 @@ inline vec_t<float> vtanh(vec_t<float> x) {
   vec_t<float> q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
-  return p * x * vrecip(q);
+  // past the clamp, exactly ±1 (the fit gives 1 - 2.4e-7 there): in saturation the derivative 1 - tanh^2
+  // is then 0 as in torch, not 4.8e-7 leaking into the weight gradients of every saturated unit
+  const vec_t<float> t = p * x * vrecip(q);
+  return xin >= c ? vsplat(1.0f) : (xin <= -c ? vsplat(-1.0f) : t);
 }
 
 // float64: lane by lane through libm, accurate to the last bits (the float64 path is for checking,

@@ -234,6 +234,26 @@ def test_float32_gates_saturate_without_nan_for_pre_activations_of_any_size_on_e
         torch.testing.assert_close(h[0].double(), h_want, rtol=1e-6, atol=1e-7, msg=isa)
 
 
+def test_float32_gradients_in_saturation_match_torch_on_every_instruction_set() -> None:
+    # inputs x100 saturate every gate: tanh past its fit's range must be exactly ±1 (derivative 0, as
+    # torch's), or 1 - tanh^2 = 4.8e-7 leaks into every weight gradient (relative error 5.9e-6 before)
+    from lstmkit.nn import LSTM
+
+    torch.manual_seed(0)
+    theirs = torch.nn.LSTM(3, 16, num_layers=2, bidirectional=True)
+    x = 100 * torch.randn(20, 4, 3)
+    out, _ = theirs(x)
+    want = torch.autograd.grad(out.sum(), list(theirs.parameters()))
+    for isa in native_module().isas():
+        ours = LSTM(3, 16, num_layers=2, bidirectional=True, backend="native")
+        ours.load_state_dict(theirs.state_dict())
+        with instruction_set(isa):
+            got = torch.autograd.grad(ours(x)[0].sum(), list(ours.parameters()))
+        for g, w in zip(got, want, strict=True):
+            relative = float((g - w).abs().max() / w.abs().max().clamp(min=1.0))
+            assert relative < 2e-6, (isa, relative)
+
+
 def test_empty_batch_gives_empty_outputs_and_zero_gradients() -> None:
     inputs, params, coupled = make_case({"peephole": True}, 3, 0, 5, torch.float32)
     y, h, c, saved = NativeKernel().forward(inputs, params, coupled, True)

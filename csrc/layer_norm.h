@@ -34,7 +34,7 @@ inline void layer_norm_row(T* x, long len, long n, const T* valid, const T* gamm
   layer_norm_stats<T>(x, len, n, valid, &mean, &rstd);
   *rstd_out = rstd;
   for (long j = 0; j < len; j += V) {
-    const vec_t<T> xh = (vload(x + j) - mean) * rstd * vload(valid + j);
+    const vec_t<T> xh = vmasked<T>((vload(x + j) - mean) * rstd, vload(valid + j));
     vstore(xhat + j, xh);
     vstore(x + j, xh * vload(gamma + j) + vload(beta + j));
   }
@@ -57,7 +57,7 @@ inline void layer_norm_backward_row(T* dy, long len, long n, const T* valid, con
   const T m1 = vsum<T>(s1) / T(n), m2 = vsum<T>(s2) / T(n);
   for (long j = 0; j < len; j += V) {
     const vec_t<T> dx = (vload(dy + j) * vload(gamma + j) - m1 - vload(xhat + j) * m2) * rstd;
-    vstore(dy + j, dx * vload(valid + j));
+    vstore(dy + j, vmasked<T>(dx, vload(valid + j)));
   }
 }
 
@@ -121,7 +121,7 @@ inline void layer_norm_pair_backward_row(T* da, T* du, long len, long n, const T
   const T m21 = vsum<T>(a2) / T(n), m22 = vsum<T>(b2) / T(n);
   for (long j = 0; j < len; j += V) {
     const vec_t<T> g = vload(da + j), ok = vload(valid + j);
-    vstore(du + j, (g * vload(gamma2 + j) - m21 - vload(xhat2 + j) * m22) * rstd2 * ok);
-    vstore(da + j, (g * vload(gamma1 + j) - m11 - vload(xhat1 + j) * m12) * rstd1 * ok);
+    vstore(du + j, vmasked<T>((g * vload(gamma2 + j) - m21 - vload(xhat2 + j) * m22) * rstd2, ok));
+    vstore(da + j, vmasked<T>((g * vload(gamma1 + j) - m11 - vload(xhat1 + j) * m12) * rstd1, ok));
   }
 }

@@ -156,7 +156,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       }
       if (d.layer_norm) {  // x̂_c = (c̃ - μ) / σ again, as the forward computed it
         const T mean = f.mean_c[row], rstd = f.rstd_c[row];
-        for (long j = 0; j < Hp; j += V) vstore(xhat_c + j, (vload(ct + j) - mean) * rstd * vload(valid + j));
+        for (long j = 0; j < Hp; j += V) vstore(xhat_c + j, vmasked<T>((vload(ct + j) - mean) * rstd, vload(valid + j)));
         layer_norm_backward_row<T>(dchat, Hp, H, valid, f.ln_c_w, xhat_c, rstd, dln_c_w, dln_c_b);
       }
       for (long j = 0; j < Hp; j += V) {

@@ -156,7 +156,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         const vec_t<T> o = output_gate<T>(d, a, f.peep, j, ct);
         vec_t<T> chat = ct;
         if (d.layer_norm) {
-          const vec_t<T> xhat = (ct - mean) * rstd * vload(valid + j);
+          const vec_t<T> xhat = vmasked<T>((ct - mean) * rstd, vload(valid + j));
           chat = xhat * vload(f.ln_c_w + j) + vload(f.ln_c_b + j);  // ĉ = LN_c(c̃)
         }
         const vec_t<T> th = vtanh(chat);

@@ -31,6 +31,13 @@ inline vec_t<T> vsplat(T x) {
   return vec_t<T>{} + x;
 }
 
+// v where valid is nonzero, else exactly 0: a select, not v * valid, so that a NaN or inf (a row whose
+// statistics overflowed) never reaches the padding lanes, which scratch shared between rows carries over.
+template <class T>
+inline vec_t<T> vmasked(vec_t<T> v, vec_t<T> valid) {
+  return valid != 0 ? v : vsplat<T>(0);
+}
+
 // dst[0..n) = src[0..n): whole vectors, then the tail; inline (a libc call per short row costs more).
 template <class T>
 inline void vcopy(T* dst, const T* src, long n) {

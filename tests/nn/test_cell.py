@@ -150,3 +150,15 @@ def test_half_precision_cell_steps_without_grad_as_torch_does(dtype: torch.dtype
         stepped(x.float(), tuple(s.float() for s in state))  # a float32 native step, then half precision
         stepped.to(dtype)
         assert stepped(x, state)[0].dtype == dtype
+
+
+def test_a_traced_cell_replays_what_the_module_computes() -> None:
+    import warnings
+
+    cell = LSTMCell(3, 5)
+    x, state = torch.randn(2, 3), (torch.randn(2, 5), torch.randn(2, 5))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TracerWarning, and torch.jit.trace's deprecation
+        traced = torch.jit.trace(cell, (x, state))
+        other = torch.randn(2, 3)
+        torch.testing.assert_close(traced(other, state), cell(other, state))

@@ -578,3 +578,22 @@ def test_from_torch_keeps_the_mode_and_frozen_parameters() -> None:
 def test_torch_backend_takes_an_empty_batch_with_lengths() -> None:
     out, (h, c) = LSTM(4, 6, backend="torch")(torch.randn(3, 0, 4), lengths=torch.zeros(0, dtype=torch.long))
     assert out.shape == (3, 0, 6) and h.shape == (1, 0, 6) and c.shape == (1, 0, 6)
+
+
+@pytest.mark.parametrize("options", [{}, {"layer_norm": True, "peephole": True}])
+def test_a_traced_lstm_replays_what_the_module_computes(options: dict[str, object]) -> None:
+    # a trace records torch operations: 'auto' takes torch's kernel or the reference loop there
+    import warnings
+
+    torch.manual_seed(0)
+    lstm = LSTM(3, 5, **options).eval()  # type: ignore[arg-type]
+    x = torch.randn(4, 2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarning, and torch.jit.trace's deprecation
+        with torch.no_grad():
+            traced = torch.jit.trace(lstm, (x,))
+        other = torch.randn(4, 2, 3)
+        torch.testing.assert_close(traced(other)[0], lstm(other)[0], rtol=1e-5, atol=1e-6)
+        for backend in ("native", "fused"):
+            with pytest.raises(ValueError, match=f"backend='{backend}' cannot be traced"):
+                torch.jit.trace(LSTM(3, 5, backend=backend, **options), (x,))  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -396,3 +397,52 @@ def test_training_works_after_a_first_call_in_inference_mode() -> None:
     # a fresh process: the kernel's shared empty buffers are created by its first call
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_layer_norm_weight_gradient_when_openmp_runs_fewer_threads_than_asked() -> None:
+    # per-thread dW_ih slots are summed: a slot no thread ran must be zeros, not whatever memory held
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import copy, torch
+        from lstmkit.nn import LSTM
+        torch.set_num_threads(4)
+        torch.manual_seed(0)
+        native = LSTM(3, 5, layer_norm=True, backend="native", dtype=torch.float64)
+        reference = copy.deepcopy(native)
+        reference.backend = "reference"
+        x = torch.randn(6, 32, 3, dtype=torch.float64)
+        worst = 0.0
+        for _ in range(3):
+            for module in (native, reference):
+                module.zero_grad()
+                module(x)[0].sum().backward()
+            worst = max(worst, float((native.weight_ih_l0.grad - reference.weight_ih_l0.grad).abs().max()))
+        print(worst)
+        """
+    )
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert float(done.stdout.strip()) < 1e-9, done.stdout
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_non_finite_sample_leaves_the_other_samples_gradients_finite(dtype: torch.dtype) -> None:
+    # 4H = 20 is not whole vectors: the layer-norm backward's padding lanes, in scratch shared between rows,
+    # must stay zero when one row's statistics are NaN
+    from lstmkit.nn import LSTM
+
+    keep = [b for b in range(17) if b != 1]
+    for isa in native_module().isas():
+        torch.manual_seed(0)
+        lstm = LSTM(3, 5, layer_norm=True, backend="native", dtype=dtype)
+        x = torch.randn(4, 17, 3, dtype=dtype)
+        x[1, 1, 0] = float("inf")
+        x.requires_grad_()
+        h0 = torch.zeros(1, 17, 5, dtype=dtype, requires_grad=True)
+        with instruction_set(isa), torch_threads(1):
+            out, _ = lstm(x, (h0, torch.zeros(1, 17, 5, dtype=dtype)))
+            out[:, keep].sum().backward()
+        assert x.grad is not None and h0.grad is not None
+        assert bool(x.grad[:, keep].isfinite().all()) and bool(h0.grad[:, keep].isfinite().all()), isa

@@ -21,7 +21,9 @@ def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
         return False
     if lstm.training and (lstm.recurrent_dropout or lstm.dropout):
         return False
-    return select_step_backend(lstm.backend, lstm.variant, x.device, False) == "native"
+    return (
+        select_step_backend(lstm.backend, lstm.variant, x.device, False, torch.jit.is_tracing()) == "native"
+    )
 
 
 def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:

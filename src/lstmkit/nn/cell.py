@@ -110,7 +110,8 @@ class LSTMCell(nn.Module):
         batched = x.dim() == 2
         x = x if batched else x.unsqueeze(0)
         h, c = self._state(hx, x.shape[0], batched, x)
-        backend = select_step_backend(self.backend, self.variant, x.device, torch.is_grad_enabled())
+        tracing = torch.jit.is_tracing()
+        backend = select_step_backend(self.backend, self.variant, x.device, torch.is_grad_enabled(), tracing)
         if backend == "torch":
             h_new, c_new = torch._VF.lstm_cell(
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
@@ -127,7 +128,10 @@ class LSTMCell(nn.Module):
         assert weight is not None
         if weight.dtype not in NATIVE_DTYPES:  # e.g. a half-precision cell: the general path below
             return None
-        if select_step_backend(self.backend, self.variant, weight.device, False) != "native":
+        if (
+            select_step_backend(self.backend, self.variant, weight.device, False, torch.jit.is_tracing())
+            != "native"
+        ):
             return None
         return cell_step_for(self)
 

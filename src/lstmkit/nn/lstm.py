@@ -264,7 +264,7 @@ class LSTM(nn.Module):
                 )
             lengths_t = check_lengths("LSTM", lengths, batch, steps, enforce_sorted=enforce_sorted)
         h0, c0 = self._initial_state(hx, batch, batched, x)
-        backend = select_backend(self.backend, self.variant, x.device, x.dtype)
+        backend = select_backend(self.backend, self.variant, x.device, x.dtype, torch.jit.is_tracing())
         if backend == "torch":
             out, h_n, c_n = self._run_torch(x, h0, c0, lengths_t, packed)
         else:

@@ -69,7 +69,11 @@ def native_status() -> str:
 
 @functools.lru_cache(maxsize=512)  # pure in its arguments; per-step callers (streaming) pay once
 def select_backend(
-    requested: str, variant: Variant, device: torch.device, dtype: torch.dtype = torch.float32
+    requested: str,
+    variant: Variant,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    tracing: bool = False,
 ) -> str:
     """Resolve ``requested`` to the backend that will run, or raise if it cannot run this configuration.
 
@@ -79,11 +83,17 @@ def select_backend(
     and every variant runs 1.6-2.4x faster than on the fused eager loop. Elsewhere (CUDA, bfloat16, no
     compiler at install) the plain LSTM runs on torch's kernel and variants on the fused loop.
 
+    Under ``torch.jit.trace`` (``tracing``), ``"auto"`` takes what a trace can record, torch's kernel for
+    the plain LSTM and the reference loop of torch operations for variants: the native kernel and the
+    fused loop run outside the operations a trace sees (a traced native call replays as the empty buffers
+    it would have filled), so asking for either by name while tracing is an error.
+
     Args:
         requested: one of :data:`BACKENDS`.
         variant: the layer's options.
         device: where the tensors live.
         dtype: their floating-point type.
+        tracing: whether ``torch.jit.is_tracing()``.
 
     Returns:
         ``"torch"``, ``"native"``, ``"fused"`` or ``"reference"``.
@@ -102,6 +112,13 @@ def select_backend(
         reason = _native_unsupported(device)
         if reason is not None:
             raise ValueError(f"backend='native' is unavailable: {reason}; use backend='fused' or 'auto'")
+    if tracing:
+        if requested in ("native", "fused"):
+            raise ValueError(
+                f"backend={requested!r} cannot be traced (torch.jit.trace records torch operations, and it "
+                "runs outside them); use backend='auto', which traces torch's kernel or the reference loop"
+            )
+        return ("torch" if variant.plain else "reference") if requested == "auto" else requested
     if requested != "auto":
         return requested
     if _native_unsupported(device) is None and dtype in NATIVE_DTYPES:
@@ -112,7 +129,9 @@ def select_backend(
 
 
 @functools.lru_cache(maxsize=512)
-def select_step_backend(requested: str, variant: Variant, device: torch.device, grad: bool) -> str:
+def select_step_backend(
+    requested: str, variant: Variant, device: torch.device, grad: bool, tracing: bool = False
+) -> str:
     """Like :func:`select_backend`, for one streaming step (``LSTMCell``, ``LSTM.step``).
 
     Without autograd, ``"auto"`` takes the native kernel wherever it is built, plain LSTMs included: one
@@ -120,8 +139,8 @@ def select_step_backend(requested: str, variant: Variant, device: torch.device, 
     against 28-34 us per step). With autograd a plain step runs torch's ``lstm_cell``; otherwise, or where
     native cannot run, it is :func:`select_backend`.
     """
-    resolved = select_backend(requested, variant, device)
-    if requested != "auto":
+    resolved = select_backend(requested, variant, device, tracing=tracing)
+    if requested != "auto" or tracing:
         return resolved
     if not grad and _native_unsupported(device) is None:  # the dtype is checked per call
         return "native"

@@ -352,8 +352,8 @@ class NativeKernel:
         dx = new((steps, batch, n_in)) if needs_dx else none
         if projection is None:
             dw_ih_t = none
-        elif ln:  # per thread, in dense rows of gv
-            dw_ih_t = new((_threads(batch), n_in, gv))
+        elif ln:  # per thread, in dense rows of gv; zeros, as OpenMP may run fewer threads than asked
+            dw_ih_t = inputs.xg.new_zeros((_threads(batch), n_in, gv))
         else:
             dw_ih_t = new((n_in + 1, gv))
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]

@@ -100,6 +100,9 @@ def test_missing_values_are_filled_with_a_warning() -> None:
         pytest.param([np.ones(4)] * 2, ["a", "a"], ValueError, "a single class", id="one-class"),
         pytest.param([np.ones(4)] * 2, [1, "b"], ValueError, "labels mix types", id="mixed-labels"),
         pytest.param([np.ones(4)] * 2, ["a"], ValueError, "2 series but 1 labels", id="count"),
+        pytest.param(
+            [np.ones(4)] * 3, [0.0, np.nan, 1.0], ValueError, "labels\\[1\\] is missing", id="missing-label"
+        ),
         pytest.param([], [], ValueError, "data is empty", id="empty"),
         pytest.param(
             [np.ones((2, 2)), np.ones((2, 3))], ["a", "b"], ValueError, "mixes series", id="channels"
@@ -112,6 +115,26 @@ def test_missing_values_are_filled_with_a_warning() -> None:
 def test_bad_training_input(data: object, labels: list, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         quick("lstm", epochs=1).fit(data, labels)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("count", [1, 3], ids=["fewer-labels", "more-labels"])
+def test_validation_needs_one_label_per_series(count: int) -> None:
+    x = [np.arange(6.0) + i for i in range(4)]
+    with pytest.raises(ValueError, match=f"validation: got 2 series but {count} labels; expected one label"):
+        quick("lstm", epochs=1).fit(x, ["a", "b"] * 2, validation=(x[:2], ["a", "b", "a"][:count]))
+
+
+def test_seed_drives_the_batch_order_unless_the_fit_config_sets_one() -> None:
+    rng = np.random.default_rng(0)
+    x, labels = [rng.normal(size=5) for _ in range(8)], ["a", "b"] * 4
+
+    def losses(seed: int, batch_seed: int | None) -> list[float]:
+        config = FitConfig(epochs=2, batch_size=2, seed=batch_seed)
+        clf = TimeSeriesClassifier("lstm", fit_config=config, model_options={"hidden_size": 4}, seed=seed)
+        return [epoch["loss"] for epoch in clf.fit(x, labels).history]
+
+    assert losses(1, None) == losses(1, 1)
+    assert losses(1, None) != losses(1, 0)
 
 
 def test_unknown_options_and_unfitted_use() -> None:

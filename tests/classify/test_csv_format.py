@@ -46,6 +46,12 @@ def test_unlabelled_wide_file(tmp_path: Path) -> None:
         pytest.param(
             "id,x,label\n1,0,a\n1,1,b\n", {"id_column": "id"}, "has labels \\['a', 'b'\\]", id="label-changes"
         ),
+        pytest.param(
+            "id,x,label\n1,0,a\n,1,a\n2,5,b\n",
+            {"id_column": "id"},
+            "row 2 has no value in id column 'id'",
+            id="missing-id",
+        ),
     ],
 )
 def test_bad_csv_is_an_error(tmp_path: Path, text: str, kwargs: dict[str, str], message: str) -> None:

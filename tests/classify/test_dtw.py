@@ -48,6 +48,27 @@ def test_nearest_neighbor_uses_labels_of_any_type() -> None:
     assert nearest_neighbor_predict(train, [False, True], [np.full((3, 1), 0.9)]) == [True]
 
 
+def test_one_dimensional_series_are_one_channel() -> None:
+    a, b = np.array([0.0, 1.0, 2.0]), np.array([0.0, 0.0, 1.0, 2.5])
+    np.testing.assert_array_equal(
+        dtw_distance_matrix([a], [b]), dtw_distance_matrix([a[:, None]], [b[:, None]])
+    )
+    assert nearest_neighbor_predict([np.zeros(5), np.ones(5)], ["zero", "one"], [np.full(3, 0.9)]) == ["one"]
+    up, down = np.arange(5.0), np.arange(5.0)[::-1]
+    assert dtw_1nn([up, down], ["up", "down"], [np.arange(6.0)]) == ["up"]
+
+
+def test_a_window_narrower_than_every_length_difference_is_an_error() -> None:
+    train = [np.zeros((10, 1)), np.ones((10, 1)), np.ones((9, 1))]
+    with pytest.raises(
+        ValueError,
+        match=r"window=1 is smaller than the length difference 6 between test\[0\] \(length 3\) and the "
+        r"closest training series \(length 9\)",
+    ):
+        nearest_neighbor_predict(train, ["zero", "one", "one"], [np.ones((3, 1))], window=1)
+    assert nearest_neighbor_predict(train, ["zero", "one", "one"], [np.ones((3, 1))], window=6) == ["one"]
+
+
 def test_reproduces_published_1nn_dtw_on_italy_power_demand(shared_data: Path) -> None:
     train = read_ts(shared_data / "tsc" / "ItalyPowerDemand_TRAIN.ts")
     test = read_ts(shared_data / "tsc" / "ItalyPowerDemand_TEST.ts")
@@ -68,6 +89,10 @@ def test_majority_accuracy() -> None:
         pytest.param([np.zeros((2, 1))], [np.zeros((2, 2))], None, "same number of channels", id="channels"),
         pytest.param([np.full((2, 1), np.nan)], [np.zeros((2, 1))], None, "NaN or infinite", id="nan"),
         pytest.param([np.zeros((2, 1))], [np.zeros((2, 1))], -1, "window must be None or >= 0", id="window"),
+        pytest.param(
+            [np.zeros((2, 1, 1))], [np.zeros((2, 1))], None, "queries\\[0\\] must have shape", id="3d"
+        ),
+        pytest.param([np.zeros(2)], [np.zeros(0)], None, "references\\[0\\] must have shape", id="no-steps"),
     ],
 )
 def test_bad_input(queries: list, references: list, window: int | None, message: str) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lstmkit.classify.labels import LabelEncoder, check_label_types
@@ -45,6 +46,28 @@ def test_mixed_label_types_are_refused() -> None:
     with pytest.raises(TypeError, match="must be str, int, float or bool"):
         check_label_types([(1, 2)])
     assert check_label_types(np.array([1, 2])) == [1, 2]
+
+
+def test_numbers_sort_by_value_ints_and_floats_together() -> None:
+    assert LabelEncoder.fit([1, 2.5, 2]).classes == [1, 2, 2.5]
+    assert LabelEncoder.fit(np.array([3.0, -1.5])).classes == [-1.5, 3.0]
+    assert LabelEncoder.fit([True, False]).classes == [False, True]
+    assert LabelEncoder.fit(["b", "B", "a"]).classes == ["B", "a", "b"]
+    assert confusion_matrix([1, 2.5], [2, 1])[1] == [1, 2, 2.5]
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [
+        pytest.param([0.0, float("nan"), 1.0], "nan", id="float-nan"),
+        pytest.param(np.array([0.0, np.nan, 1.0]), "nan", id="numpy-nan"),
+        pytest.param(pd.Series([0, None, 1]).tolist(), "nan", id="pandas-number-gap"),
+        pytest.param(["a", None, "b"], "None", id="none"),
+    ],
+)
+def test_a_missing_label_is_named_by_index(labels: list, shown: str) -> None:
+    with pytest.raises(ValueError, match=rf"labels\[1\] is missing \({shown}\); expected a class label"):
+        LabelEncoder.fit(labels)
 
 
 def test_fill_missing_interpolates_and_holds_edges() -> None:

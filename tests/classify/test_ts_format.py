@@ -101,6 +101,13 @@ def test_empty_file_and_missing_data_section(tmp_path: Path) -> None:
         read_ts(tmp_path / "absent.ts")
 
 
+def test_a_bare_class_label_tag_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bare.ts"
+    path.write_text("@problemName X\n@classLabel\n@data\n1,2,3:a\n")
+    with pytest.raises(ValueError, match="line 2: @classlabel expects true or false, got ''"):
+        read_ts(path)
+
+
 def test_time_stamps_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "stamped.ts"
     path.write_text("@timeStamps true\n@classLabel true a\n@data\n(0,1),(1,2):a\n")

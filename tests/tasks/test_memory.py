@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,26 @@ def test_config_rejects_bad_values() -> None:
         MemoryBenchConfig(lr=-1)
     with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
         MemoryBenchConfig(max_steps=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param("clip_norm", 0.0, "clip_norm must be a positive finite number, got 0.0", id="clip-zero"),
+        pytest.param(
+            "clip_norm", -1.0, "clip_norm must be a positive finite number, got -1.0", id="clip-neg"
+        ),
+        pytest.param(
+            "clip_norm", math.nan, "clip_norm must be a positive finite number, got nan", id="clip-nan"
+        ),
+        pytest.param(
+            "lstm_forget_bias", math.nan, "lstm_forget_bias must be a finite number, got nan", id="bias"
+        ),
+    ],
+)
+def test_config_rejects_bad_clipping_and_forget_bias(field: str, value: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MemoryBenchConfig(**{field: value})  # type: ignore[arg-type]
 
 
 def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:

@@ -80,6 +80,10 @@ def test_pretrained_vectors_initialize_the_embedding(tmp_path: Path) -> None:
         pytest.param(["a", "b"], [1], ValueError, "2 texts but 1 labels", id="count"),
         pytest.param(["a", "b"], [1, 1], ValueError, "a single class", id="one-class"),
         pytest.param(["a", "b"], [1, "x"], ValueError, "labels mix types", id="mixed"),
+        pytest.param(
+            ["a", "b", "c"], [1.0, np.nan, 0.0], ValueError, "labels\\[1\\] is missing", id="nan-label"
+        ),
+        pytest.param(["  ", "b", "c"], [1, None, 0], ValueError, "labels\\[1\\] is missing", id="none-label"),
     ],
 )
 def test_bad_training_input(texts: object, labels: list, error: type, message: str) -> None:
@@ -96,6 +100,33 @@ def test_all_texts_empty_is_an_error() -> None:
 def test_unseen_validation_class_is_an_error() -> None:
     with pytest.raises(ValueError, match="validation labels include class\\(es\\) \\[2\\] never seen"):
         quick().fit(["good", "bad"], [1, 0], validation=(["meh"], [2]))
+
+
+def test_validation_and_evaluation_need_one_label_per_text() -> None:
+    for v_texts, v_labels in [
+        (["good", "bad"], [1]),
+        (["good", "bad"], [1, 0, 1]),
+        (["good", " ", "bad"], [1]),
+    ]:
+        with pytest.raises(
+            ValueError, match=f"validation: got {len(v_texts)} texts but {len(v_labels)} labels"
+        ):
+            quick().fit(["good", "bad"], [1, 0], validation=(v_texts, v_labels))
+    clf = quick().fit(["good", "bad"], [1, 0])
+    with pytest.raises(ValueError, match="got 3 texts but 1 labels; expected one label per text"):
+        clf.evaluate(["good", "  ", "bad"], [1])
+
+
+def test_seed_drives_the_batch_order_unless_the_fit_config_sets_one() -> None:
+    texts, labels = ["good fun", "great film", "bad plot", "awful acting"] * 2, [1, 1, 0, 0] * 2
+
+    def losses(seed: int, batch_seed: int | None) -> list[float]:
+        config = FitConfig(epochs=2, batch_size=2, seed=batch_seed)
+        clf = TextClassifier(min_freq=1, model_options=SMALL, fit_config=config, seed=seed)
+        return [epoch["loss"] for epoch in clf.fit(texts, labels).history]
+
+    assert losses(1, None) == losses(1, 1)
+    assert losses(1, None) != losses(1, 0)
 
 
 def test_loading_another_kind(tmp_path: Path) -> None:

@@ -37,6 +37,11 @@ def test_word2vec_header_is_skipped(tmp_path: Path) -> None:
         pytest.param("good 1 2\nbad 1\n", "line 2: vector of length 1, the first vector has 2", id="dims"),
         pytest.param("good 1 x\n", "line 1: a vector value is not a number", id="text"),
         pytest.param("", "holds no vectors", id="empty"),
+        pytest.param(
+            "bad 1 2\ngood nan 2\n", "line 2: the vector of 'good' holds 'nan'; expected finite", id="nan"
+        ),
+        pytest.param("good 1 -inf\n", "line 1: the vector of 'good' holds '-inf'", id="inf"),
+        pytest.param("good 1 1e39\n", "line 1: the vector of 'good' holds '1e39'", id="float32-overflow"),
     ],
 )
 def test_bad_vector_files(tmp_path: Path, text: str, message: str) -> None:

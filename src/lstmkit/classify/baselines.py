@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.classify.dtw import nearest_neighbor_predict
+from lstmkit.classify.dtw import as_channels, nearest_neighbor_predict
 from lstmkit.classify.metrics import accuracy, majority_class
 from lstmkit.classify.preprocess import fill_missing, normalize_series
 
@@ -32,7 +32,7 @@ def dtw_1nn(
     full window this reproduces the archive's published 1-NN DTW accuracies.
 
     Args:
-        train: training series ``(T_i, C)``.
+        train: training series ``(T_i, C)``, or ``(T_i,)`` for one channel.
         train_labels: their labels.
         test: series to label.
         window: Sakoe-Chiba half-width; ``None`` for the full window.
@@ -40,9 +40,9 @@ def dtw_1nn(
     Returns:
         One label per test series.
     """
-    train, _ = fill_missing(train)
-    test, _ = fill_missing(test)
-    method = "zscore" if train[0].shape[1] == 1 else "none"
+    train, _ = fill_missing(as_channels(train, "train"))
+    test, _ = fill_missing(as_channels(test, "test"))
+    method = "zscore" if train and train[0].shape[1] == 1 else "none"
     return nearest_neighbor_predict(
         normalize_series(train, method), train_labels, normalize_series(test, method), window
     )

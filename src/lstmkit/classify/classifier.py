@@ -16,11 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from lstmkit.classify.labels import Label, LabelEncoder
+from lstmkit.classify.labels import Label, LabelEncoder, check_label_types
 from lstmkit.classify.metrics import accuracy, confusion_matrix, macro_f1
 from lstmkit.classify.models import LSTMFCN, LSTMClassifier
 from lstmkit.classify.preprocess import fill_missing, normalize_series, pad_series
-from lstmkit.classify.training import EpochCallback, FitConfig, fit_classifier, predict_logits, softmax
+from lstmkit.classify.training import (
+    EpochCallback,
+    FitConfig,
+    fit_classifier,
+    predict_logits,
+    softmax,
+    with_batch_seed,
+)
 from lstmkit.classify.ts_format import SeriesDataset
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
@@ -105,7 +112,8 @@ class TimeSeriesClassifier:
             ``zscore`` for univariate data, ``channel`` for multivariate data. Default ``"auto"``.
         fit_config: training settings; default ``FitConfig(epochs=200, reduce_lr_patience=20)``.
         model_options: keyword arguments for the model class (e.g. ``hidden_size``).
-        seed: seed for initialization and batch order.
+        seed: seed for initialization, and for the batch order unless ``fit_config.seed`` is set (an
+            explicit ``FitConfig(seed=...)`` fixes the batch order whatever this seed is).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -190,7 +198,8 @@ class TimeSeriesClassifier:
         """Train on series and labels (taken from ``data`` when it is a labelled :class:`SeriesDataset`).
 
         Raises:
-            ValueError: no labels, labels and series of different counts, a single class, mixed label types.
+            ValueError: no labels, labels and series of different counts (in the training or validation
+                data), a single class, a missing (``None``/NaN) label, mixed label types.
         """
         if labels is None and isinstance(data, SeriesDataset):
             labels = data.labels
@@ -215,10 +224,18 @@ class TimeSeriesClassifier:
         self.module = self._build(self.n_channels, len(self.encoder), int(x.shape[1]))
         held_out = None
         if validation is not None:
-            vx, vl = self._prepare(validation[0], "validation data")
-            held_out = (vx, vl, torch.from_numpy(self.encoder.encode(list(validation[1]))))
+            v_series = as_series_list(validation[0], "validation data")
+            v_labels = check_label_types(validation[1], "validation labels")
+            if len(v_labels) != len(v_series):
+                raise ValueError(
+                    f"validation: got {len(v_series)} series but {len(v_labels)} labels; expected one label "
+                    f"per series"
+                )
+            vx, vl = self._prepare(v_series, "validation data")
+            held_out = (vx, vl, torch.from_numpy(self.encoder.encode(v_labels)))
+        config = with_batch_seed(self.fit_config, self.seed)
         self.history = fit_classifier(
-            self.module, x, lengths, y, self.fit_config, validation=held_out, callback=callback
+            self.module, x, lengths, y, config, validation=held_out, callback=callback
         )
         return self
 

@@ -39,8 +39,8 @@ def read_series_csv(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an empty file, a missing column, non-numeric values, labels of mixed types, or a label
-            that changes within one series (long layout).
+        ValueError: an empty file, a missing column, non-numeric values, a row without a label, labels of
+            mixed types, or (long layout) a row without an id or a label that changes within one series.
 
     Example:
         >>> import tempfile, os
@@ -131,6 +131,12 @@ def _long(
     if not value_columns:
         raise ValueError(
             f"'{source}' has no value columns besides id/time/label; expected at least one channel"
+        )
+    if frame[id_column].isna().any():  # groupby would drop these rows silently
+        row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
+        raise ValueError(
+            f"'{source}' row {row + 1} has no value in id column {id_column!r}; expected the id of the "
+            f"series the row belongs to"
         )
     frame = frame.assign(_label=labels) if labels is not None else frame
     series, series_labels = [], []

@@ -30,15 +30,16 @@ def dtw_distance_matrix(
     """Squared-cost DTW between every query and every reference series.
 
     Args:
-        queries: ``N_q`` arrays of shape ``(T_i, C)``.
-        references: ``N_r`` arrays of shape ``(T_j, C)`` with the same ``C``.
+        queries: ``N_q`` arrays of shape ``(T_i, C)``, or ``(T_i,)`` for one channel.
+        references: ``N_r`` arrays of shape ``(T_j, C)`` (or ``(T_j,)``) with the same ``C``.
         window: Sakoe-Chiba half-width in steps; ``None`` for the full (unconstrained) window.
 
     Returns:
         ``(N_q, N_r)`` float64 distances (``inf`` where the window admits no path).
 
     Raises:
-        ValueError: empty inputs, channel counts that differ, non-finite values, or a negative window.
+        ValueError: empty inputs, a series that is empty or not 1-D/2-D, channel counts that differ,
+            non-finite values, or a negative window.
 
     Example:
         >>> a = np.array([[0.0], [1.0], [2.0]]); b = np.array([[0.0], [0.0], [1.0], [2.0]])
@@ -49,6 +50,7 @@ def dtw_distance_matrix(
         raise ValueError(
             f"DTW needs at least one query and one reference, got {len(queries)} and {len(references)}"
         )
+    queries, references = as_channels(queries, "queries"), as_channels(references, "references")
     channels = {s.shape[1] for s in queries} | {s.shape[1] for s in references}
     if len(channels) != 1:
         raise ValueError(
@@ -67,6 +69,28 @@ def dtw_distance_matrix(
     for start in range(0, len(queries), chunk):
         stop = start + chunk
         out[start:stop] = _dtw_block(q[start:stop], q_len[start:stop], r, r_len, window)
+    return out
+
+
+def as_channels(series: list[np.ndarray], name: str) -> list[np.ndarray]:
+    """Float64 ``(T, C)`` arrays; a ``(T,)`` array is one channel.
+
+    Raises:
+        ValueError: a series with no steps or with more than two dimensions (named by index).
+
+    Example:
+        >>> [a.shape for a in as_channels([np.ones(3), np.ones((2, 4))], "series")]
+        [(3, 1), (2, 4)]
+    """
+    out = []
+    for index, item in enumerate(series):
+        array = np.asarray(item, dtype=np.float64)
+        array = array[:, None] if array.ndim == 1 else array
+        if array.ndim != 2 or array.shape[0] == 0:
+            raise ValueError(
+                f"{name}[{index}] must have shape (T,) or (T, C) with T >= 1, got {np.shape(item)}"
+            )
+        out.append(array)
     return out
 
 
@@ -127,15 +151,31 @@ def nearest_neighbor_predict(
     """1-NN DTW: each test series takes the label of its DTW-nearest training series (first on ties).
 
     Args:
-        train: training series ``(T_i, C)``.
+        train: training series ``(T_i, C)`` or ``(T_i,)``.
         train_labels: their labels, any type.
         test: series to label.
         window: Sakoe-Chiba half-width; ``None`` for the full window (the archive's "DTW full" baseline).
 
     Returns:
         One predicted label per test series.
+
+    Raises:
+        ValueError: as :func:`dtw_distance_matrix`, counts of series and labels that differ, or a window
+            smaller than the length difference between a test series and every training series (no warping
+            path fits, so no neighbour exists).
     """
     if len(train) != len(train_labels):
         raise ValueError(f"train has {len(train)} series but train_labels has {len(train_labels)} labels")
     distances = dtw_distance_matrix(test, train, window)
+    if window is not None:
+        train_lengths = np.array([len(s) for s in train])
+        for index, series in enumerate(test):
+            gaps = np.abs(train_lengths - len(series))
+            if gaps.min() > window:
+                raise ValueError(
+                    f"window={window} is smaller than the length difference {int(gaps.min())} between "
+                    f"test[{index}] (length {len(series)}) and the closest training series (length "
+                    f"{int(train_lengths[gaps.argmin()])}), so no warping path fits; use window >= "
+                    f"{int(gaps.min())} or None"
+                )
     return [train_labels[int(i)] for i in distances.argmin(axis=1)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,14 +29,38 @@ def _type_name(value: Label) -> str:
     return "str"
 
 
+def sort_key(value: Any) -> tuple[str, Any]:
+    """Key for the sorted order of class labels: numbers by value (ints and floats together), others by type.
+
+    Example:
+        >>> sorted([2.5, 1, 2], key=sort_key), sorted(["b", "a"], key=sort_key)
+        ([1, 2, 2.5], ['a', 'b'])
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return ("number", value)
+    return (str(type(value)), value)
+
+
+def _is_missing(value: Any) -> bool:
+    """``None`` or a float NaN: the gaps of a pandas column, which must not become a class of their own."""
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
 def check_label_types(labels: Iterable[Any], name: str = "labels") -> list[Label]:
-    """Return labels as plain Python scalars; raise if they mix strings, numbers and booleans.
+    """Return labels as plain Python scalars; raise if one is missing or they mix strings, numbers, booleans.
 
     Raises:
         TypeError: a label is not a str/int/float/bool.
-        ValueError: the labels mix kinds (e.g. ``1`` and ``"cat"``), which would map ``1`` and ``"1"`` apart.
+        ValueError: a label is missing (``None`` or NaN, named by index), or the labels mix kinds (e.g. ``1``
+            and ``"cat"``), which would map ``1`` and ``"1"`` apart.
     """
-    plain = [_plain(v) for v in labels]
+    items = list(labels)
+    missing = next((i for i, v in enumerate(items) if _is_missing(v)), None)
+    if missing is not None:
+        raise ValueError(
+            f"{name}[{missing}] is missing ({items[missing]}); expected a class label for every example"
+        )
+    plain = [_plain(v) for v in items]
     kinds: dict[str, Label] = {}
     for value in plain:
         kinds.setdefault(_type_name(value), value)
@@ -61,11 +87,15 @@ class LabelEncoder:
 
     @classmethod
     def fit(cls, labels: Iterable[Any]) -> LabelEncoder:
-        """Collect the distinct labels (sorted) from training labels."""
+        """Collect the distinct training labels, sorted (numbers by value, ints and floats together).
+
+        Raises:
+            ValueError: no labels, a missing label, or labels of mixed kinds (see :func:`check_label_types`).
+        """
         plain = check_label_types(labels)
         if not plain:
             raise ValueError("labels are empty; expected at least one labelled example")
-        return cls(sorted(set(plain), key=lambda v: (str(type(v)), v)))
+        return cls(sorted(set(plain), key=sort_key))
 
     def __len__(self) -> int:
         return len(self.classes)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from lstmkit.classify.labels import sort_key
+
 
 def _check_pair(y_true: Sequence[Any], y_pred: Sequence[Any]) -> None:
     if len(y_true) != len(y_pred):
@@ -34,7 +36,7 @@ def confusion_matrix(
 
     Args:
         y_true, y_pred: labels of any comparable type.
-        labels: row/column order; default the sorted union of both.
+        labels: row/column order; default the sorted union of both (numbers by value).
 
     Returns:
         ``(matrix, labels)`` with an int64 ``(K, K)`` matrix.
@@ -46,7 +48,7 @@ def confusion_matrix(
     """
     _check_pair(y_true, y_pred)
     if labels is None:
-        labels = sorted(set(y_true) | set(y_pred), key=lambda v: (str(type(v)), v))
+        labels = sorted(set(y_true) | set(y_pred), key=sort_key)
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for t, p in zip(y_true, y_pred, strict=True):

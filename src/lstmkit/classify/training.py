@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,8 +39,10 @@ class FitConfig:
         patience: with validation data, stop after this many epochs without a better validation accuracy;
             ``None`` trains all epochs.
         reduce_lr_patience: halve the learning rate after this many epochs without a lower monitored loss
-            (validation loss if given, else training loss); ``None`` keeps it constant.
-        seed: seeds the batch order (initialization and dropout follow the global seed).
+            (validation loss if given, else training loss), counted as ``patience`` is (``1``: after each
+            such epoch); ``None`` keeps it constant.
+        seed: seeds the batch order; ``None`` (default) leaves it to the classifier, which uses its own
+            ``seed`` (see :func:`with_batch_seed`). Initialization and dropout follow the global seed.
     """
 
     epochs: int = 100
@@ -49,7 +51,20 @@ class FitConfig:
     weight_decay: float = 0.0
     patience: int | None = None
     reduce_lr_patience: int | None = None
-    seed: int = 0
+    seed: int | None = None
+
+
+def with_batch_seed(config: FitConfig, seed: int) -> FitConfig:
+    """``config`` with its batch-order seed set to ``seed`` unless the config sets one itself.
+
+    The classifiers' ``seed`` thus drives initialization and batch order alike, while an explicit
+    ``FitConfig(seed=...)`` keeps the batch order fixed across classifier seeds.
+
+    Example:
+        >>> with_batch_seed(FitConfig(), 3).seed, with_batch_seed(FitConfig(seed=1), 3).seed
+        (3, 1)
+    """
+    return config if config.seed is not None else replace(config, seed=seed)
 
 
 def _batch(x: Tensor, lengths: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
@@ -130,7 +145,8 @@ class _Selection(Callback):
         key = (
             (logs["val_accuracy"], -logs["val_loss"]) if self.validated else (-logs["loss"], logs["accuracy"])
         )
-        if key > self.best_key:
+        finite = math.isfinite(logs["loss"]) and (not self.validated or math.isfinite(logs["val_loss"]))
+        if finite and key > self.best_key:  # a diverged epoch (NaN or infinite loss) is never kept
             self.best_key, self.since_best = key, 0
             self.best_state = copy.deepcopy(self.model.module.state_dict())
         else:
@@ -141,7 +157,7 @@ class _Selection(Callback):
         else:
             self.since_monitor += 1
         patience = self.config.reduce_lr_patience
-        if patience is not None and self.since_monitor > patience:
+        if patience is not None and self.since_monitor >= patience:
             for group in optimizer.param_groups:
                 group["lr"] = max(group["lr"] * 0.5, 1e-5)
             self.since_monitor = 0
@@ -151,6 +167,14 @@ class _Selection(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if not self.best_state:
+            which = "training or validation loss" if self.validated else "training loss"
+            last = self.logs[-1]["loss"] if self.logs else None
+            raise ValueError(
+                f"training diverged: the {which} was NaN or infinite in all {len(self.logs)} epoch(s) "
+                f"(last training loss {last}); expected a finite loss in at least one epoch; lower "
+                f"learning_rate or check the inputs for extreme values"
+            )
         self.model.module.load_state_dict(self.best_state)
 
 
@@ -173,23 +197,31 @@ def fit_classifier(
 
     Model selection: with ``validation`` the weights of the epoch with the best validation accuracy (ties:
     lower validation loss) are kept; without it, those of the lowest training loss (Fawaz et al. 2019).
-    The test set is never used here. Gradients are clipped to norm 5.
+    The test set is never used here. Gradients are clipped to norm 5. Epochs whose loss (or validation
+    loss) is NaN or infinite are never kept.
 
     Args:
         module: ``module(x, lengths) -> (B, K)`` logits.
         x: ``(N, T, C)`` padded series or ``(N, T)`` token ids (padding id 0).
         lengths: ``(N,)`` int64 lengths.
         y: ``(N,)`` int64 class indices.
-        config: the :class:`FitConfig`.
+        config: the :class:`FitConfig` (its ``seed`` of ``None`` orders the batches with seed 0).
         validation: optional ``(x, lengths, y)`` held-out data.
         callback: called after each epoch with ``(epoch, logs)``; logs hold ``loss``, ``accuracy``, ``lr``
             and, with validation, ``val_loss`` and ``val_accuracy``.
 
     Returns:
         The per-epoch logs.
+
+    Raises:
+        ValueError: bad settings in ``config``, inputs of different lengths, no examples, or a loss that is
+            NaN or infinite in every epoch (training diverged).
     """
     epochs = check_positive_int("epochs", config.epochs)
     batch_size = check_positive_int("batch_size", config.batch_size)
+    for name in ("patience", "reduce_lr_patience"):
+        if getattr(config, name) is not None:
+            check_positive_int(name, getattr(config, name))
     if len(x) != len(y) or len(x) != len(lengths):
         raise ValueError(
             f"x, lengths and y must have the same length, got {len(x)}, {len(lengths)}, {len(y)}"
@@ -199,7 +231,7 @@ def fit_classifier(
     model = Model(_WithLengths(module))
     optimizer = torch_adam(module, lr=config.learning_rate, weight_decay=config.weight_decay)
     model.compile(optimizer=optimizer, loss=_cross_entropy, metrics=["accuracy"], clipnorm=5.0)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(0 if config.seed is None else config.seed)
     train = _Batches(x, lengths, y).loader(batch_size, generator)
     held_out = None if validation is None else _Batches(*validation).loader(256, None)
     selection = _Selection(config, validation is not None, callback)

@@ -148,7 +148,7 @@ def _parse_header(lines: list[str], source: Path) -> tuple[dict[str, object], in
                     f"'{source}' line {index + 1}: @{tag} expects an integer, got {rest!r}"
                 ) from err
         elif tag == "classlabel":
-            flag, *names = rest.split()
+            flag, *names = rest.split() or [""]  # a bare @classLabel: _parse_bool names the line
             header["classlabel"] = (_parse_bool(tag, flag, index + 1, source), *names)
         else:
             header[tag] = rest

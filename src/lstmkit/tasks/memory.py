@@ -61,7 +61,7 @@ class MemoryBenchConfig:
         eval_every: steps between validation evaluations (and loss-curve points).
         eval_size: validation examples.
         test_size: test examples.
-        clip_norm: gradient-norm clipping threshold.
+        clip_norm: gradient-norm clipping threshold (positive; training always clips).
         stop_when_solved: stop a model's training at the first evaluation that counts as solved.
         lstm_forget_bias: the LSTM's forget-gate bias at initialization (1.0 is Keras' default,
             ``unit_forget_bias``; Jozefowicz et al. 2015); GRU and RNN have no such gate.
@@ -100,6 +100,10 @@ class MemoryBenchConfig:
             raise ValueError(f"lr must be a positive finite number, got {self.lr}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive seconds or None, got {self.time_limit}")
+        if not self.clip_norm > 0 or not math.isfinite(self.clip_norm):
+            raise ValueError(f"clip_norm must be a positive finite number, got {self.clip_norm}")
+        if not math.isfinite(self.lstm_forget_bias):
+            raise ValueError(f"lstm_forget_bias must be a finite number, got {self.lstm_forget_bias}")
 
 
 @dataclass

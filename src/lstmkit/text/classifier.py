@@ -12,8 +12,15 @@ import numpy as np
 import torch
 
 from lstmkit.classify.classifier import ClassificationReport, score_predictions
-from lstmkit.classify.labels import Label, LabelEncoder
-from lstmkit.classify.training import EpochCallback, FitConfig, fit_classifier, predict_logits, softmax
+from lstmkit.classify.labels import Label, LabelEncoder, check_label_types
+from lstmkit.classify.training import (
+    EpochCallback,
+    FitConfig,
+    fit_classifier,
+    predict_logits,
+    softmax,
+    with_batch_seed,
+)
 from lstmkit.text.models import TextLSTMClassifier
 from lstmkit.text.tokenizer import Tokenizer
 from lstmkit.text.vectors import load_vectors
@@ -36,6 +43,24 @@ def _check_texts(texts: Sequence[Any], name: str) -> list[str]:
     return items
 
 
+def _check_pairs(
+    texts: Sequence[Any], labels: Sequence[Any], data: str | None = None
+) -> tuple[list[str], list[Label]]:
+    """Texts and labels as lists with one label per text, checked before any empty text is dropped.
+
+    ``data`` (e.g. ``"validation"``) names the data set in errors.
+    """
+    prefix = "" if data is None else f"{data} "
+    texts_list = _check_texts(texts, f"{prefix}texts")
+    labels_list = check_label_types(labels, f"{prefix}labels")
+    if len(texts_list) != len(labels_list):
+        where = "" if data is None else f"{data}: "
+        raise ValueError(
+            f"{where}got {len(texts_list)} texts but {len(labels_list)} labels; expected one label per text"
+        )
+    return texts_list, labels_list
+
+
 class TextClassifier:
     """Classify sentences with a (bi)LSTM over learned (or pretrained) word embeddings.
 
@@ -49,7 +74,9 @@ class TextClassifier:
             ``num_layers``, ``bidirectional``, ``dropout``, ``pooling``).
         fit_config: training settings; default ``FitConfig(epochs=15, batch_size=32, learning_rate=2e-3,
             patience=4, reduce_lr_patience=1)`` (tuned on the SST-2 dev set).
-        seed: seed for initialization and batch order.
+        seed: seed for initialization (and word vectors missing from ``vectors``), and for the batch order
+            unless ``fit_config.seed`` is set (an explicit ``FitConfig(seed=...)`` fixes the batch order
+            whatever this seed is).
 
     Example:
         >>> texts = ["good fun", "great film", "bad plot", "awful acting"] * 4
@@ -126,11 +153,10 @@ class TextClassifier:
         """Build the vocabulary from ``texts`` and train; keep the weights of the best validation epoch.
 
         Raises:
-            ValueError: no texts, counts that differ, a single class, mixed label types, all texts empty.
+            ValueError: no texts, counts that differ (training or validation), a single class, a missing
+                (``None``/NaN) label, mixed label types, all texts empty, training that diverged.
         """
-        texts_list, labels_list = _check_texts(texts, "texts"), list(labels)
-        if len(texts_list) != len(labels_list):
-            raise ValueError(f"got {len(texts_list)} texts but {len(labels_list)} labels; expected one each")
+        texts_list, labels_list = _check_pairs(texts, labels)
         texts_list, labels_list = self._drop_empty(texts_list, labels_list, "texts")
         self.encoder = LabelEncoder.fit(labels_list)
         if len(self.encoder) < 2:
@@ -142,7 +168,7 @@ class TextClassifier:
         y = torch.from_numpy(self.encoder.encode(labels_list))
         held_out = None
         if validation is not None:
-            v_texts, v_labels = _check_texts(validation[0], "validation texts"), list(validation[1])
+            v_texts, v_labels = _check_pairs(validation[0], validation[1], "validation")
             v_texts, v_labels = self._drop_empty(v_texts, v_labels, "validation texts")
             unseen = self.encoder.unseen(v_labels)
             if unseen:
@@ -160,8 +186,9 @@ class TextClassifier:
         if matrix is not None:
             with torch.no_grad():
                 self.module.embedding.weight.copy_(torch.from_numpy(matrix))
+        config = with_batch_seed(self.fit_config, self.seed)
         self.history = fit_classifier(
-            self.module, x, lengths, y, self.fit_config, validation=held_out, callback=callback
+            self.module, x, lengths, y, config, validation=held_out, callback=callback
         )
         return self
 
@@ -191,9 +218,13 @@ class TextClassifier:
         return encoder.decode(self.predict_proba(texts).argmax(axis=1))
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[Any]) -> ClassificationReport:
-        """Accuracy, macro F1 and confusion matrix on labelled texts (empty texts skipped with a warning)."""
+        """Accuracy, macro F1 and confusion matrix on labelled texts (empty texts skipped with a warning).
+
+        Raises:
+            ValueError: counts that differ, a missing (``None``/NaN) label, every text empty.
+        """
         _, encoder = self._require_fitted()
-        texts_list, labels_list = self._drop_empty(_check_texts(texts, "texts"), list(labels), "texts")
+        texts_list, labels_list = self._drop_empty(*_check_pairs(texts, labels), "texts")
         return score_predictions(labels_list, self.predict(texts_list), encoder)
 
     def save(self, path: str | Path) -> None:

@@ -32,8 +32,8 @@ def load_vectors(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an empty file, a line whose vector length differs from the first, or a value that is
-            not a number (naming the line).
+        ValueError: an empty file, a line whose vector length differs from the first, or a value of a
+            vocabulary token's vector that is not a finite number (naming the line).
 
     Example:
         >>> import tempfile, os
@@ -67,9 +67,17 @@ def load_vectors(
             if index is None or index == vocabulary.pad_id:
                 continue
             try:
-                rows[index] = np.array(parts[1:], dtype=np.float32)
+                with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+                    vector = np.array(parts[1:], dtype=np.float32)
             except ValueError as err:
                 raise ValueError(f"'{source}' line {number}: a vector value is not a number ({err})") from err
+            if not np.isfinite(vector).all():
+                bad = parts[1 + int(np.flatnonzero(~np.isfinite(vector))[0])]
+                raise ValueError(
+                    f"'{source}' line {number}: the vector of {parts[0]!r} holds {bad!r}; expected finite "
+                    f"numbers (float32)"
+                )
+            rows[index] = vector
     if dim is None:
         raise ValueError(f"'{source}' holds no vectors; expected lines 'token v_1 ... v_E'")
     rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lstmkit.classify.dtw import as_channels
 from lstmkit.classify.labels import Label, LabelEncoder, check_label_types
 from lstmkit.classify.metrics import accuracy, confusion_matrix, macro_f1
 from lstmkit.classify.models import LSTMFCN, LSTMClassifier
@@ -84,13 +85,7 @@ def as_series_list(data: SeriesInput, name: str = "data") -> list[np.ndarray]:
     if not items:
         raise ValueError(f"{name} is empty; expected at least one series")
     out = []
-    for index, item in enumerate(items):
-        array = np.asarray(item, dtype=np.float64)
-        array = array[:, None] if array.ndim == 1 else array
-        if array.ndim != 2 or array.shape[0] == 0:
-            raise ValueError(
-                f"{name}[{index}] must have shape (T,) or (T, C) with T >= 1, got {np.shape(item)}"
-            )
+    for index, array in enumerate(as_channels(items, name)):
         if np.isinf(array).any():
             raise ValueError(
                 f"{name}[{index}] contains infinite values; expected finite numbers or NaN (missing)"

@@ -175,3 +175,13 @@ def test_arima_baseline_joins_the_table_when_available() -> None:
         return
     result = _forecaster().backtest(_series(100), folds=0, test_size=6, with_arima=True)
     assert "arima(1,1,1)" in set(result.test["method"])
+
+
+def test_folds_report_the_training_dates_of_the_model_actually_used() -> None:
+    series = _series()
+    result = _forecaster().backtest(series, folds=4, test_size=20, fold_size=10, refit_every=2)
+    model = result.folds[result.folds["method"] == MODEL].set_index("span")
+    assert model.loc["fold2", "train_end"] == model.loc["fold1", "train_end"]  # fold 2 reuses fold 1's fit
+    assert model.loc["fold3", "train_end"] > model.loc["fold2", "train_end"]
+    baseline = result.folds[(result.folds["method"] != MODEL) & (result.folds["span"] == "fold2")]
+    assert (baseline["train_end"] > model.loc["fold2", "train_end"]).all()

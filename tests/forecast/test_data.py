@@ -162,3 +162,50 @@ def test_season_from_freq() -> None:
         4,
         None,
     ]
+
+
+def test_a_date_off_the_frequency_grid_is_an_error_under_every_policy() -> None:
+    dates = list(pd.date_range("2020-01-01", periods=40, freq="D"))
+    dates[20] = dates[20] + pd.Timedelta(hours=12)
+    series = pd.Series(np.arange(40.0), index=pd.DatetimeIndex(dates), name="y")
+    for fill in ("none", "ffill", "drop"):
+        with pytest.raises(ValueError, match=r"1 date\(s\) lie off the frequency 'D'.*2020-01-21 12:00:00"):
+            prepare_frame(series, fill=fill)
+
+
+def test_frequency_is_inferred_across_many_random_gaps() -> None:
+    rng = np.random.default_rng(1)
+    full = pd.date_range("2020-01-01", periods=365, freq="D")
+    kept = full[rng.random(365) > 0.15]
+    series = pd.Series(np.arange(len(kept), dtype=float), index=kept, name="y")
+    missing = len(full) - len(kept)
+    with pytest.raises(ValueError, match=rf"{missing} missing date\(s\) at frequency D"):
+        prepare_frame(series)
+    prepared = prepare_frame(series, fill="ffill")
+    assert prepared.freq == "D" and len(prepared.frame) == 365
+
+
+def test_business_days_with_holidays_keep_their_frequency() -> None:
+    days = pd.bdate_range("2020-01-01", periods=60).delete([10, 20, 30])
+    series = pd.Series(np.arange(57.0), index=days, name="y")
+    prepared = prepare_frame(series, fill="ffill")
+    assert prepared.freq == "B" and len(prepared.frame) == 60
+
+
+def test_local_times_across_a_dst_change_are_parsed_as_utc_with_a_note(tmp_path: Path) -> None:
+    local = pd.date_range("2021-03-27", periods=48, freq="h", tz="Europe/Berlin")  # DST starts 03-28
+    path = tmp_path / "dst.csv"
+    pd.DataFrame({"date": local, "y": np.arange(48.0)}).to_csv(path, index=False)
+    prepared = prepare_frame(read_csv(path), target="y")
+    assert prepared.freq == "h" and str(prepared.frame.index.tz) == "UTC"
+    assert prepared.frame.index[0] == local[0]
+    assert any("mixed UTC offsets" in note and "converted them to UTC" in note for note in prepared.notes)
+
+
+def test_nat_in_a_datetime_index_is_an_error_and_a_period_index_is_converted() -> None:
+    dates = pd.DatetimeIndex(["2020-01-01", None, "2020-01-03", "2020-01-04"])
+    with pytest.raises(ValueError, match=r"holds 1 missing date\(s\) \(NaT\), the first at row 1"):
+        prepare_frame(pd.Series([1.0, 2.0, 3.0, 4.0], index=dates, name="y"))
+    periods = pd.period_range("2020-01", periods=4, freq="M")
+    prepared = prepare_frame(pd.Series([1.0, 2.0, 3.0, 4.0], index=periods, name="y"))
+    assert prepared.freq == "MS" and prepared.frame.index[0] == pd.Timestamp("2020-01-01")

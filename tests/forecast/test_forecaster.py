@@ -215,3 +215,86 @@ def test_a_forecaster_file_whose_config_lacks_a_key_is_a_value_error(tmp_path: P
     save_bundle(tmp_path / "damaged.lstmkit", tensors, config)
     with pytest.raises(ValueError, match="is a damaged forecaster file: its config lacks the key 'network'"):
         Forecaster.load(tmp_path / "damaged.lstmkit")
+
+
+def _walk(n: int = 60) -> pd.Series:
+    values = 10 + np.sin(np.arange(n) / 3.0)
+    return pd.Series(values, index=pd.date_range("2020-01-01", periods=n, freq="D"), name="y")
+
+
+def test_mc_dropout_forecasts_are_reproducible_and_survive_save_load(tmp_path: Path) -> None:
+    series = _walk()
+    fc = Forecaster(
+        lookback=4,
+        horizon=2,
+        quantiles=(0.1, 0.5, 0.9),
+        intervals="mc_dropout",
+        dropout=0.3,
+        units=(4,),
+        train=TrainConfig(epochs=1, seed=3),
+    ).fit(series)
+    first = fc.predict(series)
+    pd.testing.assert_frame_equal(fc.predict(series), first)
+    fc.save(tmp_path / "mc.lstmkit")
+    pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "mc.lstmkit").predict(series), first)
+
+
+def test_backtest_keeps_the_fitted_model() -> None:
+    series = _walk(80)
+    fc = Forecaster(lookback=4, horizon=2, units=(4,), train=TrainConfig(epochs=2, learning_rate=0.05))
+    before = fc.fit(series).predict(series)
+    fc.backtest(series, folds=1, test_size=10)
+    pd.testing.assert_frame_equal(fc.predict(series), before)
+
+
+def test_load_restores_the_training_settings(tmp_path: Path) -> None:
+    train = TrainConfig(epochs=1, batch_size=8, learning_rate=0.02, seed=7)
+    fc = Forecaster(lookback=4, horizon=2, units=(4,), train=train).fit(_walk())
+    fc.save(tmp_path / "f.lstmkit")
+    assert Forecaster.load(tmp_path / "f.lstmkit").train == train
+
+
+def test_predict_refuses_a_dropped_last_row() -> None:
+    frame = pd.DataFrame({"y": np.arange(30.0), "x": np.arange(30.0)}, index=_walk(30).index)
+    settings = {"target": "y", "features": ["x"], "units": (4,), "train": TrainConfig(epochs=1)}
+    fc = Forecaster(lookback=4, horizon=2, fill="drop", **settings).fit(frame)  # type: ignore[arg-type]
+    frame.iloc[-1, 1] = np.nan  # the covariate of the last day is not published yet
+    with pytest.raises(ValueError, match=r"last 1 row\(s\) of the data \(2020-01-30 00:00:00\) hold a NaN"):
+        fc.predict(frame)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an integer"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"validation_fraction": 1.0}, ValueError, r"validation_fraction must be in \[0, 1\), got 1.0"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate must be a positive number, got -1.0"),
+    ],
+    ids=["epochs-zero", "epochs-float", "batch-zero", "validation-one", "negative-lr"],
+)
+def test_train_config_is_validated(settings: dict[str, object], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        TrainConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_features_quantiles_and_units_must_be_sequences() -> None:
+    with pytest.raises(TypeError, match=r"features must be a list of column names such as \['x'\]"):
+        Forecaster(features="x")
+    with pytest.raises(ValueError, match=r"features must name each column once, got \['x'\]"):
+        Forecaster(features=["x", "x"])
+    with pytest.raises(TypeError, match="quantiles must be a sequence of levels"):
+        Forecaster(quantiles=0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="units must be a sequence of layer sizes"):
+        Forecaster(units=8)  # type: ignore[arg-type]
+
+
+def test_row_minimums_agree_with_min_rows_and_the_docs() -> None:
+    fc = Forecaster(lookback=1, horizon=1, units=(2,), train=TrainConfig(epochs=1))
+    assert fc.min_rows() == 2
+    series = _walk(2)
+    fc.fit(series)  # exactly min_rows() rows
+    three_steps = Forecaster(lookback=1, horizon=3, units=(2,), train=TrainConfig(epochs=1)).fit(_walk(8))
+    out = three_steps.predict(series.iloc[-1:])  # predict needs only lookback rows
+    assert out.index[0] == pd.Timestamp("2020-01-03") and len(out) == 3

@@ -14,6 +14,7 @@ origins with the same horizon; MASE is scaled by the naive in-sample error of ea
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,7 +66,9 @@ class BacktestResult:
 
     Attributes:
         folds: one row per (span, method) with the span's dates and MAE, RMSE, MAPE, sMAPE, MASE,
-            directional accuracy (and coverage / pinball for the model with intervals).
+            directional accuracy (and coverage / pinball for the model with intervals). The model's
+            ``train_start`` / ``train_end`` are those of the fit it used (an earlier span's when
+            ``refit_every > 1``).
         summary: the walk-forward folds pooled, one row per method.
         test: the final test span, one row per method (the honest headline).
         forecasts: long table: span, origin date, target date, step, actual, every method's forecast.
@@ -146,7 +149,8 @@ def backtest(
     """Walk-forward backtest of ``forecaster`` and the baselines.
 
     Args:
-        forecaster: a :class:`lstmkit.forecast.Forecaster` (refit inside every fold).
+        forecaster: a :class:`lstmkit.forecast.Forecaster`; a shallow copy of it is refit inside every
+            fold, so the model it was fitted with (if any) is kept.
         data: the series (DataFrame or Series), cleaned with the forecaster's settings.
         folds: number of walk-forward folds before the test span (0 allowed: test span only).
         test_size: rows of the final test span, or a fraction of the series.
@@ -165,6 +169,7 @@ def backtest(
     check_positive_int("folds", folds, minimum=0)
     check_positive_int("refit_every", refit_every)
     check_positive_int("stride", stride)
+    forecaster = copy.copy(forecaster)  # fit_arrays rebinds model and scalers; the caller's are kept
     prepared = forecaster.prepare(data, causal=True)  # no fill may read past a forecast's origin
     levels = prepared.frame.to_numpy()
     n, horizon = len(levels), forecaster.horizon
@@ -191,9 +196,11 @@ def backtest(
     frames: list[pd.DataFrame] = []
     step_rows: list[dict[str, Any]] = []
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {}
+    fitted = spans[0]  # the span the model in use was fit on (refit_every > 1 reuses an earlier one)
     for done, span in enumerate(spans, start=1):
         if span.refit:
             forecaster.fit_arrays(levels, span.train_end, span.train_start)
+            fitted = span
         origins = np.arange(span.eval_start - 1, span.eval_end - horizon, stride)
         if span.name == "test" and len(origins) == 0:
             raise ValueError(f"the test span of {span.eval_end - span.eval_start} rows holds no full horizon")
@@ -209,11 +216,12 @@ def backtest(
         )
         methods.update({b.name: b(y, origins, horizon) for b in chosen})
         for name, pred in methods.items():
+            trained = fitted if name == MODEL else span
             row = {
                 "span": span.name,
                 "method": name,
-                "train_start": dates[span.train_start],
-                "train_end": dates[span.train_end - 1],
+                "train_start": dates[trained.train_start],
+                "train_end": dates[trained.train_end - 1],
                 "eval_start": dates[span.eval_start],
                 "eval_end": dates[span.eval_end - 1],
                 "points": pred.size,

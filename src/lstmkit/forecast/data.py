@@ -61,6 +61,7 @@ class PreparedData:
         features: the covariate columns (target excluded).
         freq: the inferred frequency rule (``'B'``, ``'D'``, ``'h'``, ``'MS'``, ...) or ``None`` if irregular.
         notes: human-readable notes on what was changed (sorting, filling); the CLI prints them.
+        dropped: the dates of the rows dropped for a NaN under ``fill='drop'``.
     """
 
     frame: pd.DataFrame
@@ -68,6 +69,7 @@ class PreparedData:
     features: list[str]
     freq: str | None
     notes: list[str] = field(default_factory=list)
+    dropped: tuple[pd.Timestamp, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -105,6 +107,7 @@ def prepare_frame(
     features: list[str] | None = None,
     date_column: str | None = None,
     fill: str = "none",
+    min_rows: int = 3,
 ) -> PreparedData:
     """Validate and clean time-series data for forecasting.
 
@@ -115,6 +118,7 @@ def prepare_frame(
         date_column: the column holding the dates; ``None`` looks for one named like a date
             (``date``, ``DATE``, ``year``, ``timestamp``, an unnamed first column).
         fill: the gap/NaN policy, one of ``'none'``, ``'ffill'``, ``'interpolate'``, ``'drop'``.
+        min_rows: fewest rows the cleaned data must keep (a forecaster passes what it needs).
 
     Returns:
         A :class:`PreparedData`.
@@ -122,7 +126,7 @@ def prepare_frame(
     Raises:
         TypeError: ``data`` is neither a DataFrame nor a Series.
         ValueError: missing or non-numeric columns, unparseable or duplicate dates, NaNs or gaps under
-            ``fill='none'``, or fewer than 3 rows.
+            ``fill='none'``, dates off the inferred frequency's grid, or fewer than ``min_rows`` rows.
     """
     check_choice("fill policy", fill, FILL_POLICIES)
     if isinstance(data, pd.Series):
@@ -132,7 +136,7 @@ def prepare_frame(
     if len(data) == 0:
         raise ValueError("the data holds no rows")
     notes: list[str] = []
-    frame = _with_datetime_index(data, date_column)
+    frame = _with_datetime_index(data, date_column, notes)
     target, features = _pick_columns(frame, target, features)
     frame = frame[[target, *features]].copy()
     for column in frame.columns:
@@ -156,39 +160,53 @@ def prepare_frame(
         notes.append(
             "dates are irregular (no frequency could be inferred); rows are treated as consecutive steps"
         )
-    frame, fill_notes = _apply_fill(frame, freq, fill)
+    kept, fill_notes = _apply_fill(frame, freq, fill)
     notes.extend(fill_notes)
-    if len(frame) < 3:
-        raise ValueError(f"expected at least 3 rows of data, got {len(frame)}")
+    dropped = tuple(frame.index.difference(kept.index)) if fill == "drop" else ()
+    if len(kept) < min_rows:
+        raise ValueError(f"expected at least {min_rows} rows of data, got {len(kept)}")
     for note in notes:
         logger.info(note)
-    return PreparedData(frame=frame, target=target, features=features, freq=freq, notes=notes)
+    return PreparedData(frame=kept, target=target, features=features, freq=freq, notes=notes, dropped=dropped)
 
 
-def _with_datetime_index(data: pd.DataFrame, date_column: str | None) -> pd.DataFrame:
+def _with_datetime_index(data: pd.DataFrame, date_column: str | None, notes: list[str]) -> pd.DataFrame:
     """Return a copy of ``data`` indexed by parsed dates."""
     if date_column is not None:
         if date_column not in data.columns:
             raise ValueError(
                 f"date column {date_column!r} not found; the columns are {[str(c) for c in data.columns]}"
             )
-        dates = _parse_dates(data[date_column], date_column)
+        dates = _parse_dates(data[date_column], date_column, notes)
         return data.drop(columns=[date_column]).set_index(pd.DatetimeIndex(dates, name=date_column))
+    if isinstance(data.index, pd.PeriodIndex):
+        return data.set_index(data.index.to_timestamp())
     if isinstance(data.index, pd.DatetimeIndex):
+        missing = np.asarray(data.index.isna())
+        if missing.any():
+            raise ValueError(
+                f"the DatetimeIndex holds {int(missing.sum())} missing date(s) (NaT), the first at row "
+                f"{int(np.argmax(missing))}; expected a date on every row, drop or fix those rows"
+            )
         return data
     for column in data.columns:
         if str(column).strip().lower() in _DATE_NAMES:
-            return _with_datetime_index(data, column)
+            return _with_datetime_index(data, column, notes)
     if isinstance(data.index, pd.RangeIndex):
         raise ValueError(
             "no dates found: expected a DatetimeIndex or a date column (named like 'date' or passed as "
             f"date_column / --date-column); the columns are {[str(c) for c in data.columns]}"
         )
-    return data.set_index(pd.DatetimeIndex(_parse_dates(data.index.to_series(), "index"), name="date"))
+    dates = _parse_dates(data.index.to_series(), "index", notes)
+    return data.set_index(pd.DatetimeIndex(dates, name="date"))
 
 
-def _parse_dates(values: pd.Series, name: str) -> pd.Series:
-    """Parse dates, accepting whole-number years (``1700`` or ``1700.0``); say which value fails."""
+def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
+    """Parse dates, accepting whole-number years (``1700`` or ``1700.0``); say which value fails.
+
+    Dates with mixed UTC offsets (local time across a daylight-saving change, as pandas writes it) are
+    converted to UTC, with a note.
+    """
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.to_numpy(dtype="float64")
         if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
@@ -196,7 +214,16 @@ def _parse_dates(values: pd.Series, name: str) -> pd.Series:
             if np.all((years >= 1000) & (years <= 2999)):
                 return pd.to_datetime(pd.Series(years.astype(str)), format="%Y")
         raise ValueError(f"date column {name!r} is numeric but does not hold whole years; cannot parse dates")
-    parsed = pd.to_datetime(values, errors="coerce")
+    try:
+        parsed = pd.to_datetime(values, errors="coerce")
+    except ValueError as err:
+        if "Mixed timezones" not in str(err):
+            raise ValueError(f"could not parse the dates in column {name!r}: {err}") from err
+        parsed = pd.to_datetime(values, errors="coerce", utc=True)
+        notes.append(
+            f"dates in column {name!r} carry mixed UTC offsets (e.g. a daylight-saving change); "
+            "converted them to UTC"
+        )
     bad = parsed.isna()
     if bad.any():
         first = values[bad].iloc[0]
@@ -243,9 +270,14 @@ def _numeric_column(values: pd.Series, name: str) -> pd.Series:
 
 
 def _infer_freq(index: pd.DatetimeIndex) -> str | None:
-    """The frequency of the index, tolerating gaps: the most common frequency of short runs of dates."""
+    """The frequency of the index, tolerating gaps and stray dates.
+
+    The frequency of the whole index if pandas finds one; else the most common frequency of short runs
+    of dates (calendar rules such as ``'B'`` or ``'MS'``); else the most common step between dates when
+    it is a fixed step (under four weeks) taken by at least half of the steps.
+    """
     if len(index) < 3:
-        return None
+        return _modal_step(index) if len(index) == 2 else None
     whole = _freq_of(index)
     if whole is not None:
         return whole
@@ -254,10 +286,28 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
         np.linspace(0, max(len(index) - run, 0), num=min(60, max(len(index) - run, 1))).astype(int)
     )
     votes = Counter(f for s in starts if (f := _freq_of(index[s : s + run])) is not None)
-    if not votes:
+    if votes:
+        freq, count = votes.most_common(1)[0]
+        if count >= len(starts) / 2:
+            return freq
+    return _modal_step(index)
+
+
+def _modal_step(index: pd.DatetimeIndex) -> str | None:
+    """The most common step between dates as a fixed frequency, if at least half the steps take it."""
+    steps = pd.Series(index[1:] - index[:-1])
+    counts = steps.value_counts()
+    delta, count = pd.Timedelta(counts.index[0]), int(counts.iloc[0])
+    if count < len(steps) / 2 or not pd.Timedelta(0) < delta < pd.Timedelta(days=28):
         return None
-    freq, count = votes.most_common(1)[0]
-    return freq if count >= len(starts) / 2 else None
+    if delta == pd.Timedelta(days=1) and not (index.day_of_week >= 5).any():
+        return "B"  # daily steps that never touch a weekend: business days with holidays
+    if delta == pd.Timedelta(days=7):
+        anchors = Counter(d.strftime("%a").upper() for d in index)
+        return f"W-{anchors.most_common(1)[0][0]}"
+    if delta % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return f"{delta.days}D" if delta.days > 1 else "D"
+    return str(pd.tseries.frequencies.to_offset(delta).freqstr)
 
 
 def _freq_of(index: pd.DatetimeIndex) -> str | None:
@@ -277,8 +327,13 @@ def _apply_fill(frame: pd.DataFrame, freq: str | None, fill: str) -> tuple[pd.Da
     if freq is not None:
         full = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
         off_grid = pd.DatetimeIndex(frame.index).difference(full)
-        if len(off_grid) == 0:
-            missing_dates = full.difference(pd.DatetimeIndex(frame.index))
+        if len(off_grid):
+            raise ValueError(
+                f"{len(off_grid)} date(s) lie off the frequency {freq!r} that the other dates follow, "
+                f"the first {off_grid[0]}; expected every date on that grid: fix or remove those rows "
+                "(or resample the data to one frequency)"
+            )
+        missing_dates = full.difference(pd.DatetimeIndex(frame.index))
     nan_rows = frame.isna().any(axis=1)
     n_nan, n_gap = int(nan_rows.sum()), len(missing_dates)
     if n_nan == 0 and n_gap == 0:

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -100,18 +101,25 @@ class Forecaster:
         self.lookback = check_positive_int("lookback", lookback)
         self.horizon = check_positive_int("horizon", horizon)
         self.target = target
-        self.features = list(features) if features is not None else None
+        self.features = _check_features(features)
         self.transform = check_choice("transform", transform, transforms.TRANSFORMS)
         self.transform_features = bool(transform_features)
         self.scaler = check_choice("scaler", scaler, SCALERS)
         self.quantiles = check_quantiles(quantiles)
         self.intervals = check_choice("intervals", intervals, INTERVALS)
+        if isinstance(units, str) or not isinstance(units, Sequence):
+            raise TypeError(
+                "units must be a sequence of layer sizes such as (64, 32), "
+                f"got {type(units).__name__} {units!r}"
+            )
         self.units = tuple(check_positive_int("units", u) for u in units)
         if not self.units:
             raise ValueError("units must list at least one LSTM layer size, got ()")
         self.dropout = check_probability("dropout", dropout)
         if self.intervals == "mc_dropout" and self.quantiles and self.dropout == 0.0 and model is None:
             raise ValueError("intervals='mc_dropout' needs dropout > 0 (e.g. dropout=0.1)")
+        if train is not None and not isinstance(train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
         self.train = train or TrainConfig()
         self.season = None if season is None else check_positive_int("season", season)
         self.date_column = date_column
@@ -129,15 +137,23 @@ class Forecaster:
         self.notes_: list[str] = []
 
     # ----- data -------------------------------------------------------------------------------------
-    def prepare(self, data: pd.DataFrame | pd.Series, *, causal: bool = False) -> PreparedData:
+    def prepare(
+        self, data: pd.DataFrame | pd.Series, *, causal: bool = False, min_rows: int = 1
+    ) -> PreparedData:
         """Validate and clean ``data`` with this forecaster's columns, date column and fill policy.
 
         ``causal=True`` (the backtest) fills gaps forward where the policy is ``'interpolate'``: an
         interpolated value reads the next observation, which a forecast made before it must not see.
+        ``min_rows`` is the fewest rows the cleaned data must keep; callers check what they need.
         """
         fill = "ffill" if causal and self.fill == "interpolate" else self.fill
         prepared = prepare_frame(
-            data, target=self.target, features=self.features, date_column=self.date_column, fill=fill
+            data,
+            target=self.target,
+            features=self.features,
+            date_column=self.date_column,
+            fill=fill,
+            min_rows=min_rows,
         )
         if fill != self.fill:
             prepared.notes.append(
@@ -234,7 +250,7 @@ class Forecaster:
         origins = np.asarray(origins, dtype=np.int64)
         inputs = self._inputs(levels[: int(origins.max()) + 1])
         x = input_windows(self.scaler_.transform(inputs), origins, self.lookback)
-        if self.quantiles and self.intervals == "mc_dropout":
+        if self.quantiles and self.intervals == "mc_dropout":  # seeded: the same data, the same forecast
             raw = self.regressor_.predict_mc_dropout(x, self.quantiles)
         else:
             raw = self.regressor_.predict(x)
@@ -278,11 +294,21 @@ class Forecaster:
             per quantile.
 
         Raises:
-            ValueError: data with other columns than the training data, or fewer than ``lookback`` rows.
+            ValueError: data with other columns than the training data, fewer than ``lookback`` rows (+1
+                for a differencing transform), or a last row dropped for a NaN under ``fill='drop'`` (the
+                forecast would start inside the data).
         """
         if self.columns_ is None:
             raise RuntimeError("Forecaster.predict called before fit")
         prepared = self.prepare(data)
+        last = prepared.frame.index[-1]
+        after = [d for d in prepared.dropped if d > last]
+        if after:
+            raise ValueError(
+                f"the last {len(after)} row(s) of the data ({', '.join(str(d) for d in after)}) hold a NaN "
+                f"and were dropped (fill='drop'), so the forecast would start after {last}, inside the "
+                "data; fill or remove those rows first, or use fill='ffill'"
+            )
         levels = prepared.frame.to_numpy()
         need = self.lookback + self.first_row
         if len(levels) < need:
@@ -292,7 +318,6 @@ class Forecaster:
             )
         point, quantiles = self.predict_arrays(levels, np.array([len(levels) - 1]))
         freq = prepared.freq or self.freq_
-        last = prepared.frame.index[-1]
         index: pd.Index = (
             pd.date_range(last, periods=self.horizon + 1, freq=freq)[1:]
             if freq
@@ -306,7 +331,10 @@ class Forecaster:
         return out
 
     def backtest(self, data: pd.DataFrame | pd.Series, **options: Any) -> BacktestResult:
-        """Walk-forward backtest against the baselines; see :func:`lstmkit.forecast.backtest.backtest`."""
+        """Walk-forward backtest against the baselines; see :func:`lstmkit.forecast.backtest.backtest`.
+
+        The backtest refits copies of this forecaster; the fitted model that :meth:`predict` uses is kept.
+        """
         from lstmkit.forecast.backtest import backtest
 
         return backtest(self, data, **options)
@@ -342,6 +370,7 @@ class Forecaster:
             "freq": self.freq_,
             "date_column": self.date_column,
             "fill": self.fill,
+            "train": dataclasses.asdict(self.train),
         }
         state = self.regressor_.module.state_dict()
         save_bundle(
@@ -395,6 +424,7 @@ class Forecaster:
             season=config["season"],
             date_column=config["date_column"],
             fill=config["fill"],
+            train=TrainConfig(**config["train"]) if "train" in config else None,  # older files lack it
         )
         forecaster.scaler_ = scaler_from_state(config["scaler_state"])
         forecaster.target_scaler_ = scaler_from_state(config["target_scaler_state"])
@@ -407,3 +437,19 @@ class Forecaster:
             raise ValueError(f"'{path}' weights do not fit the network: {err}") from err
         forecaster.regressor_ = regressor
         return forecaster
+
+
+def _check_features(features: Sequence[str] | None) -> list[str] | None:
+    """The covariate columns as a list, refusing a bare string and duplicates."""
+    if features is None:
+        return None
+    if isinstance(features, str) or not isinstance(features, Sequence):
+        raise TypeError(
+            f"features must be a list of column names such as [{features!r}], "
+            f"got {type(features).__name__} {features!r}"
+        )
+    names = list(features)
+    repeated = sorted({str(f) for f in names if names.count(f) > 1})
+    if repeated:
+        raise ValueError(f"features must name each column once, got {repeated} more than once in {names}")
+    return names

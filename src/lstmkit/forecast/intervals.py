@@ -26,10 +26,16 @@ def check_quantiles(quantiles: Sequence[float] | None) -> tuple[float, ...]:
     """Validate quantile levels: sorted, unique, strictly inside (0, 1), containing 0.5 (the point forecast).
 
     Raises:
+        TypeError: ``quantiles`` is a single number or a string, not a sequence.
         ValueError: a level outside (0, 1), duplicates, or no median.
     """
     if quantiles is None:
         return ()
+    if isinstance(quantiles, str) or not isinstance(quantiles, Sequence | np.ndarray):
+        raise TypeError(
+            f"quantiles must be a sequence of levels such as (0.1, 0.5, 0.9), "
+            f"got {type(quantiles).__name__} {quantiles!r}"
+        )
     levels = tuple(float(q) for q in quantiles)
     if any(not 0.0 < q < 1.0 for q in levels):
         raise ValueError(f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
@@ -62,7 +68,12 @@ def sort_quantiles(values: np.ndarray) -> np.ndarray:
 
 
 def mc_dropout_quantiles(
-    module: nn.Module, x: torch.Tensor, quantiles: Sequence[float], *, samples: int = 50
+    module: nn.Module,
+    x: torch.Tensor,
+    quantiles: Sequence[float],
+    *,
+    samples: int = 50,
+    seed: int | None = None,
 ) -> np.ndarray:
     """Quantiles of ``samples`` stochastic forward passes with dropout left on.
 
@@ -71,6 +82,8 @@ def mc_dropout_quantiles(
         x: ``(S, T, I)`` inputs.
         quantiles: levels to return.
         samples: number of stochastic passes.
+        seed: seeds the dropout masks, so the same inputs give the same quantiles; the global random
+            state is restored afterwards. ``None`` draws from the global random state.
 
     Returns:
         ``(S, H, Q)`` array.
@@ -80,8 +93,11 @@ def mc_dropout_quantiles(
     """
     was_training = module.training
     module.train()
+    devices = [x.device] if x.device.type == "cuda" else []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
             draws = torch.stack([module(x) for _ in range(samples)])  # (samples, S, H)
     finally:
         module.train(was_training)

@@ -25,7 +25,7 @@ from torch import nn
 
 from lstmkit.forecast.intervals import mc_dropout_quantiles, pinball_loss, sort_quantiles
 from lstmkit.models.optimizers import torch_adam
-from lstmkit.utils.validation import check_finite, check_positive_int
+from lstmkit.utils.validation import check_finite, check_positive_int, check_probability
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,11 @@ class TrainConfig:
         validation_fraction: last share of windows held out for early stopping (0 disables it).
         patience: epochs without validation improvement before stopping; the best weights are restored.
         clip_norm: gradient-norm clipping threshold.
-        seed: seeds the shuffling of windows.
+        seed: seeds the shuffling of windows (and the MC dropout masks at prediction).
         device: ``'cpu'``, ``'cuda'``, ...
+
+    Raises:
+        TypeError, ValueError: a setting of the wrong type or out of range, named with what was expected.
     """
 
     epochs: int = 20
@@ -68,6 +71,19 @@ class TrainConfig:
     clip_norm: float = 1.0
     seed: int = 0
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("patience", self.patience)
+        check_positive_int("seed", self.seed, minimum=0)
+        check_probability("validation_fraction", self.validation_fraction)
+        for name in ("learning_rate", "clip_norm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
+            if not value > 0 or not np.isfinite(value):
+                raise ValueError(f"{name} must be a positive number, got {value}")
 
 
 class ModuleRegressor:
@@ -196,10 +212,12 @@ class ModuleRegressor:
     def predict_mc_dropout(
         self, x: np.ndarray, quantiles: tuple[float, ...], samples: int = 50
     ) -> np.ndarray:
-        """``(S, H, Q)`` quantiles from MC dropout (point model only)."""
+        """``(S, H, Q)`` quantiles from MC dropout (point model only), dropout seeded by ``config.seed``."""
         device = next(self.module.parameters()).device
         xt = torch.as_tensor(x, dtype=torch.float32, device=device)
-        return mc_dropout_quantiles(lambda_module(self._forward, self.module), xt, quantiles, samples=samples)
+        return mc_dropout_quantiles(
+            lambda_module(self._forward, self.module), xt, quantiles, samples=samples, seed=self.config.seed
+        )
 
 
 class _Wrapped(nn.Module):

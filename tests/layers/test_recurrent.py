@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from lstmkit.layers import GRU, LSTM, SimpleRNN
+from lstmkit.layers import GRU, LSTM, Embedding, SimpleRNN
+from lstmkit.models import Sequential
 
 
 @pytest.mark.parametrize(
@@ -184,3 +185,20 @@ def test_last_output_is_the_sequences_last_step(cls: type, kwargs: dict, trainin
     expected = sequence(x)[:, -1]
     torch.manual_seed(7)
     torch.testing.assert_close(last(x), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU, SimpleRNN], ids=["lstm", "gru", "simple_rnn"])
+def test_masked_empty_batch_returns_empty_outputs_and_states(layer_class: type[LSTM]) -> None:
+    # an uneven last batch in distributed training leaves a rank 0 samples; packing them used to fail
+    layer = layer_class(3, return_sequences=True, return_state=True)
+    layer(torch.ones(1, 4, 2))  # built
+    output, *states = layer(torch.zeros(0, 4, 2), mask=torch.zeros(0, 4, dtype=torch.bool))
+    assert output.shape == (0, 4, 3)
+    assert [tuple(s.shape) for s in states] == [(0, 3)] * layer.state_count
+    output.sum().backward()  # the weights stay in the graph (DDP needs every rank's gradients)
+    assert all(p.grad is not None for p in layer.parameters() if p.requires_grad)
+
+
+def test_embedding_mask_zero_model_takes_an_empty_batch() -> None:
+    model = Sequential([Embedding(5, 2, mask_zero=True, input_shape=(4,)), LSTM(3)])
+    assert model(torch.zeros(0, 4, dtype=torch.long)).shape == (0, 3)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -86,3 +87,113 @@ def test_distributed_without_torchrun_is_a_clear_error(monkeypatch: pytest.Monke
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(RuntimeError, match=r"needs torchrun .* missing environment variables RANK"):
         model.fit(torch.zeros(4, 2), torch.zeros(4, 1), verbose=0, distributed=True)
+
+
+PARTS = r"""
+import faulthandler, json, os, sys
+faulthandler.dump_traceback_later(60, exit=True)  # a deadlock fails the test instead of hanging it
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from lstmkit.layers import LSTM, Dense, Dropout, Embedding
+from lstmkit.models import Model, Sequential
+from lstmkit.models.callbacks import LambdaCallback, TerminateOnNaN
+from lstmkit.utils import set_seed
+
+out, part = sys.argv[1], sys.argv[2]
+rank = int(os.environ["RANK"])
+torch.set_num_threads(1)
+set_seed(0)
+result = {}
+if part == "shuffle":
+    seen = []
+
+    class Recorded(Dataset):
+        def __init__(self):
+            self.x, self.y = torch.randn(8, 3, 2), torch.randn(8, 1)
+        def __len__(self):
+            return 8
+        def __getitem__(self, i):
+            seen.append(int(i))
+            return self.x[i], self.y[i]
+
+    model = Sequential([LSTM(4, input_shape=(3, 2)), Dropout(0.5), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    mark = LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(-1))
+    # global batches of 3 split 2 + 1 (none empty): the ranks draw dropout masks of different sizes
+    model.fit(Recorded(), epochs=3, batch_size=3, verbose=0, distributed=True, callbacks=[mark])
+    result["seen"] = seen
+elif part == "nan":
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    x[2] = 1e20  # global batch 0 is samples 0-3: only rank 1's share (2, 3) overflows
+    model = Model(torch.nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, distributed=True,
+                        callbacks=[TerminateOnNaN()])
+    result["epochs"] = len(history.history["loss"])
+elif part == "after_fit":
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    model = Model(torch.nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0, distributed=True)
+    mine = slice(4 * rank, 4 * rank + 4)  # each rank's own data from here on
+    weight = model.module.weight.detach().clone().requires_grad_(True)
+    bias = model.module.bias.detach().clone().requires_grad_(True)
+    expected_loss = torch.nn.functional.mse_loss(x[mine] @ weight.T + bias, y[mine])
+    expected_loss.backward()
+    result["evaluate"] = [model.evaluate(x[mine], y[mine]), expected_loss.item()]
+    model.train_on_batch(x[mine], y[mine])
+    lr = model.optimizer.param_groups[0]["lr"]
+    result["step"] = (model.module.weight - (weight - lr * weight.grad)).abs().max().item()
+    result["world"], result["chief"] = model.world, model.is_chief
+elif part == "empty_mask":
+    x = np.array([[1, 2, 0], [3, 0, 0], [4, 1, 2]])  # token ids, 0 is padding
+    model = Sequential([Embedding(5, 2, mask_zero=True, input_shape=(3,)), LSTM(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    # global batches of 2 and 1: the last leaves rank 1 an empty share
+    history = model.fit(x, np.zeros((3, 1), "float32"), batch_size=2, epochs=1, shuffle=False, verbose=0,
+                        distributed=True)
+    result["loss"] = history.history["loss"]
+with open(f"{out}.{rank}.json", "w") as handle:
+    json.dump(result, handle)
+"""
+
+
+def _run_part(tmp_path: Path, part: str) -> list[dict[str, Any]]:
+    """Run one part of ``PARTS`` on 2 ranks; each rank's result."""
+    script = tmp_path / "parts.py"
+    script.write_text(PARTS)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    run = subprocess.run(
+        [*launcher, str(script), str(tmp_path / "out"), part],
+        env=_env(), capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr.decode()[-3000:]
+    return [json.loads((tmp_path / f"out.{rank}.json").read_text()) for rank in (0, 1)]
+
+
+def test_every_sample_once_per_epoch_with_dropout_and_an_uneven_split(tmp_path: Path) -> None:
+    def epochs(seen: list[int]) -> list[list[int]]:  # -1 marks an epoch's start
+        return [[int(i) for i in chunk.split()] for chunk in " ".join(map(str, seen)).split("-1")[1:]]
+
+    rank0, rank1 = (epochs(result["seen"]) for result in _run_part(tmp_path, "shuffle"))
+    assert len(rank0) == len(rank1) == 3
+    for epoch, (mine, theirs) in enumerate(zip(rank0, rank1, strict=True)):
+        assert sorted(mine + theirs) == list(range(8)), f"epoch {epoch}: {mine} + {theirs}"
+
+
+def test_terminate_on_nan_in_one_ranks_share_stops_every_rank(tmp_path: Path) -> None:
+    assert [result["epochs"] for result in _run_part(tmp_path, "nan")] == [1, 1]
+
+
+def test_after_fit_the_model_is_back_to_one_process(tmp_path: Path) -> None:
+    for rank, result in enumerate(_run_part(tmp_path, "after_fit")):
+        assert result["world"] == 1 and result["chief"] == (rank == 0)
+        evaluated, expected = result["evaluate"]
+        assert evaluated == pytest.approx(expected, rel=1e-5)  # this rank's data alone, no collective
+        assert result["step"] < 1e-6  # one plain step, not world-size times one
+
+
+def test_an_empty_share_through_a_masked_model(tmp_path: Path) -> None:
+    losses = [result["loss"] for result in _run_part(tmp_path, "empty_mask")]
+    assert losses[0] == losses[1] and len(losses[0]) == 1

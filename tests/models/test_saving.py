@@ -11,7 +11,7 @@ import torch
 from lstmkit.layers import GRU, LSTM, Dense, Dropout, LayerNormalization, SimpleRNN
 from lstmkit.models import Model, Sequential, load_model
 from lstmkit.utils import set_seed
-from lstmkit.utils.serialization import load_bundle
+from lstmkit.utils.serialization import load_bundle, save_bundle
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +70,43 @@ def test_custom_module_needs_an_instance_to_load_into(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.predict(np.ones((2, 3))), model.predict(np.ones((2, 3))))
     with pytest.raises(ValueError, match="does not match the model's weights"):
         load_model(tmp_path / "c.lstmkit", module=torch.nn.Linear(3, 1))
+
+
+class _LazyNet(torch.nn.Module):
+    """A custom module with lazily built lstmkit layers (weights appear at the first forward pass)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm, self.head = LSTM(4), Dense(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x))
+
+
+def test_custom_module_with_lazy_layers_is_built_when_loaded(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(8, 5, 2)).astype("float32")
+    model = Model(_LazyNet())
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, x[:, -1, :1], epochs=1, batch_size=4, verbose=0)
+    model.save(tmp_path / "lazy.lstmkit")
+    loaded = load_model(tmp_path / "lazy.lstmkit", module=_LazyNet())  # the documented recipe
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    loaded.fit(x, x[:, -1, :1], epochs=1, batch_size=4, verbose=0)  # with the saved optimizer state
+
+
+def test_custom_module_file_without_input_shape_says_to_run_a_forward_pass(tmp_path: Path) -> None:
+    model = Model(_LazyNet())
+    model.build((None, 5, 2))
+    model_path = tmp_path / "old.lstmkit"
+    model.save(model_path)
+    tensors, config = load_bundle(model_path)
+    del config["input_shape"], config["input_dtype"]  # as files written before input shapes were saved
+    save_bundle(model_path, tensors, config)
+    with pytest.raises(ValueError, match=r"must be built .* run one forward pass first, module\(x\)"):
+        load_model(model_path, module=_LazyNet())
+    fresh = _LazyNet()
+    fresh(torch.zeros(1, 5, 2))
+    load_model(model_path, module=fresh)
 
 
 def test_corrupt_truncated_and_foreign_files(tmp_path: Path) -> None:

@@ -155,6 +155,9 @@ class Recurrent(Layer):
 
     def _run_masked(self, x: Tensor, mask: Tensor, hx: State | None) -> tuple[Tensor, State, Tensor]:
         batch, steps, _ = x.shape
+        if batch == 0:  # nothing to pack (an empty share in distributed training): the plain run's shapes
+            output, state = self._run(x, hx)
+            return output, state, state[0][-1]
         x_compact, order, lengths = compact_by_mask(x, mask)
         packed = pack_padded_sequence(
             x_compact, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False

@@ -193,11 +193,13 @@ def iterate(
     shuffle: bool,
     rank: int = 0,
     world: int = 1,
+    generator: torch.Generator | None = None,
 ) -> Iterator[Batch]:
     """Yield this rank's share of each global batch of ``batch_size`` samples.
 
-    The permutation comes from torch's global generator, so :func:`lstmkit.utils.set_seed` makes it repeat,
-    and every rank draws the same one.
+    The permutation is drawn from ``generator`` (torch's global generator when ``None``). ``fit`` passes a
+    generator seeded alike on every rank, so every rank draws the same permutation even when the ranks'
+    global generators have drifted apart (dropout masks drawn for shares of different sizes).
     """
     if isinstance(source, DataLoader):
         if world > 1:
@@ -207,7 +209,7 @@ def iterate(
             yield Batch(x, y, w, int(x.shape[0]))
         return
     n = len(source)
-    order = torch.randperm(n) if shuffle else torch.arange(n)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
         share = index.tensor_split(world)[rank] if world > 1 else index

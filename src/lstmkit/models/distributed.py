@@ -1,8 +1,10 @@
 """Data-parallel training on PyTorch's DDP: ``fit(..., distributed=True)`` under ``torchrun``.
 
-Every rank draws the same shuffle (same seed), takes its contiguous share of each global batch, and
-computes its share of the global-batch loss (see :mod:`lstmkit.models.training`); DDP averages gradients.
-Loss sums, sample counts and metric states are summed across ranks, so every rank sees the same logs.
+Every rank draws the same shuffle (each epoch's generator is seeded with rank 0's seed), takes its
+contiguous share of each global batch, and computes its share of the global-batch loss (see
+:mod:`lstmkit.models.training`); DDP averages gradients. Loss sums, sample counts and metric states are
+summed across ranks, after every batch and every epoch, so every rank's callbacks see the same logs.
+After ``fit`` the model is back to one process (``world == 1``), keeping its rank for ``is_chief``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ class Distributed:
         dist.all_reduce(flat)
         parts = list(flat.split([1, 1, *sizes]))
         return parts[0][0], parts[1][0], parts[2:]
+
+    def shared_seed(self, seed: int) -> int:
+        """Rank 0's ``seed`` on every rank (one collective; ``seed`` itself outside distributed training)."""
+        if self.world == 1:
+            return seed
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+        value = torch.tensor([seed], dtype=torch.int64, device=device)
+        dist.broadcast(value, src=0)
+        return int(value.item())
 
     def broadcast_module(self, module: nn.Module) -> None:
         """Give every rank rank 0's weights (DDP does this too; explicit for the resume path)."""

@@ -74,6 +74,9 @@ class Model(nn.Module):
         self.distributed = Distributed()
         self.train_module: nn.Module = self.module
         self.resume_epoch: int | None = None  # set by BackupAndRestore
+        # the first input's shape (batch excluded) and dtype: saved with a custom module, whose lazy layers
+        # load_model builds from zeros of that shape before loading the weights
+        self.input_signature: tuple[tuple[int, ...], torch.dtype] | None = None
 
     def forward(self, x: Any) -> Any:
         """The network's output for ``x``, in the module's current mode (torch's ``train()``/``eval()``;
@@ -87,7 +90,12 @@ class Model(nn.Module):
                 x = x.to(self.device)
             else:
                 x = x.to(weight.device, weight.dtype if x.is_floating_point() else x.dtype)
+        self._note_input(x)
         return self.module(x)
+
+    def _note_input(self, x: Tensor) -> None:
+        if self.input_signature is None and x.dim() > 0:
+            self.input_signature = (tuple(x.shape[1:]), x.dtype)
 
     @property
     def world(self) -> int:
@@ -182,6 +190,7 @@ class Model(nn.Module):
 
     def _build_from(self, sample: Tensor) -> None:
         """Run a sample through the network in eval mode so that lazy layers create their weights."""
+        self._note_input(sample)
         if self.built:
             return
         was_training = self.module.training
@@ -261,35 +270,48 @@ class Model(nn.Module):
         require_targets(source, "fit")
         source, val_source = validation_sources(source, validation_split, validation_data)
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
-        if distributed:
-            self.device = Distributed.local_device(self.device)
-            self.module.to(self.device)
-        self._prepare(source)
-        self.distributed.broadcast_module(self.module)
-        self.train_module = self.distributed.wrap(self.module, self.device)
-        steps = num_batches(source, batch_size)
-        self.history = History()
-        extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
-        cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
-        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
-        self.stop_training, self.resume_epoch = False, None
-        cbs.on_train_begin()
-        start = max(initial_epoch, self.resume_epoch or 0)
-        logs: dict[str, float] = {}
-        rank, world = self.distributed.rank, self.world
-        for epoch in range(start, epochs):
-            cbs.on_epoch_begin(epoch)
-            batches = iterate(source, batch_size, shuffle=shuffle, rank=rank, world=world)
-            logs = training.run_epoch(self, batches, callbacks=cbs, class_weight=class_weight)
-            if val_source is not None:
-                val_batches = iterate(val_source, batch_size, shuffle=False, rank=rank, world=world)
-                logs.update(training.evaluate_batches(self, val_batches, prefix="val_"))
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self.train_module = self.module
+        try:
+            if distributed:
+                self.device = Distributed.local_device(self.device)
+                self.module.to(self.device)
+            self._prepare(source)
+            self.distributed.broadcast_module(self.module)
+            self.train_module = self.distributed.wrap(self.module, self.device)
+            steps = num_batches(source, batch_size)
+            self.history = History()
+            extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
+            cbs = CallbackList([*(callbacks or []), self.history, *extra], self)  # History sees final logs
+            cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+            self.stop_training, self.resume_epoch = False, None
+            cbs.on_train_begin()
+            start = max(initial_epoch, self.resume_epoch or 0)
+            logs: dict[str, float] = {}
+            rank, world = self.distributed.rank, self.world
+            for epoch in range(start, epochs):
+                cbs.on_epoch_begin(epoch)
+                generator = self._shuffle_generator() if shuffle else None
+                batches = iterate(
+                    source, batch_size, shuffle=shuffle, rank=rank, world=world, generator=generator
+                )
+                logs = training.run_epoch(self, batches, callbacks=cbs, class_weight=class_weight)
+                if val_source is not None:
+                    val_batches = iterate(val_source, batch_size, shuffle=False, rank=rank, world=world)
+                    logs.update(training.evaluate_batches(self, val_batches, prefix="val_"))
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end(logs)
+        finally:  # back to one process (the rank is kept: is_chief still names the one writer of files)
+            self.distributed = Distributed(rank=self.distributed.rank)
+            self.train_module = self.module
         return self.history
+
+    def _shuffle_generator(self) -> torch.Generator:
+        """A generator for one epoch's shuffle, seeded alike on every rank: the seed is drawn from torch's
+        global generator (so ``set_seed`` makes it repeat, and BackupAndRestore's restored state resumes it)
+        and rank 0's draw is shared, as the ranks' global generators drift apart with dropout."""
+        seed = int(torch.randint(2**62, ()).item())
+        return torch.Generator().manual_seed(self.distributed.shared_seed(seed))
 
     def train_on_batch(
         self,

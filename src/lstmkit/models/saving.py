@@ -86,6 +86,10 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
         cls = type(model.module)
         config["class"] = "Model"
         config["module_class"] = f"{cls.__module__}.{cls.__qualname__}"
+        if model.input_signature is not None:  # to build a fresh instance's lazy layers when loading
+            shape, dtype = model.input_signature
+            config["input_shape"] = list(shape)
+            config["input_dtype"] = "int64" if not dtype.is_floating_point else "float32"
     if model.compiled:
         config["compile"] = {
             "loss": model.loss_name,
@@ -170,6 +174,9 @@ def model_from_config(config: dict[str, Any], module: nn.Module | None, source: 
                 f"load_model(path, module=MyNet())"
             )
         model = Model(module, name=config.get("name", "model"))
+        if "input_shape" in config:  # lazy layers of the fresh instance: build them as the saved one was
+            dtype = torch.int64 if config.get("input_dtype") == "int64" else torch.float32
+            model._build_from(torch.zeros((2, *(int(d) for d in config["input_shape"])), dtype=dtype))
     else:
         raise ValueError(f"'{source}' holds an unknown model class {config.get('class')!r}")
     compiled = config.get("compile")
@@ -211,7 +218,11 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
     """Load weights (strictly) and, if present, the optimizer state into ``model``."""
     weights = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
     if not model.built:
-        raise ValueError(f"'{source}': the custom module must be built before loading weights into it")
+        raise ValueError(
+            f"'{source}': the custom module must be built before loading weights into it, and this file "
+            f"does not record the input shape to build it from (it was saved before the module saw an "
+            f"input); run one forward pass first, module(x) on a batch of inputs, then load"
+        )
     try:
         model.module.load_state_dict(weights, strict=True)
     except RuntimeError as err:

@@ -177,7 +177,9 @@ def run_epoch(
         callbacks.on_train_batch_begin(step)
         weighted_sum, y_pred = train_batch(model, module, batch, class_weight)
         acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y)
-        callbacks.on_train_batch_end(step, acc.logs())
+        # reduced across ranks (a collective only in distributed training), so that every rank's callbacks
+        # see the same logs and stop at the same batch (TerminateOnNaN); otherwise the ranks would deadlock
+        callbacks.on_train_batch_end(step, acc.logs(reduce=True))
         if model.stop_training:
             break
     return acc.logs(reduce=True)

@@ -597,3 +597,21 @@ def test_a_traced_lstm_replays_what_the_module_computes(options: dict[str, objec
         for backend in ("native", "fused"):
             with pytest.raises(ValueError, match=f"backend='{backend}' cannot be traced"):
                 torch.jit.trace(LSTM(3, 5, backend=backend, **options), (x,))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["auto", "native", "fused", "reference"])
+def test_a_bfloat16_input_under_autocast_is_taken_as_torch_takes_it(backend: str) -> None:
+    # a Linear under CPU autocast outputs bfloat16; the recurrence runs in the weights' dtype
+    torch.manual_seed(0)
+    project, lstm = torch.nn.Linear(3, 4), LSTM(4, 6, backend=backend)
+    x = torch.randn(5, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        u = project(x)
+        assert u.dtype == torch.bfloat16
+        y, _ = lstm(u, (torch.zeros(1, 2, 6, dtype=torch.bfloat16), torch.zeros(1, 2, 6)))
+    # (the fused and reference loops project the input with F.linear, which autocast runs in bfloat16)
+    torch.testing.assert_close(y, lstm(u.float())[0], rtol=0, atol=5e-3)
+    y.sum().backward()
+    assert project.weight.grad is not None and bool(project.weight.grad.isfinite().all())
+    with pytest.raises(TypeError, match=r"expected input of dtype torch\.float32"):  # outside autocast
+        lstm(u.detach())

@@ -38,6 +38,9 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
     """Check type, dtype and device of an input tensor against the module's parameters."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{owner} expected {name} to be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype != param.dtype and x.is_floating_point() and torch.is_autocast_enabled(x.device.type):
+        x = x.to(param.dtype)  # under autocast (a bfloat16 Linear's output, say) the recurrence runs in
+        # the weights' dtype, as torch.nn.LSTM takes such inputs
     if x.dtype != param.dtype:
         raise TypeError(
             f"{owner} expected {name} of dtype {param.dtype} (the parameters' dtype), got {x.dtype}; "

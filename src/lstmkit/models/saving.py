@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from lstmkit.models.model import Model
 from lstmkit.models.optimizers import OptimizerSpec
+from lstmkit.nn._params import OLD_LAYER_NORM, pack_old_layer_norm
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
 KIND = "keras_model"
@@ -243,7 +244,7 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
             ) from err
 
 
-_OLD_LAYER_NORM_KEY = ".ln_weight_ih"
+_OLD_LAYER_NORM_KEY = f".{OLD_LAYER_NORM[0]}"
 """In a file of lstmkit 0.1, whose LSTM cells kept six layer-norm vectors (now one ``ln_affine``)."""
 
 
@@ -272,12 +273,11 @@ def _pack_layer_norm_optimizer_state(
     new_scalars: dict[str, Any] = {}
     old = 0
     for new, name in enumerate(names):
-        width = 6 if name.rsplit(".", 1)[-1].startswith("ln_affine") else 1
+        width = len(OLD_LAYER_NORM) if name.rsplit(".", 1)[-1].startswith("ln_affine") else 1
         sources = [old_tensors.get(old + k, {}) for k in range(width)]
         for field, first in sources[0].items():
-            if width == 6 and first.dim() > 0:  # gains are the even ones, biases the odd ones
-                parts = [s[field].reshape(-1) for s in sources]
-                value = torch.stack([torch.cat(parts[0::2]), torch.cat(parts[1::2])])
+            if width > 1 and first.dim() > 0:  # moments, laid out as the weights they belong to
+                value = pack_old_layer_norm([source[field] for source in sources])
             else:
                 value = first
             new_tensors[f"optimizer.{new}.{field}"] = value

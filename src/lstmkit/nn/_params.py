@@ -26,6 +26,7 @@ CPU spends ~35-60 us on each, so six small tensors cost more than all of their a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -33,8 +34,9 @@ from torch import Tensor, nn
 
 from lstmkit.ops.types import layer_norm_parts
 
-_OLD_LAYER_NORM = tuple(f"ln_{kind}_{part}" for kind in ("weight", "bias") for part in ("ih", "hh", "c"))
-"""lstmkit 0.1's six layer-norm parameters, in the order of ``ln_affine``'s rows and columns."""
+OLD_LAYER_NORM = tuple(f"ln_{kind}_{part}" for part in ("ih", "hh", "c") for kind in ("weight", "bias"))
+"""lstmkit 0.1's six layer-norm parameters of a cell, in their registration order (a gain, then its
+bias, per norm): the order of their keys in a state dict and of their entries in an optimizer."""
 
 
 def cell_parameters(
@@ -89,6 +91,20 @@ def init_cell_parameters(params: dict[str, nn.Parameter], hidden_size: int, forg
         target[hidden_size : 2 * hidden_size] += forget_bias
 
 
+def pack_old_layer_norm(parts: Sequence[Tensor]) -> Tensor:
+    """lstmkit 0.1's six layer-norm tensors of a cell, in :data:`OLD_LAYER_NORM`'s order, as one
+    ``(2, 9H)`` ``ln_affine``: the gains in row 0, the biases in row 1 (weights, or an optimizer's
+    per-parameter state such as Adam's moments, which are laid out alike)."""
+    flat = [part.reshape(-1) for part in parts]
+    gains, biases = torch.cat(flat[0::2]), torch.cat(flat[1::2])
+    if len(flat) != len(OLD_LAYER_NORM) or gains.shape != biases.shape:
+        sizes = [part.numel() for part in flat]
+        raise ValueError(
+            f"expected lstmkit 0.1's six layer-norm vectors (4H, 4H, 4H, 4H, H, H), got sizes {sizes}"
+        )
+    return torch.stack([gains, biases])
+
+
 def pack_layer_norm_keys(state_dict: dict[str, Tensor], prefix: str, suffixes: list[str]) -> None:
     """Rewrite, in place, a state dict of lstmkit 0.1 (six layer-norm vectors per cell, named
     ``{prefix}ln_weight_ih{suffix}`` ...) into one ``{prefix}ln_affine{suffix}`` per cell.
@@ -97,14 +113,6 @@ def pack_layer_norm_keys(state_dict: dict[str, Tensor], prefix: str, suffixes: l
     ``load_state_dict`` reports them as unexpected and the packed one as missing.
     """
     for suffix in suffixes:
-        keys = [f"{prefix}{name}{suffix}" for name in _OLD_LAYER_NORM]
-        if not all(key in state_dict for key in keys):
-            continue
-        parts = [state_dict.pop(key).reshape(-1) for key in keys]
-        gains, biases = torch.cat(parts[:3]), torch.cat(parts[3:])
-        if gains.shape != biases.shape:
-            raise ValueError(
-                f"layer-norm gains and biases of {prefix}*{suffix} have {gains.numel()} and "
-                f"{biases.numel()} values; expected the same"
-            )
-        state_dict[f"{prefix}ln_affine{suffix}"] = torch.stack([gains, biases])
+        keys = [f"{prefix}{name}{suffix}" for name in OLD_LAYER_NORM]
+        if all(key in state_dict for key in keys):
+            state_dict[f"{prefix}ln_affine{suffix}"] = pack_old_layer_norm([state_dict.pop(k) for k in keys])

@@ -43,6 +43,10 @@ if model.is_chief:
     model.save_weights(out)
     with open(out + ".json", "w") as handle:
         json.dump(history.history, handle)
+# leave together: a rank exiting while gloo's threads still serve the other aborts it ("terminate called")
+if torch.distributed.is_initialized():
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 """
 
 
@@ -156,6 +160,10 @@ elif part == "empty_mask":
     result["loss"] = history.history["loss"]
 with open(f"{out}.{rank}.json", "w") as handle:
     json.dump(result, handle)
+# leave together: a rank exiting while gloo's threads still serve the other aborts it ("terminate called")
+if torch.distributed.is_initialized():
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 """
 
 

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "text": "lstmkit.cli.text:text",
     "gates": "lstmkit.cli.inspect:gates",
     "bench": "lstmkit.cli.bench:bench",
+    "export": "lstmkit.cli.export:export",
 }
 
 

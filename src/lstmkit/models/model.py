@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from lstmkit.layers.base import Layer, module_weights, set_module_weights, to_numpy
+from lstmkit.layers.base import Layer
 from lstmkit.layers.recurrent import Recurrent
 from lstmkit.models import training
 from lstmkit.models.callbacks.base import Callback, CallbackList, History
@@ -29,13 +28,18 @@ from lstmkit.models.data import (
 from lstmkit.models.distributed import Distributed
 from lstmkit.models.losses import LossFn, get_loss
 from lstmkit.models.metrics import Metric, get_metric
+from lstmkit.models.model_io import ModelIO
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
 from lstmkit.models.progress import ProgbarLogger
+from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
 
-class Model(nn.Module):
+class Model(ModelIO, nn.Module):
     """A trainable model: wraps any ``torch.nn.Module`` (``model.module``) with Keras's training API.
+
+    Weights in Keras's layout, ``summary``, saving and ONNX export come from
+    :class:`~lstmkit.models.model_io.ModelIO`.
 
     Args:
         module: the network; its ``forward(x)`` returns one tensor. ``None`` is for subclasses
@@ -94,6 +98,8 @@ class Model(nn.Module):
         return self.module(x)
 
     def _note_input(self, x: Tensor) -> None:
+        if torch.jit.is_tracing() or is_exporting():  # (sizes are then symbolic or traced values)
+            return
         if self.input_signature is None and x.dim() > 0:
             self.input_signature = (tuple(x.shape[1:]), x.dtype)
 
@@ -384,60 +390,3 @@ class Model(nn.Module):
         self._require_built("predict_on_batch")
         source = one_batch(make_source(x), "predict_on_batch", "predict")
         return training.predict_batches(self, source, len(source)).numpy()
-
-    # -- inspection and saving ----------------------------------------------------------------------------
-    def count_params(self) -> int:
-        """Parameters as Keras counts them (torch-only zero biases of recurrent layers excluded)."""
-        excluded = {
-            f"{prefix}.{name}" if prefix else name
-            for prefix, layer in self.module.named_modules()
-            if isinstance(layer, Layer)
-            for name in layer.keras_excluded_parameters()
-        }
-        return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded)
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Every weight as a NumPy array: the layers' in order, each layer's in Keras's order and layout
-        (see :meth:`lstmkit.layers.Layer.get_weights`); plain torch modules' parameters in torch's layout."""
-        self._require_built("get_weights")
-        return [to_numpy(w) for _, w in module_weights(self.module)]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Set every weight from arrays ordered and laid out as :meth:`get_weights` returns them.
-
-        Raises:
-            ValueError: the model is not built; a wrong number of arrays or a wrong shape (the message names
-                the index, the layer and weight, the expected and the received shape). Nothing is written
-                unless every array fits.
-            TypeError: ``weights`` is not a list, or an entry is not an array of real numbers.
-        """
-        self._require_built("set_weights")
-        set_module_weights(self.module, weights, f"model '{self.name}'")
-
-    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
-        """Layers, output shapes and parameter counts, as Keras's ``summary``; returns the text too."""
-        from lstmkit.models.summary import summarize
-
-        text = summarize(self)
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write config, weights and optimizer state to one safetensors file, atomically."""
-        from lstmkit.models.saving import save_model
-
-        save_model(self, path)
-
-    def save_weights(self, path: str | os.PathLike[str]) -> None:
-        """Write only the weights (one safetensors file)."""
-        from lstmkit.models.saving import save_weights
-
-        save_weights(self, path)
-
-    def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
-        from lstmkit.models.saving import load_weights
-
-        self._require_built("load weights")
-        load_weights(self, path)

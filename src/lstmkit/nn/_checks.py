@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_finite, check_positive_int, check_probability
 
 
@@ -56,7 +57,10 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
 
 
 def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_sorted: bool) -> Tensor:
-    """Validate sequence lengths ``(B,)``: integers in ``[1, T]``, descending if ``enforce_sorted``."""
+    """Validate sequence lengths ``(B,)``: integers in ``[1, T]``, descending if ``enforce_sorted``.
+
+    Under ``torch.export`` the values are unknown (symbolic), so only the type and shape are checked.
+    """
     if not isinstance(lengths, Tensor):
         try:
             lengths = torch.as_tensor(lengths)
@@ -72,6 +76,8 @@ def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_s
     if lengths.numel() != batch:
         raise ValueError(f"{owner} expected {batch} lengths (one per sequence), got {lengths.numel()}")
     lengths = lengths.to(device="cpu", dtype=torch.int64)
+    if is_exporting():
+        return lengths
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise ValueError(
             f"{owner} expected every length in [1, {steps}] (the padded length), "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lstmkit.ops import reference
+from lstmkit.ops import reference, scan
 from lstmkit.ops.fused import EAGER, fused_recurrence
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceKernel, RecurrenceParams
 
@@ -147,6 +147,13 @@ def select_step_backend(
     return "torch" if variant.plain else resolved  # one step with autograd: torch's lstm_cell
 
 
+def is_exporting() -> bool:
+    """Whether ``torch.export`` is tracing the current call (``torch.onnx.export``'s default exporter runs
+    it): tensors then have symbolic sizes and no values."""
+    check = getattr(torch.compiler, "is_exporting", None)  # (absent before torch 2.3)
+    return bool(check is not None and check())
+
+
 def _native_unsupported(device: torch.device) -> str | None:
     if device.type != "cpu":
         return f"it runs on CPU only, got device {device}"
@@ -158,8 +165,15 @@ def _native_unsupported(device: torch.device) -> str | None:
 def run_recurrence(
     backend: str, inputs: RecurrenceInputs, params: RecurrenceParams, *, coupled_gates: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Run one layer and direction with a resolved backend (``"native"``, ``"fused"`` or ``"reference"``)."""
+    """Run one layer and direction with a resolved backend (``"native"``, ``"fused"`` or ``"reference"``).
+
+    Under ``torch.export`` (``torch.compiler.is_exporting()``, as in ``torch.onnx.export``'s default
+    exporter) the reference loop runs as one ``scan`` over time (:mod:`lstmkit.ops.scan`), which the export
+    keeps as a loop over a symbolic number of steps instead of unrolling it, where this PyTorch has it.
+    """
     if backend == "reference":
+        if scan.AVAILABLE and is_exporting():
+            return scan.recurrence(inputs, params, coupled_gates=coupled_gates)
         return reference.recurrence(inputs, params, coupled_gates=coupled_gates)
     kernel: RecurrenceKernel = EAGER
     if backend == "native":

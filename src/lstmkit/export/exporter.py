@@ -1,0 +1,390 @@
+"""``to_onnx``: write a model holding lstmkit layers to an ONNX file, checked against PyTorch first.
+
+Two PyTorch exporters record the graph (:mod:`lstmkit.export.backends` says what each lstmkit module runs
+on meanwhile):
+
+- ``"torchscript"`` (``torch.onnx.export(dynamo=False)``, deprecated by PyTorch but still shipped) writes
+  a plain LSTM as ONNX's ``LSTM`` operator, with free batch and time axes, and exports in a fraction of
+  a second. It unrolls every other time loop over the example's steps.
+- ``"dynamo"`` (``torch.export`` then ``torch.onnx.export``, PyTorch's default) writes each lstmkit
+  recurrence as one ONNX ``Scan`` over a free number of steps, every variant and projection included.
+
+``"auto"`` takes ``"torchscript"`` where every lstmkit LSTM and LSTMCell of the model is plain (an LSTM
+without variants or projection fits ONNX's ``LSTM`` operator) and the weights are float32 (onnxruntime's
+``LSTM`` operator computes in float32 only), and ``"dynamo"`` otherwise, so every model gets free batch
+and time axes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+from lstmkit.export.backends import describe, eval_mode, reference_modules, refuse_stateful, traceable
+from lstmkit.export.check import ExportReport, compare, graph_facts, require
+from lstmkit.export.signature import (
+    BATCH,
+    STEPS,
+    Axes,
+    Signature,
+    check_names,
+    resize,
+    signature,
+)
+from lstmkit.nn import LSTM
+from lstmkit.ops import scan
+from lstmkit.utils.serialization import atomic_write_bytes
+from lstmkit.utils.validation import check_choice, check_finite
+
+EXPORTERS = ("auto", "torchscript", "dynamo")
+MIN_OPSET = 7
+
+
+def to_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    example_input: Tensor | tuple[Any, ...] | None = None,
+    *,
+    dynamic_batch: bool = True,
+    dynamic_steps: bool = True,
+    opset: int | None = None,
+    check: bool = True,
+    atol: float = 1e-4,
+    exporter: str = "auto",
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> ExportReport:
+    """Export ``model``'s inference graph to the ONNX file ``path``, checked in onnxruntime first.
+
+    ``model`` is an ``lstmkit.nn.LSTM`` (graph ``input[, h_0, c_0] -> output, h_n, c_n``), an
+    ``lstmkit.nn.LSTMCell`` (``input, h_0, c_0 -> h_1, c_1``), or any ``torch.nn.Module`` (a Keras-face
+    model's ``model.module``, a kit's network), called with ``example_input`` as its positional arguments.
+    Whatever backend its lstmkit layers were built or trained with (``"native"``, ``"fused"``), they run
+    on torch operations while it is recorded and get their backend back afterwards; the model runs in
+    eval mode and gets its mode back too. The file is written only once the check passed, atomically.
+
+    Args:
+        model: the module to export.
+        path: the ``.onnx`` file to write (its folder must exist); an existing file is replaced.
+        example_input: one batch of inputs: a tensor, or a tuple with one tensor per positional argument
+            (``(x, (h_0, c_0))`` for an LSTM with initial state). Made up (standard normal, batch 2,
+            5 steps) for an LSTM or LSTMCell, and read from ``model.example_input_array`` otherwise
+            when omitted.
+        dynamic_batch: leave the batch axis free (the example then needs a batch of at least 2).
+        dynamic_steps: leave the time axis free (the example then needs at least 2 steps).
+        opset: ONNX operator set version; ``None`` for the exporter's default.
+        check: run the file in onnxruntime on the example, and with dynamic axes on a second input one
+            larger in batch and two longer in time, and compare with PyTorch.
+        atol: the largest absolute difference ``check`` accepts.
+        exporter: ``"auto"``, ``"torchscript"`` or ``"dynamo"`` (see the module docstring).
+        input_names: names of the graph's inputs; defaults as above, ``input`` or ``input_0, input_1, ...``
+            for other modules.
+        output_names: names of the graph's outputs; ``output`` or ``output_0, output_1, ...`` by default.
+
+    Returns:
+        An :class:`~lstmkit.export.ExportReport`: file, exporter, opset, names, dynamic axes, operators
+        and the largest difference the check measured.
+
+    Raises:
+        TypeError: a wrong type of ``model``, ``example_input``, names or flags.
+        ValueError: an unknown ``exporter``, a bad ``opset`` or ``atol``, a non-finite example, a dynamic axis
+            of size 1, an example the model does not take, a stateful module, or ``dynamic_steps=True`` where
+            the chosen exporter unrolls a time loop.
+        FileNotFoundError: the folder of ``path`` does not exist.
+        ImportError: ``onnx`` (or ``onnxscript`` for ``"dynamo"``, ``onnxruntime`` for ``check``) is not
+            installed; ``pip install "lstmkit[onnx]"``.
+        OnnxCheckError: onnxruntime's outputs differ from PyTorch's by more than ``atol``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from lstmkit.nn import LSTM
+        >>> lstm = LSTM(3, 8, num_layers=2, batch_first=True)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     report = to_onnx(lstm, pathlib.Path(folder) / "lstm.onnx", torch.randn(4, 10, 3))
+        >>> report.exporter, report.operators.count("LSTM"), report.dynamic_axes["input"]
+        ('torchscript', 1, {0: 'batch', 1: 'steps'})
+        >>> report.max_abs_diff < 1e-5
+        True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"to_onnx expected a torch.nn.Module, got {type(model).__name__}")
+    target = _target(path)
+    for flag, value in (("dynamic_batch", dynamic_batch), ("dynamic_steps", dynamic_steps), ("check", check)):
+        if not isinstance(value, bool):
+            raise TypeError(f"to_onnx expected {flag} to be True or False, got {value!r}")
+    check_choice("exporter", exporter, EXPORTERS)
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET):
+        raise ValueError(f"to_onnx expected opset as an integer >= {MIN_OPSET} or None, got {opset!r}")
+    if isinstance(atol, bool) or not isinstance(atol, int | float) or not math.isfinite(atol) or atol < 0:
+        raise ValueError(f"to_onnx expected atol as a finite number >= 0, got {atol!r}")
+    onnx = require("onnx", "to_onnx")
+    if check:
+        require("onnxruntime", "check=True (running the exported file in onnxruntime; or pass check=False)")
+    refuse_stateful(model)
+    sig = signature(model, example_input)
+    in_names = check_names(input_names, len(sig.args), "input_names") or sig.input_names
+    kinds = tuple(kind for kind, on in ((BATCH, dynamic_batch), (STEPS, dynamic_steps)) if on)
+    axes = tuple({axis: kind for axis, kind in x_axes.items() if kind in kinds} for x_axes in sig.axes)
+    _check_example(sig.args, axes, in_names)
+    chosen = _choose_exporter(exporter, model, axes)
+    what = type(model).__name__
+    with eval_mode(sig.graph), torch.no_grad():  # (the graph: the model, or an adapter around it)
+        expected = _run(sig.graph, sig.args, what, "example_input")
+        out_names = check_names(output_names, len(expected), "output_names") or _output_names(sig, expected)
+        if set(out_names) & set(in_names):
+            raise ValueError(f"to_onnx needs output names other than the input names, got both {out_names}")
+        runs = [(sig.args, expected)]
+        if any(axes):
+            grown = resize(sig.args, axes, kinds, seed=1)
+            runs.append((grown, _run(sig.graph, grown, what, _grown_context(grown, in_names, kinds))))
+        with traceable(model, chosen):
+            if chosen == "torchscript":
+                out_axes = _output_axes(sig, axes, expected, out_names, what)
+                data = _torchscript_bytes(sig, in_names, out_names, axes, out_axes, opset, quiet=check)
+                data = _declare_outputs(data, expected, out_names, out_axes)
+            else:
+                data = _dynamo_bytes(sig, in_names, out_names, axes, opset)
+    model_proto = onnx.load_from_string(data)
+    onnx.checker.check_model(model_proto)
+    opset_used, dynamic_axes, operators = graph_facts(model_proto)
+    max_abs_diff = compare(data, runs, in_names, out_names, atol, what) if check else None
+    atomic_write_bytes(target, data)
+    shapes = tuple(tuple(tuple(x.shape) for x in inputs) for inputs, _ in runs) if check else ()
+    return ExportReport(
+        target, chosen, opset_used, in_names, out_names, dynamic_axes, operators, max_abs_diff, shapes
+    )
+
+
+def _target(path: Any) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"to_onnx expected path as a str or os.PathLike, got {type(path).__name__}")
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(
+            f"to_onnx expected a file path, got the folder '{target}'; add a file name like model.onnx"
+        )
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"to_onnx cannot write '{target}': the folder '{target.parent}' does not exist; create it first"
+        )
+    return target
+
+
+def _check_example(args: tuple[Tensor, ...], axes: tuple[Axes, ...], names: tuple[str, ...]) -> None:
+    """Every floating input finite; every dynamic axis of size >= 2 (torch.export takes a size-1 axis,
+    and the TorchScript exporter may take it, for a constant)."""
+    for x, x_axes, name in zip(args, axes, names, strict=True):
+        check_finite(f"to_onnx example_input '{name}'", x)
+        for axis, kind in x_axes.items():
+            if x.shape[axis] < 2:
+                raise ValueError(
+                    f"to_onnx example_input '{name}' of shape {tuple(x.shape)} has {x.shape[axis]} on axis "
+                    f"{axis} ({kind}), which dynamic_{kind}=True leaves free: the exporters take a size-1 "
+                    f"axis as fixed, so give an example with at least 2 there, or pass dynamic_{kind}=False"
+                )
+
+
+def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...]) -> str:
+    variants = reference_modules(model)
+    # onnxruntime's LSTM operator computes in float32 only; Scan runs any dtype
+    float32 = all(p.dtype == torch.float32 for p in model.parameters() if p.is_floating_point())
+    chosen = requested if requested != "auto" else ("torchscript" if float32 and not variants else "dynamo")
+    layer_norm = [(name, module) for name, module in variants if module.layer_norm]
+    if chosen == "torchscript" and layer_norm:
+        raise ValueError(
+            f"exporter='torchscript' cannot export {describe(layer_norm)}: the TorchScript exporter needs "
+            f"layer norm's shape as a constant and records it as a value; use exporter='dynamo' or 'auto'"
+        )
+    loops = [(name, module) for name, module in variants if isinstance(module, LSTM)]
+    if loops and any(STEPS in x_axes.values() for x_axes in axes):
+        if chosen == "torchscript":
+            raise ValueError(
+                f"exporter='torchscript' unrolls the time loop of {describe(loops)} (it writes ONNX's LSTM "
+                f"operator for the plain LSTM only) over the example's steps, so the graph would take that "
+                f"many steps only; use exporter='dynamo' (or 'auto'), which writes the loop as ONNX Scan, "
+                f"or pass dynamic_steps=False"
+            )
+        if not scan.AVAILABLE:
+            raise ValueError(
+                f"torch {torch.__version__} has no scan operator, so the time loop of {describe(loops)} is "
+                f"unrolled over the example's steps; pass dynamic_steps=False (or use a newer torch)"
+            )
+    if chosen == "dynamo":
+        require("onnxscript", "exporter='dynamo' (torch.onnx's torch.export-based exporter)")
+    return chosen
+
+
+def _flatten(value: Any, what: str) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [t for item in value for t in _flatten(item, what)]
+    raise TypeError(
+        f"to_onnx expected the {what} to return a tensor or a tuple of tensors, got {type(value).__name__}"
+    )
+
+
+def _run(graph: nn.Module, args: tuple[Tensor, ...], what: str, inputs: str) -> list[Tensor]:
+    """The graph's flattened outputs for ``args`` in PyTorch, with the model's own backends."""
+    try:
+        outputs = graph(*args)
+    except (ValueError, TypeError, RuntimeError, IndexError) as err:
+        raise ValueError(f"to_onnx could not run the {what} on {inputs}: {err}") from err
+    return _flatten(outputs, what)
+
+
+def _grown_context(grown: tuple[Tensor, ...], names: tuple[str, ...], kinds: tuple[str, ...]) -> str:
+    shapes = ", ".join(f"{name} {tuple(x.shape)}" for name, x in zip(names, grown, strict=True))
+    flags = " and ".join(f"dynamic_{kind}=True" for kind in kinds)
+    return (
+        f"inputs of other sizes ({shapes}), which {flags} promises the graph takes; pass "
+        f"dynamic_steps=False for a model built for a fixed number of steps"
+    )
+
+
+def _output_names(sig: Signature, outputs: list[Tensor]) -> tuple[str, ...]:
+    if sig.output_names is not None:
+        return sig.output_names
+    return ("output",) if len(outputs) == 1 else tuple(f"output_{k}" for k in range(len(outputs)))
+
+
+def _output_axes(
+    sig: Signature, axes: tuple[Axes, ...], expected: list[Tensor], out_names: tuple[str, ...], what: str
+) -> list[Axes]:
+    """Which output axes follow the batch and time axes of the inputs, found by growing each in PyTorch
+    (the TorchScript exporter needs them named; ``torch.export`` finds them itself)."""
+    found: list[Axes] = [{} for _ in expected]
+    for kind in (BATCH, STEPS):
+        if not any(kind in x_axes.values() for x_axes in axes):
+            continue
+        grown = _run(
+            sig.graph, resize(sig.args, axes, (kind,), seed=2), what, f"inputs with a grown {kind} axis"
+        )
+        for out_axes, before, after, name in zip(found, expected, grown, out_names, strict=True):
+            for axis, (old, new) in enumerate(zip(before.shape, after.shape, strict=False)):
+                if old != new:
+                    out_axes[axis] = kind if axis not in out_axes else f"{name}_dim{axis}"
+    return found
+
+
+def _torchscript_bytes(
+    sig: Signature,
+    in_names: tuple[str, ...],
+    out_names: tuple[str, ...],
+    axes: tuple[Axes, ...],
+    out_axes: list[Axes],
+    opset: int | None,
+    *,
+    quiet: bool,
+) -> bytes:
+    named = zip((*in_names, *out_names), (*axes, *out_axes), strict=True)
+    dynamic_axes = {name: dict(a) for name, a in named if a}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # chosen knowingly (it writes ONNX's LSTM operator), so its deprecation notice is not the user's
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        # lstmkit compares Python ints taken from shapes, which a trace records as constants, rightly
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"lstmkit\.")
+        if quiet:  # the check runs the graph at another batch size, which is what this warns about
+            warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other")
+        torch.onnx.export(
+            sig.graph,
+            sig.args,
+            buffer,  # type: ignore[arg-type]  # (the TorchScript exporter writes to file objects too)
+            dynamo=False,
+            input_names=list(in_names),
+            output_names=list(out_names),
+            dynamic_axes=dynamic_axes or None,
+            opset_version=opset,
+        )
+    return buffer.getvalue()
+
+
+def _declare_outputs(
+    data: bytes, expected: list[Tensor], out_names: tuple[str, ...], out_axes: list[Axes]
+) -> bytes:
+    """Declare the outputs' shapes as they are: the free axes by name, every other one by its size (the
+    TorchScript exporter's shape inference names some fixed axes, such as ``H``, as if they were free)."""
+    onnx = require("onnx", "to_onnx")
+    model_proto = onnx.load_from_string(data)
+    by_name = {value.name: value for value in model_proto.graph.output}
+    for name, tensor, free in zip(out_names, expected, out_axes, strict=True):
+        dims = by_name[name].type.tensor_type.shape.dim
+        if len(dims) != tensor.dim():
+            continue  # no shape declared: nothing to correct
+        for axis, dim in enumerate(dims):
+            if axis in free:
+                dim.dim_param = free[axis]
+            else:
+                dim.dim_value = tensor.shape[axis]
+    serialized: bytes = model_proto.SerializeToString()
+    return serialized
+
+
+def _dynamo_bytes(
+    sig: Signature,
+    in_names: tuple[str, ...],
+    out_names: tuple[str, ...],
+    axes: tuple[Axes, ...],
+    opset: int | None,
+) -> bytes:
+    dims = {BATCH: torch.export.Dim(BATCH), STEPS: torch.export.Dim(STEPS)}
+    shapes = tuple({axis: dims[kind] for axis, kind in x_axes.items()} or None for x_axes in axes)
+    # torch.export first, then the ONNX translation of its program: torch.onnx.export(module, dynamo=True)
+    # runs torch.export under flags of its own that break the translation of some scan bodies (torch 2.13:
+    # coupled gates, whose body leaves one gate's slice unused)
+    dynamic_shapes = shapes if any(axes) else None
+    with warnings.catch_warnings():  # torch's own use of its pytree API, nothing a user can change
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+        try:
+            program = torch.export.export(sig.graph, sig.args, dynamic_shapes=dynamic_shapes, strict=False)
+        except GuardOnDataDependentSymNode as err:
+            first = str(err).splitlines()[0]
+            raise RuntimeError(
+                f"torch.export cannot record {type(sig.graph).__name__}: it tests the values of a tensor (a "
+                f"range check of token ids, a Python `if` on data), which a graph cannot follow ({first}); "
+                f"exporter='torchscript' records such a test as a constant, with dynamic_steps=False where a "
+                f"variant's loop is unrolled"
+            ) from err
+        onnx_program = torch.onnx.export(
+            program,
+            input_names=list(in_names),
+            output_names=list(out_names),
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    assert onnx_program is not None, "the dynamo exporter returns its program"
+    model_proto = onnx_program.model_proto
+    _name_dimensions(model_proto, in_names, axes)
+    try:
+        data: bytes = model_proto.SerializeToString()
+    except ValueError as err:  # protobuf's limit
+        raise ValueError(f"to_onnx cannot write a model of more than 2 GB in one ONNX file: {err}") from err
+    return data
+
+
+def _name_dimensions(model_proto: Any, in_names: tuple[str, ...], axes: tuple[Axes, ...]) -> None:
+    """Rename torch.export's symbols (``s35``) to ``batch`` and ``steps`` throughout the graph's shapes."""
+    symbols: dict[str, str] = {}
+    by_name = {value.name: value for value in model_proto.graph.input}
+    for name, x_axes in zip(in_names, axes, strict=True):
+        dims = by_name[name].type.tensor_type.shape.dim
+        for axis, kind in x_axes.items():
+            if dims[axis].dim_param:
+                symbols[dims[axis].dim_param] = kind
+    graph = model_proto.graph
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in symbols:
+                dim.dim_param = symbols[dim.dim_param]

@@ -1,0 +1,193 @@
+"""A model's weights and files: Keras's weight access, summary, saving and ONNX export, for ``Model``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lstmkit.layers.base import Layer, module_weights, set_module_weights, to_numpy
+from lstmkit.layers.core import Masking
+from lstmkit.layers.embedding import Embedding
+from lstmkit.models.data import to_tensor
+
+if TYPE_CHECKING:
+    from lstmkit.export import ExportReport
+
+#: the batch and, where the model leaves it free, the number of steps of the example an export makes up
+EXAMPLE_BATCH, EXAMPLE_STEPS = 2, 5
+
+
+class ModelIO:
+    """Weights in Keras's layout, summary, files and ONNX export, for :class:`lstmkit.models.Model`.
+
+    Reads ``module`` (the network), ``name``, ``built`` and ``_require_built`` from the model.
+    """
+
+    module: nn.Module
+    name: str
+
+    @property
+    def built(self) -> bool:
+        raise NotImplementedError  # Model's
+
+    def _require_built(self, what: str) -> None:
+        raise NotImplementedError  # Model's
+
+    def count_params(self) -> int:
+        """Parameters as Keras counts them (torch-only zero biases of recurrent layers excluded)."""
+        excluded = {
+            f"{prefix}.{name}" if prefix else name
+            for prefix, layer in self.module.named_modules()
+            if isinstance(layer, Layer)
+            for name in layer.keras_excluded_parameters()
+        }
+        return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every weight as a NumPy array: the layers' in order, each layer's in Keras's order and layout
+        (see :meth:`lstmkit.layers.Layer.get_weights`); plain torch modules' parameters in torch's layout."""
+        self._require_built("get_weights")
+        return [to_numpy(w) for _, w in module_weights(self.module)]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set every weight from arrays ordered and laid out as :meth:`get_weights` returns them.
+
+        Raises:
+            ValueError: the model is not built; a wrong number of arrays or a wrong shape (the message names
+                the index, the layer and weight, the expected and the received shape). Nothing is written
+                unless every array fits.
+            TypeError: ``weights`` is not a list, or an entry is not an array of real numbers.
+        """
+        self._require_built("set_weights")
+        set_module_weights(self.module, weights, f"model '{self.name}'")
+
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
+        """Layers, output shapes and parameter counts, as Keras's ``summary``; returns the text too."""
+        from lstmkit.models.summary import summarize
+
+        text = summarize(self)  # type: ignore[arg-type]  # (self is a Model)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write config, weights and optimizer state to one safetensors file, atomically."""
+        from lstmkit.models.saving import save_model
+
+        save_model(self, path)  # type: ignore[arg-type]  # (self is a Model)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write only the weights (one safetensors file)."""
+        from lstmkit.models.saving import save_weights
+
+        save_weights(self, path)  # type: ignore[arg-type]
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        from lstmkit.models.saving import load_weights
+
+        self._require_built("load weights")
+        load_weights(self, path)  # type: ignore[arg-type]
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        format: str = "onnx",
+        *,
+        example_input: Any = None,
+        dynamic_batch: bool = True,
+        dynamic_steps: bool | None = None,
+        opset: int | None = None,
+        check: bool = True,
+        atol: float = 1e-4,
+    ) -> ExportReport:
+        """Write the network's inference graph to an ONNX file, as Keras 3's ``model.export(path,
+        format="onnx")``, after checking it in onnxruntime against PyTorch (:func:`lstmkit.export.to_onnx`).
+
+        The graph takes ``input`` ``(B, *input_shape)`` and returns ``output``, with a free batch axis and,
+        unless the first layer's ``input_shape`` fixes it, a free time axis.
+
+        Args:
+            path: the ``.onnx`` file to write (its folder must exist).
+            format: ``"onnx"``, the one format supported.
+            example_input: one batch of inputs (tensor or array); made up from the model's input shape
+                when omitted, which needs a built model.
+            dynamic_batch: leave the batch axis free.
+            dynamic_steps: leave the time axis free; ``None``: free unless ``input_shape`` fixes it.
+            opset: ONNX operator set version; ``None`` for the exporter's default.
+            check: compare onnxruntime's outputs with PyTorch's before writing.
+            atol: the largest absolute difference the check accepts.
+
+        Returns:
+            The :class:`~lstmkit.export.ExportReport`.
+
+        Raises:
+            ValueError: another format; an unbuilt model without ``example_input``; a layer with masks or
+                ``stateful=True``; and what :func:`~lstmkit.export.to_onnx` raises.
+        """
+        from lstmkit.export import to_onnx
+
+        if format != "onnx":
+            raise ValueError(
+                f"model.export supports format='onnx', got {format!r} (Keras's 'tf_saved_model' and "
+                f"'openvino' formats need TensorFlow or OpenVINO)"
+            )
+        if example_input is None:
+            if not self.built:
+                raise ValueError(
+                    f"model '{self.name}' is not built yet, so its input shape is unknown; pass "
+                    f"example_input=..., call build(input_shape), or give the first layer input_shape=..."
+                )
+            example_input = self.example_input_array
+        elif not isinstance(example_input, Tensor | tuple):
+            example_input = to_tensor("example_input", example_input)
+        for module in self.module.modules():
+            if isinstance(module, Masking) or (isinstance(module, Embedding) and module.mask_zero):
+                raise ValueError(
+                    f"model.export cannot export '{module.name}' ({type(module).__name__}): its mask turns "
+                    f"into sequence lengths that depend on the values of the input, which an exported graph "
+                    f"does not follow; export a model without masking"
+                )
+        steps = self._free_steps() if dynamic_steps is None else dynamic_steps
+        return to_onnx(
+            self.module,
+            path,
+            example_input,
+            dynamic_batch=dynamic_batch,
+            dynamic_steps=steps,
+            opset=opset,
+            check=check,
+            atol=atol,
+        )
+
+    @property
+    def example_input_array(self) -> Tensor | None:
+        """A made-up batch of inputs for export: batch 2, the first layer's input shape (5 steps where the
+        number is free), standard normal floats or zero ids; ``None`` until the input shape is known."""
+        first = self._first_layer()
+        shape = None if first is None else first.built_input_shape
+        if shape is None:
+            return None
+        dims = [EXAMPLE_BATCH, *(EXAMPLE_STEPS if d is None else d for d in shape[1:])]
+        weight = next((p for p in self.module.parameters() if p.is_floating_point()), None)
+        device = weight.device if weight is not None else torch.device("cpu")
+        assert first is not None
+        if not first.input_dtype.is_floating_point:
+            return torch.zeros(dims, dtype=first.input_dtype, device=device)
+        dtype = weight.dtype if weight is not None else torch.float32
+        values = torch.randn(dims, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        return values.to(device)
+
+    def _first_layer(self) -> Layer | None:
+        return next((m for m in self.module.modules() if isinstance(m, Layer)), None)
+
+    def _free_steps(self) -> bool:
+        """Whether the model takes any number of steps: the first layer's input shape does not fix axis 1."""
+        first = self._first_layer()
+        shape = None if first is None else first.built_input_shape or first._declared_shape()
+        return shape is None or len(shape) < 2 or shape[1] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -104,6 +105,30 @@ def test_quiet_prints_only_the_table(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
+
+
+def test_seasonal_naive_short_of_a_season_is_reported_na_and_the_rest_is_scored(tmp_path: Path) -> None:
+    # 40 daily rows, season 14: fold1, fold2 and the test span forecast first from rows 10, 18 and 26
+    data = _csv(tmp_path / "short.csv", n=40)
+    options = ["--lookback", "3", "--horizon", "2", "--epochs", "1", "--units", "4", "--season", "14"]
+    sizes = ["--folds", "2", "--fold-size", "8", "--test-size", "14"]
+    out = tmp_path / "run"
+    result = _run("forecast", str(data), "--target", "price", *options, *sizes, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    seasonal = "seasonal_naive(m=14)"
+    reason = (
+        f"{seasonal} needs 14 observations up to a forecast origin; fold1's first origin (2021-01-10) has 10"
+    )
+    pooled, test = result.stdout.split("final test span")
+    assert re.search(rf"{re.escape(seasonal)}( +n/a){{4}}\n", pooled)
+    assert f"n/a: {reason}, so it is not pooled over the folds" in pooled
+    assert "n/a" not in test  # on the test span every origin has a season of history
+    assert "lstm does NOT beat the best baseline" in test or "lstm beats the best baseline" in test
+    assert f"lstmkit: note: {reason}: it is not scored there (n/a)" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    fold1 = {row["method"]: row for row in metrics["folds"] if row["span"] == "fold1"}
+    assert fold1[seasonal]["unavailable"] == reason and fold1[seasonal]["mase"] is None
+    assert fold1["lstm"]["unavailable"] is None and fold1["lstm"]["mase"] > 0
 
 
 def test_demo_runs_on_the_bundled_series() -> None:

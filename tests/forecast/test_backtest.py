@@ -9,6 +9,7 @@ from torch import nn
 
 from lstmkit.forecast import Forecaster, TrainConfig
 from lstmkit.forecast.backtest import MODEL, plan_spans
+from lstmkit.forecast.baselines import default_baselines
 
 
 def _series(n: int = 160, seed: int = 0) -> pd.Series:
@@ -185,3 +186,43 @@ def test_folds_report_the_training_dates_of_the_model_actually_used() -> None:
     assert model.loc["fold3", "train_end"] > model.loc["fold2", "train_end"]
     baseline = result.folds[(result.folds["method"] != MODEL) & (result.folds["span"] == "fold2")]
     assert (baseline["train_end"] > model.loc["fold2", "train_end"]).all()
+
+
+def test_seasonal_naive_without_a_season_of_history_is_unavailable_and_the_rest_is_scored() -> None:
+    # season 12, 9 initial training rows: fold1's first origin (row 8) has 9 observations, fold2's has 17
+    series = _series(35)
+    result = _forecaster(season=12).backtest(series, folds=2, fold_size=8, test_size=10)
+    seasonal = "seasonal_naive(m=12)"
+    rows = result.folds.set_index(["span", "method"])
+    fold1 = rows.loc[("fold1", seasonal)]
+    assert fold1["unavailable"] == (
+        f"{seasonal} needs 12 observations up to a forecast origin; fold1's first origin (2020-01-09) has 9"
+    )
+    assert fold1["points"] == 0
+    assert np.isnan(fold1[["mae", "rmse", "mase", "directional_accuracy"]].astype(float)).all()
+    for method in (MODEL, "persistence", "drift", "moving_average(k=12)"):
+        assert rows.loc[("fold1", method), "points"] == 7 * 2
+        assert np.isfinite(rows.loc[("fold1", method), "mase"])
+        assert pd.isna(rows.loc[("fold1", method), "unavailable"])
+    for span in ("fold2", "test"):  # scored where a season of history precedes every origin
+        assert np.isfinite(rows.loc[(span, seasonal), "mase"])
+        assert pd.isna(rows.loc[(span, seasonal), "unavailable"])
+    pooled = result.summary.set_index("method")
+    assert pooled.loc[seasonal, "unavailable"].endswith("has 9, so it is not pooled over the folds")
+    assert np.isnan(pooled.loc[seasonal, "mase"]) and np.isfinite(pooled.loc["persistence", "mase"])
+    assert any(note.startswith(f"{seasonal} needs 12 observations") for note in result.notes)
+    # the other methods score exactly what they score without seasonal naive in the comparison
+    others = [b for b in default_baselines(12) if b.name != seasonal]
+    plain = _forecaster(season=12).backtest(series, folds=2, fold_size=8, test_size=10, baselines=others)
+    shared = ["span", "method", "mae", "mase"]
+    kept = result.folds[result.folds["method"] != seasonal][shared].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, plain.folds[shared])
+
+
+def test_seasonal_naive_unavailable_on_the_test_span_leaves_the_test_scored() -> None:
+    result = _forecaster(season=30).backtest(_series(30), folds=0, test_size=12)
+    test = result.test.set_index("method")
+    assert test.loc["seasonal_naive(m=30)", "unavailable"].endswith("test's first origin (2020-01-18) has 18")
+    assert np.isfinite(test.drop(index="seasonal_naive(m=30)")["mase"]).all()
+    assert result.by_step["seasonal_naive(m=30)"].isna().all()
+    assert result.by_step[MODEL].notna().all()

@@ -19,8 +19,13 @@ def test_seasonal_naive_repeats_the_last_season() -> None:
     np.testing.assert_array_equal(
         baselines.seasonal_naive(Y, np.array([5]), 4, season=3), [[6.0, 8.0, 7.0, 6.0]]
     )
-    with pytest.raises(ValueError, match="needs 3 observed steps"):
-        baselines.seasonal_naive(Y, np.array([1]), 1, season=3)
+    np.testing.assert_array_equal(baselines.seasonal_naive(Y, np.array([2]), 1, season=3), [[3.0]])
+    with pytest.raises(
+        ValueError,
+        match=r"season=3 needs 3 observations up to each forecast origin \(origins from 2 on\), "
+        r"got origin 1 with 2; start the origins later or use a shorter season",
+    ):
+        baselines.seasonal_naive(Y, np.array([1, 5]), 1, season=3)
 
 
 def test_drift_is_the_line_through_first_and_last() -> None:
@@ -48,6 +53,13 @@ def test_default_set_without_season() -> None:
     assert names == ["persistence", "drift", "moving_average(k=5)"]
     names = [b.name for b in baselines.default_baselines(season=12)]
     assert names == ["persistence", "seasonal_naive(m=12)", "drift", "moving_average(k=12)"]
+
+
+def test_min_history_says_what_each_default_baseline_needs() -> None:
+    needs = {b.name: b.min_history for b in baselines.default_baselines(season=12)}
+    assert needs == {"persistence": 1, "seasonal_naive(m=12)": 12, "drift": 1, "moving_average(k=12)": 1}
+    with pytest.raises(ValueError, match="min_history must be >= 1, got 0"):
+        baselines.Baseline("custom", baselines.persistence, min_history=0)
 
 
 def test_bad_input() -> None:

@@ -250,21 +250,24 @@ def format_report(result: BacktestResult, forecaster: Forecaster, *, name: str) 
         lines += [
             "",
             f"walk-forward folds ({result.summary['points'].iloc[0]} points, pooled)",
-            _table(result.summary),
+            *_table(result.summary),
         ]
     test = result.test
     lines += [
         "",
         f"final test span {test['eval_start'].iloc[0]:%Y-%m-%d} .. {test['eval_end'].iloc[0]:%Y-%m-%d} "
         f"({test['points'].iloc[0]} points, never used for fitting or tuning)",
-        _table(test),
+        *_table(test),
     ]
     mase = test.set_index("method")["mase"].astype(float)
-    best = str(mase.drop(MODEL).idxmin())
-    verdict = "beats" if mase[MODEL] < mase[best] else "does NOT beat"
-    lines.append(
-        f"\n{MODEL} {verdict} the best baseline ({best}) on test MASE ({mase[MODEL]:.4f} vs {mase[best]:.4f})"
-    )
+    scored = mase.drop(MODEL).dropna()
+    if len(scored):
+        best = str(scored.idxmin())
+        verdict = "beats" if mase[MODEL] < mase[best] else "does NOT beat"
+        lines.append(
+            f"\n{MODEL} {verdict} the best baseline ({best}) on test MASE "
+            f"({mase[MODEL]:.4f} vs {mase[best]:.4f})"
+        )
     coverage = [str(c) for c in test.columns if str(c).startswith("coverage_")]
     if coverage:
         covered = float(test.set_index("method")[coverage[0]].astype(float)[MODEL])
@@ -275,9 +278,12 @@ def format_report(result: BacktestResult, forecaster: Forecaster, *, name: str) 
     return "\n".join(lines)
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame) -> list[str]:
+    """The metrics table's lines, then one line per method left unscored (n/a) with the reason."""
     shown = frame[["method", *TABLE_COLUMNS]].rename(columns=TABLE_COLUMNS)
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a")]
+    lines += [f"n/a: {reason}" for reason in frame["unavailable"].dropna()]
+    return lines
 
 
 def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:

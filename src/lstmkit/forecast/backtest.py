@@ -10,6 +10,12 @@ inside that span only. Forecast origins ``t`` run over ``b_k - 1 <= t < b_k + F 
 so every target lies inside the fold. The final test span is evaluated once, by a model refit on
 everything before it, after all folds: nothing is ever tuned on it. Baselines forecast from the same
 origins with the same horizon; MASE is scaled by the naive in-sample error of each fold's training span.
+
+A baseline that needs more history than a span's first origin has (seasonal naive needs ``season``
+observations up to an origin) is reported as unavailable on that span, with the reason, rather than
+scored on fewer points or allowed to fail the backtest; the model and the other baselines are still
+scored there. Pooled over the folds, such a baseline is unavailable too: its pool would not cover the same
+points as the others'.
 """
 
 from __future__ import annotations
@@ -68,13 +74,15 @@ class BacktestResult:
         folds: one row per (span, method) with the span's dates and MAE, RMSE, MAPE, sMAPE, MASE,
             directional accuracy (and coverage / pinball for the model with intervals). The model's
             ``train_start`` / ``train_end`` are those of the fit it used (an earlier span's when
-            ``refit_every > 1``).
-        summary: the walk-forward folds pooled, one row per method.
+            ``refit_every > 1``). A baseline unavailable on a span (too little history before its first
+            origin) has 0 points, NaN metrics and the reason in ``unavailable`` (``None`` elsewhere).
+        summary: the walk-forward folds pooled, one row per method (unavailable, with the reason, for a
+            baseline unavailable on any fold).
         test: the final test span, one row per method (the honest headline).
         forecasts: long table: span, origin date, target date, step, actual, every method's forecast.
         by_step: MAE per horizon step and method on the final test span.
         season: the season used by seasonal naive (or ``None``).
-        notes: data-cleaning notes.
+        notes: data-cleaning notes, then one note per span and baseline left unscored.
     """
 
     folds: pd.DataFrame
@@ -196,6 +204,8 @@ def backtest(
     frames: list[pd.DataFrame] = []
     step_rows: list[dict[str, Any]] = []
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {}
+    skipped: dict[str, str] = {}  # method -> why it could not be scored on the first fold it missed
+    notes = list(prepared.notes)
     fitted = spans[0]  # the span the model in use was fit on (refit_every > 1 reuses an earlier one)
     for done, span in enumerate(spans, start=1):
         if span.refit:
@@ -214,7 +224,15 @@ def backtest(
             if baselines is not None
             else default_baselines(season, train_end=span.train_end, with_arima=with_arima)
         )
-        methods.update({b.name: b(y, origins, horizon) for b in chosen})
+        missing: dict[str, str] = {}  # baselines that cannot forecast from this span's first origin
+        for baseline in chosen:
+            reason = _unavailable(baseline, span, origins, dates)
+            if reason is None:
+                methods[baseline.name] = baseline(y, origins, horizon)
+            else:
+                methods[baseline.name] = np.full((len(origins), horizon), np.nan)
+                missing[baseline.name] = reason
+                notes.append(f"{reason}: it is not scored there (n/a); the model and the other methods are")
         for name, pred in methods.items():
             trained = fitted if name == MODEL else span
             row = {
@@ -225,13 +243,19 @@ def backtest(
                 "eval_start": dates[span.eval_start],
                 "eval_end": dates[span.eval_end - 1],
                 "points": pred.size,
+                "unavailable": None,
             }
-            row.update(metrics.point_metrics(actual, pred, last, scale))
+            if name in missing:
+                row |= _unscored_row(name, missing[name])
+            else:
+                row.update(metrics.point_metrics(actual, pred, last, scale))
             if name == MODEL and quantiles is not None:
                 row.update(_interval_metrics(actual, quantiles, forecaster.quantiles))
             rows.append(row)
             if span.name != "test":
                 pooled.setdefault(name, []).append((actual, pred, last, scale))
+                if name in missing:
+                    skipped.setdefault(name, missing[name])
             else:
                 step_rows.extend(
                     {"method": name, "step": h + 1, "mae": metrics.mae(actual[:, h], pred[:, h])}
@@ -246,7 +270,14 @@ def backtest(
             on_fold(done, len(spans), span.name)
     table = pd.DataFrame(rows)
     summary = (
-        pd.DataFrame([_pooled_row(name, parts) for name, parts in pooled.items()])
+        pd.DataFrame(
+            [
+                _unscored_row(name, f"{skipped[name]}, so it is not pooled over the folds")
+                if name in skipped  # pooled over fewer folds, it would not be on the same points
+                else _pooled_row(name, parts)
+                for name, parts in pooled.items()
+            ]
+        )
         if pooled
         else table.iloc[:0]
     )
@@ -257,8 +288,25 @@ def backtest(
         forecasts=pd.concat(frames, ignore_index=True),
         by_step=pd.DataFrame(step_rows).pivot(index="step", columns="method", values="mae"),
         season=season,
-        notes=prepared.notes,
+        notes=notes,
     )
+
+
+def _unavailable(baseline: Baseline, span: Span, origins: np.ndarray, dates: pd.DatetimeIndex) -> str | None:
+    """Why ``baseline`` cannot forecast from every origin of ``span``, or ``None`` when it can."""
+    first = int(origins.min())
+    if first + 1 >= baseline.min_history:
+        return None
+    return (
+        f"{baseline.name} needs {baseline.min_history} observations up to a forecast origin; "
+        f"{span.name}'s first origin ({dates[first]:%Y-%m-%d}) has {first + 1}"
+    )
+
+
+def _unscored_row(name: str, reason: str) -> dict[str, Any]:
+    """The row of a method that was not scored: no points, every metric NaN, and the reason."""
+    metric_names = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy")
+    return {"method": name, "points": 0, "unavailable": reason} | dict.fromkeys(metric_names, np.nan)
 
 
 def _interval_metrics(
@@ -279,7 +327,7 @@ def _pooled_row(name: str, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray,
     pred = np.concatenate([p.ravel() for _, p, _, _ in parts])
     last = np.concatenate([np.repeat(l, a.shape[1]) for a, _, l, _ in parts])
     scaled = np.concatenate([np.abs(a - p).ravel() / s for a, p, _, s in parts])
-    row: dict[str, Any] = {"method": name, "points": actual.size}
+    row: dict[str, Any] = {"method": name, "points": actual.size, "unavailable": None}
     row.update(metrics.point_metrics(actual, pred, last, 1.0))
     row["mase"] = float(scaled.mean())
     return row

@@ -44,8 +44,11 @@ def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, *, season: 
     back = season * ((steps - 1) // season + 1)  # (H,)
     index = origins[:, None] + steps[None, :] - back[None, :]
     if index.size and index.min() < 0:
+        first = int(origins.min())
         raise ValueError(
-            f"seasonal naive with season={season} needs {season} observed steps before the origin"
+            f"seasonal naive with season={season} needs {season} observations up to each forecast origin "
+            f"(origins from {season - 1} on), got origin {first} with {first + 1}; start the origins later "
+            "or use a shorter season"
         )
     return y[index]
 
@@ -102,10 +105,22 @@ def arima(
 
 @dataclass(frozen=True)
 class Baseline:
-    """A named baseline ready to apply to ``(y, origins, horizon)``."""
+    """A named baseline ready to apply to ``(y, origins, horizon)``.
+
+    Attributes:
+        name: the name it is reported under.
+        fn: ``(y, origins, horizon) -> (S, H)`` forecasts.
+        min_history: observations up to and including an origin that ``fn`` needs to forecast from it
+            (``season`` for seasonal naive, 1 for the others). The backtest reports a baseline as
+            unavailable on a span whose first origin has fewer, rather than fail.
+    """
 
     name: str
     fn: BaselineFn
+    min_history: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive_int("min_history", self.min_history)
 
     def __call__(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return self.fn(y, origins, horizon)
@@ -130,7 +145,11 @@ def default_baselines(
     out = [Baseline("persistence", persistence)]
     if season is not None and season > 1:
         out.append(
-            Baseline(f"seasonal_naive(m={season})", lambda y, o, h: seasonal_naive(y, o, h, season=season))
+            Baseline(
+                f"seasonal_naive(m={season})",
+                lambda y, o, h: seasonal_naive(y, o, h, season=season),
+                min_history=season,
+            )
         )
     out.append(Baseline("drift", drift))
     out.append(

@@ -64,7 +64,7 @@ def _forecast_panel(ax: Axes, result: BacktestResult, history: pd.Series, histor
 
 
 def _step_panel(ax: Axes, result: BacktestResult) -> None:
-    for method in result.by_step.columns:
+    for method in result.by_step.columns[result.by_step.notna().any()]:  # unscored methods: no line
         ours = method == MODEL
         ax.plot(
             result.by_step.index,
@@ -83,7 +83,7 @@ def _step_panel(ax: Axes, result: BacktestResult) -> None:
 
 
 def _mase_panel(ax: Axes, result: BacktestResult) -> None:
-    table = result.test.sort_values("mase")
+    table = result.test.dropna(subset=["mase"]).sort_values("mase")  # unscored methods: no bar
     colors = ["tab:blue" if m == MODEL else "0.6" for m in table["method"]]
     positions = np.arange(len(table))
     ax.barh(positions, table["mase"], color=colors)

@@ -71,6 +71,13 @@ def test_bench_memory_writes_metrics_and_plots(tmp_path: Path) -> None:
     assert (tmp_path / "g" / "units_rnn_l0_forward.png").is_file()
 
 
+def test_bench_memory_help_names_the_files_it_writes() -> None:
+    help_text = " ".join(CliRunner().invoke(cli, ["bench", "memory", "--help"]).output.split())
+    for name in ("metrics.json", "loss_curves.png", "gradient_flow_T<T>.png", "<model>_T<T>.safetensors"):
+        assert name in help_text
+    assert "data_T<T>.npy, signal_T<T>.npy" in help_text
+
+
 def test_bench_memory_rejects_unknown_model() -> None:
     result = CliRunner().invoke(cli, ["bench", "memory", "--models", "transformer"])
     assert result.exit_code == 2 and "transformer" in result.output

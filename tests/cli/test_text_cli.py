@@ -63,6 +63,26 @@ def test_empty_text_in_prediction_is_an_error(sentiment_csvs: tuple[Path, Path],
     assert "lstmkit: error: texts[1] ('   ') is empty after tokenization" in stderr
 
 
+def test_predict_refuses_a_csv_name_that_is_not_a_file(
+    sentiment_csvs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, _ = sentiment_csvs
+    out = tmp_path / "model"
+    assert run("text", "train", train, *SMALL, "--epochs", "1", "--out", out)[0] == 0
+    missing = tmp_path / "reviews.csv"
+    code, stdout, stderr = run(
+        "text", "predict", out / "model.safetensors", missing, "--out", tmp_path / "p.csv"
+    )
+    assert code == 2 and stdout == ""
+    assert stderr.strip() == (
+        f"lstmkit: error: no CSV file at '{missing}'; "
+        "give an existing file (or --csv FILE) to label its texts"
+    )
+    assert not (tmp_path / "p.csv").exists()
+    code, stdout, _ = run("text", "predict", out / "model.safetensors", "I loved reviews.csv")
+    assert code == 0 and stdout.strip().endswith("I loved reviews.csv")  # a sentence is still a text
+
+
 def test_empty_training_text_is_a_warning(tmp_path: Path) -> None:
     data = tmp_path / "data.csv"
     rows = [("good", 1), ("bad", 0)] * 10 + [("", 1)]

@@ -115,7 +115,8 @@ def bench() -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write metrics.json, loss_curves.png, gradient_flow.png and the trained models here.",
+    help="Write metrics.json, loss_curves.png, gradient_flow_T<T>.png, the trained models "
+    "(<model>_T<T>.safetensors) and probe data for lstmkit gates (data_T<T>.npy, signal_T<T>.npy) here.",
 )
 def memory(
     task: str,

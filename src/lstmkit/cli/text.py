@@ -266,13 +266,15 @@ def train(
 def predict(
     model: Path, texts: tuple[str, ...], csv_path: Path | None, text_column: str, out: Path | None
 ) -> None:
-    """Label TEXTS (or the texts of --csv) with the saved text model MODEL; print labels and probabilities."""
-    if (
-        csv_path is None
-        and len(texts) == 1
-        and texts[0].lower().endswith(".csv")
-        and Path(texts[0]).is_file()
-    ):
+    """Label TEXTS (or the texts of --csv) with the saved text model MODEL; print labels and probabilities.
+
+    A single TEXTS argument that names a CSV file (``reviews.csv``) is read as ``--csv``.
+    """
+    if csv_path is None and len(texts) == 1 and _names_a_csv(texts[0]):
+        if not Path(texts[0]).is_file():  # a mistyped file name must not be classified as a sentence
+            raise ValueError(
+                f"no CSV file at '{texts[0]}'; give an existing file (or --csv FILE) to label its texts"
+            )
         csv_path, texts = Path(texts[0]), ()
     if csv_path is not None and texts:
         raise ValueError("give either TEXTS or --csv FILE, not both")
@@ -283,6 +285,11 @@ def predict(
     if not items:
         raise ValueError("no texts given; pass one or more texts or --csv FILE")
     write_text_predictions(TextClassifier.load(model), items, out)
+
+
+def _names_a_csv(text: str) -> bool:
+    """Whether a TEXTS argument is a CSV file name rather than a sentence: one word ending in ``.csv``."""
+    return text.lower().endswith(".csv") and len(text.split()) == 1
 
 
 def write_text_predictions(clf: TextClassifier, items: list[str], out: Path | None) -> None:

@@ -446,3 +446,17 @@ def test_a_non_finite_sample_leaves_the_other_samples_gradients_finite(dtype: to
             out[:, keep].sum().backward()
         assert x.grad is not None and h0.grad is not None
         assert bool(x.grad[:, keep].isfinite().all()) and bool(h0.grad[:, keep].isfinite().all()), isa
+
+
+@pytest.mark.parametrize("options", [{}, {"layer_norm": True}, {"proj_size": 1}])
+def test_every_gradient_has_its_parameters_strides_with_one_input_or_one_state_unit(
+    options: dict[str, object],
+) -> None:
+    # a (4H, 1) gradient transposed from the kernel's (1, 4H) result passes torch's is_contiguous() with
+    # strides (1, 4H): AccumulateGrad then copies it again and DDP warns that grad strides do not match
+    torch.manual_seed(0)
+    lstm = LSTM(1, 3, batch_first=True, backend="native", **options)  # type: ignore[arg-type]
+    out, _ = lstm(torch.randn(2, 4, 1))
+    out.sum().backward()
+    for name, p in lstm.named_parameters():
+        assert p.grad is not None and p.grad.stride() == p.stride(), name

@@ -135,6 +135,16 @@ def _zoneout_rows(z: Tensor | None, const: bool) -> Tensor | None:
     return z[:1, :1] if z is not None and const else z
 
 
+def _dense(t: Tensor) -> Tensor:
+    """A row-major copy of ``t`` with the strides a parameter of its shape has, also along a size-1 axis.
+
+    ``t.contiguous()`` returns a transposed ``(4H, 1)`` as it is (strides ``(1, 4H)``, "contiguous" by
+    torch's rule for size-1 axes), and a gradient whose strides differ from its parameter's makes
+    ``AccumulateGrad`` copy it again and DDP warn that grad strides do not match its bucket views.
+    """
+    return t.clone(memory_format=torch.contiguous_format)
+
+
 def _addresses(tensors: list[Tensor]) -> list[int]:
     return [t.data_ptr() for t in tensors]
 
@@ -361,17 +371,17 @@ class NativeKernel:
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
         module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
-        d_w_hh = dw_hh_t[:, : 4 * hidden].t().contiguous()
-        d_w_hr = dw_hr[:, :hidden].contiguous() if proj else None
+        d_w_hh = _dense(dw_hh_t[:, : 4 * hidden].t())
+        d_w_hr = _dense(dw_hr[:, :hidden]) if proj else None
         vector_grads = self._vector_grads(dparams, hp, hidden, params, projection, ln_affine_grad)
         grads = RecurrenceParams(d_w_hh, d_w_hr, *vector_grads[:5])
         if projection is None:
             return RecurrenceGrads(xg=dxg, h0=dh0, c0=dc0, params=grads), None
         if ln:
-            d_w_ih = dw_ih_t.sum(0)[:, : 4 * hidden].t().contiguous()  # the threads' sums
+            d_w_ih = _dense(dw_ih_t.sum(0)[:, : 4 * hidden].t())  # the threads' sums
             d_bias = vector_grads[7]
         else:
-            d_w_ih = dw_ih_t[:n_in, : 4 * hidden].t().contiguous()
+            d_w_ih = _dense(dw_ih_t[:n_in, : 4 * hidden].t())
             d_bias = dw_ih_t[n_in, : 4 * hidden].clone()  # the ones lane's row
         projection_grads = InputProjection(
             x=dx,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, recording, select_step_backend
 from lstmkit.ops.native_stream import NativeCellStep, module_steps, plain_cpu, step_tensors
 from lstmkit.ops.types import LSTMState
 
@@ -19,11 +19,11 @@ def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
     """True when a step can skip autograd and masks: no grad, no zoneout, no dropout in training."""
     if torch.is_grad_enabled() or lstm.zoneout or lstm.bidirectional or x.dtype not in NATIVE_DTYPES:
         return False
+    if torch.compiler.is_compiling():  # step() then runs forward(), which runs the kernel between graphs
+        return False
     if lstm.training and (lstm.recurrent_dropout or lstm.dropout):
         return False
-    return (
-        select_step_backend(lstm.backend, lstm.variant, x.device, False, torch.jit.is_tracing()) == "native"
-    )
+    return select_step_backend(lstm.backend, lstm.variant, x.device, False, recording()) == "native"
 
 
 def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from lstmkit.nn._checks import check_constructor, check_input, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
-from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, select_step_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, recording, select_step_backend
 from lstmkit.ops.native_projected import InputProjection, gate_inputs
 from lstmkit.ops.native_stream import NativeCellStep, cell_step_for
 from lstmkit.ops.reference import lstm_step
@@ -110,13 +110,18 @@ class LSTMCell(nn.Module):
         batched = x.dim() == 2
         x = x if batched else x.unsqueeze(0)
         h, c = self._state(hx, x.shape[0], batched, x)
-        tracing = torch.jit.is_tracing()
-        backend = select_step_backend(self.backend, self.variant, x.device, torch.is_grad_enabled(), tracing)
+        grad = torch.is_grad_enabled()
+        backend = select_step_backend(self.backend, self.variant, x.device, grad, recording())
         if backend == "torch":
             h_new, c_new = torch._VF.lstm_cell(
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
             )
-        elif backend == "native" and not torch.is_grad_enabled() and x.dtype in NATIVE_DTYPES:  # one call
+        elif (
+            backend == "native"
+            and not grad
+            and x.dtype in NATIVE_DTYPES
+            and not torch.compiler.is_compiling()
+        ):
             h_new, c_new = cell_step_for(self).step_checked(x.contiguous(), h.contiguous(), c.contiguous())
         else:
             step = lstm_step(self._gate_inputs(x), h, c, self._params(), coupled_gates=self.coupled_gates)
@@ -126,12 +131,9 @@ class LSTMCell(nn.Module):
     def _native_step(self) -> NativeCellStep | None:
         weight = self._parameters["weight_ih"]  # (the dict: a module attribute costs a __getattr__)
         assert weight is not None
-        if weight.dtype not in NATIVE_DTYPES:  # e.g. a half-precision cell: the general path below
-            return None
-        if (
-            select_step_backend(self.backend, self.variant, weight.device, False, torch.jit.is_tracing())
-            != "native"
-        ):
+        if weight.dtype not in NATIVE_DTYPES or torch.compiler.is_compiling():
+            return None  # e.g. a half-precision cell, or torch.compile tracing: the general path below
+        if select_step_backend(self.backend, self.variant, weight.device, False, recording()) != "native":
             return None
         return cell_step_for(self)
 
@@ -172,3 +174,9 @@ class LSTMCell(nn.Module):
         return ", ".join(
             [f"{self.input_size}, {self.hidden_size}", *(["bias=False"] if not self.bias else []), *extras]
         )
+
+
+def _compiling() -> bool:
+    """Whether torch.compile is tracing: the native step reads raw pointers, so the cell's torch
+    operations run instead, inside the graph."""
+    return bool(torch.compiler.is_compiling())

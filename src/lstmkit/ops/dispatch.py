@@ -46,15 +46,19 @@ class Variant:
         )
 
 
-@functools.cache
 def native_kernel() -> RecurrenceKernel | None:
     """The compiled CPU kernel, or ``None`` when the extension was not built."""
-    try:
-        module = importlib.import_module("lstmkit.ops.native")
-    except ImportError:
-        return None
-    kernel: RecurrenceKernel | None = getattr(module, "KERNEL", None)
-    return kernel
+    if not _KERNEL:  # found once (a list, not functools.cache: torch.compile traces this and warns on caches)
+        try:
+            module = importlib.import_module("lstmkit.ops.native")
+        except ImportError:
+            _KERNEL.append(None)
+        else:
+            _KERNEL.append(getattr(module, "KERNEL", None))
+    return _KERNEL[0]
+
+
+_KERNEL: list[RecurrenceKernel | None] = []
 
 
 def native_status() -> str:
@@ -83,17 +87,18 @@ def select_backend(
     and every variant runs 1.6-2.4x faster than on the fused eager loop. Elsewhere (CUDA, bfloat16, no
     compiler at install) the plain LSTM runs on torch's kernel and variants on the fused loop.
 
-    Under ``torch.jit.trace`` (``tracing``), ``"auto"`` takes what a trace can record, torch's kernel for
-    the plain LSTM and the reference loop of torch operations for variants: the native kernel and the
-    fused loop run outside the operations a trace sees (a traced native call replays as the empty buffers
-    it would have filled), so asking for either by name while tracing is an error.
+    Under ``torch.jit.trace`` or a ``torch.func`` transform (``tracing``: :func:`recording`), ``"auto"``
+    takes what they can record or transform, torch's kernel for the plain LSTM and the reference loop of
+    torch operations for variants: the native kernel and the fused loop run outside the operations they
+    see (a traced native call replays as the empty buffers it would have filled; ``torch.func.grad`` and
+    ``vmap`` refuse the hand-written autograd functions), so asking for either by name there is an error.
 
     Args:
         requested: one of :data:`BACKENDS`.
         variant: the layer's options.
         device: where the tensors live.
         dtype: their floating-point type.
-        tracing: whether ``torch.jit.is_tracing()``.
+        tracing: whether the call is recorded or transformed (:func:`recording`).
 
     Returns:
         ``"torch"``, ``"native"``, ``"fused"`` or ``"reference"``.
@@ -115,8 +120,9 @@ def select_backend(
     if tracing:
         if requested in ("native", "fused"):
             raise ValueError(
-                f"backend={requested!r} cannot be traced (torch.jit.trace records torch operations, and it "
-                "runs outside them); use backend='auto', which traces torch's kernel or the reference loop"
+                f"backend={requested!r} cannot run under torch.jit.trace or a torch.func transform (both see "
+                "only torch operations, and it runs outside them); use backend='auto', which runs torch's "
+                "kernel or the reference loop there"
             )
         return ("torch" if variant.plain else "reference") if requested == "auto" else requested
     if requested != "auto":
@@ -145,6 +151,28 @@ def select_step_backend(
     if not grad and _native_unsupported(device) is None:  # the dtype is checked per call
         return "native"
     return "torch" if variant.plain else resolved  # one step with autograd: torch's lstm_cell
+
+
+def recording() -> bool:
+    """Whether torch operations are being recorded or transformed rather than only run: under
+    ``torch.jit.trace`` or a ``torch.func`` transform (``grad``, ``vmap``, ``jacrev``, ...), where only a
+    backend made of torch operations can run (:func:`select_backend`). ``False`` while ``torch.compile``
+    traces, which runs the native and fused backends outside its graph (``torch.compiler.disable``)."""
+    if torch.compiler.is_compiling():
+        return False
+    return torch.jit.is_tracing() or bool(_functorch_active())
+
+
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
+
+
+def resolve_backend(requested: str, variant: Variant, device: torch.device, dtype: torch.dtype) -> str:
+    """:func:`select_backend` for a module's forward, with :func:`recording` read now; under
+    ``torch.compile`` its uncached body (dynamo traces through ``lru_cache`` with a warning, and folds the
+    body to a constant anyway)."""
+    if torch.compiler.is_compiling():
+        return str(select_backend.__wrapped__(requested, variant, device, dtype, False))
+    return select_backend(requested, variant, device, dtype, recording())
 
 
 def is_exporting() -> bool:

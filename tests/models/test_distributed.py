@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from lstmkit.models import Model
 
 SCRIPT = r"""
-import json, sys
+import json, os, sys
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
@@ -47,6 +47,11 @@ if model.is_chief:
 if torch.distributed.is_initialized():
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
+# and skip the interpreter's teardown, where gloo's worker threads still abort now and then (about 1 run in
+# 10 under load, "terminate called without an active exception"; pytorch/pytorch#179291): what is tested
+# is written above, and a failure anywhere before this line still fails the test
+sys.stdout.flush(), sys.stderr.flush()
+os._exit(0)
 """
 
 
@@ -164,6 +169,11 @@ with open(f"{out}.{rank}.json", "w") as handle:
 if torch.distributed.is_initialized():
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
+# and skip the interpreter's teardown, where gloo's worker threads still abort now and then (about 1 run in
+# 10 under load, "terminate called without an active exception"; pytorch/pytorch#179291): what is tested
+# is written above, and a failure anywhere before this line still fails the test
+sys.stdout.flush(), sys.stderr.flush()
+os._exit(0)
 """
 
 

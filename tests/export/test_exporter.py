@@ -265,3 +265,20 @@ def test_float64_plain_lstm_exports_as_scan_which_onnxruntime_runs(tmp_path: Pat
     assert report.exporter == "dynamo" and report.max_abs_diff is not None and report.max_abs_diff < 1e-12
     x = torch.randn(3, 6, 2, dtype=torch.float64)
     assert_matches(report.path, _Flat(lstm), {"input": x})
+
+
+def test_the_dynamo_exporter_logs_nothing_below_error_and_logger_levels_come_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # torch.onnx and onnxscript log "torchvision is not installed. Skipping torchvision::nms" and
+    # "Skipping constant folding for op Split" at WARNING/INFO on every dynamo export
+    import logging
+
+    onnx_logger = logging.getLogger("torch.onnx")
+    onnx_logger.setLevel(logging.INFO)
+    with caplog.at_level(logging.INFO):
+        report = to_onnx(LSTM(3, 4, layer_norm=True), tmp_path / "ln.onnx", torch.randn(5, 2, 3))
+    assert report.exporter == "dynamo"
+    noise = [r.getMessage()[:120] for r in caplog.records if r.name.startswith(("torch.onnx", "onnx"))]
+    assert not noise, noise
+    assert onnx_logger.level == logging.INFO

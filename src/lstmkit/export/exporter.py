@@ -18,10 +18,12 @@ and time axes.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -344,7 +346,8 @@ def _dynamo_bytes(
     # runs torch.export under flags of its own that break the translation of some scan bodies (torch 2.13:
     # coupled gates, whose body leaves one gate's slice unused)
     dynamic_shapes = shapes if any(axes) else None
-    with warnings.catch_warnings():  # torch's own use of its pytree API, nothing a user can change
+    with warnings.catch_warnings(), _quiet_logs(*EXPORTER_LOGGERS):  # nothing in them a user can change
+        # torch's own use of its pytree API
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
         try:
             program = torch.export.export(sig.graph, sig.args, dynamic_shapes=dynamic_shapes, strict=False)
@@ -372,6 +375,25 @@ def _dynamo_bytes(
     except ValueError as err:  # protobuf's limit
         raise ValueError(f"to_onnx cannot write a model of more than 2 GB in one ONNX file: {err}") from err
     return data
+
+
+EXPORTER_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+"""Loggers the dynamo exporter writes its progress to at WARNING and INFO ("torchvision is not installed.
+Skipping torchvision::nms", "Skipping constant folding for op Split"): raised to ERROR during an export."""
+
+
+@contextmanager
+def _quiet_logs(*names: str) -> Iterator[None]:
+    """Raise the loggers ``names`` to ERROR for the duration, then give each its own level back."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _name_dimensions(model_proto: Any, in_names: tuple[str, ...], axes: tuple[Axes, ...]) -> None:

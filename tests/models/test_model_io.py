@@ -57,6 +57,19 @@ def test_token_ids_export_with_free_steps(tmp_path: Path) -> None:
     np.testing.assert_allclose(onnx_predict(report.path, ids), model.predict(ids), atol=1e-5, rtol=0)
 
 
+def test_token_ids_into_a_variant_lstm_export_as_scan(tmp_path: Path) -> None:
+    # Embedding's range check of the ids is a test of values, which torch.export (the dynamo exporter a
+    # variant takes) cannot record; while exporting it is left to ONNX's Gather
+    model = Sequential([Embedding(20, 4), LSTM(5, layer_norm=True), Dense(1)])
+    model.build((None, 6))
+    report = model.export(tmp_path / "ids_ln.onnx")
+    assert report.exporter == "dynamo" and "Scan" in report.operators
+    ids = np.random.default_rng(4).integers(0, 20, size=(3, 8))
+    np.testing.assert_allclose(onnx_predict(report.path, ids), model.predict(ids), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match=r"expected ids in \[0, 19\]"):  # eager: checked as before
+        model.predict(np.full((1, 6), 20))
+
+
 def test_example_input_array_follows_the_input_shape() -> None:
     model = Sequential([LSTM(3, input_shape=(7, 2))])
     example = model.example_input_array

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, Shape
+from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
 
@@ -58,6 +59,8 @@ class Embedding(Layer):
         return (None,) * len(input_shape)  # any number of steps
 
     def _ids(self, x: Tensor) -> Tensor:
+        if is_exporting():  # torch.export: symbolic values, no test to make (ONNX's Gather checks its ids)
+            return x.long() if x.is_floating_point() else x
         if x.is_floating_point():
             if not bool((x == x.round()).all()):
                 raise ValueError(

@@ -79,6 +79,17 @@ def test_plain_lstm_time_major_with_initial_state(tmp_path: Path) -> None:
     assert_matches(report.path, _Stateful(lstm), {"input": x, "h_0": h0, "c_0": c0})
 
 
+def test_variant_lstm_with_initial_state_exports_through_torch_export(tmp_path: Path) -> None:
+    # torch.export maps each example tensor to one parameter of the graph's forward (no *varargs)
+    lstm = LSTM(3, 5, proj_size=2).eval()  # (T, B, I)
+    state = torch.randn(1, 2, 2), torch.randn(1, 2, 5)
+    report = to_onnx(lstm, tmp_path / "s.onnx", (torch.randn(6, 2, 3), state))
+    assert report.exporter == "dynamo" and report.input_names == ("input", "h_0", "c_0")
+    assert report.dynamic_axes["h_0"] == {1: "batch"}
+    x, h0, c0 = torch.randn(11, 3, 3), torch.randn(1, 3, 2), torch.randn(1, 3, 5)
+    assert_matches(report.path, _Stateful(lstm), {"input": x, "h_0": h0, "c_0": c0})
+
+
 class _Stateful(nn.Module):
     def __init__(self, lstm: LSTM) -> None:
         super().__init__()

@@ -44,8 +44,12 @@ class LSTMGraph(nn.Module):
         super().__init__()
         self.lstm = lstm
 
-    def forward(self, input: Tensor, *state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        output, (h_n, c_n) = self.lstm(input, (state[0], state[1]) if state else None)
+    def forward(
+        self, input: Tensor, h_0: Tensor | None = None, c_0: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        # named arguments, not ``*state``: torch.export matches each example tensor to one parameter
+        state = None if h_0 is None or c_0 is None else (h_0, c_0)
+        output, (h_n, c_n) = self.lstm(input, state)
         assert isinstance(output, Tensor), "a tensor input gives a tensor output"
         return output, h_n, c_n
 

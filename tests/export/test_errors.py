@@ -32,8 +32,8 @@ def test_wrong_types_and_values_of_arguments(folder: Path) -> None:
         ValueError, match=r"unknown exporter 'jit'; expected one of 'auto', 'dynamo', 'torchscript'"
     ):
         to_onnx(lstm, folder / "m.onnx", x, exporter="jit")
-    with pytest.raises(ValueError, match=r"expected opset as an integer >= 7 or None, got 6"):
-        to_onnx(lstm, folder / "m.onnx", x, opset=6)
+    with pytest.raises(ValueError, match=r"expected opset as an integer >= 9 or None, got 8"):
+        to_onnx(lstm, folder / "m.onnx", x, opset=8)  # (opsets 7 and 8 lack ConstantOfShape)
     with pytest.raises(ValueError, match=r"expected atol as a finite number >= 0, got -1"):
         to_onnx(lstm, folder / "m.onnx", x, atol=-1)
     with pytest.raises(TypeError, match=r"expected dynamic_steps to be True or False, got 'yes'"):
@@ -46,6 +46,22 @@ def test_wrong_types_and_values_of_arguments(folder: Path) -> None:
         to_onnx(lstm, folder / "m.onnx", x, output_names=["y"])
     with pytest.raises(ValueError, match=r"needs output names other than the input names"):
         to_onnx(lstm, folder / "m.onnx", x, output_names=["input", "h", "c"])
+
+
+def test_opsets_the_exporter_cannot_write(folder: Path) -> None:
+    x = torch.randn(2, 5, 3)
+    peephole = LSTM(3, 4, batch_first=True, peephole=True)
+    with pytest.raises(
+        ValueError,
+        match=r"got opset=17, but the dynamo exporter \(which 'auto' takes for this model\) writes opset 18 "
+        r"or newer",
+    ):
+        to_onnx(peephole, folder / "m.onnx", x, opset=17)
+    with pytest.raises(ValueError, match=r"got opset=21, but the torchscript exporter writes opsets 9 to 20"):
+        to_onnx(LSTM(3, 4, batch_first=True), folder / "m.onnx", x, opset=21, exporter="torchscript")
+    # torch.onnx falls back to opset 18 where it cannot convert: the file would not be what was asked
+    with pytest.raises(ValueError, match=r"asked the dynamo exporter for opset 99 and it wrote opset 18"):
+        to_onnx(peephole, folder / "m.onnx", x, opset=99)
 
 
 def test_paths(folder: Path) -> None:

@@ -11,8 +11,8 @@ on meanwhile):
 
 ``"auto"`` takes ``"torchscript"`` where every lstmkit LSTM and LSTMCell of the model is plain (an LSTM
 without variants or projection fits ONNX's ``LSTM`` operator) and the weights are float32 (onnxruntime's
-``LSTM`` operator computes in float32 only), and ``"dynamo"`` otherwise, so every model gets free batch
-and time axes.
+``LSTM`` operator computes in float32 only) and no opset above the TorchScript exporter's 20 is asked,
+and ``"dynamo"`` otherwise, so every model gets free batch and time axes.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ from lstmkit.utils.serialization import atomic_write_bytes
 from lstmkit.utils.validation import check_choice, check_finite
 
 EXPORTERS = ("auto", "torchscript", "dynamo")
-MIN_OPSET = 7
+MIN_OPSET = 9  # (opsets 7 and 8 lack ConstantOfShape, which every exported LSTM's zero state uses)
+#: the TorchScript exporter's highest opset; the dynamo exporter translates from opset 18 and, asked for
+#: an opset it cannot convert to, falls back to 18 or writes an invalid file instead of failing
+TORCHSCRIPT_MAX_OPSET, DYNAMO_MIN_OPSET = 20, 18
 
 
 def to_onnx(
@@ -137,7 +140,7 @@ def to_onnx(
     kinds = tuple(kind for kind, on in ((BATCH, dynamic_batch), (STEPS, dynamic_steps)) if on)
     axes = tuple({axis: kind for axis, kind in x_axes.items() if kind in kinds} for x_axes in sig.axes)
     _check_example(sig.args, axes, in_names)
-    chosen = _choose_exporter(exporter, model, axes)
+    chosen = _choose_exporter(exporter, model, axes, opset)
     what = type(model).__name__
     with eval_mode(sig.graph), torch.no_grad():  # (the graph: the model, or an adapter around it)
         expected = _run(sig.graph, sig.args, what, "example_input")
@@ -158,6 +161,11 @@ def to_onnx(
     model_proto = onnx.load_from_string(data)
     onnx.checker.check_model(model_proto)
     opset_used, dynamic_axes, operators = graph_facts(model_proto)
+    if opset is not None and opset_used != opset:
+        raise ValueError(
+            f"to_onnx asked the {chosen} exporter for opset {opset} and it wrote opset {opset_used} (torch "
+            f"{torch.__version__} cannot write opset {opset}); pass an opset it supports, or opset=None"
+        )
     max_abs_diff = compare(data, runs, in_names, out_names, atol, what) if check else None
     atomic_write_bytes(target, data)
     shapes = tuple(tuple(tuple(x.shape) for x in inputs) for inputs, _ in runs) if check else ()
@@ -195,11 +203,25 @@ def _check_example(args: tuple[Tensor, ...], axes: tuple[Axes, ...], names: tupl
                 )
 
 
-def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...]) -> str:
+def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], opset: int | None) -> str:
     variants = reference_modules(model)
     # onnxruntime's LSTM operator computes in float32 only; Scan runs any dtype
     float32 = all(p.dtype == torch.float32 for p in model.parameters() if p.is_floating_point())
-    chosen = requested if requested != "auto" else ("torchscript" if float32 and not variants else "dynamo")
+    lstm_operator = float32 and not variants and (opset is None or opset <= TORCHSCRIPT_MAX_OPSET)
+    chosen = requested if requested != "auto" else ("torchscript" if lstm_operator else "dynamo")
+    if chosen == "torchscript":
+        supported, fits = (
+            f"opsets {MIN_OPSET} to {TORCHSCRIPT_MAX_OPSET}",
+            opset is None or opset <= TORCHSCRIPT_MAX_OPSET,
+        )
+    else:
+        supported, fits = f"opset {DYNAMO_MIN_OPSET} or newer", opset is None or opset >= DYNAMO_MIN_OPSET
+    if not fits:
+        why = "" if requested != "auto" else " (which 'auto' takes for this model)"
+        raise ValueError(
+            f"to_onnx got opset={opset}, but the {chosen} exporter{why} writes {supported}; pass one of "
+            f"those, or opset=None for PyTorch's default"
+        )
     layer_norm = [(name, module) for name, module in variants if module.layer_norm]
     if chosen == "torchscript" and layer_norm:
         raise ValueError(

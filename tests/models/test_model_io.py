@@ -107,3 +107,24 @@ def test_model_around_a_module_exports_its_network(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         onnx_predict(report.path, x), net(torch.from_numpy(x)).detach().numpy(), atol=1e-6
     )
+
+
+def test_model_around_a_module_exports_with_the_shape_it_was_called_on(tmp_path: Path) -> None:
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lstm(x)[0][:, -1]
+
+    model = Model(Net(), name="net")
+    with pytest.raises(
+        ValueError, match=r"model 'net' wraps a Net that has not been called yet, .* example_input="
+    ):
+        model.export(tmp_path / "n.onnx")
+    model(torch.zeros(3, 6, 3))  # records the input shape, as fit does
+    report = model.export(tmp_path / "n.onnx")
+    assert report.checked_shapes[0] == ((2, 6, 3),)
+    x = np.random.default_rng(5).normal(size=(4, 9, 3)).astype(np.float32)
+    np.testing.assert_allclose(onnx_predict(report.path, x), model.predict(x), atol=1e-5, rtol=0)

@@ -25,11 +25,13 @@ EXAMPLE_BATCH, EXAMPLE_STEPS = 2, 5
 class ModelIO:
     """Weights in Keras's layout, summary, files and ONNX export, for :class:`lstmkit.models.Model`.
 
-    Reads ``module`` (the network), ``name``, ``built`` and ``_require_built`` from the model.
+    Reads ``module`` (the network), ``name``, ``input_signature``, ``built`` and ``_require_built`` from
+    the model.
     """
 
     module: nn.Module
     name: str
+    input_signature: tuple[tuple[int, ...], torch.dtype] | None
 
     @property
     def built(self) -> bool:
@@ -116,7 +118,8 @@ class ModelIO:
             path: the ``.onnx`` file to write (its folder must exist).
             format: ``"onnx"``, the one format supported.
             example_input: one batch of inputs (tensor or array); made up from the model's input shape
-                when omitted, which needs a built model.
+                when omitted, which needs a built model (for a ``Model`` around a custom module: one that
+                has been called, by ``fit`` or ``model(x)``, whose first input gives the shape).
             dynamic_batch: leave the batch axis free.
             dynamic_steps: leave the time axis free; ``None``: free unless ``input_shape`` fixes it.
             opset: ONNX operator set version; ``None`` for the exporter's default.
@@ -127,7 +130,8 @@ class ModelIO:
             The :class:`~lstmkit.export.ExportReport`.
 
         Raises:
-            ValueError: another format; an unbuilt model without ``example_input``; a layer with masks or
+            ValueError: another format; an unbuilt (or, around a custom module, never called) model without
+                ``example_input``; a layer with masks or
                 ``stateful=True``; and what :func:`~lstmkit.export.to_onnx` raises.
         """
         from lstmkit.export import to_onnx
@@ -144,6 +148,12 @@ class ModelIO:
                     f"example_input=..., call build(input_shape), or give the first layer input_shape=..."
                 )
             example_input = self.example_input_array
+            if example_input is None:  # a custom module (no lstmkit layer to read a shape from), not yet run
+                raise ValueError(
+                    f"model '{self.name}' wraps a {type(self.module).__name__} that has not been called yet, "
+                    f"so its input shape is unknown; pass example_input=..., or call the model on a batch "
+                    f"(model(x)) or fit it first"
+                )
         elif not isinstance(example_input, Tensor | tuple):
             example_input = to_tensor("example_input", example_input)
         for module in self.module.modules():
@@ -168,17 +178,26 @@ class ModelIO:
     @property
     def example_input_array(self) -> Tensor | None:
         """A made-up batch of inputs for export: batch 2, the first layer's input shape (5 steps where the
-        number is free), standard normal floats or zero ids; ``None`` until the input shape is known."""
+        number is free), standard normal floats or zero ids; for a custom module without lstmkit layers,
+        the shape and dtype of the first input the model was called on. ``None`` until the shape is known."""
         first = self._first_layer()
-        shape = None if first is None else first.built_input_shape
-        if shape is None:
+        if first is not None:
+            shape = first.built_input_shape
+            if shape is None:
+                return None
+            sample, input_dtype = (
+                tuple(EXAMPLE_STEPS if d is None else d for d in shape[1:]),
+                first.input_dtype,
+            )
+        elif self.input_signature is not None:
+            sample, input_dtype = self.input_signature
+        else:
             return None
-        dims = [EXAMPLE_BATCH, *(EXAMPLE_STEPS if d is None else d for d in shape[1:])]
+        dims = [EXAMPLE_BATCH, *sample]
         weight = next((p for p in self.module.parameters() if p.is_floating_point()), None)
         device = weight.device if weight is not None else torch.device("cpu")
-        assert first is not None
-        if not first.input_dtype.is_floating_point:
-            return torch.zeros(dims, dtype=first.input_dtype, device=device)
+        if not input_dtype.is_floating_point:
+            return torch.zeros(dims, dtype=input_dtype, device=device)
         dtype = weight.dtype if weight is not None else torch.float32
         values = torch.randn(dims, generator=torch.Generator().manual_seed(0), dtype=dtype)
         return values.to(device)

@@ -408,3 +408,18 @@ def test_calling_the_model_on_numpy_converts_it_as_keras_does() -> None:
     torch.testing.assert_close(out, expected.double(), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="x must hold numbers"):
         model(object())
+
+
+def test_a_float64_network_fits_evaluates_and_predicts_arrays_of_floats() -> None:
+    # data arrives as float32; a float64 network takes it in its own dtype, as Keras casts to a layer's
+    torch.manual_seed(0)
+    model = Model(torch.nn.Linear(3, 1).double())
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]])
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.module.weight.dtype == torch.float64
+    expected = model.module(torch.as_tensor(x)).detach().numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-6)
+    assert np.isfinite(model.evaluate(x, y))

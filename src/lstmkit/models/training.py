@@ -107,6 +107,20 @@ def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> T
     return (per_step.reshape(batch, steps) * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+def model_inputs(model: Model, x: Tensor) -> Tensor:
+    """``x`` on the model's device, floats in its weights' floating dtype, integer ids as they are.
+
+    Data arrives as float32 (:func:`lstmkit.models.data.to_tensor`); a network in float64 takes it in
+    float64, as Keras casts inputs to a layer's dtype (it was a dtype error in the first matmul).
+    """
+    x = x.to(model.device, non_blocking=True)
+    if x.is_floating_point():
+        weight = next((p for p in model.module.parameters() if p.is_floating_point()), None)
+        if weight is not None and weight.dtype != x.dtype:
+            x = x.to(weight.dtype)
+    return x
+
+
 def batch_loss(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -115,7 +129,7 @@ def batch_loss(
     if batch.y is None:
         raise ValueError("the loss needs targets: the Dataset/DataLoader yielded x alone; yield (x, y)")
     device = model.device
-    x, y = batch.x.to(device, non_blocking=True), batch.y.to(device, non_blocking=True)
+    x, y = model_inputs(model, batch.x), batch.y.to(device, non_blocking=True)
     with torch.autocast(device.type, enabled=model.amp):
         y_pred = module(x)
     if not isinstance(y_pred, Tensor):
@@ -202,7 +216,7 @@ def predict_batches(model: Model, source: Any, batch_size: int) -> Tensor:
     outputs = []
     for batch in iterate(source, batch_size, shuffle=False):
         with torch.autocast(model.device.type, enabled=model.amp):
-            y_pred = model.module(batch.x.to(model.device))
+            y_pred = model.module(model_inputs(model, batch.x))
         if not isinstance(y_pred, Tensor):
             raise TypeError(f"predict expects the model to return one tensor, got {type(y_pred).__name__}")
         outputs.append(y_pred.float().cpu())

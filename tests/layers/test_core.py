@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmkit.layers import Dense, Dropout, Input, LayerNormalization, Masking
+from lstmkit.layers import LSTM, Dense, Dropout, Embedding, Input, LayerNormalization, Masking
 from lstmkit.models import Sequential, load_model
 
 
@@ -96,3 +96,15 @@ def test_dense_accepts_a_callable_activation_and_saves_it_only_by_name(tmp_path:
     np.testing.assert_array_equal(
         load_model(tmp_path / "relu.lstmkit").predict(x.numpy()), model.predict(x.numpy())
     )
+
+
+def test_embedding_takes_id_sequences_of_any_length_from_input_shape_none() -> None:
+    # Keras's Input(shape=(None,)) for text: the last axis of ids is time, not features
+    model = Sequential([Embedding(20, 4, input_shape=(None,)), LSTM(3), Dense(1)])
+    assert model.built
+    for steps in (2, 9):
+        assert model.predict(np.ones((3, steps), dtype=np.int64)).shape == (3, 1)
+    with pytest.raises(
+        ValueError, match=r"None for any number of steps, not for the features\), got \(4, None\)"
+    ):
+        LSTM(3, input_shape=(4, None))

@@ -54,6 +54,9 @@ class Layer(nn.Module):
     #: whether integer or boolean input is cast to the layer's floating dtype first, as Keras casts inputs to
     #: a layer's compute dtype (off for layers that pass ids on, such as ``Input``)
     casts_input: bool = True
+    #: whether the last input axis holds features, which must have a size (``Embedding``'s is time: its
+    #: ``input_shape=(None,)`` takes id sequences of any length, as Keras's ``Input(shape=(None,))``)
+    last_axis_is_features: bool = True
 
     def __init__(self, *, input_shape: tuple[int | None, ...] | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -66,11 +69,12 @@ class Layer(nn.Module):
                     d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
                     for d in input_shape
                 )
-                or input_shape[-1] is None
+                or (input_shape[-1] is None and self.last_axis_is_features)
             ):
+                features = ", not for the features" if self.last_axis_is_features else ""
                 raise ValueError(
                     f"{type(self).__name__} input_shape must be a tuple of positive ints (without the batch "
-                    f"dimension; None for any number of steps, not for the features), got {input_shape!r}"
+                    f"dimension; None for any number of steps{features}), got {input_shape!r}"
                 )
             input_shape = tuple(input_shape)
         self.input_shape_arg: tuple[int | None, ...] | None = input_shape

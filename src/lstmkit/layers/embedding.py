@@ -31,6 +31,7 @@ class Embedding(Layer):
     """
 
     input_dtype = torch.long
+    last_axis_is_features = False  # ids (B, T): input_shape=(None,) is a sequence of any length
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from lstmkit.ops.dispatch import NATIVE_DTYPES, recording, select_step_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend, traced
 from lstmkit.ops.native_stream import NativeCellStep, module_steps, plain_cpu, step_tensors
 from lstmkit.ops.types import LSTMState
 
@@ -23,7 +23,7 @@ def native_stream_applies(lstm: LSTM, x: Tensor) -> bool:
         return False
     if lstm.training and (lstm.recurrent_dropout or lstm.dropout):
         return False
-    return select_step_backend(lstm.backend, lstm.variant, x.device, False, recording()) == "native"
+    return select_step_backend(lstm.backend, lstm.variant, x.device, False, traced()) == "native"
 
 
 def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from lstmkit.nn._checks import check_constructor, check_input, check_state
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
-from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, recording, select_step_backend
+from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, recording, select_step_backend, traced
 from lstmkit.ops.native_projected import InputProjection, gate_inputs
 from lstmkit.ops.native_stream import NativeCellStep, cell_step_for
 from lstmkit.ops.reference import lstm_step
@@ -133,7 +133,7 @@ class LSTMCell(nn.Module):
         assert weight is not None
         if weight.dtype not in NATIVE_DTYPES or torch.compiler.is_compiling():
             return None  # e.g. a half-precision cell, or torch.compile tracing: the general path below
-        if select_step_backend(self.backend, self.variant, weight.device, False, recording()) != "native":
+        if select_step_backend(self.backend, self.variant, weight.device, False, traced()) != "native":
             return None
         return cell_step_for(self)
 

@@ -89,6 +89,33 @@ def lstm_step(
     return StepOutput(i, f, g, o, c, h)
 
 
+def carry(
+    step: StepOutput,
+    h: Tensor,
+    c: Tensor,
+    zoneout_h: Tensor | None,
+    zoneout_c: Tensor | None,
+    lengths: Tensor | None,
+    t: int | Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(h_t, c_t, y_t)``: what step ``t`` carries on and outputs, from ``step`` and the previous state.
+
+    Zoneout keeps each unit's previous value with weight ``z_t`` (``zoneout_h``, ``zoneout_c`` at this
+    step); past a sequence's length (``lengths``) the state stays as it was and the output is zero.
+    """
+    c_new, h_new = step.c, step.h
+    if zoneout_c is not None:
+        c_new = torch.lerp(c_new, c, zoneout_c)
+    if zoneout_h is not None:
+        h_new = torch.lerp(h_new, h, zoneout_h)
+    if lengths is None:
+        return h_new, c_new, h_new
+    valid = (lengths > t).unsqueeze(-1).to(h.dtype)  # (B, 1)
+    c_new = torch.lerp(c, c_new, valid)
+    h_new = torch.lerp(h, h_new, valid)
+    return h_new, c_new, h_new * valid
+
+
 def recurrence(
     inputs: RecurrenceInputs, params: RecurrenceParams, *, coupled_gates: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -115,19 +142,10 @@ def recurrence(
             coupled_gates=coupled_gates,
             recurrent_mask=inputs.recurrent_mask,
         )
-        c_new, h_new = step.c, step.h
-        if inputs.zoneout_c is not None:
-            c_new = torch.lerp(c_new, c, inputs.zoneout_c[t])
-        if inputs.zoneout_h is not None:
-            h_new = torch.lerp(h_new, h, inputs.zoneout_h[t])
-        if inputs.lengths is not None:
-            valid = (inputs.lengths > t).unsqueeze(-1).to(h.dtype)  # (B, 1)
-            c_new = torch.lerp(c, c_new, valid)
-            h_new = torch.lerp(h, h_new, valid)
-            outputs.append(h_new * valid)
-        else:
-            outputs.append(h_new)
-        h, c = h_new, c_new
+        z_h = None if inputs.zoneout_h is None else inputs.zoneout_h[t]
+        z_c = None if inputs.zoneout_c is None else inputs.zoneout_c[t]
+        h, c, y_t = carry(step, h, c, z_h, z_c, inputs.lengths, t)
+        outputs.append(y_t)
     if steps == 0:
         return inputs.xg.new_zeros((0, *h.shape)), h, c
     return torch.stack(outputs), h, c

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lstmkit.ops.reference import lstm_step
+from lstmkit.ops.reference import carry, lstm_step
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
 
 
@@ -65,20 +65,13 @@ def recurrence(
     mask = None if inputs.recurrent_mask is None else inputs.recurrent_mask.clone()
     lengths = inputs.lengths
 
-    def step(carry: tuple[Tensor, Tensor], xs: tuple[Tensor, ...]) -> tuple[tuple[Tensor, Tensor], Tensor]:
-        h, c = carry
+    def step(state: tuple[Tensor, Tensor], xs: tuple[Tensor, ...]) -> tuple[tuple[Tensor, Tensor], Tensor]:
+        h, c = state
         xg_t, t, *zoneout_t = xs  # zoneout_t: [z^h_t (B, R), z^c_t (B, H)] or []
         new = lstm_step(xg_t, h, c, copies, coupled_gates=coupled_gates, recurrent_mask=mask)
-        c_new, h_new = new.c, new.h
-        if zoneout_t:
-            c_new = torch.lerp(c_new, c, zoneout_t[1])
-            h_new = torch.lerp(h_new, h, zoneout_t[0])
-        if lengths is None:
-            return (h_new, c_new), h_new.clone()
-        valid = (lengths > t).unsqueeze(-1).to(h.dtype)  # (B, 1)
-        c_new = torch.lerp(c, c_new, valid)
-        h_new = torch.lerp(h, h_new, valid)
-        return (h_new, c_new), h_new * valid
+        z_h, z_c = zoneout_t if zoneout_t else (None, None)
+        h_new, c_new, y_t = carry(new, h, c, z_h, z_c, lengths, t)
+        return (h_new, c_new), (y_t.clone() if y_t is h_new else y_t)  # outputs may not alias the carry
 
     times = torch.arange(steps, device=inputs.xg.device)  # (T,)
     zoneout = inputs.zoneout_h, inputs.zoneout_c

@@ -67,7 +67,6 @@ def test_torch_func_grad_of_an_lstm_cell() -> None:
 def test_torch_compile_runs_the_native_kernel_between_graphs_with_eager_results() -> None:
     torch._dynamo.reset()
     torch.manual_seed(0)
-    model = torch.nn.Sequential()
     lstm = LSTM(3, 4, batch_first=True, backend="native", layer_norm=True)
     head = torch.nn.Linear(4, 1)
 
@@ -95,4 +94,3 @@ def test_torch_compile_runs_the_native_kernel_between_graphs_with_eager_results(
         str(w.message)[:200] for w in caught if "lstmkit" in str(w.message) or "lru_cache" in str(w.message)
     ]
     assert not noisy, noisy
-    del model

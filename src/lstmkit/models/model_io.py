@@ -193,14 +193,11 @@ class ModelIO:
             sample, input_dtype = self.input_signature
         else:
             return None
+        from lstmkit.export.signature import random_like_module
+
         dims = [EXAMPLE_BATCH, *sample]
-        weight = next((p for p in self.module.parameters() if p.is_floating_point()), None)
-        device = weight.device if weight is not None else torch.device("cpu")
-        if not input_dtype.is_floating_point:
-            return torch.zeros(dims, dtype=input_dtype, device=device)
-        dtype = weight.dtype if weight is not None else torch.float32
-        values = torch.randn(dims, generator=torch.Generator().manual_seed(0), dtype=dtype)
-        return values.to(device)
+        values = random_like_module(self.module, dims)  # the weights' dtype and device
+        return values if input_dtype.is_floating_point else torch.zeros_like(values, dtype=input_dtype)
 
     def _first_layer(self) -> Layer | None:
         return next((m for m in self.module.modules() if isinstance(m, Layer)), None)

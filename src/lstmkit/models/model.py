@@ -88,12 +88,7 @@ class Model(ModelIO, nn.Module):
         converts them: floats to the weights' dtype, integers kept (as token ids), on the weights' device.
         """
         if not isinstance(x, Tensor):
-            x = to_tensor("x", x)
-            weight = next((p for p in self.parameters() if p.is_floating_point()), None)
-            if weight is None:  # not built yet: the lazy layers build on the compiled device
-                x = x.to(self.device)
-            else:
-                x = x.to(weight.device, weight.dtype if x.is_floating_point() else x.dtype)
+            x = training.model_inputs(self, to_tensor("x", x))
         self._note_input(x)
         return self.module(x)
 

@@ -108,17 +108,16 @@ def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> T
 
 
 def model_inputs(model: Model, x: Tensor) -> Tensor:
-    """``x`` on the model's device, floats in its weights' floating dtype, integer ids as they are.
+    """``x`` on the weights' device, floats in their dtype, integer ids as they are (before the model is
+    built: on the model's device).
 
     Data arrives as float32 (:func:`lstmkit.models.data.to_tensor`); a network in float64 takes it in
     float64, as Keras casts inputs to a layer's dtype (it was a dtype error in the first matmul).
     """
-    x = x.to(model.device, non_blocking=True)
-    if x.is_floating_point():
-        weight = next((p for p in model.module.parameters() if p.is_floating_point()), None)
-        if weight is not None and weight.dtype != x.dtype:
-            x = x.to(weight.dtype)
-    return x
+    weight = next((p for p in model.module.parameters() if p.is_floating_point()), None)
+    if weight is None:  # not built yet: the lazy layers build on the compiled device
+        return x.to(model.device, non_blocking=True)
+    return x.to(weight.device, weight.dtype if x.is_floating_point() else x.dtype, non_blocking=True)
 
 
 def batch_loss(

@@ -7,7 +7,7 @@
 // with leading dimension ldc. A tile of MR rows by NR vectors of C stays in registers over the whole K
 // loop: each k loads NR vectors of Bp, broadcasts MR scalars of A and issues MR·NR fused multiply-adds.
 // Needs the Vec<T> helpers of simd.h; LSTMKIT_GEMM_NR is the widest tile in vectors (4 with 32 vector
-// registers, 2 with 16).
+// registers, 2 with 16) and LSTMKIT_GEMM_MR its height in rows.
 
 // A row-major left operand of K columns (K may be 0).
 template <class T>
@@ -22,7 +22,7 @@ inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T
                       bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   vec_t<T> acc[MR][NR];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) acc[i][j] = accumulate ? vload(C + i * ldc + j * V) : vsplat<T>(0);
@@ -32,7 +32,7 @@ inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T
       vec_t<T> b[NR];
 #pragma GCC unroll 4
       for (int j = 0; j < NR; ++j) b[j] = vload(b_rows + k * ldb + j * V);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const T a = a_rows[i * la + k];
 #pragma GCC unroll 4
@@ -42,25 +42,31 @@ inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T
   };
   if (A1.K > 0) run(A1.K, A1.A, A1.lda, Bp);
   run(K, A, lda, Bp + long(A1.K) * ldb);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NR; ++j) vstore(C + i * ldc + j * V, acc[i][j]);
 }
 
-// All rows of one column panel of NR vectors: tiles of 4 rows, then the 1-3 rows left.
+// All rows of one column panel of NR vectors: tiles of LSTMKIT_GEMM_MR rows (at most 6), then the rows left.
 template <class T, int NR>
 inline void gemm_panel(int M, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, T* C,
                        long ldc, bool acc) {
+  constexpr int MR = LSTMKIT_GEMM_MR;
+  static_assert(MR >= 1 && MR <= 6, "LSTMKIT_GEMM_MR is 1 to 6");
   int m = 0;
   auto rows = [&](int r) { return Operand<T>{A1.K, A1.A + r * A1.lda, A1.lda}; };
-  for (; m + 4 <= M; m += 4) gemm_tile<T, 4, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc);
-  switch (M - m) {
-    case 3: gemm_tile<T, 3, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
-    case 2: gemm_tile<T, 2, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
-    case 1: gemm_tile<T, 1, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc); break;
+#define LSTMKIT_GEMM_TILE(R) gemm_tile<T, R, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc)
+  for (; m + MR <= M; m += MR) LSTMKIT_GEMM_TILE(MR);
+  switch (M - m) {  // M - m < MR: the cases past MR - 1 are never taken and not compiled
+    case 5: if constexpr (MR > 5) LSTMKIT_GEMM_TILE(5 % MR); break;
+    case 4: if constexpr (MR > 4) LSTMKIT_GEMM_TILE(4 % MR); break;
+    case 3: if constexpr (MR > 3) LSTMKIT_GEMM_TILE(3 % MR); break;
+    case 2: if constexpr (MR > 2) LSTMKIT_GEMM_TILE(2 % MR); break;
+    case 1: if constexpr (MR > 1) LSTMKIT_GEMM_TILE(1); break;
     default: break;
   }
+#undef LSTMKIT_GEMM_TILE
 }
 
 // C[M, N] (+)= [A1 | A][M, K1 + K] · Bp[K1 + K, N]; N must be a multiple of the vector width.

@@ -9,7 +9,7 @@
 // tile of C passes over them; a tile of MR rows by NR vectors of C is held in registers within a block.
 // Threads split the rows of C (m0..m1). Needs simd.h.
 
-template <class T, int MR, int NR>
+template <class T, int MR, int NR, bool Masked>
 inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, const T* mask, const T* Bm, long ldb,
                          T* C, long ldc, bool accumulate, bool prefetch) {
   constexpr int V = Vec<T>::lanes;
@@ -29,7 +29,9 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
       for (int j = 0; j < NR; ++j) b[j] = vload(Bm + k * ldb + j * V);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const T a = mask ? A[k * lda + i] * mask[r * lda + i] : A[k * lda + i];
+        // unmasked, a broadcast straight from memory (a scalar picked at run time took a register that
+        // the twelve accumulators of an AVX2 tile need, and was spilled)
+        const vec_t<T> a = Masked ? vsplat<T>(A[k * lda + i] * mask[r * lda + i]) : vsplat<T>(A[k * lda + i]);
 #pragma GCC unroll 4
         for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
       }
@@ -41,13 +43,13 @@ inline void gemm_tn_tile(long s0, long s1, long rows, const T* A, long lda, cons
     for (int j = 0; j < NR; ++j) vstore(C + i * ldc + j * V, acc[i][j]);
 }
 
-template <class T, int MR, int NR>
+template <class T, int MR, int NR, bool Masked>
 inline void gemm_tn_rows(long m0, long m1, long s0, long s1, long rows, const T* A, long lda, const T* mask,
                          const T* Bm, long ldb, T* C, long ldc, bool acc) {
 // The first tile of a panel brings its block of B into cache, asking for rows ahead (a prefetch past the
 // last row is a hint and never faults); the tiles after it find them there, where prefetches only cost.
 #define LSTMKIT_TN_TILE(R) \
-  gemm_tn_tile<T, R, NR>(s0, s1, rows, A + m, lda, mask ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc, m == m0)
+  gemm_tn_tile<T, R, NR, Masked>(s0, s1, rows, A + m, lda, Masked ? mask + m : mask, Bm, ldb, C + m * ldc, ldc, acc, m == m0)
   // tiles as even as possible: a thread's 26 rows as 6, 5, 5, 5, 5 rather than 6, 6, 6, 6, 2, whose last
   // tile loads as much of B per multiply-add as three times its rows
   const long tiles = (m1 - m0 + MR - 1) / MR;
@@ -89,7 +91,7 @@ void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, 
              bool accumulate = false) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
-  constexpr int MR = LSTMKIT_GEMM_NR == 4 ? 6 : 3;
+  constexpr int MR = LSTMKIT_GEMM_TN_MR;
   const long vectors = (N + V - 1) / V;
   const long block = rows >= 256 ? 1 : 256 / rows;  // steps per cache block
   for (long s0 = 0; s0 < steps || s0 == 0; s0 += block) {
@@ -98,8 +100,11 @@ void gemm_tn(const TnPart<T>* parts, int nparts, long N, long steps, long rows, 
     for (int p = 0; p < nparts; ++p) {
       const TnPart<T>& q = parts[p];
       if (q.m0 >= q.m1) continue;
-#define LSTMKIT_TN_PANEL(W) \
-  gemm_tn_rows<T, MR, W>(q.m0, q.m1, s0, s1, rows, q.A, q.lda, q.mask, Bm + n * V, ldb, q.C + n * V, ldc, acc)
+#define LSTMKIT_TN_PANEL(W)                                                                                         \
+  (q.mask ? gemm_tn_rows<T, MR, W, true>(q.m0, q.m1, s0, s1, rows, q.A, q.lda, q.mask, Bm + n * V, ldb, q.C + n * V, \
+                                         ldc, acc)                                                                  \
+          : gemm_tn_rows<T, MR, W, false>(q.m0, q.m1, s0, s1, rows, q.A, q.lda, q.mask, Bm + n * V, ldb,            \
+                                          q.C + n * V, ldc, acc))
       long n = 0;
       for (; n + NR <= vectors; n += NR) LSTMKIT_TN_PANEL(NR);
       switch (vectors - n) {

@@ -4,6 +4,8 @@
 #pragma GCC target("avx2,fma")
 #define LSTMKIT_ISA avx2
 #define LSTMKIT_VBYTES 32
+#define LSTMKIT_GEMM_MR 6
+#define LSTMKIT_GEMM_TN_MR 6
 #define LSTMKIT_GEMM_NR 2
 #include "isa_kernels.inc"
 #endif

@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define LSTMKIT_ISA avx512
 #define LSTMKIT_VBYTES 64
+#define LSTMKIT_GEMM_MR 4
+#define LSTMKIT_GEMM_TN_MR 6
 #define LSTMKIT_GEMM_NR 4
 #include "isa_kernels.inc"
 #endif

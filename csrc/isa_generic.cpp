@@ -2,5 +2,7 @@
 #include "isa_api.h"
 #define LSTMKIT_ISA generic
 #define LSTMKIT_VBYTES 16
+#define LSTMKIT_GEMM_MR 4
+#define LSTMKIT_GEMM_TN_MR 3
 #define LSTMKIT_GEMM_NR 2
 #include "isa_kernels.inc"

@@ -30,9 +30,11 @@ inline void vstore(T* p, vec_t<T> v) {
   *reinterpret_cast<typename Vec<T>::memory*>(p) = v;
 }
 
+// x in every lane: x - (+0) is x for every x (-0 and NaN included), so it compiles to the broadcast
+// alone; 0 + x is not (it turns -0 into +0), and costs an add before every broadcast.
 template <class T>
 inline vec_t<T> vsplat(T x) {
-  return vec_t<T>{} + x;
+  return x - vec_t<T>{};
 }
 
 // v where valid is nonzero, else exactly 0: a select, not v * valid, so that a NaN or inf (a row whose

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -94,3 +96,10 @@ def test_torch_compile_runs_the_native_kernel_between_graphs_with_eager_results(
         str(w.message)[:200] for w in caught if "lstmkit" in str(w.message) or "lru_cache" in str(w.message)
     ]
     assert not noisy, noisy
+
+
+def test_importing_lstmkit_nn_leaves_torch_dynamo_unimported() -> None:
+    # torch.compile's machinery (2-3 s to import) is loaded by torch.compile, not by every eager user
+    code = "import sys, lstmkit.nn; print('torch._dynamo' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -17,26 +17,31 @@ struct Operand {
   long lda;
 };
 
-template <class T, int MR, int NR>
-inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, T* C, long ldc,
-                      bool accumulate) {
-  constexpr int V = Vec<T>::lanes;
-  vec_t<T> acc[MR][NR];
+// A tile of MR rows by P·NR vectors: P column panels side by side (P > 1 only for the few rows of a short
+// M, whose one-panel tile has too few accumulators to hide the multiply-add latency: a batch-1 step on
+// AVX2 ran at a quarter of the rate that way). Panel p's packed block starts at Bp + p·pstride; its
+// columns follow panel p-1's in C. Every element still sums its k in order, so a row's result does not
+// depend on the tile it falls in (nor on the number of threads).
+template <class T, int MR, int NR, int P = 1>
+inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, long pstride, T* C,
+                      long ldc, bool accumulate) {
+  constexpr int V = Vec<T>::lanes, W = NR * P;
+  vec_t<T> acc[MR][W];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; ++j) acc[i][j] = accumulate ? vload(C + i * ldc + j * V) : vsplat<T>(0);
+#pragma GCC unroll 16
+    for (int j = 0; j < W; ++j) acc[i][j] = accumulate ? vload(C + i * ldc + j * V) : vsplat<T>(0);
   // the K1 rows of the first operand, then the K rows of the second (Bp holds K1 + K rows)
   auto run = [&](int kn, const T* a_rows, long la, const T* b_rows) {
     for (int k = 0; k < kn; ++k) {
-      vec_t<T> b[NR];
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; ++j) b[j] = vload(b_rows + k * ldb + j * V);
+      vec_t<T> b[W];
+#pragma GCC unroll 16
+      for (int j = 0; j < W; ++j) b[j] = vload(b_rows + (j / NR) * pstride + k * ldb + (j % NR) * V);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const T a = a_rows[i * la + k];
-#pragma GCC unroll 4
-        for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
+#pragma GCC unroll 16
+        for (int j = 0; j < W; ++j) acc[i][j] += a * b[j];
       }
     }
   };
@@ -44,29 +49,60 @@ inline void gemm_tile(const Operand<T>& A1, int K, const T* A, long lda, const T
   run(K, A, lda, Bp + long(A1.K) * ldb);
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; ++j) vstore(C + i * ldc + j * V, acc[i][j]);
+#pragma GCC unroll 16
+    for (int j = 0; j < W; ++j) vstore(C + i * ldc + j * V, acc[i][j]);
 }
 
-// All rows of one column panel of NR vectors: tiles of LSTMKIT_GEMM_MR rows (at most 6), then the rows left.
+// All rows of one column panel of NR vectors, in tiles of at most LSTMKIT_GEMM_MR rows (1 to 6) as even as
+// possible: 8 rows as 4 + 4 rather than 6 + 2, whose 2-row tile has too few accumulators to hide the
+// multiply-add latency.
 template <class T, int NR>
 inline void gemm_panel(int M, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, long ldb, T* C,
                        long ldc, bool acc) {
   constexpr int MR = LSTMKIT_GEMM_MR;
   static_assert(MR >= 1 && MR <= 6, "LSTMKIT_GEMM_MR is 1 to 6");
-  int m = 0;
   auto rows = [&](int r) { return Operand<T>{A1.K, A1.A + r * A1.lda, A1.lda}; };
-#define LSTMKIT_GEMM_TILE(R) gemm_tile<T, R, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, acc)
-  for (; m + MR <= M; m += MR) LSTMKIT_GEMM_TILE(MR);
-  switch (M - m) {  // M - m < MR: the cases past MR - 1 are never taken and not compiled
-    case 5: if constexpr (MR > 5) LSTMKIT_GEMM_TILE(5 % MR); break;
-    case 4: if constexpr (MR > 4) LSTMKIT_GEMM_TILE(4 % MR); break;
-    case 3: if constexpr (MR > 3) LSTMKIT_GEMM_TILE(3 % MR); break;
-    case 2: if constexpr (MR > 2) LSTMKIT_GEMM_TILE(2 % MR); break;
-    case 1: if constexpr (MR > 1) LSTMKIT_GEMM_TILE(1); break;
+  const int tiles = (M + MR - 1) / MR;
+  int m = 0;
+  for (int q = 0; q < tiles; ++q) {
+    const int height = M * (q + 1) / tiles - M * q / tiles;
+#define LSTMKIT_GEMM_TILE(R) gemm_tile<T, R, NR>(rows(m), K, A + m * lda, lda, Bp, ldb, 0, C + m * ldc, ldc, acc)
+    if (height == MR) {
+      LSTMKIT_GEMM_TILE(MR);
+    } else {
+      switch (height) {  // height < MR: the cases past MR - 1 are never taken and not compiled
+        case 5: if constexpr (MR > 5) LSTMKIT_GEMM_TILE(5 % MR); break;
+        case 4: if constexpr (MR > 4) LSTMKIT_GEMM_TILE(4 % MR); break;
+        case 3: if constexpr (MR > 3) LSTMKIT_GEMM_TILE(3 % MR); break;
+        case 2: if constexpr (MR > 2) LSTMKIT_GEMM_TILE(2 % MR); break;
+        case 1: if constexpr (MR > 1) LSTMKIT_GEMM_TILE(1); break;
+        default: break;
+      }
+    }
+#undef LSTMKIT_GEMM_TILE
+    m += height;
+  }
+}
+
+// M rows (M·NR < 8 vector accumulators: one or two rows) over every panel, P panels per tile so that
+// the tile holds at least 8 accumulators, the multiply-add latency times the two FMA ports.
+template <class T, int MR>
+inline void gemm_short(int N, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, T* C, long ldc,
+                       bool acc) {
+  constexpr int V = Vec<T>::lanes, NR = LSTMKIT_GEMM_NR;
+  constexpr int P = (8 + MR * NR - 1) / (MR * NR);
+  const long KT = A1.K + K, pstride = long(NR) * V * KT;
+  int n = 0;
+  for (; n + P * NR * V <= N; n += P * NR * V)
+    gemm_tile<T, MR, NR, P>(A1, K, A, lda, Bp + n * KT, NR * V, pstride, C + n, ldc, acc);
+  for (; n + NR * V <= N; n += NR * V) gemm_tile<T, MR, NR>(A1, K, A, lda, Bp + n * KT, NR * V, 0, C + n, ldc, acc);
+  const T* tail = Bp + n * KT;  // the last, narrower panel
+  switch ((N - n) / V) {
+    case 3: gemm_tile<T, MR, 3>(A1, K, A, lda, tail, 3 * V, 0, C + n, ldc, acc); break;
+    case 2: gemm_tile<T, MR, 2>(A1, K, A, lda, tail, 2 * V, 0, C + n, ldc, acc); break;
+    case 1: gemm_tile<T, MR, 1>(A1, K, A, lda, tail, V, 0, C + n, ldc, acc); break;
     default: break;
   }
-#undef LSTMKIT_GEMM_TILE
 }
 
 // C[M, N] (+)= [A1 | A][M, K1 + K] · Bp[K1 + K, N]; N must be a multiple of the vector width.
@@ -79,6 +115,8 @@ void gemm(int M, int N, const Operand<T>& A1, int K, const T* A, long lda, const
           bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
+  if (M == 1 && NR < 8) return gemm_short<T, 1>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
+  if (M == 2 && 2 * NR < 8) return gemm_short<T, 2>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
   const long KT = A1.K + K;
   int n = 0;
   for (; n + NR * V <= N; n += NR * V)

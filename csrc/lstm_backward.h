@@ -57,7 +57,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* Arow = Grow + G4;         // [GW] a = γ_hh x̂_hh + γ_ih x̂_ih + b of the current row (ln_in)
   T* Apad = Arow + G4;         // [4Hp] a in the padded gate layout, zero on padding (ln_in)
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
-  for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  fill_gate_lanes(valid, H, Hp);
   for (long j = 0; j < G4; ++j) valid_dense[j] = j < 4 * H ? T(1) : T(0);
   for (long j = 0; j < G4; ++j) Dense[j] = 0;
   if (ln_in)

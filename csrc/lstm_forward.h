@@ -19,6 +19,14 @@
 // too (W_ihᵀ, the gains and the summed bias are packed dense, x̂_hh and x̂_ih stored dense); layer norm
 // on given gate inputs xg keeps the padded layout.
 
+// valid[0..4Hp) = 1 on each gate's H real lanes, 0 on its padding (no division per lane: a streaming step
+// builds it on every call)
+template <class T>
+inline void fill_gate_lanes(T* valid, long H, long Hp) {
+  for (long q = 0; q < 4; ++q)
+    for (long j = 0; j < Hp; ++j) valid[q * Hp + j] = j < H ? T(1) : T(0);
+}
+
 // i, f, g at lanes j.. of a gate row a in the padded layout [4][Hp], the peepholes reading c_{t-1}; and o,
 // its peephole reading c̃_t. Shared with the backward, which recomputes the gates with layer norm.
 template <class T>
@@ -62,7 +70,7 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
   T* Gs = Apad + G4;          // [4Hp] the gates of one row, not kept (layer norm with I > 0, see below)
   const bool ln_in = d.layer_norm && d.I > 0;
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
-  for (long j = 0; j < G4; ++j) valid[j] = (j % Hp) < H ? T(1) : T(0);
+  fill_gate_lanes(valid, H, Hp);
   for (long j = 0; j < long(nb) * G4; ++j) S[j] = 0;
   auto slot2 = [&](long t) { return d.keep ? t : (t & 1); };
   auto slot1 = [&](long t) { return d.keep ? t : 0L; };

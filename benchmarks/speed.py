@@ -3,6 +3,7 @@
     python benchmarks/speed.py                 # full table, as users get torch, then with flush-denormal
     python benchmarks/speed.py --quick         # fewer repeats, C1 and C3 only
     python benchmarks/speed.py --configs C1 --systems torch fused native
+    python benchmarks/speed.py --isa avx2      # the AVX2 build, also on a CPU that has AVX-512
 
 Configurations (float32, 2 threads unless --threads):
     C1 batch 32, 100 steps, 1 input, 50 units (the origin text's model)
@@ -213,8 +214,10 @@ def run_table(args: argparse.Namespace) -> None:
         f"torch.mm 2048^2: {peak:.0f} GFLOP/s"
     )
     from lstmkit.ops.dispatch import native_status
+    from lstmkit.ops.native import native_isa
 
-    print(f"native kernel: {native_status()}")
+    isa = native_isa()
+    print(f"native kernel: {native_status()}" + (f", instruction set {isa}" if isa else ""))
     for mode in ("train", "infer"):
         if mode not in args.modes:
             continue
@@ -373,6 +376,11 @@ def main() -> None:
         action="store_true",
         help="train every system with torch's fused Adam instead of its per-tensor default on CPU",
     )
+    parser.add_argument(
+        "--isa",
+        help="run the native kernel on this instruction set (avx512, avx2, generic) instead of the CPU's "
+        "best: the AVX2 build measured on an AVX-512 machine",
+    )
     parser.add_argument("--flush-denormal", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-flush-run", action="store_true", help="skip the second, flush-denormal run")
     args = parser.parse_args()
@@ -391,6 +399,13 @@ def main() -> None:
 
     if native_kernel() is None:
         args.systems = [s for s in args.systems if "native" not in s]
+    elif args.isa:
+        from lstmkit.ops.native import native_module
+
+        module = native_module()
+        if args.isa not in module.isas():
+            parser.error(f"--isa {args.isa}: this CPU runs {', '.join(module.isas())}")
+        module.set_isa(args.isa)
     run_table(args)
     if not args.flush_denormal and not args.no_flush_run:
         sys.stdout.flush()

@@ -296,9 +296,9 @@ def test_unknown_device_is_a_usage_error(tmp_path: Path, device: str) -> None:
 def test_arima_without_statsmodels_fails_before_training(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lstmkit.cli.forecast as forecast_cli
+    from lstmkit.forecast import baselines
 
-    monkeypatch.setattr(forecast_cli, "arima_available", lambda: False)
+    monkeypatch.setattr(baselines, "arima_available", lambda: False)
     result = _run("forecast", str(_csv(tmp_path / "p.csv")), "--target", "price", *TINY, "--arima")
     assert _error_line(result) == "lstmkit: error: --arima needs statsmodels: pip install 'lstmkit[arima]'"
     assert result.stdout == ""  # no fit ran, no table

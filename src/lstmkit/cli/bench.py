@@ -7,28 +7,20 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
-import torch
-from torch import nn
 
-from lstmkit.inspect.gradient_flow import GradientFlow, gradient_flow
-from lstmkit.inspect.plots import plot_gradient_flow_panels
-from lstmkit.tasks.memory import (
-    TASKS,
-    CurvePoint,
-    MemoryBenchConfig,
-    RunResult,
-    format_table,
-    generate,
-    initial_network,
-    run_memory_benchmark,
-    task_loss,
-)
-from lstmkit.tasks.models import CELL_KINDS, SequenceNet, save_memory_net
-from lstmkit.tasks.plots import plot_loss_curves
-from lstmkit.utils.serialization import atomic_write_text
+if TYPE_CHECKING:
+    from torch import nn
+
+    from lstmkit.inspect.gradient_flow import GradientFlow
+    from lstmkit.tasks.memory import CurvePoint, MemoryBenchConfig, RunResult
+
+# choices of lstmkit.tasks.memory and .models, copied so that --help imports no torch (a test keeps them
+# equal)
+TASKS = ("adding", "copy", "temporal_order")
+CELL_KINDS = ("lstm", "gru", "rnn")
 
 log = logging.getLogger(__name__)
 GRADIENT_FLOW_EXAMPLES = 64
@@ -135,6 +127,10 @@ def memory(
     out: Path | None,
 ) -> None:
     """Train each model at each length and print test loss against the trivial baseline."""
+    import torch
+
+    from lstmkit.tasks.memory import MemoryBenchConfig
+
     config = MemoryBenchConfig(
         task=task,
         lengths=lengths,
@@ -158,6 +154,10 @@ def memory(
 
 
 def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> None:
+    from lstmkit.tasks.memory import format_table, run_memory_benchmark
+    from lstmkit.tasks.models import SequenceNet
+    from lstmkit.tasks.plots import plot_loss_curves
+
     click.echo(f"memory benchmark: {config}, {threads} thread(s), LSTM = {SequenceNet.lstm_class_name()}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -200,6 +200,8 @@ def _write_metrics(
     results: list[RunResult],
     flows: dict[int, dict[str, GradientFlow]] | None = None,
 ) -> None:
+    from lstmkit.utils.serialization import atomic_write_text
+
     document = {"config": asdict(config), "results": [r.to_dict() for r in results]}
     if flows is not None:
         document["gradient_flow"] = {
@@ -210,6 +212,8 @@ def _write_metrics(
 
 
 def _save_net(path: Path, net: nn.Module, config: MemoryBenchConfig, result: RunResult) -> None:
+    from lstmkit.tasks.models import SequenceNet, save_memory_net
+
     assert isinstance(net, SequenceNet)
     save_memory_net(path, net, task=config.task, length=result.length)
 
@@ -225,6 +229,13 @@ def _gradient_flows(
     on float64 copies of the networks, so that a vanishing gradient shows its exponential decay instead
     of stopping at float32's underflow (about 1e-45).
     """
+    import numpy as np
+    import torch
+
+    from lstmkit.inspect.gradient_flow import gradient_flow
+    from lstmkit.inspect.plots import plot_gradient_flow_panels
+    from lstmkit.tasks.memory import generate, initial_network, task_loss
+
     flows: dict[int, dict[str, GradientFlow]] = {}
     for length in config.lengths:
         data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)

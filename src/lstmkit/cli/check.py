@@ -6,24 +6,26 @@ import platform
 import sys
 
 import click
-import torch
 
 import lstmkit
-from lstmkit.nn import LSTM
-from lstmkit.ops.dispatch import Variant, native_status, select_backend
 
 CASES = (
-    # (dtype, input scale, tolerance): float64 on ordinary inputs, and float32 on inputs large enough to
+    # (dtype name, input scale, tolerance): float64 on ordinary inputs, and float32 on inputs large enough to
     # saturate every gate (pre-activations in the hundreds), where a float32 exp can overflow into NaN
-    (torch.float64, 1.0, 1e-9),
-    (torch.float32, 100.0, 1e-5),
+    ("float64", 1.0, 1e-9),
+    ("float32", 100.0, 1e-5),
 )
 
 
-def _max_error(backend: str, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> float:
+def _max_error(backend: str, dtype_name: str = "float64", scale: float = 1.0) -> float:
     """Largest difference to torch.nn.LSTM over outputs and all gradients, each relative to the largest
     magnitude of torch's tensor (at least 1): inputs x100 give weight gradients in the hundreds (NaN if any
     difference is NaN)."""
+    import torch
+
+    from lstmkit.nn import LSTM
+
+    dtype = getattr(torch, dtype_name)
     torch.manual_seed(0)
     theirs = torch.nn.LSTM(3, 16, num_layers=2, bidirectional=True, batch_first=True, dtype=dtype)
     ours = LSTM(3, 16, num_layers=2, bidirectional=True, batch_first=True, dtype=dtype, backend=backend)
@@ -44,6 +46,10 @@ def _max_error(backend: str, dtype: torch.dtype = torch.float64, scale: float = 
 @click.command()
 def check() -> None:
     """Print versions and active kernels, and check every backend against torch.nn.LSTM."""
+    import torch
+
+    from lstmkit.ops.dispatch import Variant, native_status, select_backend
+
     click.echo(
         f"lstmkit {lstmkit.__version__}, torch {torch.__version__}, Python {platform.python_version()}"
     )
@@ -58,15 +64,14 @@ def check() -> None:
     click.echo(f"backend='auto' runs variants on: {select_backend('auto', Variant(layer_norm=True), cpu)}")
     backends = ["torch", "fused", "reference"] + (["native"] if native_status() == "active" else [])
     failed = False
-    for dtype, scale, tolerance in CASES:
+    for dtype_name, scale, tolerance in CASES:
         inputs = "inputs x1" if scale == 1.0 else f"inputs x{scale:g}, saturating"
         for backend in backends:
-            error = _max_error(backend, dtype, scale)
+            error = _max_error(backend, dtype_name, scale)
             ok = error < tolerance  # (False for NaN)
             failed |= not ok
-            kind = str(dtype).removeprefix("torch.")
             click.echo(
-                f"  {backend:<9} vs torch.nn.LSTM (2 layers, bidirectional, {kind}, {inputs}): "
+                f"  {backend:<9} vs torch.nn.LSTM (2 layers, bidirectional, {dtype_name}, {inputs}): "
                 f"max relative error {error:.1e} {'ok' if ok else 'FAILED'}"
             )
     if failed:

@@ -10,17 +10,18 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
-from lstmkit.classify.baselines import dtw_1nn, majority_accuracy
-from lstmkit.classify.classifier import MODELS, NORMALIZATIONS, TimeSeriesClassifier, as_series_list
-from lstmkit.classify.csv_format import read_series_csv
-from lstmkit.classify.metrics import accuracy, format_confusion
-from lstmkit.classify.training import FitConfig
-from lstmkit.classify.ts_format import SeriesDataset, read_ts
-from lstmkit.utils.serialization import atomic_write_text
+if TYPE_CHECKING:
+    from lstmkit.classify.ts_format import SeriesDataset
+
+# choices of lstmkit.classify.classifier, copied so that --help imports neither torch nor pandas (a test
+# keeps them equal)
+MODELS = ("lstm", "lstm-fcn")
+NORMALIZATIONS = ("auto", "zscore", "channel", "none")
 
 MODEL_FILE = "model.safetensors"
 
@@ -29,6 +30,9 @@ def read_series_file(
     path: Path, *, label_column: str | None, id_column: str | None, time_column: str | None
 ) -> SeriesDataset:
     """Read a ``.ts`` file, or a ``.csv`` in the wide or long layout."""
+    from lstmkit.classify.csv_format import read_series_csv
+    from lstmkit.classify.ts_format import read_ts
+
     suffix = path.suffix.lower()
     if suffix == ".ts":
         return read_ts(path)
@@ -104,6 +108,12 @@ def classify(
     time_column: str | None,
 ) -> None:
     """Train a classifier on TRAIN (.ts or .csv), score it on TEST beside 1-NN DTW and the majority class."""
+    from lstmkit.classify.baselines import dtw_1nn, majority_accuracy
+    from lstmkit.classify.classifier import TimeSeriesClassifier
+    from lstmkit.classify.metrics import accuracy, format_confusion
+    from lstmkit.classify.training import FitConfig
+    from lstmkit.utils.serialization import atomic_write_text
+
     columns = {"label_column": label_column, "id_column": id_column, "time_column": time_column}
     train_set = read_series_file(train, **columns)
     test_set = read_series_file(test, **columns)
@@ -182,6 +192,11 @@ def predict_classifier(model_path: Path, data_path: Path, out: Path | None) -> N
     Prints (or writes to ``out`` as CSV) one row per series: its index, predicted label and the probability
     of each class. If the data carries labels, also prints the accuracy.
     """
+    from lstmkit.classify.classifier import TimeSeriesClassifier, as_series_list
+    from lstmkit.classify.csv_format import read_series_csv
+    from lstmkit.classify.metrics import accuracy
+    from lstmkit.utils.serialization import atomic_write_text
+
     clf = TimeSeriesClassifier.load(model_path)
     if data_path.suffix.lower() == ".csv":
         label_column = "label" if "label" in _csv_header(data_path) else None

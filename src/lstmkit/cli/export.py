@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from lstmkit.cli.predict import load_model_file
-from lstmkit.export import OnnxCheckError
-from lstmkit.models import load_model
 
 
 @click.command()
@@ -24,6 +22,9 @@ def export(model_path: Path, out: Path, opset: int | None, no_check: bool) -> No
     input_shape fixes it, a free time axis, and returns `output`; the file is written only after
     onnxruntime reproduced PyTorch's outputs (see docs/onnx.md).
     """
+    from lstmkit.export import OnnxCheckError
+    from lstmkit.models import load_model
+
     model = load_model_file(load_model, model_path)
     try:
         report = model.export(out, opset=opset, check=not no_check)

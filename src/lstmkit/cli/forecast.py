@@ -13,21 +13,25 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 from tqdm import tqdm
 
 from lstmkit.cli.options import DEVICE
 from lstmkit.cli.predict import load_model_file
-from lstmkit.forecast import Forecaster, TrainConfig, read_csv
-from lstmkit.forecast.backtest import MODEL, BacktestResult
-from lstmkit.forecast.baselines import arima_available
-from lstmkit.forecast.data import FILL_POLICIES
-from lstmkit.forecast.scalers import SCALERS
-from lstmkit.forecast.transforms import TRANSFORMS
-from lstmkit.utils.serialization import atomic_write_text, current_umask
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lstmkit.forecast import Forecaster
+    from lstmkit.forecast.backtest import BacktestResult
+
+# choices of lstmkit.forecast.data, .transforms and .scalers, copied so that --help imports neither torch
+# nor pandas (a test keeps them equal)
+FILL_POLICIES = ("none", "ffill", "interpolate", "drop")
+TRANSFORMS = ("none", "diff", "log_return", "pct_change")
+SCALERS = ("standard", "minmax", "robust", "none")
 
 TABLE_COLUMNS = {"mae": "MAE", "rmse": "RMSE", "mase": "MASE", "directional_accuracy": "DirAcc"}
 # --demo: the bundled FRED series with settings that run in about a minute on a laptop
@@ -138,6 +142,9 @@ def forecast(data: Path | None, **opts: Any) -> None:
     (MAE, RMSE, MASE, directional accuracy) and writes forecasts.csv, metrics.json, forecast.png,
     next_forecast.csv and model.lstmkit to --out.
     """
+    from lstmkit.forecast import Forecaster, TrainConfig, read_csv
+    from lstmkit.forecast.baselines import arima_available
+
     demo = opts["demo"]
     if demo and data is not None:
         raise ValueError("give either DATA or --demo, not both")
@@ -241,6 +248,8 @@ class _Progress:
 
 def format_report(result: BacktestResult, forecaster: Forecaster, *, name: str) -> str:
     """The text table printed by ``lstmkit forecast``."""
+    from lstmkit.forecast.backtest import MODEL
+
     target = forecaster.columns_[0] if forecaster.columns_ else "?"
     lines = [
         f"{name}: target {target}, lookback {forecaster.lookback}, horizon {forecaster.horizon}, "
@@ -296,6 +305,8 @@ def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @contextmanager
 def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` (nothing half-written)."""
+    from lstmkit.utils.serialization import current_umask
+
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o777 & ~current_umask())  # a plain mkdir's permissions, not mkdtemp's 0o700
@@ -320,8 +331,10 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
 def _write_outputs(
     out: Path, result: BacktestResult, forecaster: Forecaster, frame: pd.DataFrame, opts: Any
 ) -> None:
+    from lstmkit.forecast.backtest import MODEL
     from lstmkit.forecast.plots import plot_backtest
     from lstmkit.utils.figures import save_figure
+    from lstmkit.utils.serialization import atomic_write_text
 
     prepared = forecaster.prepare(frame)
     with _staging(out, opts["overwrite"]) as staging:
@@ -354,6 +367,9 @@ def _write_outputs(
 
 def predict_forecaster(model_path: Path, data_path: Path, out: Path | None) -> None:
     """``lstmkit predict`` for a saved forecaster: forecast the ``horizon`` steps after DATA's last row."""
+    from lstmkit.forecast import Forecaster, read_csv
+    from lstmkit.utils.serialization import atomic_write_text
+
     forecaster = load_model_file(Forecaster.load, model_path)
     frame = read_csv(data_path)
     names = [str(c) for c in frame.columns]

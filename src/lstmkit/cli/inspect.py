@@ -6,23 +6,15 @@ import importlib
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-from matplotlib.figure import Figure
 
 from lstmkit.cli.predict import load_model_file
-from lstmkit.inspect.plots import (
-    forget_time_constants,
-    plot_correlated_units,
-    plot_forget_distribution,
-    plot_gates,
-)
-from lstmkit.inspect.record import record
-from lstmkit.utils.figures import save_figure
-from lstmkit.utils.serialization import atomic_write_bytes, load_bundle
-from lstmkit.utils.tables import read_table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # config "kind" -> "module:function(path) -> nn.Module or lstmkit Model"
 LOADERS: dict[str, str] = {
@@ -33,6 +25,8 @@ LOADERS: dict[str, str] = {
 
 def load_model_any(path: Path) -> Any:
     """Load a saved lstmkit model whose kind :data:`LOADERS` knows."""
+    from lstmkit.utils.serialization import load_bundle
+
     _, config = load_bundle(path)
     kind = config.get("kind")
     target = LOADERS.get(str(kind))
@@ -46,6 +40,8 @@ def load_model_any(path: Path) -> Any:
 
 def read_array(path: Path, *, name: str) -> np.ndarray:
     """Read ``.npy`` (the array), ``.npz`` (its ``x`` or only array) or ``.csv`` (numeric columns)."""
+    from lstmkit.utils.tables import read_table
+
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = np.load(path, allow_pickle=False)
@@ -133,6 +129,16 @@ def gates(model: Path, data: Path, sample: int, out: Path, signal: Path | None, 
     Every input is read and checked and every figure drawn before anything is written to --out; each
     file is then written atomically.
     """
+    from lstmkit.inspect.plots import (
+        forget_time_constants,
+        plot_correlated_units,
+        plot_forget_distribution,
+        plot_gates,
+    )
+    from lstmkit.inspect.record import record
+    from lstmkit.utils.figures import save_figure
+    from lstmkit.utils.serialization import atomic_write_bytes
+
     net = load_model_any(model)
     x = load_sequences(data)
     if not 0 <= sample < x.shape[0]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import torch
 
 
 def available_devices() -> list[str]:
     """The devices this machine can train on: ``cpu``, then ``cuda`` and ``cuda:N``, ``mps`` where present."""
+    import torch
+
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     cuda = ["cuda", *(f"cuda:{index}" for index in range(count))] if count else []
     return ["cpu", *cuda, *(["mps"] if torch.backends.mps.is_available() else [])]

@@ -12,8 +12,6 @@ from typing import TypeVar
 
 import click
 
-from lstmkit.utils.serialization import load_bundle
-
 # config "kind" -> "module:function(model_path, data_path, out_path) -> None"
 PREDICTORS: dict[str, str] = {
     "forecaster": "lstmkit.cli.forecast:predict_forecaster",
@@ -45,6 +43,8 @@ def load_model_file(load: Callable[[Path], Loaded], path: Path) -> Loaded:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write predictions to this CSV.")
 def predict(model: Path, data: Path, out: Path | None) -> None:
     """Apply the saved model MODEL to DATA and print (or write) its predictions."""
+    from lstmkit.utils.serialization import load_bundle
+
     _, config = load_bundle(model)
     kind = config.get("kind")
     target = PREDICTORS.get(str(kind))

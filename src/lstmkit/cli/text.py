@@ -5,23 +5,22 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 from tqdm import tqdm
 
-from lstmkit.classify.baselines import majority_accuracy
-from lstmkit.classify.classifier import ClassificationReport
-from lstmkit.classify.csv_format import labels_from_column
-from lstmkit.classify.metrics import format_confusion
-from lstmkit.classify.training import FitConfig
 from lstmkit.cli.classify import warnings_as_lines
-from lstmkit.text.classifier import TextClassifier
-from lstmkit.text.models import POOLINGS
-from lstmkit.text.tokenizer import PUNCTUATION, Tokenizer
-from lstmkit.utils.serialization import atomic_write_text
-from lstmkit.utils.tables import read_table
+
+if TYPE_CHECKING:
+    from lstmkit.classify.classifier import ClassificationReport
+    from lstmkit.text.classifier import TextClassifier
+    from lstmkit.text.tokenizer import Tokenizer
+
+# choices of lstmkit.text.models and .tokenizer, copied so that --help imports neither torch nor pandas (a
+# test keeps them equal)
+POOLINGS = ("max", "mean", "last")
+PUNCTUATION = ("keep", "drop")
 
 MODEL_FILE = "model.safetensors"
 
@@ -30,6 +29,9 @@ def read_text_csv(
     path: Path, text_column: str, label_column: str | None
 ) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels) from a CSV file; empty cells become empty texts (the classifier warns)."""
+    from lstmkit.classify.csv_format import labels_from_column
+    from lstmkit.utils.tables import read_table
+
     frame = read_table(
         path, "a header row and one text per row", keep_default_na=False, dtype={text_column: str}
     )
@@ -74,6 +76,8 @@ def read_labelled_texts(
 
 
 def _report_lines(name: str, report: ClassificationReport, majority: float) -> list[str]:
+    from lstmkit.classify.metrics import format_confusion
+
     return [
         f"{name}: accuracy {report.accuracy:.4f}   macro F1 {report.macro_f1:.4f}   "
         f"(majority class {majority:.4f})",
@@ -170,6 +174,12 @@ def train(
     Texts that are empty after tokenization are left out of every file (a warning names their rows), so
     the model and the majority-class baseline are scored on the same rows.
     """
+    from lstmkit.classify.baselines import majority_accuracy
+    from lstmkit.classify.training import FitConfig
+    from lstmkit.text.classifier import TextClassifier
+    from lstmkit.text.tokenizer import Tokenizer
+    from lstmkit.utils.serialization import atomic_write_text
+
     tokenizer = Tokenizer(punctuation=punctuation)
     texts, labels = read_labelled_texts(data, text_column, label_column, tokenizer)
     if valid is not None:
@@ -270,6 +280,8 @@ def predict(
 
     A single TEXTS argument that names a CSV file (``reviews.csv``) is read as ``--csv``.
     """
+    from lstmkit.text.classifier import TextClassifier
+
     if csv_path is None and len(texts) == 1 and _names_a_csv(texts[0]):
         if not Path(texts[0]).is_file():  # a mistyped file name must not be classified as a sentence
             raise ValueError(
@@ -294,6 +306,10 @@ def _names_a_csv(text: str) -> bool:
 
 def write_text_predictions(clf: TextClassifier, items: list[str], out: Path | None) -> None:
     """Print (or write as CSV) each text's predicted label and class probabilities."""
+    import pandas as pd
+
+    from lstmkit.utils.serialization import atomic_write_text
+
     probabilities = clf.predict_proba(items)
     labels = clf.encoder.decode(probabilities.argmax(axis=1)) if clf.encoder else []
     columns = {f"p_{c}": probabilities[:, k] for k, c in enumerate(clf.classes)}
@@ -309,5 +325,7 @@ def write_text_predictions(clf: TextClassifier, items: list[str], out: Path | No
 
 def predict_text_classifier(model_path: Path, data_path: Path, out: Path | None) -> None:
     """``lstmkit predict MODEL DATA.csv`` for saved ``text_classifier`` models (a ``text`` column)."""
+    from lstmkit.text.classifier import TextClassifier
+
     items, _ = read_text_csv(data_path, "text", None)
     write_text_predictions(TextClassifier.load(model_path), items, out)

@@ -83,7 +83,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       }
       T* dh = dH + k * Rp;
       if (w.dy)
-        for (long j = 0; j < R; ++j) dh[j] += w.dy[(t * B + b) * R + j];
+        vadd<T>(dh, w.dy + (t * B + b) * R, R);
       for (long j = 0; j < Rp; j += V) {
         vec_t<T> g = vload(dh + j);
         if (d.zoneout_h) {

@@ -84,25 +84,19 @@ inline void gemm_panel(int M, const Operand<T>& A1, int K, const T* A, long lda,
   }
 }
 
-// M rows (M·NR < 8 vector accumulators: one or two rows) over every panel, P panels per tile so that
-// the tile holds at least 8 accumulators, the multiply-add latency times the two FMA ports.
+// The first columns of a GEMM of MR rows (M·NR < 8 vector accumulators: one or two rows), P panels per tile
+// so that a tile holds at least 8 accumulators, the multiply-add latency times the two FMA ports; returns
+// the columns done (whole groups of P panels), the rest left to gemm()'s panels.
 template <class T, int MR>
-inline void gemm_short(int N, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, T* C, long ldc,
-                       bool acc) {
+inline int gemm_grouped(int N, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp, T* C, long ldc,
+                        bool acc) {
   constexpr int V = Vec<T>::lanes, NR = LSTMKIT_GEMM_NR;
   constexpr int P = (8 + MR * NR - 1) / (MR * NR);
   const long KT = A1.K + K, pstride = long(NR) * V * KT;
   int n = 0;
   for (; n + P * NR * V <= N; n += P * NR * V)
     gemm_tile<T, MR, NR, P>(A1, K, A, lda, Bp + n * KT, NR * V, pstride, C + n, ldc, acc);
-  for (; n + NR * V <= N; n += NR * V) gemm_tile<T, MR, NR>(A1, K, A, lda, Bp + n * KT, NR * V, 0, C + n, ldc, acc);
-  const T* tail = Bp + n * KT;  // the last, narrower panel
-  switch ((N - n) / V) {
-    case 3: gemm_tile<T, MR, 3>(A1, K, A, lda, tail, 3 * V, 0, C + n, ldc, acc); break;
-    case 2: gemm_tile<T, MR, 2>(A1, K, A, lda, tail, 2 * V, 0, C + n, ldc, acc); break;
-    case 1: gemm_tile<T, MR, 1>(A1, K, A, lda, tail, V, 0, C + n, ldc, acc); break;
-    default: break;
-  }
+  return n;
 }
 
 // C[M, N] (+)= [A1 | A][M, K1 + K] · Bp[K1 + K, N]; N must be a multiple of the vector width.
@@ -115,10 +109,10 @@ void gemm(int M, int N, const Operand<T>& A1, int K, const T* A, long lda, const
           bool accumulate) {
   constexpr int V = Vec<T>::lanes;
   constexpr int NR = LSTMKIT_GEMM_NR;
-  if (M == 1 && NR < 8) return gemm_short<T, 1>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
-  if (M == 2 && 2 * NR < 8) return gemm_short<T, 2>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
   const long KT = A1.K + K;
   int n = 0;
+  if (M == 1 && NR < 8) n = gemm_grouped<T, 1>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
+  if (M == 2 && 2 * NR < 8) n = gemm_grouped<T, 2>(N, A1, K, A, lda, Bp, C, ldc, accumulate);
   for (; n + NR * V <= N; n += NR * V)
     gemm_panel<T, NR>(M, A1, K, A, lda, Bp + n * KT, NR * V, C + n, ldc, accumulate);
   const T* tail = Bp + n * KT;

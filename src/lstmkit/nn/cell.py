@@ -174,9 +174,3 @@ class LSTMCell(nn.Module):
         return ", ".join(
             [f"{self.input_size}, {self.hidden_size}", *(["bias=False"] if not self.bias else []), *extras]
         )
-
-
-def _compiling() -> bool:
-    """Whether torch.compile is tracing: the native step reads raw pointers, so the cell's torch
-    operations run instead, inside the graph."""
-    return bool(torch.compiler.is_compiling())

@@ -8,14 +8,14 @@ For ``lstmkit.nn.LSTM(backend="native")`` each row splits the median call into
 - **kernel**: the compiled forward and backward calls (``lstmkit.ops._native``), timed from inside the call;
 - **around**: everything else: the module's and autograd's Python, buffers, weight packing, and in a
   training step the Dense head, the loss and Adam (the step of ``benchmarks/speed.py``);
-- **around, warm**: the same, measured on a second model whose compiled calls are replaced by no-ops, its
+- **around, no-op kernel**: the same, measured on a second model whose compiled calls are no-ops, its
   calls back to back, so that nothing runs between two passes over the same Python and torch code.
 
-"around" minus "around, warm" is what the time loop costs the code after it. On a machine where caches
-and branch predictors keep their state across a millisecond of other work, it is near zero; on session
-10's virtual machine any millisecond of other work (even a Python busy loop) left torch's per-call paths
-several times slower on their next call, and this column was a third to a half of "around" (docs/native.md).
-torch.nn.LSTM's whole call is printed beside it, measured in the same repeats.
+The last column, "around" minus "around, no-op kernel", is what the time loop costs the code after it. On
+a machine where caches and branch predictors keep their state across a millisecond of other work it is
+near zero; on session 10's virtual machine any millisecond of other work (even a Python busy loop) left
+torch's per-call paths several times slower on their next call, and this column was a tenth to two thirds
+of "around" (docs/native.md). torch.nn.LSTM's whole call is printed beside it, measured in the same repeats.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
         raise SystemExit("the native kernel is not built: nothing to split (python -m lstmkit check)")
     torch.set_num_threads(args.threads)
     print(f"\n## torch {torch.__version__}, {args.threads} threads; median ms per call over {args.repeats}")
-    print("| config | torch.nn.LSTM | native | kernel | around | around, warm | cost of the loop |")
+    print("| config | torch.nn.LSTM | native | kernel | around | around, no-op kernel | difference |")
     print("|---|---|---|---|---|---|---|")
     for name in args.configs:
         for mode in args.modes:

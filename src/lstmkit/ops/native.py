@@ -5,7 +5,8 @@ coupled gates, projection, recurrent dropout, zoneout, lengths) in ``csrc/`` (no
 ``pip install -e .`` into ``lstmkit.ops._native``). Per step it runs one small register-blocked GEMM on
 packed recurrent weights and one vectorized pass over the gates, with the instruction set (AVX-512, AVX2,
 portable) chosen at run time, denormals flushed inside its threads, and the batch split between up to
-``torch.get_num_threads()`` threads. The weight gradients are large GEMMs left to torch (MKL) here.
+``torch.get_num_threads()`` threads. The weight gradients are cache-blocked GEMMs over all steps after
+the backward loop, in the same call (``csrc/gemm_tn.h``).
 
 Implementation notes:
     Internal buffers are padded (see :mod:`lstmkit.ops.native_layout`); the saved tuple is opaque to callers.

@@ -59,8 +59,8 @@ struct ForwardBuffers {
   T* mean_c;   // (T, B) mean of c̃ (layer norm only): the backward recomputes x̂_c from c̃, μ and 1/σ
   T* rstd_c;   // (T, B)
   // input, with Dims::I > 0 (no layer norm): x (T, B, Ip), x_t in lanes 0..I-1, 1 in lane I, zeros
-  // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), 4Hp) packed in panels, so xg_t = W_ih x_t + b
-  // comes out of the step GEMM.
+  // after; w_hh_t is then [W_ihᵀ; b; W_hhᵀ] ((I + 1 + R), GW), gate q at column q·H, packed in panels, so
+  // xg_t = W_ih x_t + b comes out of the step GEMM.
   const T* x;
   // with Dims::I > 0 and layer norm: xg_t = LN_ih(W_ih x_t) + b from two GEMMs, W_ihᵀ packed on its own.
   // Its rows are dense, gate q at q·H in GW = gate_width(H) (no padding between the gates): w_hh_t is then

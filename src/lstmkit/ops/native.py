@@ -489,7 +489,8 @@ class NativeKernel:
         """``x`` ``(T, B, I)`` as ``(T, B, Ip)``: ``x`` in lanes ``0..I-1``, 1 in lane ``I``, zeros after.
 
         The 1 multiplies the bias row of :func:`~lstmkit.ops.native_layout.pack_w_hh_t`'s input block, so
-        the step GEMM adds the bias, and the weight-gradient GEMM's column ``I`` is the bias gradient.
+        the step GEMM adds the bias, and row ``I`` of the weight-gradient GEMM's result (``[dW_ih | db]ᵀ``)
+        is the bias gradient.
         ``Ip`` is ``I + 1`` rounded up to whole vectors.
         """
         steps, batch, n_in = x.shape

@@ -3,8 +3,10 @@
 Inside the kernel the hidden size ``H`` and the state size ``R`` are padded to ``Hp`` and ``Rp``, multiples
 of the vector width in elements (16 float32 lanes with AVX-512); a gate block is ``[4][Hp]`` in PyTorch's
 order i, f, g, o; padded entries are zero. The recurrent weights are packed once per call: ``W_hhᵀ``
-``(R, 4Hp)`` for the forward GEMM and ``W_hh`` ``(4H, Rp)`` for the backward one, each cut into column
-panels stored one after another (:func:`pack`, one native call per packed matrix).
+``(R, GW)`` for the forward GEMM, its gate columns dense (``GW`` is ``4H`` rounded up to whole vectors;
+``(R, 4Hp)`` with layer norm on given gate inputs, see :func:`gate_columns`), and ``W_hh`` ``(4H, Rp)`` for
+the backward one, each cut into column panels stored one after another (:func:`pack`, one native call per
+packed matrix).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ A buffer is handed out again only when no tensor but the pool's own shares its s
 (the autograd graph that saved it has run its backward and been freed, every view is gone), so a graph
 kept with ``retain_graph=True``, or a state the caller still holds, is never overwritten.
 
-:func:`release` frees the cached buffers. Without the two counters this relies on (private torch APIs,
-checked at import), every request is a plain ``torch.empty``.
+:func:`release` frees the cached buffers. Without the storage use count this relies on (a private torch
+API, checked at import: ``COUNTS_USES``), every request is a plain ``torch.empty``.
 
 Example:
     >>> import torch

@@ -57,7 +57,9 @@ class KernelClock:
         return run
 
 
-def zero_grad(p: torch.Tensor) -> None:
+def zero_accumulated_grad(p: torch.Tensor) -> None:
+    """A parameter's gradient set to zeros once accumulated: a no-op backward leaves garbage, which Adam
+    would read (and garbage can be denormal, slow for every operation on it)."""
     if p.grad is not None:
         p.grad.zero_()
 
@@ -71,18 +73,16 @@ def run_config(name: str, repeats: int, mode: str) -> None:
     x, y = torch.randn(batch, steps, inputs), torch.randn(batch, 1)
     make = time_train if mode == "train" else time_infer
     args = (x, y) if mode == "train" else (x,)
-    stub = LSTM(inputs, hidden, batch_first=True, backend="native")
-    for (
-        p
-    ) in stub.parameters():  # its backward writes nothing: zero what Adam reads (garbage could be denormal)
-        p.register_post_accumulate_grad_hook(zero_grad)
+    stub = LSTM(inputs, hidden, batch_first=True, backend="native")  # run with no-op compiled calls
+    for p in stub.parameters():
+        p.register_post_accumulate_grad_hook(zero_accumulated_grad)
     fns = {
         "torch": make(nn.LSTM(inputs, hidden, batch_first=True), *args),
         "native": make(LSTM(inputs, hidden, batch_first=True, backend="native"), *args),
-        "warm": make(stub, *args),
+        "noop": make(stub, *args),
     }
     clock = KernelClock(native._native)
-    stand_in = {"torch": native._native, "native": clock.timed, "warm": clock.noop}
+    stand_in = {"torch": native._native, "native": clock.timed, "noop": clock.noop}
     samples: dict[str, list[float]] = {k: [] for k in (*fns, "kernel")}
 
     def sample(key: str, keep: bool) -> None:
@@ -101,14 +101,14 @@ def run_config(name: str, repeats: int, mode: str) -> None:
             for key in ("torch", "native"):
                 sample(key, repeat >= 5)
         for repeat in range(repeats + 5):  # the no-op model back to back: nothing runs in between
-            sample("warm", repeat >= 5)
+            sample("noop", repeat >= 5)
     finally:
         native._native = clock.module
     ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
     around = ms["native"] - ms["kernel"]
     print(
         f"| {name} {mode} | {ms['torch']:.2f} | {ms['native']:.2f} ({ms['native'] / ms['torch']:.2f}x) | "
-        f"{ms['kernel']:.2f} | {around:.2f} | {ms['warm']:.2f} | {around - ms['warm']:.2f} |"
+        f"{ms['kernel']:.2f} | {around:.2f} | {ms['noop']:.2f} | {around - ms['noop']:.2f} |"
     )
 
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import CONFIGS, time_infer, time_train
+from speed import CONFIGS, positive_int, time_infer, time_train
 
 
 class KernelClock:
@@ -118,8 +118,8 @@ def main() -> None:
     )
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["C1", "C3"])
     parser.add_argument("--modes", nargs="+", choices=["train", "infer"], default=["train", "infer"])
-    parser.add_argument("--repeats", type=int, default=101)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=101)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
     from lstmkit.ops.native import native_available
 

@@ -122,6 +122,17 @@ def systems(names: list[str], config: tuple[int, int, int, int]) -> list[System]
     return out
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (0 repeats or threads would fail deep inside a run)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 FUSED_ADAM = False  # --fused-adam: torch's fused Adam (one kernel over all tensors) for every system
 
 
@@ -356,15 +367,15 @@ def main() -> None:
     parser.add_argument(
         "--modes", nargs="+", default=["train", "infer", "stream"], choices=["train", "infer", "stream"]
     )
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=9)
+    parser.add_argument("--warmup", type=positive_int, default=2)
     parser.add_argument(
         "--sample-ms",
         type=float,
         default=30.0,
         help="a sample averages back-to-back calls filling about this long (0: one call per sample)",
     )
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--quick", action="store_true", help="C1 and C3, 5 repeats")
     parser.add_argument(
         "--cpu-time",

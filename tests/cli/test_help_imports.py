@@ -25,9 +25,10 @@ HEAVY = ("torch", "pandas", "matplotlib", "onnx", "onnxruntime")
 
 
 def _command_paths() -> list[tuple[str, ...]]:
-    """Every subcommand, and every command of a subcommand that is a group (``text train``)."""
+    """``lstmkit`` itself, every subcommand, and every command of a subcommand that is a group (``text
+    train``)."""
     ctx = click.Context(cli)
-    paths: list[tuple[str, ...]] = []
+    paths: list[tuple[str, ...]] = [()]
     for name in sorted(SUBCOMMANDS):
         paths.append((name,))
         command = cli.get_command(ctx, name)
@@ -36,7 +37,7 @@ def _command_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda path: " ".join(("lstmkit", *path)))
 def test_help_imports_no_heavy_library(path: tuple[str, ...]) -> None:
     # torch, pandas, matplotlib and the ONNX exporter took 4-6 s to import for a screen of text
     code = (

@@ -6,7 +6,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -103,6 +105,58 @@ void backward(bool f64, const std::vector<int64_t>& dims, const std::vector<int6
     const auto b = backward_buffers<float>(fptrs, bptrs);
     py::gil_scoped_release nogil;
     current.kernels->backward_f32(d, b);
+  }
+}
+
+// Whether forward_bf16 can run: the AVX-512 kernels on a CPU with AVX512-BF16 (vdpbf16ps).
+bool bf16_supported() {
+#if defined(__x86_64__)
+  return std::string(current.name) == "avx512" && __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+// forward() of float32 without a backward (keep = 0), its step GEMMs in bfloat16 with float32 sums; the
+// packed weights (W_hhᵀ, W_ihᵀ with layer norm, W_hrᵀ) come from pack_bf16.
+void forward_bf16(const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {
+  if (!bf16_supported())
+    throw std::invalid_argument("forward_bf16: needs the avx512 kernels on a CPU with AVX512-BF16, running " +
+                                std::string(current.name));
+  Dims d = make_dims(dims);
+  if (d.keep) throw std::invalid_argument("forward_bf16: inference only (keep must be 0)");
+  d.bf16 = true;
+  const auto b = forward_buffers<float>(ptrs);
+  py::gil_scoped_release nogil;
+  current.kernels->forward_f32(d, b);
+}
+
+// A float32 matrix packed by pack() ((K, N) in column panels of `width`, each [K][w] row-major) as the
+// bfloat16 panels of gemm_bf16.h: each [ceil(K/2)][w][2], rows 2k and 2k+1 side by side, rounded to
+// nearest even, the odd K's last partner zero. `out` holds ceil(K/2)·N·2 uint16.
+void pack_bf16(int64_t src_ptr, int64_t K, int64_t N, int64_t width, int64_t out_ptr) {
+  if (src_ptr == 0 || out_ptr == 0 || K < 0 || N < 0 || width < 1)
+    throw std::invalid_argument("pack_bf16: need addresses, K, N >= 0 and width >= 1");
+  const float* src = in<float>(src_ptr);
+  auto* dst = reinterpret_cast<uint16_t*>(out_ptr);
+  const int64_t K2 = (K + 1) / 2;
+  auto round = [](float x) -> uint16_t {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffU) > 0x7f800000U) return uint16_t((u >> 16) | 0x40);  // NaN stays a quiet NaN
+    u += 0x7fffU + ((u >> 16) & 1U);
+    return uint16_t(u >> 16);
+  };
+  py::gil_scoped_release nogil;
+  for (int64_t n0 = 0; n0 < N; n0 += width) {
+    const int64_t w = std::min(width, N - n0);
+    const float* block = src + n0 * K;
+    uint16_t* o = dst + 2 * n0 * K2;
+    for (int64_t k = 0; k < K2; ++k)
+      for (int64_t j = 0; j < w; ++j) {
+        o[(k * w + j) * 2] = round(block[(2 * k) * w + j]);
+        o[(k * w + j) * 2 + 1] = 2 * k + 1 < K ? round(block[(2 * k + 1) * w + j]) : uint16_t(0);
+      }
   }
 }
 
@@ -281,6 +335,11 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "Native CPU time loop of the LSTM recurrence (see lstmkit.ops.native).";
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
+  m.def("forward_bf16", &forward_bf16, py::arg("dims"), py::arg("ptrs"),
+        "forward() of float32 inference with bfloat16 products and float32 sums (see bf16_supported).");
+  m.def("bf16_supported", &bf16_supported, "Whether forward_bf16 runs here (AVX-512 kernels and AVX512-BF16).");
+  m.def("pack_bf16", &pack_bf16, py::arg("src"), py::arg("K"), py::arg("N"), py::arg("width"), py::arg("out"),
+        "A float32 matrix packed by pack() as the bfloat16 pair panels of forward_bf16.");
   m.def("step", &step, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("sptrs"));
   py::class_<StepPlan>(m, "StepPlan", "step() with its fixed addresses and sizes held (see step_plan).")
       .def("run", &StepPlan::run, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("h_out"), py::arg("c_out"),

@@ -9,5 +9,6 @@
 #define LSTMKIT_GEMM_MR 4
 #define LSTMKIT_GEMM_TN_MR 6
 #define LSTMKIT_GEMM_NR 4
+#define LSTMKIT_BF16 1  // gemm_bf16.h, for CPUs that also have AVX512-BF16
 #include "isa_kernels.inc"
 #endif

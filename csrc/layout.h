@@ -25,6 +25,9 @@ struct Dims {
   bool dx;
   // zoneout weights the same for every step and row (evaluation: z = p): zh, zc hold one row each
   bool zoneout_const;
+  // float32 forward without a backward: the step GEMMs multiply in bfloat16 and sum in float32
+  // (gemm_bf16.h); set by the bindings' forward_bf16 only, on a CPU with AVX512-BF16
+  bool bf16 = false;
 };
 
 template <class T>

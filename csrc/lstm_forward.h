@@ -52,7 +52,30 @@ inline vec_t<T> output_gate(const Dims& d, const T* a, const T* peep, long j, ve
 
 // Elements of the scratch forward_rows carves below: S, hin, hproj and U for every row of the batch, then
 // valid, Apad and Gs (the callers allocate this much per thread).
-inline long forward_scratch(const Dims& d) { return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp; }
+inline long forward_scratch(const Dims& d) {
+  // bf16: a GEMM's left operand as bfloat16 pairs (one word a pair) and one row of it in float32
+  const long bf16 = d.bf16 ? (d.B + 1) * (d.Ip + d.Rp + d.Hp + 2) + 64 : 0;
+  return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp + bf16;
+}
+
+// The step GEMMs of forward_rows: float32 (gemm.h), or bfloat16 products with float32 sums where the call
+// asked for them (Dims::bf16, float32 only; the weights then come packed as bfloat16 pairs, gemm_bf16.h).
+// `pairs` is scratch for the left operand's rows in bfloat16.
+template <class T>
+inline void step_gemm(const Dims& d, int M, int N, const Operand<T>& A1, int K, const T* A, long lda, const T* Bp,
+                      T* C, long ldc, bool accumulate, uint32_t* pairs) {
+#ifdef LSTMKIT_BF16
+  if constexpr (sizeof(T) == 4) {
+    if (d.bf16) {
+      gemm_bf16(M, N, A1, K, A, lda, reinterpret_cast<const uint16_t*>(Bp), C, ldc, accumulate, pairs);
+      return;
+    }
+  }
+#else
+  (void)d, (void)pairs;
+#endif
+  gemm<T>(M, N, A1, K, A, lda, Bp, C, ldc, accumulate);
+}
 
 template <class T>
 void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T* scratch) {
@@ -68,6 +91,8 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
   T* U = valid + G4;          // (nb, GW) W_ih x_t (layer norm with the input projection inside)
   T* Apad = U + B * G4;       // [4Hp] one row of S in the padded layout (unpad)
   T* Gs = Apad + G4;          // [4Hp] the gates of one row, not kept (layer norm with I > 0, see below)
+  uint32_t* pairs = reinterpret_cast<uint32_t*>(Gs + G4);  // rows of a GEMM's left operand in bfloat16 (bf16)
+  const Operand<T> none{0, nullptr, 0};
   const bool ln_in = d.layer_norm && d.I > 0;
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
   fill_gate_lanes(valid, H, Hp);
@@ -99,8 +124,9 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       A = hin;
     }
     if (d.layer_norm) {
-      gemm<T>(nb, int(GW), int(R), A, Rp, f.w_hh_t, GW, S, GW, false);
-      if (d.I > 0) gemm<T>(nb, int(GW), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, GW, U, GW, false);
+      step_gemm<T>(d, nb, int(GW), none, int(R), A, Rp, f.w_hh_t, S, GW, false, pairs);
+      if (d.I > 0)
+        step_gemm<T>(d, nb, int(GW), none, int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, U, GW, false, pairs);
       for (int k = 0; k < nb; ++k) {
         const long row = s1 * B + b0 + k;
         T* a = S + k * GW;
@@ -118,10 +144,10 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       }
     } else if (d.I > 0) {  // [x_t, 1, h_{t-1}] · [W_ihᵀ; b; W_hhᵀ]: the input projection in the same GEMM
       const Operand<T> x_t{int(d.I + 1), f.x + (t * B + b0) * d.Ip, d.Ip};
-      gemm<T>(nb, int(GW), x_t, int(R), A, Rp, f.w_hh_t, S, GW, false);
+      step_gemm<T>(d, nb, int(GW), x_t, int(R), A, Rp, f.w_hh_t, S, GW, false, pairs);
     } else {
       for (int k = 0; k < nb; ++k) vcopy<T>(S + k * GW, xg + (b0 + k) * 4 * H, 4 * H);
-      gemm<T>(nb, int(GW), int(R), A, Rp, f.w_hh_t, GW, S, GW, true);
+      step_gemm<T>(d, nb, int(GW), none, int(R), A, Rp, f.w_hh_t, S, GW, true, pairs);
     }
 
     for (int k = 0; k < nb; ++k) {
@@ -177,7 +203,8 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
         }
       }
     }
-    if (d.projection) gemm<T>(nb, int(Rp), int(H), f.r + (s1 * B + b0) * Hp, Hp, f.w_hr_t, Rp, hproj, Rp, false);
+    if (d.projection)
+      step_gemm<T>(d, nb, int(Rp), none, int(H), f.r + (s1 * B + b0) * Hp, Hp, f.w_hr_t, hproj, Rp, false, pairs);
     for (int k = 0; k < nb; ++k) {
       const long b = b0 + k;
       if (d.lengths && t >= f.len[b]) continue;

@@ -56,9 +56,11 @@ def check() -> None:
     click.echo(f"threads: {torch.get_num_threads()}; CUDA: {torch.cuda.is_available()}")
     click.echo(f"native CPU kernel: {native_status()}")
     if native_status() == "active":
-        from lstmkit.ops.native import native_isa, native_module
+        from lstmkit.ops.native import bf16_available, native_isa, native_module
 
         click.echo(f"  instruction set: {native_isa()}; worker threads: {native_module().threading()}")
+        bf16 = "bfloat16 (AVX512-BF16)" if bf16_available() else "float32 (no AVX512-BF16 here)"
+        click.echo(f"  inference under torch.autocast('cpu', torch.bfloat16) multiplies in: {bf16}")
     cpu = torch.device("cpu")
     click.echo(f"backend='auto' runs plain LSTMs on: {select_backend('auto', Variant(), cpu)}")
     click.echo(f"backend='auto' runs variants on: {select_backend('auto', Variant(layer_norm=True), cpu)}")

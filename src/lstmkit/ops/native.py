@@ -112,6 +112,21 @@ def native_isa() -> str | None:
     return None if _native is None else str(_native.isa())
 
 
+def bf16_available() -> bool:
+    """Whether the kernel can run float32 inference with bfloat16 step GEMMs: its AVX-512 build on a CPU
+    with AVX512-BF16 (``vdpbf16ps``, twice the multiply-adds of a float32 FMA per instruction)."""
+    return _native is not None and bool(_native.bf16_supported())
+
+
+def _bf16_panels(packed: Tensor, rows: int, width: int) -> Tensor:
+    """A float32 matrix of ``rows`` rows packed in panels (:func:`~lstmkit.ops.native_layout.pack`) as the
+    bfloat16 pair panels of ``csrc/gemm_bf16.h`` (``int16`` storage)."""
+    cols = packed.numel() // rows if rows else 0
+    out = torch.empty(((rows + 1) // 2) * cols * 2, dtype=torch.int16)
+    native_module().pack_bf16(packed.data_ptr(), rows, cols, min(width, cols) or 1, out.data_ptr())
+    return out
+
+
 def _threads(batch: int) -> int:
     return max(1, min(torch.get_num_threads(), batch // MIN_ROWS_PER_THREAD))
 
@@ -178,17 +193,24 @@ class NativeKernel:
         coupled_gates: bool,
         needs_grad: bool,
         projection: InputProjection | None = None,
+        bf16: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
         """Run the time loop; returns ``(y (T, B, R), h_T (B, R), c_T (B, H), saved)``.
 
         With ``projection`` the input projection ``xg_t = W_ih x_t + b`` (layer-normed with layer norm)
         runs inside the loop and ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see
-        :class:`InputProjection`).
+        :class:`InputProjection`). ``bf16``: float32 inference (``needs_grad=False``) whose step GEMMs
+        multiply in bfloat16 and sum in float32, where :func:`bf16_available` (else ``ValueError``).
         """
         module = native_module()
         reason = self.supports(inputs, params)
         if reason is not None:
             raise ValueError(reason)
+        if bf16 and (needs_grad or inputs.xg.dtype != torch.float32 or not bf16_available()):
+            raise ValueError(
+                "bf16: expected float32 inference (needs_grad=False) on a CPU with AVX512-BF16, got "
+                f"{inputs.xg.dtype}, needs_grad={needs_grad}, bf16 available: {bf16_available()}"
+            )
         sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
@@ -264,12 +286,23 @@ class NativeKernel:
             columns = lay.gate_columns(hidden, hp, lanes, dense=True)
             w_hh_t = lay.pack_w_hh_t(params.w_hh, columns, width, projection.w_ih, projection.bias)
         w_hr_t = lay.pack_w_hr_t(params.w_hr, rp, width) if params.w_hr is not None else none
+        if bf16:  # the same panels as bfloat16 pairs (csrc/gemm_bf16.h), by their rows
+            n_in = 0 if projection is None else int(projection.x.shape[-1])
+            rows = rsize + (n_in + 1 if projection is not None and not ln_in else 0)  # [W_ihᵀ; b; W_hhᵀ]
+            w_hh_t = _bf16_panels(w_hh_t, rows, width)
+            if ln_in:
+                inner = (_bf16_panels(inner[0], n_in, width), *inner[1:])
+            if params.w_hr is not None:
+                w_hr_t = _bf16_panels(w_hr_t, hidden, width)
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, mean_c, rstd_c, x)
         fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state, inner)
         padded = (0 if projection is None else int(projection.x.shape[-1]), int(x.shape[-1]))
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False)
-        module.forward(dtype == torch.float64, dims, fw)
+        if bf16:
+            module.forward_bf16(dims, fw)
+        else:
+            module.forward(dtype == torch.float64, dims, fw)
         last = steps if keep else steps & 1
         # copies: a view would keep the whole (pooled) state buffer alive for as long as the caller does
         h_T = hs[last, :, :rsize].clone(memory_format=torch.contiguous_format)

@@ -34,7 +34,7 @@ from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams, layer_norm_par
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["InputProjection", "ProjectedRecurrence", "gate_inputs", "projected_recurrence"]
+__all__ = ["InputProjection", "ProjectedRecurrence", "autocast_bf16", "gate_inputs", "projected_recurrence"]
 
 
 class ProjectedRecurrence(torch.autograd.Function):
@@ -151,10 +151,23 @@ def projected_recurrence(
         inputs = state._replace(xg=gate_inputs(projection))
         return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
     if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
-        y, h_T, c_T, _ = kernel.forward(probe, params, coupled_gates, False, projection)
+        bf16 = autocast_bf16(x)
+        y, h_T, c_T, _ = kernel.forward(probe, params, coupled_gates, False, projection, bf16=bf16)
         return y, h_T, c_T
     y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, ln_affine, *projection, *probe[1:], *params)
     return y, h_T, c_T
+
+
+def autocast_bf16(x: Tensor) -> bool:
+    """Whether an inference forward of ``x`` runs its step GEMMs in bfloat16 (float32 sums and state):
+    under ``torch.autocast("cpu", dtype=torch.bfloat16)``, for float32 data, where the CPU has AVX512-BF16
+    (:func:`lstmkit.ops.native.bf16_available`). Elsewhere, and in training, the kernel stays float32."""
+    return (
+        x.dtype == torch.float32
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        and native.bf16_available()
+    )
 
 
 def _with_layer_norm(

@@ -4,7 +4,7 @@
     python benchmarks/speed.py --quick         # fewer repeats, C1 and C3 only
     python benchmarks/speed.py --configs C1 --systems torch fused native
     python benchmarks/speed.py --isa avx2      # the AVX2 build, also on a CPU that has AVX-512
-    python benchmarks/speed.py --modes infer --systems torch native bf16   # + both under bfloat16 autocast
+    python benchmarks/speed.py --systems torch native bf16   # and both under bfloat16 autocast
 
 Configurations (float32, 2 threads unless --threads):
     C1 batch 32, 100 steps, 1 input, 50 units (the origin text's model)
@@ -14,9 +14,9 @@ Configurations (float32, 2 threads unless --threads):
 
 Rows: torch.nn.LSTM; lstmkit with each backend; each variant on the fused and native paths, and on the
 reference backend, which is that variant written as a readable Python-loop cell trained by autograd (what
-users write today); and two hand-written Python-loop cells (plain and layer-norm). ``bf16`` adds, for
-inference, torch.nn.LSTM and lstmkit's native LSTM under ``torch.autocast("cpu", dtype=torch.bfloat16)``
-(ours multiplies in bfloat16 only where the CPU has AVX512-BF16; elsewhere its row is float32).
+users write today); and two hand-written Python-loop cells (plain and layer-norm). ``bf16`` adds
+torch.nn.LSTM and lstmkit's native LSTM under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (ours
+multiplies in bfloat16 only where the CPU has AVX512-BF16; elsewhere its row is float32).
 
 A training step is forward, Dense(1) on the last hidden state, MSE, backward and an Adam step (torch's
 default on CPU, a loop of small ops per tensor; ``--fused-adam`` gives every system torch's fused one);
@@ -88,7 +88,7 @@ class LoopCell(nn.Module):
 
 class BF16(nn.Module):
     """``module`` run under ``torch.autocast("cpu", dtype=torch.bfloat16)``: torch's LSTM then runs oneDNN's
-    bfloat16 kernel, lstmkit's native inference multiplies in bfloat16 where the CPU has AVX512-BF16."""
+    bfloat16 kernel, lstmkit's native loop multiplies in bfloat16 where the CPU has AVX512-BF16."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -97,7 +97,8 @@ class BF16(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.module(x)  # type: ignore[no-any-return]
+            y, (h, c) = self.module(x)
+        return y.float(), (h.float(), c.float())  # torch's are bfloat16; the head after it is float32
 
 
 @dataclass
@@ -122,7 +123,7 @@ def systems(names: list[str], config: tuple[int, int, int, int]) -> list[System]
             out.append(
                 System(f"lstmkit {name}", lambda i, h, b=name: LSTM(i, h, batch_first=True, backend=b))
             )
-        elif name == "bf16":  # inference only: under CPU autocast to bfloat16, torch's and ours
+        elif name == "bf16":  # under CPU autocast to bfloat16, torch's and ours
             out.append(
                 System("torch.nn.LSTM bf16 autocast", lambda i, h: BF16(nn.LSTM(i, h, batch_first=True)))
             )
@@ -279,7 +280,7 @@ def run_table(args: argparse.Namespace) -> None:
                     mode == "infer"
                     and system.name.startswith("lstmkit")
                     and any(v in system.name for v in ("recurrent_dropout",))
-                ) or (mode == "train" and "bf16" in system.name):
+                ):
                     continue
                 torch.manual_seed(0)
                 module = system.build(i, h)
@@ -389,7 +390,7 @@ def main() -> None:
             "variants:native",
             "variants:reference",
         ],
-        help="torch, auto, fused, native, reference, loop, loop_ln, bf16 (inference), variants[:backend]",
+        help="torch, auto, fused, native, reference, loop, loop_ln, bf16, variants[:backend]",
     )
     parser.add_argument(
         "--modes", nargs="+", default=["train", "infer", "stream"], choices=["train", "infer", "stream"]

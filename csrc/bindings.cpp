@@ -117,18 +117,33 @@ bool bf16_supported() {
 #endif
 }
 
-// forward() of float32 without a backward (keep = 0), its step GEMMs in bfloat16 with float32 sums; the
-// packed weights (W_hhᵀ, W_ihᵀ with layer norm, W_hrᵀ) come from pack_bf16.
-void forward_bf16(const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {
+void require_bf16(const char* who) {
   if (!bf16_supported())
-    throw std::invalid_argument("forward_bf16: needs the avx512 kernels on a CPU with AVX512-BF16, running " +
-                                std::string(current.name));
+    throw std::invalid_argument(std::string(who) + ": needs the avx512 kernels on a CPU with AVX512-BF16, running " +
+                                current.name);
+}
+
+// forward() of float32 with its step GEMMs in bfloat16 and float32 sums; the packed weights (W_hhᵀ, W_ihᵀ
+// with layer norm, W_hrᵀ) come from pack_bf16.
+void forward_bf16(const std::vector<int64_t>& dims, const std::vector<int64_t>& ptrs) {
+  require_bf16("forward_bf16");
   Dims d = make_dims(dims);
-  if (d.keep) throw std::invalid_argument("forward_bf16: inference only (keep must be 0)");
   d.bf16 = true;
   const auto b = forward_buffers<float>(ptrs);
   py::gil_scoped_release nogil;
   current.kernels->forward_f32(d, b);
+}
+
+// backward() of a forward_bf16: its step GEMMs and weight gradients in bfloat16 with float32 sums; the
+// packed weights (W_hh, W_ih rows with layer norm, W_hr) come from pack_bf16.
+void backward_bf16(const std::vector<int64_t>& dims, const std::vector<int64_t>& fptrs,
+                   const std::vector<int64_t>& bptrs) {
+  require_bf16("backward_bf16");
+  Dims d = make_dims(dims);
+  d.bf16 = true;
+  const auto b = backward_buffers<float>(fptrs, bptrs);
+  py::gil_scoped_release nogil;
+  current.kernels->backward_f32(d, b);
 }
 
 // A float32 matrix packed by pack() ((K, N) in column panels of `width`, each [K][w] row-major) as the
@@ -336,7 +351,9 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &forward, py::arg("f64"), py::arg("dims"), py::arg("ptrs"));
   m.def("backward", &backward, py::arg("f64"), py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"));
   m.def("forward_bf16", &forward_bf16, py::arg("dims"), py::arg("ptrs"),
-        "forward() of float32 inference with bfloat16 products and float32 sums (see bf16_supported).");
+        "forward() of float32 with bfloat16 products and float32 sums (see bf16_supported).");
+  m.def("backward_bf16", &backward_bf16, py::arg("dims"), py::arg("fptrs"), py::arg("bptrs"),
+        "backward() of a forward_bf16: bfloat16 products, float32 sums (see bf16_supported).");
   m.def("bf16_supported", &bf16_supported, "Whether forward_bf16 runs here (AVX-512 kernels and AVX512-BF16).");
   m.def("pack_bf16", &pack_bf16, py::arg("src"), py::arg("K"), py::arg("N"), py::arg("width"), py::arg("out"),
         "A float32 matrix packed by pack() as the bfloat16 pair panels of forward_bf16.");

@@ -31,17 +31,20 @@ LSTMKIT_BF16_TARGET inline void bf16_pair_rows(int M, const Operand<float>& A1, 
   }
 }
 
+// A tile of MR rows by NV vectors of C summed over the pairs k0..k1: A's pair (i, k) at A[i·si + k·sk]
+// (row-major rows of pairs in the step GEMM, pairs of rows in the weight gradients), B's pair row k at
+// Bm + k·ldb (all in 32-bit words, one bfloat16 pair each).
 template <int MR, int NV>
-LSTMKIT_BF16_TARGET inline void bf16_tile(long KT2, const uint32_t* pairs, const uint16_t* Bp, long w, float* C,
-                                          long ldc, bool accumulate) {
+LSTMKIT_BF16_TARGET inline void bf16_tile(long k0, long k1, const uint32_t* A, long si, long sk, const uint32_t* Bm,
+                                          long ldb, float* C, long ldc, bool accumulate) {
   __m512 acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = accumulate ? _mm512_loadu_ps(C + i * ldc + 16 * j) : _mm512_setzero_ps();
-  for (long k = 0; k < KT2; ++k) {
+  for (long k = k0; k < k1; ++k) {
     __m512bh b[NV];
-    for (int j = 0; j < NV; ++j) b[j] = (__m512bh)_mm512_loadu_si512(Bp + 2 * (k * w + 16 * j));
+    for (int j = 0; j < NV; ++j) b[j] = (__m512bh)_mm512_loadu_si512(Bm + k * ldb + 16 * j);
     for (int i = 0; i < MR; ++i) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(pairs[i * KT2 + k]));
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(A[i * si + k * sk]));
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], a, b[j]);
     }
   }
@@ -59,12 +62,13 @@ LSTMKIT_BF16_TARGET inline void bf16_panel(int M, long KT2, const uint32_t* pair
   for (int q = 0; q < tiles; ++q) {
     const int height = M * (q + 1) / tiles - M * q / tiles;
     const uint32_t* a = pairs + m * KT2;
+    const auto* b = reinterpret_cast<const uint32_t*>(Bp);  // [KT2][w] pairs
     float* c = C + m * ldc;
     switch (height) {
-      case 4: bf16_tile<4, NV>(KT2, a, Bp, w, c, ldc, acc); break;
-      case 3: bf16_tile<3, NV>(KT2, a, Bp, w, c, ldc, acc); break;
-      case 2: bf16_tile<2, NV>(KT2, a, Bp, w, c, ldc, acc); break;
-      default: bf16_tile<1, NV>(KT2, a, Bp, w, c, ldc, acc); break;
+      case 4: bf16_tile<4, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
+      case 3: bf16_tile<3, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
+      case 2: bf16_tile<2, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
+      default: bf16_tile<1, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
     }
     m += height;
   }
@@ -86,5 +90,80 @@ LSTMKIT_BF16_TARGET inline void gemm_bf16(int M, int N, const Operand<float>& A1
     case 2: bf16_panel<2>(M, KT2, pairs, tail, C + n, ldc, accumulate); break;
     case 1: bf16_panel<1>(M, KT2, pairs, tail, C + n, ldc, accumulate); break;
     default: break;
+  }
+}
+
+// ---- the weight-gradient GEMM (gemm_tn.h) in bfloat16 --------------------------------------------------
+//
+//   C[M, N] = Σ_k A[k, m] · B[k, n] over the K = T·B rows of all steps
+//
+// vdpbf16ps sums pairs along its bfloat16 lanes, so here the pairs run along k: both operands are first
+// rewritten as K2 = ceil(K / 2) rows of pairs (rows 2k2 and 2k2 + 1 side by side, the odd K's last
+// partner zero), each in one pass (bf16_pair_interleave), then tiles of C sum over k2.
+
+// Rows k2 in [k0, k1) of the pair form of a (K, n) float32 matrix (leading dimension ld; row k scaled
+// elementwise by mask row k % mrows when mask is not null, mask's leading dimension ld too): out[k2][j]
+// holds (src[2k2][j], src[2k2 + 1][j]) for j < n and zeros up to `width` (a multiple of 16).
+LSTMKIT_BF16_TARGET inline void bf16_pair_interleave(const float* src, long ld, long n, long K, const float* mask,
+                                                     long mrows, long k0, long k1, uint32_t* out, long width) {
+  for (long k2 = k0; k2 < k1; ++k2) {
+    const long r0 = 2 * k2, r1 = 2 * k2 + 1;
+    uint32_t* o = out + k2 * width;
+    for (long j = 0; j < width; j += 16) {
+      const long left = n - j;
+      const __mmask16 valid = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+      __m512 x0 = _mm512_maskz_loadu_ps(valid, src + r0 * ld + j);
+      __m512 x1 = r1 < K ? _mm512_maskz_loadu_ps(valid, src + r1 * ld + j) : _mm512_setzero_ps();
+      if (mask) {
+        x0 = _mm512_mul_ps(x0, _mm512_maskz_loadu_ps(valid, mask + (r0 % mrows) * ld + j));
+        if (r1 < K) x1 = _mm512_mul_ps(x1, _mm512_maskz_loadu_ps(valid, mask + (r1 % mrows) * ld + j));
+      }
+      const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x0));
+      const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x1));
+      _mm512_storeu_si512(o + j, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
+  }
+}
+
+template <int NV>
+LSTMKIT_BF16_TARGET inline void bf16_tn_panel(long m0, long m1, long k0, long k1, const uint32_t* A, long lda,
+                                              const uint32_t* Bm, long ldb, float* C, long ldc, bool acc) {
+  constexpr int MR = 6;  // 6 x 4 accumulators, as gemm_tn.h's AVX-512 tile; heights split evenly
+  const long tiles = (m1 - m0 + MR - 1) / MR;
+  long m = m0;
+  for (long q = 0; q < tiles; ++q) {
+    const long height = (m1 - m0) * (q + 1) / tiles - (m1 - m0) * q / tiles;
+    const uint32_t* a = A + m;
+    float* c = C + m * ldc;
+    switch (height) {
+      case 6: bf16_tile<6, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+      case 5: bf16_tile<5, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+      case 4: bf16_tile<4, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+      case 3: bf16_tile<3, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+      case 2: bf16_tile<2, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+      default: bf16_tile<1, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
+    }
+    m += height;
+  }
+}
+
+// Rows m0..m1 of C[M, N] = Σ_k2 A2[k2, m] · B2[k2, n] over the pair forms (N a multiple of 16), the k2 taken
+// in blocks whose rows of B2 stay in cache while every tile of C passes over them.
+LSTMKIT_BF16_TARGET inline void gemm_tn_bf16(long m0, long m1, long N, long K2, const uint32_t* A2, long lda,
+                                             const uint32_t* B2, long ldb, float* C, long ldc) {
+  if (m0 >= m1) return;
+  const long vectors = N / 16, block = 128;
+  for (long k0 = 0; k0 < K2 || k0 == 0; k0 += block) {
+    const long k1 = k0 + block < K2 ? k0 + block : K2;
+    const bool acc = k0 > 0;
+    long v = 0;
+    for (; v + 4 <= vectors; v += 4) bf16_tn_panel<4>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc);
+    switch (vectors - v) {
+      case 3: bf16_tn_panel<3>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
+      case 2: bf16_tn_panel<2>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
+      case 1: bf16_tn_panel<1>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
+      default: break;
+    }
+    if (K2 == 0) break;
   }
 }

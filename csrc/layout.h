@@ -25,8 +25,10 @@ struct Dims {
   bool dx;
   // zoneout weights the same for every step and row (evaluation: z = p): zh, zc hold one row each
   bool zoneout_const;
-  // float32 forward without a backward: the step GEMMs multiply in bfloat16 and sum in float32
-  // (gemm_bf16.h); set by the bindings' forward_bf16 only, on a CPU with AVX512-BF16
+  // float32 with its GEMMs (the step GEMMs forward and backward, the weight gradients) multiplying in
+  // bfloat16 and summing in float32 (gemm_bf16.h); set by the bindings' forward_bf16 and backward_bf16
+  // only, on a CPU with AVX512-BF16. A backward must match its forward's precision: the packed weights
+  // it keeps (W_ihᵀ with layer norm) are bfloat16 after a bf16 forward.
   bool bf16 = false;
 };
 

@@ -24,7 +24,9 @@
 
 // Elements of the scratch backward_rows carves below: dH, dC, dHz, dR, dChat, dA, dHin, dUs, dXs and Xih for
 // every row of the batch, then valid, Dense, valid_dense, xhat_c, Grow, Arow and Apad.
-inline long backward_scratch(const Dims& d) { return d.B * (15 * d.Hp + 3 * d.Rp + 2 * d.Ip) + 25 * d.Hp; }
+inline long backward_scratch(const Dims& d) {
+  return d.B * (15 * d.Hp + 3 * d.Rp + 2 * d.Ip) + 25 * d.Hp + bf16_scratch(d);
+}
 
 template <class T>
 void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams,
@@ -56,6 +58,8 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
   T* Grow = xhat_c + Hp;       // [4Hp] i, f, g, o of the current row, recomputed (ln_in)
   T* Arow = Grow + G4;         // [GW] a = γ_hh x̂_hh + γ_ih x̂_ih + b of the current row (ln_in)
   T* Apad = Arow + G4;         // [4Hp] a in the padded gate layout, zero on padding (ln_in)
+  uint32_t* pairs = reinterpret_cast<uint32_t*>(Apad + G4);  // a GEMM's left operand in bfloat16 (bf16)
+  const Operand<T> none{0, nullptr, 0};
   for (long j = 0; j < G4; ++j) Apad[j] = 0;
   fill_gate_lanes(valid, H, Hp);
   for (long j = 0; j < G4; ++j) valid_dense[j] = j < 4 * H ? T(1) : T(0);
@@ -94,10 +98,11 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
         vstore(dht + j, g);
       }
     }
-    if (d.projection) gemm<T>(nb, int(Hp), int(R), dht_rows, Rp, w.w_hr, Hp, dR, Hp, false);  // dr = W_hrᵀ dh̃
+    if (d.projection)  // dr = W_hrᵀ dh̃
+      step_gemm<T>(d, nb, int(Hp), none, int(R), dht_rows, Rp, w.w_hr, dR, Hp, false, pairs);
 
     if (ln_in && !f.xhat_ih) {  // x̂_ih = (W_ih x_t - μ) / σ again, from the stored μ and 1/σ
-      gemm<T>(nb, int(GW), int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, GW, Xih, GW, false);
+      step_gemm<T>(d, nb, int(GW), none, int(d.I), f.x + (t * B + b0) * d.Ip, d.Ip, f.w_ih_t, Xih, GW, false, pairs);
       for (int k = 0; k < nb; ++k) {
         const long row = t * B + b0 + k;
         const T mean = f.mean_ih[row], rstd = f.rstd_ih[row];
@@ -210,14 +215,14 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
       }
     }
     // dh_{t-1} = m ⊙ (W_hhᵀ dhh_t) + z^h dh, over the 4H real rows of W_hh (and dx_t = W_ihᵀ dxg_t)
-    gemm<T>(nb, int(Nb), int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, Nb, dHin, Nb, false);
+    step_gemm<T>(d, nb, int(Nb), none, int(4 * H), w.dhh + (t * B + b0) * 4 * H, 4 * H, w.w_hh, dHin, Nb, false, pairs);
     if (d.dx && !ln_in)
       for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
     if (ln_in) {  // dW_ihᵀ += x_tᵀ dxg_t for this thread's rows; dx_t = W_ihᵀ dxg_t (dxg differs from dhh)
       const TnPart<T> x_t{f.x + (t * B + b0) * d.Ip, d.Ip, nullptr, 0, d.I, dw_ih};
       gemm_tn<T>(&x_t, 1, GW, 1, nb, dUs, GW, GW, true);
       if (d.dx) {
-        gemm<T>(nb, int(d.Ip), int(GW), dUs, GW, w.w_ih, d.Ip, dXs, d.Ip, false);
+        step_gemm<T>(d, nb, int(d.Ip), none, int(GW), dUs, GW, w.w_ih, dXs, d.Ip, false, pairs);
         for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);
       }
     }

@@ -52,11 +52,12 @@ inline vec_t<T> output_gate(const Dims& d, const T* a, const T* peep, long j, ve
 
 // Elements of the scratch forward_rows carves below: S, hin, hproj and U for every row of the batch, then
 // valid, Apad and Gs (the callers allocate this much per thread).
-inline long forward_scratch(const Dims& d) {
-  // bf16: a GEMM's left operand as bfloat16 pairs (one word a pair) and one row of it in float32
-  const long bf16 = d.bf16 ? (d.B + 1) * (d.Ip + d.Rp + d.Hp + 2) + 64 : 0;
-  return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp + bf16;
-}
+// With Dims::bf16, room for a step GEMM's left operand as bfloat16 pairs (one word a pair) and one row of
+// it in float32 (gemm_bf16.h), after the rest of a forward's or backward's scratch; the left operand is
+// at most 4Hp wide (the backward's da) or Ip + Rp (the forward's [x_t, 1, h]).
+inline long bf16_scratch(const Dims& d) { return d.bf16 ? (d.B + 1) * (5 * d.Hp + d.Ip + d.Rp + 2) + 64 : 0; }
+
+inline long forward_scratch(const Dims& d) { return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp + bf16_scratch(d); }
 
 // The step GEMMs of forward_rows: float32 (gemm.h), or bfloat16 products with float32 sums where the call
 // asked for them (Dims::bf16, float32 only; the weights then come packed as bfloat16 pairs, gemm_bf16.h).

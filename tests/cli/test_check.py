@@ -16,7 +16,7 @@ def test_check_reports_backends_and_passes() -> None:
         from lstmkit.ops.native import bf16_available
 
         multiplies = "bfloat16 (AVX512-BF16)" if bf16_available() else "float32 (no AVX512-BF16 here)"
-        assert f"torch.bfloat16) multiplies in: {multiplies}" in result.output
+        assert f"torch.bfloat16) the native loop multiplies in: {multiplies}" in result.output
     for backend in ("torch", "fused", "reference"):
         assert f"{backend:<9} vs torch.nn.LSTM" in result.output
     assert "float64, inputs x1)" in result.output and "float32, inputs x100, saturating)" in result.output

@@ -60,7 +60,7 @@ def check() -> None:
 
         click.echo(f"  instruction set: {native_isa()}; worker threads: {native_module().threading()}")
         bf16 = "bfloat16 (AVX512-BF16)" if bf16_available() else "float32 (no AVX512-BF16 here)"
-        click.echo(f"  inference under torch.autocast('cpu', torch.bfloat16) multiplies in: {bf16}")
+        click.echo(f"  under torch.autocast('cpu', torch.bfloat16) the native loop multiplies in: {bf16}")
     cpu = torch.device("cpu")
     click.echo(f"backend='auto' runs plain LSTMs on: {select_backend('auto', Variant(), cpu)}")
     click.echo(f"backend='auto' runs variants on: {select_backend('auto', Variant(layer_norm=True), cpu)}")

@@ -118,6 +118,15 @@ def bf16_available() -> bool:
     return _native is not None and bool(_native.bf16_supported())
 
 
+def _check_bf16(dtype: torch.dtype) -> None:
+    """``ValueError`` unless a ``bf16`` call can run: float32 data on a CPU with AVX512-BF16."""
+    if dtype != torch.float32 or not bf16_available():
+        available = bf16_available()
+        raise ValueError(
+            f"bf16: expected float32 on a CPU with AVX512-BF16, got {dtype}, bf16 available: {available}"
+        )
+
+
 def _bf16_panels(packed: Tensor, rows: int, width: int) -> Tensor:
     """A float32 matrix of ``rows`` rows packed in panels (:func:`~lstmkit.ops.native_layout.pack`) as the
     bfloat16 pair panels of ``csrc/gemm_bf16.h`` (``int16`` storage)."""
@@ -199,18 +208,15 @@ class NativeKernel:
 
         With ``projection`` the input projection ``xg_t = W_ih x_t + b`` (layer-normed with layer norm)
         runs inside the loop and ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see
-        :class:`InputProjection`). ``bf16``: float32 inference (``needs_grad=False``) whose step GEMMs
-        multiply in bfloat16 and sum in float32, where :func:`bf16_available` (else ``ValueError``).
+        :class:`InputProjection`). ``bf16``: float32 whose step GEMMs multiply in bfloat16 and sum in
+        float32, where :func:`bf16_available` (else ``ValueError``); its backward must be ``bf16`` too.
         """
         module = native_module()
         reason = self.supports(inputs, params)
         if reason is not None:
             raise ValueError(reason)
-        if bf16 and (needs_grad or inputs.xg.dtype != torch.float32 or not bf16_available()):
-            raise ValueError(
-                "bf16: expected float32 inference (needs_grad=False) on a CPU with AVX512-BF16, got "
-                f"{inputs.xg.dtype}, needs_grad={needs_grad}, bf16 available: {bf16_available()}"
-            )
+        if bf16:
+            _check_bf16(inputs.xg.dtype)
         sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
@@ -336,6 +342,7 @@ class NativeKernel:
         needs_dx: bool,
         checked: bool = False,
         ln_affine_grad: Tensor | None = None,
+        bf16: bool = False,
     ) -> tuple[RecurrenceGrads, InputProjection | None]:
         """:meth:`backward` for a forward run with ``projection``, plus its gradients (else ``None``).
 
@@ -347,6 +354,7 @@ class NativeKernel:
         guards against in-place changes), so they are not checked again. ``ln_affine_grad``: a contiguous
         ``(2, 9H)`` tensor that receives the six layer-norm gradients in the layout of a packed
         ``ln_affine`` (``lstmkit.ops.types.layer_norm_parts``); they are then ``None`` in the result.
+        ``bf16``: the backward of a ``bf16`` forward (its GEMMs in bfloat16, as the forward's were).
         """
         module = native_module()
         if checked:
@@ -389,6 +397,13 @@ class NativeKernel:
         else:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
+        if bf16:  # the same panels as bfloat16 pairs, by their rows (csrc/gemm_bf16.h)
+            _check_bf16(dtype)
+            w_hh = _bf16_panels(w_hh, 4 * hidden, width)
+            if w_ih_packed is not none:
+                w_ih_packed = _bf16_panels(w_ih_packed, gv, width)
+            if params.w_hr is not None:
+                w_hr = _bf16_panels(w_hr, rsize, width)
         upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         grads_in = [w_hh, w_hr, *upstream]
         dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)
@@ -403,7 +418,10 @@ class NativeKernel:
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state, inner)
         dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
-        module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
+        if bf16:
+            module.backward_bf16(dims, fw, _addresses(grads_in + outs))
+        else:
+            module.backward(dtype == torch.float64, dims, fw, _addresses(grads_in + outs))
 
         d_w_hh = _dense(dw_hh_t[:, : 4 * hidden].t())
         d_w_hr = _dense(dw_hr[:, :hidden]) if proj else None

@@ -48,6 +48,7 @@ class ProjectedRecurrence(torch.autograd.Function):
     def forward(
         ctx: Any,
         coupled_gates: bool,
+        bf16: bool,
         ln_affine: Tensor | None,
         x: Tensor,
         w_ih: Tensor,
@@ -69,9 +70,9 @@ class ProjectedRecurrence(torch.autograd.Function):
         params = RecurrenceParams(*param_tensors)  # type: ignore[arg-type]
         projection = InputProjection(x, w_ih, bias, ln_weight, ln_bias)
         y, h_T, c_T, saved = kernel.forward(
-            inputs, params, coupled_gates, any(ctx.needs_input_grad), projection
+            inputs, params, coupled_gates, any(ctx.needs_input_grad), projection, bf16=bf16
         )
-        ctx.coupled_gates, ctx.n_saved = coupled_gates, len(saved)
+        ctx.coupled_gates, ctx.bf16, ctx.n_saved = coupled_gates, bf16, len(saved)
         ctx.affine_shape = None if ln_affine is None else ln_affine.shape
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None: no (T, B, R) of zeros
         ctx.save_for_backward(*saved, *projection, *inputs, *params)
@@ -92,18 +93,19 @@ class ProjectedRecurrence(torch.autograd.Function):
         params = RecurrenceParams(*tensors[n + n_proj + n_inputs :])
         wanted = ctx.needs_input_grad
         d_affine = None
-        if ctx.affine_shape is not None and wanted[1]:
+        if ctx.affine_shape is not None and wanted[2]:
             d_affine = inputs.h0.new_empty(ctx.affine_shape)
         grads, d_projection = kernel.backward_projected(
-            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, wanted[2], checked=True,
-            ln_affine_grad=d_affine,
+            saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, projection, wanted[3], checked=True,
+            ln_affine_grad=d_affine, bf16=ctx.bf16,
         )  # fmt: skip
         assert d_projection is not None
-        first = 2 + len(InputProjection._fields)  # after coupled_gates, ln_affine and the projection
+        first = 3 + len(InputProjection._fields)  # after coupled_gates, bf16, ln_affine and the projection
         first_param = first + n_inputs - 1  # the placeholder xg is not an argument
         param_grads = tuple(g if wanted[first_param + k] else None for k, g in enumerate(grads.params))
-        projection_grads = tuple(g if wanted[2 + k] else None for k, g in enumerate(d_projection))
+        projection_grads = tuple(g if wanted[3 + k] else None for k, g in enumerate(d_projection))
         return (
+            None,
             None,
             d_affine,
             *projection_grads,
@@ -150,18 +152,18 @@ def projected_recurrence(
             projection, params = _with_layer_norm(projection, params, ln_affine)
         inputs = state._replace(xg=gate_inputs(projection))
         return fused_recurrence(inputs, params, coupled_gates=coupled_gates)
+    bf16 = autocast_bf16(x)
     if not torch.is_grad_enabled():  # no graph: skip the node, and keep nothing for a backward
-        bf16 = autocast_bf16(x)
         y, h_T, c_T, _ = kernel.forward(probe, params, coupled_gates, False, projection, bf16=bf16)
         return y, h_T, c_T
-    y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, ln_affine, *projection, *probe[1:], *params)
+    y, h_T, c_T = ProjectedRecurrence.apply(coupled_gates, bf16, ln_affine, *projection, *probe[1:], *params)
     return y, h_T, c_T
 
 
 def autocast_bf16(x: Tensor) -> bool:
-    """Whether an inference forward of ``x`` runs its step GEMMs in bfloat16 (float32 sums and state):
-    under ``torch.autocast("cpu", dtype=torch.bfloat16)``, for float32 data, where the CPU has AVX512-BF16
-    (:func:`lstmkit.ops.native.bf16_available`). Elsewhere, and in training, the kernel stays float32."""
+    """Whether the native loop over ``x`` runs its GEMMs in bfloat16 (float32 sums and state), forward
+    and backward: under ``torch.autocast("cpu", dtype=torch.bfloat16)``, for float32 data, where the CPU
+    has AVX512-BF16 (:func:`lstmkit.ops.native.bf16_available`). Elsewhere the kernel stays float32."""
     return (
         x.dtype == torch.float32
         and torch.is_autocast_enabled("cpu")

@@ -43,6 +43,24 @@ def test_origin_classifier_example_runs_and_learns() -> None:
     assert accuracy == pytest.approx(float(((predicted[:, 0] > 0.5) == (y > 0.5)).mean()))
 
 
+def test_the_origin_classifier_learns_under_cpu_bfloat16_autocast() -> None:
+    # amp=True on CPU: bfloat16 autocast; the LSTM multiplies in bfloat16 where the CPU has AVX512-BF16
+    x, target = _regression(96)
+    y = (target[:, 0] > 0).astype("float32")
+    histories = []
+    for amp in (False, True):
+        set_seed(0)
+        model = Sequential([LSTM(16, input_shape=(6, 1)), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], amp=amp)
+        assert model.amp is amp and not model.scaler.is_enabled()  # bfloat16 needs no loss scaling
+        histories.append(model.fit(x, y, epochs=10, batch_size=32, verbose=0).history)
+        assert model.predict(x).dtype == np.float32
+    full, mixed = histories
+    assert mixed["accuracy"][-1] > 0.75 and mixed["loss"][-1] < mixed["loss"][0]
+    assert mixed["loss"][-1] == pytest.approx(full["loss"][-1], rel=0.05)  # bfloat16 learns as float32 does
+    assert mixed["loss"] != full["loss"]  # autocast ran (the Dense head in bfloat16 on every CPU)
+
+
 def test_origin_forecaster_example_beats_predicting_the_mean() -> None:
     set_seed(0)
     x, y = _regression(96)

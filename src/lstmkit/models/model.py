@@ -133,7 +133,10 @@ class Model(ModelIO, nn.Module):
             clipnorm: clip the global gradient norm to this value before each step.
             clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
             device: ``'cpu'`` (default), ``'cuda'``, ``'cuda:1'``, or ``'auto'`` (CUDA when available).
-            amp: automatic mixed precision (float16 autocast and loss scaling); default on for CUDA.
+            amp: automatic mixed precision. On CUDA float16 autocast with loss scaling (default on); on
+                CPU bfloat16 autocast (default off): the LSTM layers' native kernel then multiplies in
+                bfloat16 with float32 sums where the CPU has AVX512-BF16 (docs/native.md), and stays
+                float32 elsewhere.
 
         Raises:
             ValueError: unknown loss/optimizer/metric name (the message lists the valid ones).
@@ -153,9 +156,9 @@ class Model(ModelIO, nn.Module):
         target = torch.device(device) if device is not None else self.device
         if target.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for but CUDA is not available; use device='cpu'")
-        use_amp = bool(target.type == "cuda" if amp is None else amp)
-        if use_amp and target.type != "cuda":
-            raise ValueError("amp=True needs a CUDA device; on CPU leave amp unset")
+        if amp is not None and not isinstance(amp, bool):
+            raise TypeError(f"amp must be True, False or None, got {amp!r}")
+        use_amp = target.type == "cuda" if amp is None else amp
         # everything is valid: configure
         self.loss_name, self.loss_fn = loss_name, loss_fn
         self.optimizer_spec = optimizer_spec
@@ -164,7 +167,8 @@ class Model(ModelIO, nn.Module):
         self.clipnorm = None if clipnorm is None else float(clipnorm)
         self.clipvalue = None if clipvalue is None else float(clipvalue)
         self.device, self.amp = target, use_amp
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        # float16 needs its loss scaled; bfloat16 (CPU autocast) has float32's range and needs none
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.device.type == "cuda")
         self.module.to(self.device)
 
     @property

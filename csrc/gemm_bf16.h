@@ -2,11 +2,11 @@
 //
 //   C[M, N] (+)= [A1 | A][M, K1 + K] · Bp[K1 + K, N]
 //
-// for float32 inference where the caller asked for it (Dims::bf16). Each vdpbf16ps multiplies 16 pairs of
+// for float32 models where the caller asked for it (Dims::bf16). Each vdpbf16ps multiplies 16 pairs of
 // bfloat16 and adds both products to a float32 lane: twice the multiply-adds of a float32 FMA per
 // instruction. The left operand's rows are rounded to bfloat16 pairs first (round to nearest even) into
 // `pairs`; Bp is the float32 panel layout of gemm.h with each block [KT][w] stored as [KT2][w][2]
-// bfloat16 (KT2 = ceil(KT / 2), the odd row's partner zero): pack_bf16_panels in bindings.cpp.
+// bfloat16 (KT2 = ceil(KT / 2), the odd row's partner zero): pack_bf16 in bindings.cpp.
 // Included by the AVX-512 kernels only (LSTMKIT_BF16); run only where the CPU has AVX512-BF16.
 
 #define LSTMKIT_BF16_TARGET __attribute__((target("avx512bf16")))
@@ -52,45 +52,58 @@ LSTMKIT_BF16_TARGET inline void bf16_tile(long k0, long k1, const uint32_t* A, l
     for (int j = 0; j < NV; ++j) _mm512_storeu_ps(C + i * ldc + 16 * j, acc[i][j]);
 }
 
-template <int NV>
-LSTMKIT_BF16_TARGET inline void bf16_panel(int M, long KT2, const uint32_t* pairs, const uint16_t* Bp, float* C,
-                                           long ldc, bool acc) {
-  constexpr int MR = 4;  // 4 x 4 accumulators, as gemm.h's AVX-512 step tile; heights split evenly
-  const long w = 16L * NV;
-  const int tiles = (M + MR - 1) / MR;
-  int m = 0;
-  for (int q = 0; q < tiles; ++q) {
-    const int height = M * (q + 1) / tiles - M * q / tiles;
-    const uint32_t* a = pairs + m * KT2;
-    const auto* b = reinterpret_cast<const uint32_t*>(Bp);  // [KT2][w] pairs
+// Rows m0..m1 of C (+)= Σ_{k in [k0, k1)} A(m, k) · B(k, :) over N columns (a multiple of 16), in tiles of
+// at most MR rows (the heights split evenly: 8 rows as 4 + 4, not 6 + 2) by 4 vectors, the last panel
+// narrower. A's pair (m, k) at A[m·si + k·sk]. B's panel of columns n.. starts at Bm + n·K2 with its rows
+// w apart when panel_major (packed weights: each panel its own [K2][w] block), else at Bm + n with its
+// rows ldb apart (the weight gradients' pairs of rows).
+template <int MR, int NV>
+LSTMKIT_BF16_TARGET inline void bf16_panel(long m0, long m1, long k0, long k1, const uint32_t* A, long si, long sk,
+                                           const uint32_t* b, long lb, float* C, long ldc, bool acc) {
+  const long tiles = (m1 - m0 + MR - 1) / MR;
+  long m = m0;
+  for (long q = 0; q < tiles; ++q) {
+    const long height = (m1 - m0) * (q + 1) / tiles - (m1 - m0) * q / tiles;
+    const uint32_t* a = A + m * si;
     float* c = C + m * ldc;
     switch (height) {
-      case 4: bf16_tile<4, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
-      case 3: bf16_tile<3, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
-      case 2: bf16_tile<2, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
-      default: bf16_tile<1, NV>(0, KT2, a, KT2, 1, b, w, c, ldc, acc); break;
+      case 6: if constexpr (MR >= 6) bf16_tile<6, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
+      case 5: if constexpr (MR >= 5) bf16_tile<5, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
+      case 4: bf16_tile<4, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
+      case 3: bf16_tile<3, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
+      case 2: bf16_tile<2, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
+      default: bf16_tile<1, NV>(k0, k1, a, si, sk, b, lb, c, ldc, acc); break;
     }
     m += height;
   }
 }
 
+template <int MR>
+LSTMKIT_BF16_TARGET inline void bf16_rows(long m0, long m1, long N, long k0, long k1, const uint32_t* A, long si,
+                                          long sk, const uint32_t* Bm, bool panel_major, long K2, long ldb,
+                                          float* C, long ldc, bool acc) {
+  for (long n = 0; n < N; n += 64) {
+    const long w = N - n < 64 ? N - n : 64;
+    const uint32_t* b = Bm + (panel_major ? n * K2 : n);
+    const long lb = panel_major ? w : ldb;
+    switch (w / 16) {
+      case 4: bf16_panel<MR, 4>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+      case 3: bf16_panel<MR, 3>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+      case 2: bf16_panel<MR, 2>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+      default: bf16_panel<MR, 1>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+    }
+  }
+}
+
 // C[M, N] (+)= [A1 | A] · Bp (see the top of this file); `pairs` holds M · ceil((K1 + K) / 2) words and
-// then K1 + K + 32 floats of scratch (bf16_pair_rows).
+// then K1 + K + 32 floats of scratch (bf16_pair_rows). Tiles of 4 x 4 vectors, as gemm.h's AVX-512 step.
 LSTMKIT_BF16_TARGET inline void gemm_bf16(int M, int N, const Operand<float>& A1, int K, const float* A, long lda,
                                           const uint16_t* Bp, float* C, long ldc, bool accumulate,
                                           uint32_t* pairs) {
-  constexpr int V = 16, NR = 4;
   const long KT2 = (A1.K + K + 1) / 2;
   bf16_pair_rows(M, A1, K, A, lda, pairs, KT2, reinterpret_cast<float*>(pairs + M * KT2));
-  int n = 0;
-  for (; n + NR * V <= N; n += NR * V) bf16_panel<NR>(M, KT2, pairs, Bp + 2 * n * KT2, C + n, ldc, accumulate);
-  const uint16_t* tail = Bp + 2 * n * KT2;
-  switch ((N - n) / V) {
-    case 3: bf16_panel<3>(M, KT2, pairs, tail, C + n, ldc, accumulate); break;
-    case 2: bf16_panel<2>(M, KT2, pairs, tail, C + n, ldc, accumulate); break;
-    case 1: bf16_panel<1>(M, KT2, pairs, tail, C + n, ldc, accumulate); break;
-    default: break;
-  }
+  bf16_rows<4>(0, M, N, 0, KT2, pairs, KT2, 1, reinterpret_cast<const uint32_t*>(Bp), true, KT2, 0, C, ldc,
+               accumulate);
 }
 
 // ---- the weight-gradient GEMM (gemm_tn.h) in bfloat16 --------------------------------------------------
@@ -125,45 +138,17 @@ LSTMKIT_BF16_TARGET inline void bf16_pair_interleave(const float* src, long ld, 
   }
 }
 
-template <int NV>
-LSTMKIT_BF16_TARGET inline void bf16_tn_panel(long m0, long m1, long k0, long k1, const uint32_t* A, long lda,
-                                              const uint32_t* Bm, long ldb, float* C, long ldc, bool acc) {
-  constexpr int MR = 6;  // 6 x 4 accumulators, as gemm_tn.h's AVX-512 tile; heights split evenly
-  const long tiles = (m1 - m0 + MR - 1) / MR;
-  long m = m0;
-  for (long q = 0; q < tiles; ++q) {
-    const long height = (m1 - m0) * (q + 1) / tiles - (m1 - m0) * q / tiles;
-    const uint32_t* a = A + m;
-    float* c = C + m * ldc;
-    switch (height) {
-      case 6: bf16_tile<6, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-      case 5: bf16_tile<5, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-      case 4: bf16_tile<4, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-      case 3: bf16_tile<3, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-      case 2: bf16_tile<2, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-      default: bf16_tile<1, NV>(k0, k1, a, 1, lda, Bm, ldb, c, ldc, acc); break;
-    }
-    m += height;
-  }
-}
-
-// Rows m0..m1 of C[M, N] = Σ_k2 A2[k2, m] · B2[k2, n] over the pair forms (N a multiple of 16), the k2 taken
-// in blocks whose rows of B2 stay in cache while every tile of C passes over them.
+// Rows m0..m1 of C[M, N] (+)= Σ_k2 A2[k2, m] · B2[k2, n] over the pair forms (N a multiple of 16), the k2
+// taken in blocks whose rows of B2 stay in cache while every tile of C passes over them.
 LSTMKIT_BF16_TARGET inline void gemm_tn_bf16(long m0, long m1, long N, long K2, const uint32_t* A2, long lda,
-                                             const uint32_t* B2, long ldb, float* C, long ldc) {
+                                             const uint32_t* B2, long ldb, float* C, long ldc,
+                                             bool accumulate = false) {
   if (m0 >= m1) return;
-  const long vectors = N / 16, block = 128;
+  const long block = 128;  // pairs of rows of B2 a block: 128 x 4H floats' worth stays in L2
   for (long k0 = 0; k0 < K2 || k0 == 0; k0 += block) {
     const long k1 = k0 + block < K2 ? k0 + block : K2;
-    const bool acc = k0 > 0;
-    long v = 0;
-    for (; v + 4 <= vectors; v += 4) bf16_tn_panel<4>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc);
-    switch (vectors - v) {
-      case 3: bf16_tn_panel<3>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
-      case 2: bf16_tn_panel<2>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
-      case 1: bf16_tn_panel<1>(m0, m1, k0, k1, A2, lda, B2 + 16 * v, ldb, C + 16 * v, ldc, acc); break;
-      default: break;
-    }
+    // tiles of 6 x 4 vectors, as gemm_tn.h's AVX-512 ones
+    bf16_rows<6>(m0, m1, N, k0, k1, A2, 1, lda, B2, false, 0, ldb, C, ldc, accumulate || k0 > 0);
     if (K2 == 0) break;
   }
 }

@@ -28,6 +28,30 @@ inline long backward_scratch(const Dims& d) {
   return d.B * (15 * d.Hp + 3 * d.Rp + 2 * d.Ip) + 25 * d.Hp + bf16_scratch(d);
 }
 
+// dW_ihᵀ += x_tᵀ dxg_t over a thread's nb rows of one step (layer norm with the input projection inside):
+// float32 (gemm_tn.h), or with Dims::bf16 both operands as pairs of rows in `pairs`, then bfloat16 tiles.
+template <class T>
+inline void input_weight_grad_step(const Dims& d, const T* x, int nb, const T* dU, long GW, T* dw_ih,
+                                   uint32_t* pairs) {
+#ifdef LSTMKIT_BF16
+  if constexpr (sizeof(T) == 4) {
+    if (d.bf16) {
+      const long K2 = (nb + 1) / 2, Iw = (d.I + 15) / 16 * 16;
+      uint32_t* A2 = pairs;
+      uint32_t* B2 = pairs + K2 * Iw;
+      bf16_pair_interleave(x, d.Ip, d.I, nb, nullptr, 1, 0, K2, A2, Iw);
+      bf16_pair_interleave(dU, GW, GW, nb, nullptr, 1, 0, K2, B2, GW);
+      gemm_tn_bf16(0, d.I, GW, K2, A2, Iw, B2, GW, dw_ih, GW, true);
+      return;
+    }
+  }
+#else
+  (void)pairs;
+#endif
+  const TnPart<T> x_t{x, d.Ip, nullptr, 0, d.I, dw_ih};
+  gemm_tn<T>(&x_t, 1, GW, 1, nb, dU, GW, GW, true);
+}
+
 template <class T>
 void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1, T* scratch, T* dparams,
                    T* dw_ih) {
@@ -219,8 +243,7 @@ void backward_rows(const Dims& d, const BackwardBuffers<T>& w, long b0, long b1,
     if (d.dx && !ln_in)
       for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dHin + k * Nb + Rp, d.I);
     if (ln_in) {  // dW_ihᵀ += x_tᵀ dxg_t for this thread's rows; dx_t = W_ihᵀ dxg_t (dxg differs from dhh)
-      const TnPart<T> x_t{f.x + (t * B + b0) * d.Ip, d.Ip, nullptr, 0, d.I, dw_ih};
-      gemm_tn<T>(&x_t, 1, GW, 1, nb, dUs, GW, GW, true);
+      input_weight_grad_step<T>(d, f.x + (t * B + b0) * d.Ip, nb, dUs, GW, dw_ih, pairs);
       if (d.dx) {
         step_gemm<T>(d, nb, int(d.Ip), none, int(GW), dUs, GW, w.w_ih, dXs, d.Ip, false, pairs);
         for (int k = 0; k < nb; ++k) vcopy<T>(w.dx + (t * B + b0 + k) * d.I, dXs + k * d.Ip, d.I);

@@ -52,9 +52,12 @@ inline vec_t<T> output_gate(const Dims& d, const T* a, const T* peep, long j, ve
 
 // Elements of the scratch forward_rows carves below: S, hin, hproj and U for every row of the batch, then
 // valid, Apad and Gs (the callers allocate this much per thread).
-// With Dims::bf16, room for a step GEMM's left operand as bfloat16 pairs (one word a pair) and one row of
-// it in float32 (gemm_bf16.h), after the rest of a forward's or backward's scratch; the left operand is
-// at most 4Hp wide (the backward's da) or Ip + Rp (the forward's [x_t, 1, h]).
+// With Dims::bf16, words of scratch after the rest of a forward's or backward's for the bfloat16 pair forms
+// (gemm_bf16.h), one use at a time: a step GEMM's M rows of ceil(KT/2) pairs and one row of KT + 32 floats,
+// KT at most max(4Hp, Ip + Rp) (the backward's da; the forward's [x_t, 1, h]), so at most
+// (B + 1)·(4Hp + Ip + Rp + 1) + 32; and layer norm's per-step dW_ih (lstm_backward.h), ceil(nb/2) pairs
+// of rows of x_t (I rounded up to 16, at most Ip + 16) and of dxg_t (GW <= 4Hp), within the same bound
+// as Rp >= 16 (AVX-512). One Hp more a row and 64 words of margin.
 inline long bf16_scratch(const Dims& d) { return d.bf16 ? (d.B + 1) * (5 * d.Hp + d.Ip + d.Rp + 2) + 64 : 0; }
 
 inline long forward_scratch(const Dims& d) { return d.B * (8 * d.Hp + 2 * d.Rp) + 12 * d.Hp + bf16_scratch(d); }

@@ -13,7 +13,7 @@ def test_check_reports_backends_and_passes() -> None:
     assert "native CPU kernel:" in result.output
     if "native CPU kernel: active" in result.output:
         assert "worker threads: " in result.output
-        from lstmkit.ops.native import bf16_available
+        from lstmkit.ops.native_bf16 import bf16_available
 
         multiplies = "bfloat16 (AVX512-BF16)" if bf16_available() else "float32 (no AVX512-BF16 here)"
         assert f"torch.bfloat16) the native loop multiplies in: {multiplies}" in result.output

@@ -56,7 +56,8 @@ def check() -> None:
     click.echo(f"threads: {torch.get_num_threads()}; CUDA: {torch.cuda.is_available()}")
     click.echo(f"native CPU kernel: {native_status()}")
     if native_status() == "active":
-        from lstmkit.ops.native import bf16_available, native_isa, native_module
+        from lstmkit.ops.native import native_isa, native_module
+        from lstmkit.ops.native_bf16 import bf16_available
 
         click.echo(f"  instruction set: {native_isa()}; worker threads: {native_module().threading()}")
         bf16 = "bfloat16 (AVX512-BF16)" if bf16_available() else "float32 (no AVX512-BF16 here)"

@@ -120,6 +120,14 @@ def model_inputs(model: Model, x: Tensor) -> Tensor:
     return x.to(weight.device, weight.dtype if x.is_floating_point() else x.dtype, non_blocking=True)
 
 
+def mixed_precision(model: Model) -> torch.autocast:
+    """``compile(amp=...)``'s autocast: float16 on CUDA (with the loss scaler), bfloat16 on CPU (the
+    native LSTM's bfloat16 GEMMs where the CPU has AVX512-BF16); the dtype is set here, not taken from
+    a default a user may have changed."""
+    dtype = torch.float16 if model.device.type == "cuda" else torch.bfloat16
+    return torch.autocast(model.device.type, dtype=dtype, enabled=model.amp)
+
+
 def batch_loss(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -129,7 +137,7 @@ def batch_loss(
         raise ValueError("the loss needs targets: the Dataset/DataLoader yielded x alone; yield (x, y)")
     device = model.device
     x, y = model_inputs(model, batch.x), batch.y.to(device, non_blocking=True)
-    with torch.autocast(device.type, enabled=model.amp):
+    with mixed_precision(model):
         y_pred = module(x)
     if not isinstance(y_pred, Tensor):
         raise TypeError(f"the model must return one tensor for compile()'s loss, got {type(y_pred).__name__}")
@@ -214,7 +222,7 @@ def predict_batches(model: Model, source: Any, batch_size: int) -> Tensor:
     model.module.eval()
     outputs = []
     for batch in iterate(source, batch_size, shuffle=False):
-        with torch.autocast(model.device.type, enabled=model.amp):
+        with mixed_precision(model):
             y_pred = model.module(model_inputs(model, batch.x))
         if not isinstance(y_pred, Tensor):
             raise TypeError(f"predict expects the model to return one tensor, got {type(y_pred).__name__}")

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
+from lstmkit.ops.native_bf16 import bf16_panels, check_bf16
 from lstmkit.ops.native_checks import check_recurrence, check_upstream
 from lstmkit.ops.native_pool import POOL
 from lstmkit.ops.types import LayerNormParts, RecurrenceGrads, RecurrenceInputs, RecurrenceParams
@@ -112,30 +113,6 @@ def native_isa() -> str | None:
     return None if _native is None else str(_native.isa())
 
 
-def bf16_available() -> bool:
-    """Whether the kernel can run float32 inference with bfloat16 step GEMMs: its AVX-512 build on a CPU
-    with AVX512-BF16 (``vdpbf16ps``, twice the multiply-adds of a float32 FMA per instruction)."""
-    return _native is not None and bool(_native.bf16_supported())
-
-
-def _check_bf16(dtype: torch.dtype) -> None:
-    """``ValueError`` unless a ``bf16`` call can run: float32 data on a CPU with AVX512-BF16."""
-    if dtype != torch.float32 or not bf16_available():
-        available = bf16_available()
-        raise ValueError(
-            f"bf16: expected float32 on a CPU with AVX512-BF16, got {dtype}, bf16 available: {available}"
-        )
-
-
-def _bf16_panels(packed: Tensor, rows: int, width: int) -> Tensor:
-    """A float32 matrix of ``rows`` rows packed in panels (:func:`~lstmkit.ops.native_layout.pack`) as the
-    bfloat16 pair panels of ``csrc/gemm_bf16.h`` (``int16`` storage)."""
-    cols = packed.numel() // rows if rows else 0
-    out = torch.empty(((rows + 1) // 2) * cols * 2, dtype=torch.int16)
-    native_module().pack_bf16(packed.data_ptr(), rows, cols, min(width, cols) or 1, out.data_ptr())
-    return out
-
-
 def _threads(batch: int) -> int:
     return max(1, min(torch.get_num_threads(), batch // MIN_ROWS_PER_THREAD))
 
@@ -208,15 +185,16 @@ class NativeKernel:
 
         With ``projection`` the input projection ``xg_t = W_ih x_t + b`` (layer-normed with layer norm)
         runs inside the loop and ``inputs.xg`` is an empty ``(T, B, 0)`` placeholder (see
-        :class:`InputProjection`). ``bf16``: float32 whose step GEMMs multiply in bfloat16 and sum in
-        float32, where :func:`bf16_available` (else ``ValueError``); its backward must be ``bf16`` too.
+        :class:`InputProjection`). ``bf16``: float32 whose GEMMs multiply in bfloat16 and sum in float32,
+        where :func:`~lstmkit.ops.native_bf16.bf16_available` (else ``ValueError``); its backward is then
+        ``bf16`` too (checked there with layer norm, whose saved ``W_ihᵀ`` is packed in bfloat16).
         """
         module = native_module()
         reason = self.supports(inputs, params)
         if reason is not None:
             raise ValueError(reason)
         if bf16:
-            _check_bf16(inputs.xg.dtype)
+            check_bf16(inputs.xg.dtype)
         sizes = check_recurrence(inputs, params, projection)
         steps, batch, hidden, rsize = sizes
         if batch == 0:  # e.g. a data-parallel rank with an empty share of the last batch
@@ -295,11 +273,11 @@ class NativeKernel:
         if bf16:  # the same panels as bfloat16 pairs (csrc/gemm_bf16.h), by their rows
             n_in = 0 if projection is None else int(projection.x.shape[-1])
             rows = rsize + (n_in + 1 if projection is not None and not ln_in else 0)  # [W_ihᵀ; b; W_hhᵀ]
-            w_hh_t = _bf16_panels(w_hh_t, rows, width)
+            w_hh_t = bf16_panels(w_hh_t, rows, width)
             if ln_in:
-                inner = (_bf16_panels(inner[0], n_in, width), *inner[1:])
+                inner = (bf16_panels(inner[0], n_in, width), *inner[1:])
             if params.w_hr is not None:
-                w_hr_t = _bf16_panels(w_hr_t, hidden, width)
+                w_hr_t = bf16_panels(w_hr_t, hidden, width)
         h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, mean_c, rstd_c, x)
         fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state, inner)
@@ -357,6 +335,8 @@ class NativeKernel:
         ``bf16``: the backward of a ``bf16`` forward (its GEMMs in bfloat16, as the forward's were).
         """
         module = native_module()
+        if bf16:
+            check_bf16(inputs.xg.dtype)
         if checked:
             w_hh, xg = params.w_hh, inputs.xg
             sizes = (int(xg.shape[0]), int(xg.shape[1]), int(w_hh.shape[0]) // 4, int(w_hh.shape[1]))
@@ -371,6 +351,11 @@ class NativeKernel:
             raise ValueError(f"saved: expected the 27 tensors of a needs_grad forward, got {len(saved)}")
         check_upstream(dy, dh_T, dc_T, sizes)
         state, packed, inner = saved[:11], saved[11:20], saved[20:]
+        if (inner[0].dtype == torch.int16) != bf16 and inner[0].numel():  # layer norm's packed W_ihᵀ
+            raise ValueError(
+                f"bf16={bf16}: the forward that saved these tensors ran with bf16={not bf16}; "
+                "run the backward in the forward's precision"
+            )
         hs, x = state[0], state[10]
         dtype = inputs.xg.dtype
         hp, rp = state[1].shape[2], hs.shape[2]
@@ -398,12 +383,11 @@ class NativeKernel:
             w_hh, w_ih_packed = lay.pack_w_hh(params.w_hh, rp, width, w_ih, ip), none
         w_hr = lay.pack_w_hr(params.w_hr, hp, width) if params.w_hr is not None else none
         if bf16:  # the same panels as bfloat16 pairs, by their rows (csrc/gemm_bf16.h)
-            _check_bf16(dtype)
-            w_hh = _bf16_panels(w_hh, 4 * hidden, width)
+            w_hh = bf16_panels(w_hh, 4 * hidden, width)
             if w_ih_packed is not none:
-                w_ih_packed = _bf16_panels(w_ih_packed, gv, width)
+                w_ih_packed = bf16_panels(w_ih_packed, gv, width)
             if params.w_hr is not None:
-                w_hr = _bf16_panels(w_hr, rsize, width)
+                w_hr = bf16_panels(w_hr, rsize, width)
         upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
         grads_in = [w_hh, w_hr, *upstream]
         dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)

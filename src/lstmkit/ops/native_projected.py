@@ -29,6 +29,7 @@ from torch import Tensor
 from lstmkit.ops import native
 from lstmkit.ops.fused import first_order, fused_recurrence
 from lstmkit.ops.native import InputProjection
+from lstmkit.ops.native_bf16 import bf16_available
 from lstmkit.ops.reference import LAYER_NORM_EPS
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams, layer_norm_parts
 
@@ -163,12 +164,12 @@ def projected_recurrence(
 def autocast_bf16(x: Tensor) -> bool:
     """Whether the native loop over ``x`` runs its GEMMs in bfloat16 (float32 sums and state), forward
     and backward: under ``torch.autocast("cpu", dtype=torch.bfloat16)``, for float32 data, where the CPU
-    has AVX512-BF16 (:func:`lstmkit.ops.native.bf16_available`). Elsewhere the kernel stays float32."""
+    has AVX512-BF16 (:func:`lstmkit.ops.native_bf16.bf16_available`). Elsewhere the kernel stays float32."""
     return (
         x.dtype == torch.float32
         and torch.is_autocast_enabled("cpu")
         and torch.get_autocast_dtype("cpu") == torch.bfloat16
-        and native.bf16_available()
+        and bf16_available()
     )
 
 

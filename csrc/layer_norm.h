@@ -92,8 +92,8 @@ inline void layer_norm_pair_row(T* a, const T* u, long len, long n, const T* gam
   if (mean2_out) *mean2_out = m2;
   for (long j = 0; j < len; j += V) {
     const vec_t<T> x1 = (vload(a + j) - m1) * r1, x2 = (vload(u + j) - m2) * r2;
-    if (xhat1) vstore(xhat1 + j, x1);
-    if (xhat2) vstore(xhat2 + j, x2);
+    if (xhat1) vstream(xhat1 + j, x1);
+    if (xhat2) vstream(xhat2 + j, x2);
     vstore(a + j, x1 * vload(gamma1 + j) + x2 * vload(gamma2 + j) + vload(beta + j));
   }
 }

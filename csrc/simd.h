@@ -30,6 +30,38 @@ inline void vstore(T* p, vec_t<T> v) {
   *reinterpret_cast<typename Vec<T>::memory*>(p) = v;
 }
 
+// A store that bypasses the caches where the target is a whole aligned vector (x86 streaming stores), for
+// state written once in the forward and read back only in the backward, past the caches' reach anyway:
+// it spares the read of each line before it is written. Callers end with vstream_fence().
+template <class T>
+inline void vstream(T* p, vec_t<T> v) {
+#if defined(__x86_64__) && LSTMKIT_VBYTES == 64
+  if ((reinterpret_cast<unsigned long>(p) & 63) == 0) {
+    if constexpr (sizeof(T) == 4)
+      _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
+    else
+      _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
+    return;
+  }
+#elif defined(__x86_64__) && LSTMKIT_VBYTES == 32
+  if ((reinterpret_cast<unsigned long>(p) & 31) == 0) {
+    if constexpr (sizeof(T) == 4)
+      _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
+    else
+      _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
+    return;
+  }
+#endif
+  vstore(p, v);
+}
+
+// Orders streaming stores before whatever follows (another thread's reads after the join).
+inline void vstream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
 // x in every lane: x - (+0) is x for every x (-0 and NaN included), so it compiles to the broadcast
 // alone; 0 + x is not (it turns -0 into +0), and costs an add before every broadcast.
 template <class T>

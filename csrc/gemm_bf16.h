@@ -82,15 +82,17 @@ template <int MR>
 LSTMKIT_BF16_TARGET inline void bf16_rows(long m0, long m1, long N, long k0, long k1, const uint32_t* A, long si,
                                           long sk, const uint32_t* Bm, bool panel_major, long K2, long ldb,
                                           float* C, long ldc, bool acc) {
-  for (long n = 0; n < N; n += 64) {
-    const long w = N - n < 64 ? N - n : 64;
+  constexpr long P = 16L * LSTMKIT_GEMM_NR;  // a packed panel's width (gemm.h)
+  for (long n = 0; n < N; n += P) {
+    const long w = N - n < P ? N - n : P;
     const uint32_t* b = Bm + (panel_major ? n * K2 : n);
     const long lb = panel_major ? w : ldb;
     switch (w / 16) {
       case 4: bf16_panel<MR, 4>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
       case 3: bf16_panel<MR, 3>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
       case 2: bf16_panel<MR, 2>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
-      default: bf16_panel<MR, 1>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+      case 1: bf16_panel<MR, 1>(m0, m1, k0, k1, A, si, sk, b, lb, C + n, ldc, acc); break;
+      default: break;  // N is a multiple of 16: never a narrower tail
     }
   }
 }

@@ -225,4 +225,5 @@ void forward_rows(const Dims& d, const ForwardBuffers<T>& f, long b0, long b1, T
       vcopy<T>(f.y + (t * B + b) * R, hn, R);
     }
   }
+  vstream_fence();  // layer norm's x̂ went out with streaming stores (layer_norm.h)
 }

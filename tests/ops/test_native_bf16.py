@@ -79,6 +79,10 @@ CASES = {  # (T, B, I, H) and the variant's options
     "layer norm": ((5, 6, 3, 9), {"ln": True}),
     "layer norm, I > H": ((5, 6, 12, 9), {"ln": True}),
     "everything": ((5, 6, 3, 17), {"ln": True, "P": 4, "peep": True, "drop": True, "zone": True}),
+    # odd batches on two threads: a thread's odd row count pairs its last row with zeros (dW_ih per step)
+    "layer norm, batch 9": ((6, 9, 12, 9), {"ln": True}),
+    "layer norm, batch 11": ((4, 11, 3, 20), {"ln": True, "P": 5}),
+    "plain, batch 13": ((5, 13, 2, 16), {"drop": True}),
 }
 
 
@@ -123,6 +127,15 @@ def recurrence_case(sizes: tuple[int, int, int, int], options: dict[str, Any]) -
     return leaves, projection, state, params
 
 
+@pytest.fixture
+def two_threads() -> Any:
+    """Two threads: the batch split, each thread's rows paired on their own (needs a batch of 8 or more)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 def outputs_and_grads(run: Any, leaves: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     for t in leaves:
         t.grad = None
@@ -137,7 +150,7 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @needs_bf16
 @pytest.mark.parametrize("case", list(CASES))
-def test_bf16_is_the_reference_with_bfloat16_rounded_gemm_operands(case: str) -> None:
+def test_bf16_is_the_reference_with_bfloat16_rounded_gemm_operands(case: str, two_threads: None) -> None:
     sizes, options = CASES[case]
     leaves, projection, state, params = recurrence_case(sizes, options)
     coupled = bool(options.get("coupled"))
@@ -155,14 +168,15 @@ def test_bf16_is_the_reference_with_bfloat16_rounded_gemm_operands(case: str) ->
         outputs_and_grads(lambda: kernel(True), leaves),
         outputs_and_grads(emulation, leaves),
     )
-    full, _ = outputs_and_grads(lambda: kernel(False), leaves)
+    full, full_grads = outputs_and_grads(lambda: kernel(False), leaves)
     for g, w in zip(got, want, strict=True):  # the products of two bfloat16 are exact in float32
         torch.testing.assert_close(g, w, rtol=0, atol=2e-6)
-    for g, w in zip(got_grads, want_grads, strict=True):
-        # sums in another order, now and then a value on the other side of a bfloat16 rounding: 1e-7 of
-        # the norm typically, 4e-5 at most measured, plus ~1e-6 absolute on a gradient that has all but
-        # vanished over the steps (h0's after 20 of them: norm 8e-3); float32 is 1e-3 to 1e-2 away
-        assert float((g - w).norm()) <= 1e-4 * float(w.norm()) + 1e-5
+    for g, w, f in zip(got_grads, want_grads, full_grads, strict=True):
+        # sums in another order, and now and then a value on the other side of a bfloat16 rounding (whose
+        # place depends on float32 details of both sides): 1e-7 of the norm typically, one flipped value
+        # up to 2e-4. Measured against float32's own distance from the emulation: at most 0.09 of it on
+        # correct code, 0.5-0.8 with layer norm's dW_ih left in float32
+        assert float((g - w).norm()) <= 0.2 * float((f - w).norm()), relative(g, w)
     assert float((got[0] - full[0]).abs().max()) > 1e-4  # and bfloat16 did run
     with torch.no_grad():  # inference: the same forward, nothing kept
         inference = kernel(True)

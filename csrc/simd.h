@@ -37,20 +37,13 @@ inline void vstore(T* p, vec_t<T> v) {
 // gates and tanh(ĉ) gained nothing). A thread that streamed calls vstream_fence() before it returns.
 template <class T>
 inline void vstream(T* p, vec_t<T> v) {
-#if defined(__x86_64__) && LSTMKIT_VBYTES == 64
-  if ((reinterpret_cast<uintptr_t>(p) & 63) == 0) {
-    if constexpr (sizeof(T) == 4)
-      _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
-    else
-      _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
-    return;
-  }
-#elif defined(__x86_64__) && LSTMKIT_VBYTES == 32
-  if ((reinterpret_cast<uintptr_t>(p) & 31) == 0) {
-    if constexpr (sizeof(T) == 4)
-      _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
-    else
-      _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
+#if defined(__x86_64__) && (LSTMKIT_VBYTES == 64 || LSTMKIT_VBYTES == 32)
+  if ((reinterpret_cast<uintptr_t>(p) & (LSTMKIT_VBYTES - 1)) == 0) {  // the vector's bits, as integers
+#if LSTMKIT_VBYTES == 64
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), reinterpret_cast<__m512i>(v));
+#else
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(v));
+#endif
     return;
   }
 #endif

@@ -197,13 +197,13 @@ VARIANTS = [
 ]
 
 
-def module_grads(lstm: LSTM, x: torch.Tensor, bf16: bool, **kwargs: Any) -> list[torch.Tensor]:
+def module_grads(lstm: LSTM, x: torch.Tensor, bf16: bool) -> list[torch.Tensor]:
     """Outputs, final states and every gradient of ``lstm`` on ``x`` (same dropout and zoneout draws)."""
     lstm.zero_grad()
     x = x.detach().requires_grad_(True)
     torch.manual_seed(5)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        y, (h_n, c_n) = lstm(x, **kwargs)
+        y, (h_n, c_n) = lstm(x)
     (y.pow(2).mean() + 0.1 * h_n.sum()).backward()
     grads = [p.grad.clone() for p in lstm.parameters() if p.grad is not None]
     return [y.detach(), h_n.detach(), c_n.detach(), *grads, x.grad]
@@ -334,3 +334,17 @@ def test_bf16_panels_are_pairs_of_rows_rounded_to_nearest_even(rows: int, cols: 
         block = torch.cat([block, block.new_zeros(rows % 2, w)])
         want.append(block.view(-1, 2, w).transpose(1, 2).bfloat16().reshape(-1))
     assert torch.equal(got.view(torch.bfloat16), torch.cat(want))
+
+
+@pytest.mark.skipif(native.KERNEL is None, reason="the native kernel is not built")
+def test_bf16_panels_refuses_what_is_not_a_packed_float32_matrix() -> None:
+    with pytest.raises(
+        TypeError, match=r"expected a flat CPU float32 tensor .* torch\.float16 tensor of shape \(10,\)"
+    ):
+        bf16_panels(torch.zeros(10, dtype=torch.float16), 2, 16)  # half the bytes the packer would read
+    with pytest.raises(TypeError, match=r"shape \(2, 5\)"):
+        bf16_panels(torch.zeros(2, 5), 2, 16)
+    with pytest.raises(ValueError, match=r"rows >= 1 dividing the 10 values and width >= 1, got rows=3"):
+        bf16_panels(torch.zeros(10), 3, 16)
+    with pytest.raises(ValueError, match="got rows=2, width=0"):
+        bf16_panels(torch.zeros(10), 2, 0)

@@ -45,7 +45,18 @@ def bf16_panels(packed: Tensor, rows: int, width: int) -> Tensor:
     side, rounded to nearest even)."""
     from lstmkit.ops.native import native_module
 
-    cols = packed.numel() // rows if rows else 0
+    if packed.dtype != torch.float32 or packed.device.type != "cpu" or packed.dim() != 1:
+        raise TypeError(
+            f"bf16_panels: expected a flat CPU float32 tensor (a packed matrix), got a {packed.device} "
+            f"{packed.dtype} tensor of shape {tuple(packed.shape)}"
+        )
+    if rows < 1 or packed.numel() % rows or width < 1:
+        raise ValueError(
+            f"bf16_panels: expected rows >= 1 dividing the {packed.numel()} values and width >= 1, "
+            f"got rows={rows}, width={width}"
+        )
+    packed = packed.contiguous()
+    cols = packed.numel() // rows
     out = torch.empty(((rows + 1) // 2) * cols * 2, dtype=torch.int16)
     native_module().pack_bf16(packed.data_ptr(), rows, cols, min(width, cols) or 1, out.data_ptr())
     return out

@@ -57,6 +57,48 @@ def test_early_stopping_stops_after_patience_and_restores_best_weights() -> None
         assert torch.equal(tensor, best[name])
 
 
+def _drive_early_stopping(stopper: EarlyStopping, losses: list[float]) -> tuple[float, int]:
+    """Runs ``stopper`` over epochs whose weights equal the epoch index; the final weight and epochs run."""
+    model = _model()
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    epochs = 0
+    for epoch, loss in enumerate(losses):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float(epoch))
+        stopper.on_epoch_end(epoch, {"loss": loss})
+        epochs += 1
+        if model.stop_training:
+            break
+    stopper.on_train_end()
+    return next(model.parameters())[0, 0].item(), epochs
+
+
+def test_early_stopping_restores_the_best_epoch_when_training_runs_to_the_end() -> None:
+    # Keras 3: restore_best_weights acts at the end of training, not only after an early stop
+    weight, epochs = _drive_early_stopping(
+        EarlyStopping("loss", patience=10, restore_best_weights=True), [1.0, 0.1, 0.5]
+    )
+    assert (weight, epochs) == (1.0, 3)
+    weight, _ = _drive_early_stopping(EarlyStopping("loss", patience=10), [1.0, 0.1, 0.5])
+    assert weight == 2.0  # without it, the last epoch's weights stay
+
+
+def test_early_stopping_baseline_gates_the_patience_count_not_the_best_epoch() -> None:
+    # nothing beats the baseline: stop after `patience` epochs, keeping the best epoch seen (Keras 3)
+    weight, epochs = _drive_early_stopping(
+        EarlyStopping("loss", patience=2, baseline=0.01, restore_best_weights=True), [0.5, 0.6, 0.7, 0.8]
+    )
+    assert (weight, epochs) == (0.0, 2)
+    # improving on the best but not on the baseline does not reset the count
+    losses = [0.5, 0.4, 0.45, 0.3]
+    _, epochs = _drive_early_stopping(EarlyStopping("loss", patience=2, baseline=0.01), losses)
+    assert epochs == 3
+    _, epochs = _drive_early_stopping(EarlyStopping("loss", patience=2), losses)
+    assert epochs == 4
+
+
 def test_early_stopping_in_fit_ends_training_when_nothing_improves() -> None:
     x, y = _data()
     model = _model()

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from lstmkit.models.callbacks.base import Callback, Logs, monitor_value, resolve_mode
+from lstmkit.utils.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
+
+
+def _number(name: str, value: Any) -> float:
+    """``value`` as a finite float, else a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
 
 
 class _Monitor:
@@ -20,13 +31,17 @@ class _Monitor:
     def __init__(self, monitor: str, mode: str, min_delta: float, owner: str) -> None:
         self.monitor, self.owner = monitor, owner
         self.mode = resolve_mode(mode, monitor, owner)
-        self.min_delta = abs(float(min_delta))
+        self.min_delta = abs(_number(f"{owner} min_delta", min_delta))
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def improved(self, value: float) -> bool:
+        return self.beats(value, self.best)
+
+    def beats(self, value: float, reference: float) -> bool:
+        """Whether ``value`` is better than ``reference`` by more than ``min_delta``."""
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def read(self, logs: Logs | None) -> float | None:
         value = monitor_value(logs, self.monitor, self.owner)
@@ -46,8 +61,10 @@ class EarlyStopping(Callback):
         min_delta: smallest change that counts as an improvement.
         patience: epochs without improvement before stopping.
         mode: ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names).
-        baseline: stop if the quantity does not beat this within ``patience`` epochs.
-        restore_best_weights: at the end, put back the weights of the best epoch.
+        baseline: stop if the quantity does not beat this within ``patience`` epochs (an epoch that
+            improves on the best so far but not on the baseline does not reset the count).
+        restore_best_weights: when training ends (stopped early or not), put back the weights of the
+            best monitored epoch, as Keras 3 does.
         start_from_epoch: epochs to wait before monitoring.
     """
 
@@ -63,36 +80,47 @@ class EarlyStopping(Callback):
         start_from_epoch: int = 0,
     ) -> None:
         self.tracker = _Monitor(monitor, mode, min_delta, "EarlyStopping")
-        if patience < 0:
-            raise ValueError(f"EarlyStopping patience must be >= 0, got {patience}")
-        self.patience, self.baseline = patience, baseline
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.patience = check_positive_int("EarlyStopping patience", patience, minimum=0)
+        self.start_from_epoch = check_positive_int(
+            "EarlyStopping start_from_epoch", start_from_epoch, minimum=0
+        )
+        self.baseline = None if baseline is None else _number("EarlyStopping baseline", baseline)
+        self.restore_best_weights = bool(restore_best_weights)
         self.stopped_epoch = 0
         self.best_epoch = 0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.tracker.best = math.inf if self.tracker.mode == "min" else -math.inf
-        if self.baseline is not None:
-            self.tracker.best = float(self.baseline)
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
         self.best_weights: dict[str, torch.Tensor] | None = None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        # Keras 3's rule: the best epoch is tracked from the first monitored one whatever the baseline;
+        # the baseline only decides whether an improvement resets the patience count
         value = self.tracker.read(logs)
         if value is None or epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:
+            self._keep_weights(epoch)
         self.wait += 1
         if self.tracker.improved(value):
-            self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
+            self.tracker.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
-                self.best_weights = {k: v.detach().clone() for k, v in self.model.module.state_dict().items()}
+                self._keep_weights(epoch)
+            if self.baseline is None or self.tracker.beats(value, float(self.baseline)):
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def _keep_weights(self, epoch: int) -> None:
+        self.best_epoch = epoch
+        self.best_weights = {k: v.detach().clone() for k, v in self.model.module.state_dict().items()}
+
     def on_train_end(self, logs: Logs | None = None) -> None:
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch > 0:
+        """With ``restore_best_weights``, put back the best epoch's weights, stopped early or not."""
+        if self.restore_best_weights and self.best_weights is not None:
             self.model.module.load_state_dict(self.best_weights)
             logger.info("EarlyStopping restored the weights of epoch %d", self.best_epoch + 1)
 
@@ -114,10 +142,15 @@ class ReduceLROnPlateau(Callback):
         cooldown: int = 0,
         min_lr: float = 0.0,
     ) -> None:
-        if not 0 < factor < 1:
+        if not 0 < _number("ReduceLROnPlateau factor", factor) < 1:
             raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
         self.tracker = _Monitor(monitor, mode, min_delta, "ReduceLROnPlateau")
-        self.factor, self.patience, self.cooldown, self.min_lr = factor, patience, cooldown, min_lr
+        self.factor = factor
+        self.patience = check_positive_int("ReduceLROnPlateau patience", patience, minimum=0)
+        self.cooldown = check_positive_int("ReduceLROnPlateau cooldown", cooldown, minimum=0)
+        self.min_lr = _number("ReduceLROnPlateau min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"ReduceLROnPlateau min_lr must be >= 0, got {min_lr}")
         self.wait = self.cooldown_left = 0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:

@@ -307,6 +307,88 @@ def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
     assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)
 
 
+def test_metrics_of_a_masked_sequence_output_skip_padding_as_the_loss_does() -> None:
+    from lstmkit.layers import Embedding, TimeDistributed
+
+    model = Sequential(
+        [Embedding(6, 3, mask_zero=True), LSTM(4, return_sequences=True), TimeDistributed(Dense(1))]
+    )
+    model.compile(optimizer="sgd", loss="mae", metrics=["mae", "mse"])
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 1, 2, 3]])
+    y = np.random.default_rng(0).normal(size=(2, 5, 1)).astype("float32")
+    y[0, 3:] = 100.0  # targets at padded steps: counted, they would dominate every metric
+    model.build((None, 5))
+    pred = model.predict(ids)
+    valid = np.array([[True] * 3 + [False] * 2, [True] * 5])
+    loss, mae, mse = model.evaluate(ids, y)
+    assert mae == pytest.approx(float(np.abs(pred - y)[valid].mean()), rel=1e-5)
+    assert mse == pytest.approx(float(((pred - y) ** 2)[valid].mean()), rel=1e-5)
+    assert loss < 5 and mae < 5  # (per-sample means weigh the samples' steps differently from mae)
+    logs = model.train_on_batch(ids, y, return_dict=True)
+    assert isinstance(logs, dict) and logs["mae"] < 5
+
+
+def test_model_call_after_fit_or_train_on_batch_is_inference() -> None:
+    x, y = _regression(16)
+    model = Sequential([LSTM(8, input_shape=(6, 1)), Dropout(0.5), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)  # no dropout: Keras's __call__
+    model.train_on_batch(x[:8], y[:8])
+    torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
+    model.train()  # torch's switch still works
+    assert not torch.equal(model(x), model(x))
+
+
+def test_train_on_batch_takes_a_dataset() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    loss, mae = model.train_on_batch(dataset, None)
+    assert np.isfinite(loss) and np.isfinite(mae)
+
+
+def test_validation_split_floors_the_training_count_as_keras() -> None:
+    for n, fraction, n_val in ((10, 0.25, 3), (7, 0.1, 1), (40, 0.25, 10)):
+        x, y = _regression(n)
+        model = _lstm_model()
+        model.compile(optimizer="sgd", loss="mse")
+        history = model.fit(x, y, epochs=1, batch_size=64, validation_split=fraction, verbose=0)
+        tail = model.evaluate(x[n - n_val :], y[n - n_val :])
+        assert history.history["val_loss"] == [pytest.approx(tail)], (n, fraction)
+    model.fit(x, y, epochs=1, validation_split=np.float32(0.25), verbose=0)  # NumPy's floats too
+
+
+def test_fit_checks_callbacks_validation_targets_and_verbose_before_training() -> None:
+    from lstmkit.models.callbacks import EarlyStopping, ReduceLROnPlateau
+
+    x, y = _regression(16)
+    model = _lstm_model()
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(TypeError, match=r"callbacks must be a list.*callbacks=\[EarlyStopping"):
+        model.fit(x, y, callbacks=EarlyStopping(), verbose=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callbacks must be a list"):
+        model.fit(x, y, callbacks=["early"], verbose=0)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="validation_data needs targets"):
+        model.fit(x, y, validation_data=(x, None), verbose=0)
+    for old, new in zip(before, model.get_weights(), strict=True):  # refused before any training
+        np.testing.assert_array_equal(old, new)
+    model.fit(x, y, epochs=1, verbose=0)
+    for call in (model.evaluate, model.predict):
+        with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+            call(x, y, verbose=3) if call is model.evaluate else call(x, verbose=3)
+    with pytest.raises(TypeError, match="EarlyStopping patience must be an integer"):
+        EarlyStopping(patience="3")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="EarlyStopping patience must be an integer"):
+        EarlyStopping(patience=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ReduceLROnPlateau patience must be >= 0"):
+        ReduceLROnPlateau(patience=-1)
+    with pytest.raises(TypeError, match="ReduceLROnPlateau factor must be a number"):
+        ReduceLROnPlateau(factor="0.5")  # type: ignore[arg-type]
+
+
 class _Net(torch.nn.Module):
     """A hand-written network holding lazy Keras-face layers."""
 

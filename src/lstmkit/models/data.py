@@ -7,6 +7,7 @@ In data-parallel training each global batch is split across ranks (see :class:`B
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,14 +90,14 @@ class ArraySource:
         return self.x[index], pick(self.y), pick(self.weight)
 
     def split(self, fraction: float) -> tuple[ArraySource, ArraySource]:
-        """The first ``1 - fraction`` for training and the last ``fraction`` for validation (as Keras)."""
-        n_val = int(len(self) * fraction)
-        if n_val < 1 or n_val >= len(self):
+        """The first ``floor(n * (1 - fraction))`` samples for training and the rest for validation, as
+        Keras 3 splits them."""
+        cut = math.floor(len(self) * (1.0 - fraction))
+        if cut < 1 or cut >= len(self):
             raise ValueError(
-                f"validation_split={fraction} leaves {n_val} of {len(self)} samples for validation; "
-                f"need at least one sample on each side"
+                f"validation_split={fraction} leaves {len(self) - cut} of {len(self)} samples for "
+                f"validation; need at least one sample on each side"
             )
-        cut = len(self) - n_val
         head, tail = torch.arange(cut), torch.arange(cut, len(self))
         return ArraySource(*self.take(head)), ArraySource(*self.take(tail))
 

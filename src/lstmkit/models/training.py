@@ -68,12 +68,20 @@ class Accumulator:
         for metric in model.metrics:
             metric.reset()
 
-    def add(self, loss_sum: Tensor, count: int, y_pred: Tensor, y: Tensor | None) -> None:
+    def add(
+        self, loss_sum: Tensor, count: int, y_pred: Tensor, y: Tensor | None, mask: Tensor | None = None
+    ) -> None:
+        """One batch; ``mask`` ``(B, T)`` (a sequence output's valid steps) keeps the metrics to the steps
+        the loss counts, as Keras's metrics honour the mask."""
         self.loss_sum += loss_sum.detach().double().cpu()
         self.count += count
-        if y is not None:
-            for metric in self.model.metrics:
-                metric.update(y_pred, y)
+        if y is None or not self.model.metrics:
+            return
+        y_pred, y = y_pred.detach(), y.to(y_pred.device)
+        if mask is not None and tuple(y.shape[:2]) == tuple(mask.shape):
+            y_pred, y = y_pred[mask], y[mask]
+        for metric in self.model.metrics:
+            metric.update(y_pred, y)
 
     def logs(self, prefix: str = "", reduce: bool = False) -> dict[str, float]:
         loss_sum, count = self.loss_sum, self.count
@@ -88,15 +96,23 @@ class Accumulator:
         return logs
 
 
+def output_mask(module: nn.Module, y_pred: Tensor) -> Tensor | None:
+    """The boolean mask ``(B, T)`` of a sequence output's valid steps, where the network has one."""
+    inner = module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+    mask = getattr(inner, "output_mask", None)
+    if mask is None or y_pred.dim() < 3 or tuple(mask.shape) != tuple(y_pred.shape[:2]):
+        return None
+    return mask.to(device=y_pred.device, dtype=torch.bool)
+
+
 def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> Tensor:
     """Per-sample loss; for a sequence output with a mask ``(B, T)``, the mean over the valid steps only.
 
     ``l_b = sum_t m_bt * l_bt / max(1, sum_t m_bt)``, with ``l_bt`` the loss of step ``t`` of sample ``b``.
     """
     assert model.loss_fn is not None
-    inner = module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
-    mask = getattr(inner, "output_mask", None)
-    if mask is None or y_pred.dim() < 3 or tuple(mask.shape) != tuple(y_pred.shape[:2]):
+    mask = output_mask(module, y_pred)
+    if mask is None:
         return model.loss_fn(y_pred, y)
     batch, steps = mask.shape
     y_steps = y.reshape(batch * steps, *y.shape[2:]) if y.shape[:2] == mask.shape else y
@@ -197,7 +213,7 @@ def run_epoch(
     for step, batch in enumerate(batches):
         callbacks.on_train_batch_begin(step)
         weighted_sum, y_pred = train_batch(model, module, batch, class_weight)
-        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y)
+        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y, output_mask(module, y_pred))
         # reduced across ranks (a collective only in distributed training), so that every rank's callbacks
         # see the same logs and stop at the same batch (TerminateOnNaN); otherwise the ranks would deadlock
         callbacks.on_train_batch_end(step, acc.logs(reduce=True))
@@ -213,7 +229,7 @@ def evaluate_batches(model: Model, batches: Iterable[Batch], prefix: str = "") -
     acc = Accumulator(model)
     for batch in batches:
         _, weighted_sum, y_pred = batch_loss(model, model.module, batch, None)
-        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y)
+        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y, output_mask(model.module, y_pred))
     return acc.logs(prefix, reduce=True)
 
 

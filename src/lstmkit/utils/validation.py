@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Collection
 from typing import Any
 
@@ -55,10 +56,11 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 
 def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -> float:
     """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]``), else raise."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} {value!r}")
-    ok = 0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0
-    if not ok or math.isnan(value):
+    number = float(value)
+    ok = 0.0 <= number <= 1.0 if upper_inclusive else 0.0 <= number < 1.0
+    if not ok or math.isnan(number):
         bound = "[0, 1]" if upper_inclusive else "[0, 1)"
         raise ValueError(f"{name} must be in {bound}, got {value}")
-    return float(value)
+    return number

@@ -229,6 +229,10 @@ def test_set_weights_names_the_layer_the_index_and_both_shapes() -> None:
         layer.set_weights([kernel, recurrent, "zeros"])
     with pytest.raises(TypeError, match="set_weights expects a list of arrays, got ndarray"):
         layer.set_weights(kernel)
+    poisoned = kernel.copy()
+    poisoned[0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"weight 0 \(kernel\) holds 1 NaN or infinite value\(s\)"):
+        layer.set_weights([poisoned, recurrent, bias])
     np.testing.assert_array_equal(layer.get_weights()[1], recurrent)  # nothing was written
 
 

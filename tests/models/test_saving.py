@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,96 @@ def test_a_safetensors_file_with_a_config_lstmkit_did_not_write_is_a_value_error
     )
     with pytest.raises(ValueError, match="is a safetensors file but not an lstmkit model"):
         load_model(tmp_path / "string_metadata.lstmkit")
+
+
+def test_frozen_layers_stay_frozen_in_training_and_through_a_file(tmp_path: Path) -> None:
+    x, y = _data()
+    keras_way = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    keras_way.layers[0].trainable = False  # Keras's idiom, set before compile
+    torch_way = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    torch_way.layers[0].requires_grad_(False)
+    for model in (keras_way, torch_way):
+        frozen = [w.copy() for w in model.layers[0].get_weights()]
+        head = [w.copy() for w in model.layers[1].get_weights()]
+        model.compile("adam", "mse")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        assert all(np.array_equal(a, b) for a, b in zip(frozen, model.layers[0].get_weights(), strict=True))
+        assert not all(np.array_equal(a, b) for a, b in zip(head, model.layers[1].get_weights(), strict=True))
+        model.save(tmp_path / "frozen.lstmkit")
+        loaded = load_model(tmp_path / "frozen.lstmkit")
+        assert not any(p.requires_grad for p in loaded.layers[0].parameters())
+        assert_resumes_identically(model, loaded, x, y)
+    assert keras_way.get_config()["layers"][0]["config"]["trainable"] is False
+    keras_way.layers[0].trainable = True  # back: but the bias Keras has no counterpart for stays held
+    trainable = {n for n, p in keras_way.layers[0].named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in keras_way.layers[0].named_parameters()} - {"rnn.bias_hh_l0"}
+    with pytest.raises(TypeError, match="trainable must be True or False"):
+        keras_way.layers[0].trainable = "no"  # type: ignore[assignment]
+
+
+def test_optimizer_parameter_groups_come_back_by_name(tmp_path: Path) -> None:
+    x, y = _data()
+    model = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    lstm, dense = model.layers
+    groups = [
+        {"params": [p for p in lstm.parameters() if p.requires_grad], "lr": 1e-3},
+        {"params": list(dense.parameters()), "lr": 1e-2},
+    ]
+    model.compile(torch.optim.Adam(groups), "mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "groups.lstmkit")
+    loaded = load_model(tmp_path / "groups.lstmkit")
+    assert loaded.optimizer is not None
+    assert [g["lr"] for g in loaded.optimizer.param_groups] == [1e-3, 1e-2]
+    assert_resumes_identically(model, loaded, x, y)
+
+
+def test_what_a_file_cannot_rebuild_loads_uncompiled_with_a_warning(tmp_path: Path) -> None:
+    from lstmkit.models.metrics import MeanAbsoluteError
+
+    class MyAdam(torch.optim.Adam):
+        pass
+
+    class Custom(MeanAbsoluteError):
+        name = "custom_mae"
+
+    x, y = _data()
+    cases = {
+        "custom loss": ("adam", lambda p, t: ((p - t) ** 2).mean(dim=-1), []),
+        "custom metrics": ("adam", "mse", [Custom()]),
+        "not a torch.optim": (MyAdam, "mse", []),
+    }
+    for reason, (optimizer, loss, metrics) in cases.items():
+        model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
+        model.compile(optimizer, loss, metrics)
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        path = tmp_path / "model.lstmkit"
+        model.save(path)
+        with pytest.warns(UserWarning, match=f"loads uncompiled.*{reason}"):
+            loaded = load_model(path)
+        assert not loaded.compiled
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert not load_model(path, compile=False).compiled
+
+
+def test_a_custom_module_with_tied_weights_saves_and_loads(tmp_path: Path) -> None:
+    class Tied(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Linear(3, 3, bias=False)
+            self.b = torch.nn.Linear(3, 3, bias=False)
+            self.b.weight = self.a.weight
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(torch.tanh(self.a(x)))
+
+    model = Model(Tied())
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.zeros((4, 3)), epochs=1, verbose=0)
+    model.save(tmp_path / "tied.lstmkit")
+    loaded = load_model(tmp_path / "tied.lstmkit", module=Tied())
+    assert loaded.module.a.weight is loaded.module.b.weight
+    torch.testing.assert_close(loaded.module.a.weight, model.module.a.weight, rtol=0, atol=0)
+    assert loaded.optimizer is not None and len(loaded.optimizer.param_groups[0]["params"]) == 1

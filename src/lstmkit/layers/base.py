@@ -81,6 +81,29 @@ class Layer(nn.Module):
         self.name = name or _auto_name(type(self).__name__)
         self.built = False
         self.built_input_shape: Shape | None = None
+        self._trainable = True
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the optimizer updates this layer's weights (Keras's ``layer.trainable``).
+
+        Setting it to ``False`` freezes the weights (``requires_grad_(False)``, now and when the layer is
+        built later); as in Keras it takes effect for training at the next ``compile``, and it is saved.
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"trainable must be True or False, got {value!r}")
+        held = set()  # parameters Keras does not have, held at zero whatever ``trainable`` says
+        for layer in self.modules():  # an inner layer (Bidirectional's) follows its wrapper
+            if isinstance(layer, Layer):
+                layer._trainable = value
+                excluded = set(layer.keras_excluded_parameters())
+                held |= {id(p) for n, p in layer.named_parameters() if n in excluded}
+        for param in self.parameters():
+            param.requires_grad_(value and id(param) not in held)
 
     # -- subclass interface -------------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -99,14 +122,19 @@ class Layer(nn.Module):
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         """Rebuild a layer from :meth:`get_config`'s output (JSON lists become tuples where needed)."""
         kwargs = {k: tuple(v) if k in ("input_shape", "shape") else v for k, v in config.items()}
+        trainable = kwargs.pop("trainable", True)
         factory: Any = cls  # subclasses take their own keyword arguments
-        return factory(**kwargs)
+        layer: Layer = factory(**kwargs)
+        layer.trainable = bool(trainable)
+        return layer
 
     # -- machinery ----------------------------------------------------------------------------------------
     def build_from_shape(self, input_shape: Shape) -> None:
@@ -114,6 +142,8 @@ class Layer(nn.Module):
         if not self.built:
             self.build(input_shape)
             self.built = True
+            if not self.trainable:
+                self.requires_grad_(False)
             self.built_input_shape = self._declared_shape() or self.generic_input_shape(input_shape)
 
     def generic_input_shape(self, input_shape: Shape) -> Shape:
@@ -285,7 +315,7 @@ def check_weights(where: str, slots: WeightSlots, values: Sequence[Any]) -> list
 
     Raises:
         TypeError: ``values`` is not a list or tuple, or an entry is not an array of real numbers.
-        ValueError: a wrong number of arrays, or an array of the wrong shape.
+        ValueError: a wrong number of arrays, an array of the wrong shape, or NaN/inf values.
     """
     if not isinstance(values, list | tuple):
         raise TypeError(f"{where} set_weights expects a list of arrays, got {type(values).__name__}")
@@ -311,6 +341,11 @@ def check_weights(where: str, slots: WeightSlots, values: Sequence[Any]) -> list
             raise ValueError(
                 f"{where} set_weights: weight {index} ({label}) expected shape {expected}, got {received}"
                 + (hint if len(expected) == 2 and received == expected[::-1] else "")
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(
+                f"{where} set_weights: weight {index} ({label}) holds "
+                f"{int((~torch.isfinite(tensor)).sum())} NaN or infinite value(s); weights must be finite"
             )
         checked.append(tensor.to(device=target.device, dtype=target.dtype))
     return checked

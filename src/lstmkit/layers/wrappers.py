@@ -116,10 +116,13 @@ class Bidirectional(Layer):
 
         config = dict(config)
         inner = config.pop("layer")
+        trainable = bool(config.pop("trainable", True))
         layer = LAYERS[inner["class_name"]].from_config(inner["config"])
         if not isinstance(layer, Recurrent):
             raise ValueError(f"Bidirectional config wraps {inner['class_name']}, not a recurrent layer")
-        return cls(layer, **_shapes_as_tuples(config))
+        wrapper = cls(layer, **_shapes_as_tuples(config))
+        wrapper.trainable = trainable
+        return wrapper
 
 
 class TimeDistributed(Layer):
@@ -170,7 +173,10 @@ class TimeDistributed(Layer):
 
         config = dict(config)
         inner = config.pop("layer")
-        return cls(LAYERS[inner["class_name"]].from_config(inner["config"]), **_shapes_as_tuples(config))
+        trainable = bool(config.pop("trainable", True))
+        wrapper = cls(LAYERS[inner["class_name"]].from_config(inner["config"]), **_shapes_as_tuples(config))
+        wrapper.trainable = trainable
+        return wrapper
 
 
 def _shapes_as_tuples(config: dict[str, Any]) -> dict[str, Any]:

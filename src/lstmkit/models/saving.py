@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -23,8 +24,27 @@ KIND = "keras_model"
 WEIGHTS_KIND = "keras_weights"
 
 
-def optimizer_to_bundle(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Split an optimizer's ``state_dict`` into tensors and a JSON document."""
+def optimizer_to_bundle(
+    optimizer: torch.optim.Optimizer, module: nn.Module
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Split an optimizer's ``state_dict`` into tensors and a JSON document.
+
+    Each parameter group's parameters are recorded by their names in ``module`` (``param_names``), so
+    that loading rebuilds the same groups (per-group learning rates, frozen layers left out).
+
+    Raises:
+        ValueError: the optimizer updates a tensor that is not one of ``module``'s parameters.
+    """
+    names = {id(p): name for name, p in module.named_parameters(remove_duplicate=False)}
+    param_names = []
+    for index, group in enumerate(optimizer.param_groups):
+        missing = [tuple(p.shape) for p in group["params"] if id(p) not in names]
+        if missing:
+            raise ValueError(
+                f"the optimizer's parameter group {index} updates tensors that are not the model's "
+                f"parameters (shapes {missing[:3]}); build the optimizer over model.parameters()"
+            )
+        param_names.append([names[id(p)] for p in group["params"]])
     state = optimizer.state_dict()
     tensors: dict[str, Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -40,6 +60,7 @@ def optimizer_to_bundle(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Ten
     config = {
         "class": f"{type(optimizer).__module__}:{type(optimizer).__qualname__}",
         "param_groups": groups,
+        "param_names": param_names,
         "scalars": scalars,
     }
     return tensors, config
@@ -60,15 +81,17 @@ def optimizer_from_bundle(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _optimizer_class(path: str) -> type[torch.optim.Optimizer]:
+def _optimizer_class(path: str) -> type[torch.optim.Optimizer] | str:
+    """The saved optimizer's class, or why it cannot be had (lstmkit imports nothing outside torch.optim)."""
     module_name, _, qualname = path.partition(":")
-    if not module_name.startswith("torch.optim"):
-        raise ValueError(
-            f"saved optimizer class {path!r} is not a torch.optim optimizer; lstmkit will not import it"
-        )
-    cls = getattr(importlib.import_module(module_name), qualname, None)
+    if not (module_name == "torch.optim" or module_name.startswith("torch.optim.")):
+        return f"its optimizer class {path!r} is not a torch.optim optimizer, and lstmkit will not import it"
+    try:
+        cls = getattr(importlib.import_module(module_name), qualname, None)
+    except ImportError:
+        cls = None
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        raise ValueError(f"saved optimizer class {path!r} does not exist in this torch")
+        return f"its optimizer class {path!r} does not exist in this torch"
     return cls
 
 
@@ -79,6 +102,9 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
     model._require_built("save")
     tensors = {f"module.{k}": v for k, v in model.module.state_dict().items()}
     config: dict[str, Any] = {"kind": KIND, "name": model.name}
+    frozen = [name for name, p in model.module.named_parameters() if not p.requires_grad]
+    if frozen:  # a torch-style requires_grad_(False), restored on load (layer.trainable is in the layers')
+        config["frozen"] = frozen
     if isinstance(model, Sequential):
         config["class"] = "Sequential"
         config["architecture"] = model.get_config()
@@ -99,7 +125,7 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
             "clipvalue": model.clipvalue,
         }
     if model.optimizer is not None:
-        opt_tensors, opt_config = optimizer_to_bundle(model.optimizer)
+        opt_tensors, opt_config = optimizer_to_bundle(model.optimizer, model.module)
         tensors.update(opt_tensors)
         config["optimizer"] = opt_config
     return tensors, config
@@ -126,12 +152,19 @@ def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
     restore_into(model, tensors, {}, str(path))
 
 
-def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) -> Model:
+def load_model(
+    path: str | os.PathLike[str], module: nn.Module | None = None, *, compile: bool = True
+) -> Model:
     """Load a model saved with ``model.save``.
 
     A ``Sequential`` of lstmkit layers is rebuilt from its config. A ``Model`` around a custom
     ``nn.Module`` is not rebuilt from code (nothing is unpickled or imported): pass a fresh instance as
     ``module`` and its weights are loaded into it.
+
+    With ``compile`` (the default) the model comes back compiled as it was saved, optimizer state
+    included. Where that cannot be rebuilt from the file alone (a callable loss, a custom ``Metric``, an
+    optimizer class outside ``torch.optim``) the model loads uncompiled with its weights, and a warning
+    says why: call ``compile`` before training it again. ``compile=False`` loads the weights only, as Keras.
 
     Raises:
         FileNotFoundError: no such file.
@@ -143,7 +176,7 @@ def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) ->
             f"'{path}' holds an lstmkit model of kind {config.get('kind')!r}, not a Keras-style model"
         )
     try:
-        model = model_from_config(config, module, str(path))
+        model = model_from_config(config, module, str(path), compile=compile)
     except (KeyError, TypeError, AttributeError, IndexError) as err:  # a config lstmkit did not write
         raise ValueError(
             f"'{path}' holds a model config lstmkit cannot read ({type(err).__name__}: {err})"
@@ -152,7 +185,9 @@ def load_model(path: str | os.PathLike[str], module: nn.Module | None = None) ->
     return model
 
 
-def model_from_config(config: dict[str, Any], module: nn.Module | None, source: str) -> Model:
+def model_from_config(
+    config: dict[str, Any], module: nn.Module | None, source: str, *, compile: bool = True
+) -> Model:
     """An unbuilt-then-built model of the saved architecture, compiled as saved (without weights)."""
     from lstmkit.layers import LAYERS
     from lstmkit.models.sequential import Sequential
@@ -181,15 +216,15 @@ def model_from_config(config: dict[str, Any], module: nn.Module | None, source: 
     else:
         raise ValueError(f"'{source}' holds an unknown model class {config.get('class')!r}")
     compiled = config.get("compile")
-    if compiled is not None and compiled["loss"] is not None:
-        from lstmkit.models.losses import LOSSES
-
-        if compiled["loss"] in LOSSES:
-            optimizer = config.get("optimizer")
-            spec: Any = "rmsprop"
-            if optimizer is not None:
-                kwargs = {k: v for k, v in optimizer["param_groups"][0].items() if k != "params"}
-                spec = OptimizerSpec(_optimizer_class(optimizer["class"]), _init_kwargs(kwargs))
+    if compile and compiled is not None:
+        spec = _compile_spec(compiled, config.get("optimizer"))
+        if isinstance(spec, str):
+            warnings.warn(
+                f"'{source}' loads uncompiled, with its weights but without its optimizer state: {spec}; "
+                f"call compile(...) before training or evaluating it",
+                stacklevel=3,
+            )
+        else:
             model.compile(
                 spec,
                 compiled["loss"],
@@ -198,6 +233,26 @@ def model_from_config(config: dict[str, Any], module: nn.Module | None, source: 
                 clipvalue=compiled["clipvalue"],
             )
     return model
+
+
+def _compile_spec(compiled: dict[str, Any], optimizer: dict[str, Any] | None) -> OptimizerSpec | str:
+    """The optimizer spec to compile a loaded model with, or why the file's settings cannot be rebuilt."""
+    from lstmkit.models.losses import LOSSES
+    from lstmkit.models.metrics import METRICS
+
+    if compiled["loss"] not in LOSSES:
+        return f"it was compiled with a custom loss ({compiled['loss']!r}), which a file does not hold"
+    custom = [name for name in compiled["metrics"] if name not in METRICS]
+    if custom:
+        names = ", ".join(map(repr, custom))
+        return f"it was compiled with custom metrics ({names}), which a file does not hold"
+    if optimizer is None:
+        return OptimizerSpec(torch.optim.RMSprop, {}, "rmsprop")
+    cls = _optimizer_class(optimizer["class"])
+    if isinstance(cls, str):
+        return cls
+    kwargs = {k: v for k, v in optimizer["param_groups"][0].items() if k != "params"}
+    return OptimizerSpec(cls, _init_kwargs(kwargs))
 
 
 def _init_kwargs(group: dict[str, Any]) -> dict[str, Any]:
@@ -228,12 +283,17 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
         model.module.load_state_dict(weights, strict=True)
     except RuntimeError as err:
         raise ValueError(f"'{source}' does not match the model's weights: {err}") from err
+    parameters = dict(model.module.named_parameters(remove_duplicate=False))
+    unknown = [name for name in config.get("frozen", []) if name not in parameters]
+    if unknown:
+        raise ValueError(f"'{source}' freezes parameters the model does not have: {unknown[:3]}")
+    for name in config.get("frozen", []):
+        parameters[name].requires_grad_(False)
     if "optimizer" in config and model.compiled:
         if model.optimizer is None:
             assert isinstance(model.optimizer_spec, OptimizerSpec)
-            from lstmkit.models.optimizers import build_optimizer
-
-            model.optimizer = build_optimizer(model.optimizer_spec, model.module)
+            spec, saved = model.optimizer_spec, config["optimizer"]
+            model.optimizer = _saved_optimizer(spec, model.module, saved, source)
         try:
             if any(_OLD_LAYER_NORM_KEY in key for key in weights):
                 tensors, config = _pack_layer_norm_optimizer_state(model.module, tensors, config)
@@ -242,6 +302,24 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
             raise ValueError(
                 f"'{source}' holds an optimizer state that does not fit the model: {err}"
             ) from err
+
+
+def _saved_optimizer(
+    spec: OptimizerSpec, module: nn.Module, saved: dict[str, Any], source: str
+) -> torch.optim.Optimizer:
+    """The optimizer over the saved parameter groups (by parameter name), or, for a file written before
+    lstmkit recorded them, over the trainable parameters in module order."""
+    from lstmkit.models.optimizers import build_optimizer
+
+    names = saved.get("param_names")
+    if names is None:
+        return build_optimizer(spec, module)
+    parameters = dict(module.named_parameters(remove_duplicate=False))
+    unknown = [name for group in names for name in group if name not in parameters]
+    if unknown:
+        raise ValueError(f"'{source}' holds an optimizer over parameters the model lacks: {unknown[:3]}")
+    groups = [{"params": [parameters[name] for name in group]} for group in names]
+    return build_optimizer(spec, module, groups)
 
 
 _OLD_LAYER_NORM_KEY = f".{OLD_LAYER_NORM[0]}"

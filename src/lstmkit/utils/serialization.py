@@ -78,7 +78,17 @@ def save_bundle(
         config_json = json.dumps(config, sort_keys=True)
     except TypeError as err:
         raise TypeError(f"save_bundle expected a JSON-serializable config, got {err}") from err
-    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    cpu: dict[str, torch.Tensor] = {}
+    storages: set[int] = set()
+    for name, tensor in tensors.items():
+        t = tensor.detach().to("cpu").contiguous()
+        if t.numel() and t.untyped_storage().data_ptr() in storages:
+            # one tensor under two names (tied weights) or views of one buffer: safetensors stores
+            # each name on its own, so the values are written twice; loading copies them back into
+            # the module's parameters, whose tie lives in the module's code
+            t = t.clone()
+        storages.add(t.untyped_storage().data_ptr())
+        cpu[name] = t
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": config_json}
     atomic_write_bytes(path, st_save(cpu, metadata=metadata))
 

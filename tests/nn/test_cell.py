@@ -162,3 +162,34 @@ def test_a_traced_cell_replays_what_the_module_computes() -> None:
         traced = torch.jit.trace(cell, (x, state))
         other = torch.randn(2, 3)
         torch.testing.assert_close(traced(other, state), cell(other, state))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "cell"])
+def test_streaming_with_layer_norm_follows_a_dtype_change_and_a_data_swap(kind: str) -> None:
+    from lstmkit.nn import LSTM, LSTMCell
+    from lstmkit.ops.native_stream import repack
+
+    torch.manual_seed(0)
+    module: torch.nn.Module = (
+        LSTM(5, 7, layer_norm=True) if kind == "lstm" else LSTMCell(5, 7, layer_norm=True)
+    )
+    ln_affine = module.ln_affine_l0 if kind == "lstm" else module.ln_affine
+    x = torch.randn(2, 5)
+
+    def streamed_minus_graph() -> float:
+        dtype = ln_affine.dtype
+        with torch.no_grad():  # the native streaming step (cached packed weights)
+            got = module.step(x.to(dtype))[0] if kind == "lstm" else module(x.to(dtype))[0]
+        expected = module(x.to(dtype)[None])[0][0] if kind == "lstm" else module(x.to(dtype))[0]
+        return float((got - expected).abs().max())
+
+    assert streamed_minus_graph() < 1e-6
+    module.double()  # new storage for every parameter, the same Parameter objects
+    with torch.no_grad():
+        ln_affine.mul_(3)
+    assert streamed_minus_graph() < 1e-12
+    module.float()
+    assert streamed_minus_graph() < 1e-6
+    ln_affine.data = ln_affine.data * 0.5  # a swap the version counter does not see; repack is the remedy
+    repack(module)
+    assert streamed_minus_graph() < 1e-6

@@ -370,8 +370,10 @@ def test_mismatched_state_shapes() -> None:
         lstm(x, (torch.zeros(1, 5, 3), torch.zeros(2, 5, 3)))
     with pytest.raises(ValueError, match=r"expected c_0 of shape \(2, 5, 3\), got \(2, 4, 3\)"):
         lstm(x, (torch.zeros(2, 5, 3), torch.zeros(2, 4, 3)))
-    with pytest.raises(TypeError, match=r"expected hx as a tuple \(h_0, c_0\)"):
+    with pytest.raises(TypeError, match=r"expected hx as a tuple of two tensors \(h_0, c_0\), got Tensor"):
         lstm(x, torch.zeros(2, 5, 3))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"tuple of two tensors \(h_0, c_0\), got a tuple of 1"):
+        lstm(x, (torch.zeros(2, 5, 3),))  # type: ignore[arg-type]
 
 
 def test_lengths_out_of_range_or_unsorted() -> None:
@@ -615,3 +617,48 @@ def test_a_bfloat16_input_under_autocast_is_taken_as_torch_takes_it(backend: str
     assert project.weight.grad is not None and bool(project.weight.grad.isfinite().all())
     with pytest.raises(TypeError, match=r"expected input of dtype torch\.float32"):  # outside autocast
         lstm(u.detach())
+
+
+VARIANT = {"peephole": True, "bidirectional": True}
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [(b, {}) for b in ("fused", "reference", "native", "torch")]
+    + [(b, VARIANT) for b in ("fused", "reference", "native")],
+)
+def test_nan_or_inf_in_the_padding_never_reaches_states_outputs_or_gradients(
+    backend: str, options: dict[str, object]
+) -> None:
+    torch.manual_seed(0)
+    lstm = LSTM(3, 4, backend=backend, **options)  # type: ignore[arg-type]
+    clean = torch.randn(5, 2, 3)
+    lengths = torch.tensor([5, 2])
+    for poison in (float("nan"), float("inf")):
+        x = clean.clone().requires_grad_()
+        dirty = x.detach().clone()
+        dirty[2:, 1] = poison  # past the second sequence's length
+        x_dirty = dirty.requires_grad_()
+        out, (h, c) = lstm(x_dirty, lengths=lengths)
+        expected, (h_e, c_e) = lstm(x, lengths=lengths)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
+        torch.testing.assert_close((h, c), (h_e, c_e), rtol=0, atol=0)
+        (out.sum() + h.sum()).backward()
+        assert x_dirty.grad is not None and bool(x_dirty.grad.isfinite().all())
+        assert bool(x_dirty.grad[2:, 1].eq(0).all())  # the padding does not touch the loss
+        assert all(bool(p.grad.isfinite().all()) for p in lstm.parameters() if p.grad is not None)
+        lstm.zero_grad()
+
+
+@pytest.mark.parametrize("backend", ["auto", "native", "fused", "reference"])
+def test_a_packed_sequence_under_autocast_is_taken_as_a_padded_tensor_is(backend: str) -> None:
+    torch.manual_seed(0)
+    lstm = LSTM(4, 6, backend=backend)
+    x = torch.randn(5, 2, 4, dtype=torch.bfloat16)
+    lengths = torch.tensor([5, 3])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        padded, _ = lstm(x, lengths=lengths)
+        packed, _ = lstm(pack_padded_sequence(x, lengths))
+    assert padded.dtype == packed.data.dtype == torch.float32  # the weights' dtype, as a tensor input
+    unpacked, _ = pad_packed_sequence(packed, total_length=5)
+    torch.testing.assert_close(unpacked, padded, rtol=0, atol=0)

@@ -35,6 +35,13 @@ def check_constructor(
         raise TypeError(f"{owner} forget_bias must be a number, got {type(forget_bias).__name__}")
 
 
+def received(value: Any) -> str:
+    """What a caller passed, for a message: ``Tensor``, ``a tuple of 1``."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
 def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -> Tensor:
     """Check type, dtype and device of an input tensor against the module's parameters."""
     if not isinstance(x, Tensor):

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import NATIVE_DTYPES, select_step_backend, traced
-from lstmkit.ops.native_stream import NativeCellStep, module_steps, plain_cpu, step_tensors
+from lstmkit.ops.native_stream import NativeCellStep, module_steps, plain_cpu
 from lstmkit.ops.types import LSTMState
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def stream_ready(lstm: LSTM, x: Tensor, hx: object) -> bool:
 
 def _layer_steps(lstm: LSTM) -> list[NativeCellStep]:
     cells = [lstm._cell(layer, False) for layer in range(lstm.num_layers)]
-    return [NativeCellStep(**step_tensors(cell), coupled_gates=lstm.coupled_gates) for cell in cells]
+    return [NativeCellStep(**cell, coupled_gates=lstm.coupled_gates) for cell in cells]
 
 
 def native_stream_step(lstm: LSTM, x: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lstmkit.nn._checks import check_constructor, check_input, check_state
+from lstmkit.nn._checks import check_constructor, check_input, check_state, received
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, recording, select_step_backend, traced
 from lstmkit.ops.native_projected import InputProjection, gate_inputs
@@ -163,7 +163,7 @@ class LSTMCell(nn.Module):
             zeros = x.new_zeros((batch, self.hidden_size))
             return zeros, zeros
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:  # (not `tuple | list`: a union per call)
-            raise TypeError(f"LSTMCell expected hx as a tuple (h, c), got {type(hx).__name__}")
+            raise TypeError(f"LSTMCell expected hx as a tuple of two tensors (h, c), got {received(hx)}")
         shape = (batch, self.hidden_size) if batched else (self.hidden_size,)
         h = check_state("LSTMCell", hx[0], "h", shape, self.weight_ih)
         c = check_state("LSTMCell", hx[1], "c", shape, self.weight_ih)

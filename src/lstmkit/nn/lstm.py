@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state
+from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state, received
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.nn._stream import native_stream_applies, native_stream_step, stream_ready
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
@@ -237,7 +237,9 @@ class LSTM(nn.Module):
         if packed is not None:
             if lengths is not None:
                 raise ValueError("LSTM got both a PackedSequence and lengths=; pass one of them")
-            check_input("LSTM", packed.data, name="input", param=weight, finite=self.check_finite)
+            data = check_input("LSTM", packed.data, name="input", param=weight, finite=self.check_finite)
+            if data is not packed.data:  # converted to the weights' dtype under autocast, as a tensor is
+                packed = packed._replace(data=data)
             x, lengths_t = pad_packed_sequence(packed)  # (T, B, I), original batch order
             batched = True
         else:
@@ -339,7 +341,7 @@ class LSTM(nn.Module):
             h0 = x.new_zeros((stacked, batch, self.state_size))
             return h0, x.new_zeros((stacked, batch, self.hidden_size))
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:  # (not `tuple | list`: a union per call)
-            raise TypeError(f"LSTM expected hx as a tuple (h_0, c_0), got {type(hx).__name__}")
+            raise TypeError(f"LSTM expected hx as a tuple of two tensors (h_0, c_0), got {received(hx)}")
         lead = (stacked, batch) if batched else (stacked,)
         weight = self._weight()
         h0 = check_state("LSTM", hx[0], "h_0", (*lead, self.state_size), weight)
@@ -378,6 +380,11 @@ class LSTM(nn.Module):
         steps, batch, _ = x.shape
         reversal = reverse_index(steps, batch, lengths, x.device) if self.bidirectional else None
         lengths_on_device = lengths.to(x.device) if lengths is not None else None
+        if lengths_on_device is not None:
+            # a NaN or inf in the padding would reach h_n through the masked updates (lerp, y * valid) and
+            # the weight gradients through sums over every step (0 * NaN is NaN)
+            padding = torch.arange(steps, device=x.device)[:, None] >= lengths_on_device[None, :]
+            x = x.masked_fill(padding[..., None], 0.0)
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):

@@ -44,18 +44,14 @@ _FIELDS = (
 )  # fmt: skip
 
 
-def step_tensors(params: dict[str, Any]) -> dict[str, Any]:
-    """A cell's parameters by the names :class:`NativeCellStep` takes: a packed ``ln_affine`` becomes its
-    six layer-norm vectors (detached views, which share its memory and version counter)."""
-    out = dict(params)
-    ln_affine = out.pop("ln_affine", None)
-    if ln_affine is not None:
-        ln = layer_norm_parts(ln_affine.detach())
-        out |= {
-            "ln_weight_ih": ln.ih_weight, "ln_bias_ih": ln.ih_bias, "ln_weight_hh": ln.hh_weight,
-            "ln_bias_hh": ln.hh_bias, "ln_weight_c": ln.c_weight, "ln_bias_c": ln.c_bias,
-        }  # fmt: skip
-    return out
+def _layer_norm_views(ln_affine: Tensor) -> dict[str, Tensor]:
+    """The six layer-norm vectors of a packed ``ln_affine`` by :class:`NativeCellStep`'s names (detached
+    views of its memory)."""
+    ln = layer_norm_parts(ln_affine.detach())
+    return {
+        "ln_weight_ih": ln.ih_weight, "ln_bias_ih": ln.ih_bias, "ln_weight_hh": ln.hh_weight,
+        "ln_bias_hh": ln.hh_bias, "ln_weight_c": ln.c_weight, "ln_bias_c": ln.c_bias,
+    }  # fmt: skip
 
 
 def plain_cpu(dtype: torch.dtype, x: Any, h: Any, c: Any) -> bool:
@@ -84,6 +80,8 @@ class NativeCellStep:
         weight_peephole: peephole weights ``(3, H)`` or ``None``.
         ln_weight_ih, ln_bias_ih, ln_weight_hh, ln_bias_hh, ln_weight_c, ln_bias_c: layer-norm gains and
             biases (all three gains or none).
+        ln_affine: instead of those six, lstmkit's packed layer-norm parameter ``(2, 9H)``; the step then
+            follows it through dtype changes and replacements of its memory.
         coupled_gates: ``f = 1 - i``.
 
     Raises:
@@ -96,7 +94,8 @@ class NativeCellStep:
                  weight_peephole: Tensor | None = None, ln_weight_ih: Tensor | None = None,
                  ln_bias_ih: Tensor | None = None, ln_weight_hh: Tensor | None = None,
                  ln_bias_hh: Tensor | None = None, ln_weight_c: Tensor | None = None,
-                 ln_bias_c: Tensor | None = None, coupled_gates: bool = False) -> None:  # fmt: skip
+                 ln_bias_c: Tensor | None = None, ln_affine: Tensor | None = None,
+                 coupled_gates: bool = False) -> None:  # fmt: skip
         self._module = native_module()
         self._tensors: dict[str, Tensor | None] = {
             "weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh,
@@ -106,6 +105,17 @@ class NativeCellStep:
         }  # fmt: skip
         self.coupled_gates = bool(coupled_gates)
         self._present = [v for v in self._tensors.values() if v is not None]
+        # lstmkit's cells keep the six vectors packed in one parameter: the step follows that parameter
+        # (its version and address), whose views are taken again at every repack; views taken once would
+        # keep reading the old memory after .double() or a .data swap
+        self._ln_affine = ln_affine
+        if ln_affine is not None:
+            if any(name.startswith("ln_") for name, v in self._tensors.items() if v is not None):
+                raise ValueError("NativeCellStep takes ln_affine or the six layer-norm vectors, not both")
+            if not isinstance(ln_affine, Tensor):
+                raise TypeError(f"ln_affine must be a torch.Tensor, got {type(ln_affine).__name__}")
+            self._present.append(ln_affine)
+            self._tensors |= _layer_norm_views(ln_affine)
         # tensors made under torch.inference_mode() have no version counter: their in-place changes are
         # invisible, so such weights are repacked at every step
         self._untracked = any(v.is_inference() for v in self._present if isinstance(v, Tensor))
@@ -117,7 +127,7 @@ class NativeCellStep:
     @classmethod
     def from_module(cls, cell: Any) -> NativeCellStep:
         """Build from an ``LSTMCell`` (torch's or lstmkit's): parameters are read by their names."""
-        tensors = step_tensors({name: getattr(cell, name, None) for name in (*_FIELDS, "ln_affine")})
+        tensors: dict[str, Any] = {name: getattr(cell, name, None) for name in (*_FIELDS, "ln_affine")}
         return cls(**tensors, coupled_gates=bool(getattr(cell, "coupled_gates", False)))
 
     @property
@@ -284,6 +294,8 @@ class NativeCellStep:
         (or call :func:`repack` on the module).
         """
         if force or self._untracked or self._current_versions() != self._versions:
+            if self._ln_affine is not None:
+                self._tensors |= _layer_norm_views(self._ln_affine)
             self._check()
             self._pack()
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lstmkit.classify.classifier import TimeSeriesClassifier
+from lstmkit.classify.csv_format import read_series_csv
 from lstmkit.classify.training import FitConfig
 from lstmkit.classify.ts_format import read_ts
-from lstmkit.utils.serialization import save_bundle
+from lstmkit.utils.serialization import load_bundle, save_bundle
 
 SMALL_FCN = {"hidden_size": 4, "filters": (8, 16, 8)}
 
@@ -45,7 +46,7 @@ def test_learns_italy_power_demand_beyond_the_majority(ts_subset: Callable[[str,
     majority = max(np.mean(test.labels == c) for c in set(test.labels))
     assert report.accuracy > majority + 0.2
     assert report.confusion.sum() == 200
-    assert report.labels == ["1", "2"]
+    assert report.labels == [1, 2]  # .ts labels are typed as a CSV reader types them
 
 
 def test_save_load_round_trip_keeps_predictions_and_labels(
@@ -59,6 +60,62 @@ def test_save_load_round_trip_keeps_predictions_and_labels(
     np.testing.assert_allclose(loaded.predict_proba(train), clf.predict_proba(train), rtol=1e-5, atol=1e-6)
     assert loaded.classes == clf.classes
     assert loaded.config()["normalization"] == "auto" and loaded.channel_mean is not None
+
+
+def test_saved_model_keeps_the_csv_columns(tmp_path: Path) -> None:
+    rows = [
+        f"{k},{t},{t * (1 if k % 2 else -1)},{'up' if k % 2 else 'down'}" for k in range(6) for t in range(5)
+    ]
+    data = tmp_path / "long.csv"
+    data.write_text("sid,step,v,target\n" + "\n".join(rows) + "\n")
+    clf = quick("lstm", epochs=1).fit(
+        read_series_csv(data, label_column="target", id_column="sid", time_column="step")
+    )
+    path = tmp_path / "model.safetensors"
+    clf.save(path)
+    loaded = TimeSeriesClassifier.load(path)
+    assert loaded.csv_columns == {"label_column": "target", "id_column": "sid", "time_column": "step"}
+    assert loaded.value_columns == ("v",) and loaded.n_channels == 1
+
+
+def test_a_model_saved_before_csv_columns_still_loads(tmp_path: Path) -> None:
+    x = [np.arange(6.0) * (1 + k % 2) for k in range(6)]
+    path = tmp_path / "model.safetensors"
+    quick("lstm", epochs=1).fit(x, ["a", "b"] * 3).save(path)
+    tensors, config = load_bundle(path)
+    del config["csv_columns"], config["value_columns"]
+    save_bundle(path, tensors, config)
+    loaded = TimeSeriesClassifier.load(path)
+    assert loaded.csv_columns == {} and loaded.value_columns == ()
+    assert len(loaded.predict(x)) == 6
+
+
+def test_a_model_with_text_classes_scores_the_same_classes_typed(tmp_path: Path) -> None:
+    # models trained on .ts files before their labels were typed have the classes "1", "2"
+    x = [np.arange(8.0) * (1 if k % 2 else -1) for k in range(8)]
+    labels = [2 if k % 2 else 1 for k in range(8)]
+    path = tmp_path / "model.safetensors"
+    clf = quick("lstm", epochs=1).fit(x, labels)
+    expected = clf.evaluate(x, labels)
+    clf.save(path)
+    tensors, config = load_bundle(path)
+    config["classes"] = ["1", "2"]
+    save_bundle(path, tensors, config)
+    old = TimeSeriesClassifier.load(path)
+    report = old.evaluate(x, labels)
+    assert report.unseen == [] and report.labels == ["1", "2"]
+    assert report.accuracy == expected.accuracy
+    np.testing.assert_array_equal(report.confusion, expected.confusion)
+    with pytest.warns(UserWarning, match="class\\(es\\) \\['3'\\] never seen in training"):
+        with_unseen = old.evaluate(x[:3], [1, 2, 3])
+    assert with_unseen.labels == ["1", "2", "3"]
+
+
+def test_seeds_may_be_numpy_integers() -> None:
+    clf = TimeSeriesClassifier("lstm", seed=np.int64(3))  # type: ignore[arg-type]
+    assert type(clf.seed) is int and clf.seed == 3
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        TimeSeriesClassifier("lstm", seed=-1)
 
 
 def test_labels_of_any_type_come_back_unchanged() -> None:
@@ -79,9 +136,9 @@ def test_unseen_test_class_is_reported(ts_subset: Callable[[str, str, int], Path
     train = read_ts(ts_subset("ItalyPowerDemand", "TRAIN", 10))
     clf = quick("lstm", epochs=1).fit(train)
     test = train.series[:4]
-    with pytest.warns(UserWarning, match="class\\(es\\) \\['3'\\] never seen in training \\(2 example"):
-        report = clf.evaluate(test, ["1", "2", "3", "3"])
-    assert report.unseen == ["3"]
+    with pytest.warns(UserWarning, match="class\\(es\\) \\[3\\] never seen in training \\(2 example"):
+        report = clf.evaluate(test, [1, 2, 3, 3])
+    assert report.unseen == [3]
     assert report.confusion.shape == (3, 3)
     assert report.accuracy <= 0.5
 

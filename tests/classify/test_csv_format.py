@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lstmkit.classify.csv_format import read_series_csv
+from lstmkit.classify.csv_format import csv_header, read_series_csv, read_series_csv_like
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -62,3 +63,76 @@ def test_bad_csv_is_an_error(tmp_path: Path, text: str, kwargs: dict[str, str], 
 def test_empty_csv(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is empty; expected a CSV"):
         read_series_csv(write(tmp_path, ""))
+
+
+def test_the_value_columns_are_kept(tmp_path: Path) -> None:
+    wide = read_series_csv(write(tmp_path, "t0,t1,label,t2\n1,2,a,3\n"))
+    assert wide.value_columns == ("t0", "t1", "t2")
+    long = read_series_csv(write(tmp_path, "id,t,x,y,label\na,0,1,2,cat\n"), id_column="id", time_column="t")
+    assert long.value_columns == ("x", "y")
+
+
+def test_csv_header_reads_as_pandas_does(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes('\ufeff"id","a,b",label\n1,2,3\n'.encode())
+    assert csv_header(path) == ["id", "a,b", "label"]  # byte order mark dropped, quoted comma kept
+
+
+TRAINING_STEPS = ("t0", "t1", "t2", "t3")
+
+
+@pytest.mark.parametrize(
+    ("text", "lengths", "labelled"),
+    [
+        pytest.param("t0,t1,t2,t3,target\n1,2,3,4,1\n", [4], True, id="as-trained"),
+        pytest.param("t0,t1\n1,2\n", [2], False, id="shorter-unlabelled"),
+        pytest.param("t0,t1,t2,t3,t4,t5\n1,2,3,4,5,6\n", [6], False, id="longer-numbered"),
+        pytest.param("target,t0,t1,t2\n1,1,2,3\n", [3], True, id="label-first"),
+    ],
+)
+def test_a_file_laid_out_as_the_training_file_is_read(
+    tmp_path: Path, text: str, lengths: list[int], labelled: bool
+) -> None:
+    data = read_series_csv_like(write(tmp_path, text), {"label_column": "target"}, TRAINING_STEPS)
+    assert data.lengths.tolist() == lengths and (data.labels is not None) == labelled
+
+
+@pytest.mark.parametrize(
+    ("text", "steps", "message"),
+    [
+        pytest.param(
+            "t0,t1,t2,t3,label\n1,2,3,4,1\n",
+            TRAINING_STEPS,
+            "column 'label' would be read as time step 4, beyond the 4 steps of the training file's series; "
+            "give the columns of the training file in its order: the time steps 't0', 't1', 't2', 't3' "
+            "(fewer for shorter series; more only where they are numbered) and, optionally, the label "
+            "column 'target'",
+            id="label-under-another-name",
+        ),
+        pytest.param(
+            "t0,t1,label\n1,2,1\n",
+            TRAINING_STEPS,
+            "column 'label' would be read as time step 2, which the training file names 't2'",
+            id="label-within-the-steps",
+        ),
+        pytest.param(
+            "t1,t0\n1,2\n", TRAINING_STEPS, "column 't1' would be read as time step 0, which", id="reordered"
+        ),
+        pytest.param(
+            "a,b,c\n1,2,3\n",
+            ("a", "b"),
+            "column 'c' would be read as time step 2, beyond the 2 steps",
+            id="unnumbered",
+        ),
+    ],
+)
+def test_a_column_in_another_role_is_refused(
+    tmp_path: Path, text: str, steps: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_series_csv_like(write(tmp_path, text), {"label_column": "target"}, steps)
+
+
+def test_a_model_saved_without_columns_reads_the_wide_layout_with_an_optional_label(tmp_path: Path) -> None:
+    data = read_series_csv_like(write(tmp_path, "a,b,label\n1,2,x\n"), {}, ())
+    assert data.lengths.tolist() == [2] and data.labels is not None and list(data.labels) == ["x"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -49,3 +51,63 @@ def test_a_loss_that_is_never_finite_is_a_clear_error() -> None:
 def test_patience_settings_must_be_positive(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name} must be >= 1, got 0"):
         fit_classifier(Constant(0.0), X, LENGTHS, Y, FitConfig(epochs=1, **{name: 0}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        pytest.param(
+            {"learning_rate": "0.1"}, TypeError, "learning_rate must be a number, got str '0.1'", id="lr-str"
+        ),
+        pytest.param(
+            {"learning_rate": 0.0},
+            ValueError,
+            "learning_rate must be a finite number > 0, got 0.0",
+            id="lr-0",
+        ),
+        pytest.param(
+            {"learning_rate": -1.0}, ValueError, "learning_rate must be a finite number > 0", id="lr-neg"
+        ),
+        pytest.param(
+            {"learning_rate": math.nan},
+            ValueError,
+            "learning_rate must be a finite number > 0, got nan",
+            id="lr-nan",
+        ),
+        pytest.param(
+            {"weight_decay": math.inf}, ValueError, "weight_decay must be a finite number >= 0", id="wd-inf"
+        ),
+        pytest.param(
+            {"weight_decay": True}, TypeError, "weight_decay must be a number, got bool", id="wd-bool"
+        ),
+        pytest.param(
+            {"epochs": 2.0}, TypeError, "epochs must be an integer, got float 2.0", id="epochs-float"
+        ),
+        pytest.param({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0", id="batch-0"),
+        pytest.param({"seed": "0"}, TypeError, "seed must be an integer, got str '0'", id="seed-str"),
+        pytest.param({"seed": -1}, ValueError, "seed must be >= 0, got -1", id="seed-negative"),
+        pytest.param(
+            {"learning_rate": 10**400},
+            ValueError,
+            "learning_rate must be a finite number > 0, got a number of about 10**400, too large for a float",
+            id="lr-overflow",
+        ),
+    ],
+)
+def test_fit_config_checks_its_settings(settings: dict[str, object], error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        FitConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_fit_config_keeps_plain_numbers() -> None:
+    config = FitConfig(
+        epochs=np.int64(2),  # type: ignore[arg-type]
+        learning_rate=1,
+        weight_decay=np.float32(0.5),  # type: ignore[arg-type]
+        patience=np.int32(3),  # type: ignore[arg-type]
+        seed=np.int64(7),  # type: ignore[arg-type]
+    )
+    assert config == FitConfig(epochs=2, learning_rate=1.0, weight_decay=0.5, patience=3, seed=7)
+    for name in ("epochs", "patience", "seed"):
+        assert type(getattr(config, name)) is int
+    assert type(config.learning_rate) is float and type(config.weight_decay) is float

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstmkit.classify.csv_format import read_series_csv
 from lstmkit.classify.ts_format import read_ts
 
 HEADER = (
@@ -25,8 +26,8 @@ def test_reads_univariate_archive_file(shared_data: Path) -> None:
     assert len(data) == 50
     assert data.n_channels == 1
     assert set(data.lengths.tolist()) == {150}
-    assert set(data.labels) == {"1", "2"}
-    assert data.class_names == ("1", "2")
+    assert set(data.labels) == {1, 2}  # typed as a CSV reader types them
+    assert data.class_names == (1, 2)  # typed as the labels are
 
 
 def test_reads_multivariate_unequal_length_file(shared_data: Path) -> None:
@@ -113,3 +114,59 @@ def test_time_stamps_are_refused(tmp_path: Path) -> None:
     path.write_text("@timeStamps true\n@classLabel true a\n@data\n(0,1),(1,2):a\n")
     with pytest.raises(ValueError, match="@timeStamps true is not supported"):
         read_ts(path)
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [
+        pytest.param(["1", "2"], [1, 2], id="ints"),
+        pytest.param(["0.5", "2"], [0.5, 2.0], id="floats"),
+        pytest.param(["True", "False"], [True, False], id="booleans"),
+        pytest.param(["up", "down"], ["up", "down"], id="words"),
+    ],
+)
+def test_labels_are_typed_as_the_csv_reader_types_them(
+    tmp_path: Path, written: list[str], typed: list[object]
+) -> None:
+    ts = tmp_path / "toy.ts"
+    ts.write_text(f"@classLabel true {' '.join(written)}\n@data\n1,2:{written[0]}\n3,4:{written[1]}\n")
+    csv = tmp_path / "toy.csv"
+    csv.write_text(f"t0,t1,label\n1,2,{written[0]}\n3,4,{written[1]}\n")
+    from_ts, from_csv = read_ts(ts).labels, read_series_csv(csv).labels
+    assert from_ts is not None and from_csv is not None
+    assert list(from_ts) == list(from_csv) == typed
+    assert [type(v) for v in from_ts] == [type(v) for v in from_csv]
+    assert read_ts(ts).class_names == tuple(typed)  # the header's classes, typed as the labels
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param(["01", "1"], id="leading-zero"),
+        pytest.param(["007", "7"], id="zeros"),
+        pytest.param(["+1", "1"], id="plus-sign"),
+        pytest.param(["1.0", "1"], id="float-and-int"),
+        pytest.param(["True", "true"], id="booleans"),
+    ],
+)
+def test_labels_that_typing_would_merge_stay_text(tmp_path: Path, written: list[str]) -> None:
+    ts = tmp_path / "toy.ts"
+    ts.write_text(f"@classLabel true {' '.join(written)}\n@data\n1,2:{written[0]}\n3,4:{written[1]}\n")
+    data = read_ts(ts)
+    assert data.labels is not None and list(data.labels) == written  # two classes, as written
+    assert data.class_names == tuple(written)
+
+
+def test_header_and_data_labels_are_typed_together(tmp_path: Path) -> None:
+    # the header's "01" would merge with "1": the data's labels stay text too, as in a file that has all three
+    ts = tmp_path / "toy.ts"
+    ts.write_text("@classLabel true 01 1 2\n@data\n1,2:1\n3,4:2\n")
+    data = read_ts(ts)
+    assert data.labels is not None and list(data.labels) == ["1", "2"]
+    assert data.class_names == ("01", "1", "2")
+
+
+def test_labels_that_mix_numbers_and_words_stay_text(tmp_path: Path) -> None:
+    ts = write(tmp_path, "1,2:a\n3,4:1\n")
+    ts.write_text(ts.read_text().replace("@classLabel true a b", "@classLabel true a 1"))
+    assert list(read_ts(ts).labels) == ["a", "1"]

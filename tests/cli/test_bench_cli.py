@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lstmkit.cli import cli
+from lstmkit.utils import serialization
 
 
 def test_bench_memory_writes_metrics_and_plots(tmp_path: Path) -> None:
@@ -100,3 +102,22 @@ def test_bench_memory_rejects_out_of_range_numbers(option: str, value: str, acce
     result = CliRunner().invoke(cli, ["bench", "memory", "--length", "8", "--models", "lstm", option, value])
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}': {value} is not in the range {accepted}" in result.output
+
+
+def test_bench_memory_writes_the_example_arrays_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    atomic = serialization.atomic_write_bytes
+
+    def recording(path: str | os.PathLike[str], data: bytes) -> None:
+        written.append(Path(path).name)
+        atomic(path, data)
+
+    monkeypatch.setattr(serialization, "atomic_write_bytes", recording)
+    out = tmp_path / "bench"
+    args = ["--length", "4", "--models", "lstm", "--hidden-size", "2", "--steps", "1", "--eval-every", "1"]
+    result = CliRunner().invoke(cli, ["bench", "memory", "--task", "adding", *args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {"data_T4.npy", "signal_T4.npy"} <= set(written)
+    assert np.load(out / "data_T4.npy").shape == (64, 4, 2)

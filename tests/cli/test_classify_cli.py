@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from lstmkit.classify.ts_format import read_ts
 from lstmkit.cli import cli
+from lstmkit.utils.serialization import load_bundle, save_bundle
+
+MODEL = "model.safetensors"
 
 
 def subset(shared_data: Path, tmp_path: Path, name: str, split: str, n: int) -> Path:
@@ -78,7 +83,7 @@ def test_unseen_test_class_is_a_warning(shared_data: Path, tmp_path: Path) -> No
     test.write_text("\n".join(lines) + "\n")
     code, stdout, stderr = run("classify", train, test, "--model", "lstm", "--epochs", "1", "--no-dtw")
     assert code == 0, stderr
-    assert "lstmkit: warning: the test labels include class(es) ['3'] never seen in training" in stderr
+    assert "lstmkit: warning: the test labels include class(es) [3] never seen in training" in stderr
     assert "1-NN DTW        accuracy skipped" in stdout
 
 
@@ -124,3 +129,191 @@ def test_wide_csv_input(shared_data: Path, tmp_path: Path) -> None:
     )
     assert code == 0, stderr
     assert "12 train / 8 test series, 1 channel(s), length 24, 2 classes" in stdout
+
+
+def toy_series(n: int = 12, length: int = 8) -> list[tuple[list[float], int]]:
+    """``n`` series of two classes (rising, falling), labelled 1 and 2."""
+    rng = np.random.default_rng(0)
+    out = []
+    for k in range(n):
+        label = 1 + k % 2
+        values = (np.arange(length) * (1 if label == 1 else -1) + rng.normal(0, 0.1, length)).tolist()
+        out.append((values, label))
+    return out
+
+
+def write_wide(
+    path: Path, label_column: str | None, n: int = 12, lengths: tuple[int, ...] = (8,), bom: bool = False
+) -> Path:
+    """A wide CSV of ``toy_series``, cut to ``lengths`` in turn (empty cells end the shorter series)."""
+    width = max(lengths)
+    rows = []
+    for k, (values, label) in enumerate(toy_series(n, width)):
+        cells = [f"{v:.3f}" for v in values[: lengths[k % len(lengths)]]]
+        cells += [""] * (width - len(cells))
+        rows.append(",".join(cells) + ("" if label_column is None else f",{label}"))
+    header = ",".join(f"t{i}" for i in range(width)) + ("" if label_column is None else f",{label_column}")
+    text = header + "\n" + "\n".join(rows) + "\n"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return path
+
+
+def write_long(path: Path, id_column: str = "id", bom: bool = False) -> Path:
+    rows = [
+        f"{k},{t},{v:.3f},{label}"
+        for k, (values, label) in enumerate(toy_series())
+        for t, v in reversed(list(enumerate(values)))  # time order comes from the time column
+    ]
+    text = f"{id_column},t,v,label\n" + "\n".join(rows) + "\n"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return path
+
+
+def train_toy(train: Path, out: Path, *options: str) -> None:
+    args = ("--model", "lstm", "--epochs", "1", "--hidden-size", "4", "--no-dtw", "--out", out)
+    code, _, stderr = run("classify", train, train, *args, *options)
+    assert code == 0, stderr
+
+
+def test_predict_reads_the_label_column_the_model_was_trained_with(tmp_path: Path) -> None:
+    data = write_wide(tmp_path / "data.csv", "target")
+    train_toy(data, tmp_path / "out", "--label-column", "target")
+    code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, data)
+    assert code == 0, stderr
+    rows = stdout.strip().splitlines()
+    assert rows[0] == "index,label,p_1,p_2" and len(rows) == 1 + 12 + 1
+    assert rows[-1].startswith("accuracy ") and rows[-1].endswith("on 12 labelled series")
+
+
+def test_predict_reads_the_long_layout_the_model_was_trained_with(tmp_path: Path) -> None:
+    data = write_long(tmp_path / "long.csv")
+    train_toy(data, tmp_path / "out", "--id-column", "id", "--time-column", "t")
+    code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, data)
+    assert code == 0, stderr
+    rows = stdout.strip().splitlines()
+    assert len(rows) == 1 + 12 + 1 and rows[-1].endswith("on 12 labelled series")  # one row per id
+
+
+@pytest.mark.parametrize(
+    ("training", "data", "message"),
+    [
+        pytest.param(
+            ("--label-column", "target"),
+            lambda d: write_wide(d / "other.csv", "label"),
+            "'{d}/other.csv' column 'label' would be read as time step 8, beyond the 8 steps of the training "
+            "file's series; give the columns of the training file in its order: the time steps 't0', 't1', "
+            "'t2', ..., 't7' (fewer for shorter series; more only where they are numbered) and, optionally, "
+            "the label column 'target'",
+            id="label-read-as-a-step",
+        ),
+        pytest.param(
+            ("--id-column", "id", "--time-column", "t"),
+            lambda d: write_long(d / "other.csv", id_column="series"),
+            "id_column='id' is not a column of '{d}/other.csv'; columns: ['series', 't', 'v', 'label']",
+            id="long-without-id",
+        ),
+    ],
+)
+def test_predict_refuses_data_in_another_layout(
+    tmp_path: Path, training: tuple[str, ...], data: Callable[[Path], Path], message: str
+) -> None:
+    train = (
+        write_wide(tmp_path / "train.csv", "target")
+        if "target" in training
+        else write_long(tmp_path / "l.csv")
+    )
+    train_toy(train, tmp_path / "out", *training)
+    code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, data(tmp_path))
+    assert code == 2 and stderr.startswith("lstmkit: error: ")
+    assert message.format(d=tmp_path) in stderr and "Traceback" not in stderr + stdout
+
+
+def test_ts_training_and_csv_test_files_share_their_classes(tmp_path: Path) -> None:
+    series = toy_series()
+    ts = tmp_path / "train.ts"
+    ts.write_text(
+        "@problemName Toy\n@univariate true\n@classLabel true 1 2\n@data\n"
+        + "\n".join(",".join(f"{v:.3f}" for v in values) + f":{label}" for values, label in series)
+        + "\n"
+    )
+    csv = write_wide(tmp_path / "test.csv", "label")
+    code, _, stderr = run(
+        "classify", ts, csv, "--model", "lstm", "--epochs", "1", "--hidden-size", "4", "--out", tmp_path / "o"
+    )
+    assert code == 0, stderr
+    assert "never seen in training" not in stderr
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["labels"] == [1, 2] and metrics["unseen_test_classes"] == []
+    assert sum(map(sum, metrics["confusion_matrix"])) == 12
+
+
+def test_predict_scores_text_labels_of_a_model_saved_before_ts_labels_were_typed(tmp_path: Path) -> None:
+    data = write_wide(tmp_path / "data.csv", "label")
+    train_toy(data, tmp_path / "out")
+    model = tmp_path / "out" / MODEL
+    code, stdout, stderr = run("predict", model, data)
+    assert code == 0, stderr
+    expected = stdout.strip().splitlines()[-1]
+    assert expected.startswith("accuracy ")
+    tensors, config = load_bundle(model)
+    config["classes"] = ["1", "2"]  # as a .ts file's labels were saved before
+    del config["csv_columns"], config["value_columns"]
+    save_bundle(model, tensors, config)
+    code, stdout, stderr = run("predict", model, data)
+    assert code == 0, stderr
+    assert stdout.strip().splitlines()[-1] == expected
+
+
+def test_predict_reads_series_of_other_lengths_but_no_column_in_another_role(tmp_path: Path) -> None:
+    train = write_wide(tmp_path / "train.csv", "target", lengths=(6, 7, 8, 9))  # variable lengths
+    train_toy(train, tmp_path / "out", "--label-column", "target")
+    model = tmp_path / "out" / MODEL
+    for name, lengths, label in (("short", (6,), "target"), ("long", (11,), None), ("mixed", (5, 9), None)):
+        code, stdout, stderr = run(
+            "predict", model, write_wide(tmp_path / f"{name}.csv", label, n=4, lengths=lengths)
+        )
+        assert code == 0, stderr
+        assert len(stdout.strip().splitlines()) == 1 + 4 + (label is not None)
+    renamed = write_wide(tmp_path / "renamed.csv", "label", n=4, lengths=(6, 7, 8, 9))
+    code, _, stderr = run("predict", model, renamed)
+    assert code == 2 and "Traceback" not in stderr
+    assert f"'{renamed}' column 'label' would be read as time step 9, beyond the 9 steps" in stderr
+
+
+def test_predict_reads_shorter_series_than_the_equal_length_training_series(tmp_path: Path) -> None:
+    train_toy(write_wide(tmp_path / "train.csv", "label"), tmp_path / "out")  # every series has 8 steps
+    data = write_wide(tmp_path / "short.csv", "label", n=4, lengths=(6,))
+    code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, data)
+    assert code == 0, stderr
+    assert stdout.strip().splitlines()[-1].endswith("on 4 labelled series")
+
+
+def test_predict_refuses_channels_other_than_the_training_file_s(tmp_path: Path) -> None:
+    train_toy(write_long(tmp_path / "long.csv"), tmp_path / "out", "--id-column", "id", "--time-column", "t")
+    other = tmp_path / "other.csv"
+    other.write_text("id,t,w,label\n0,0,1.0,1\n0,1,2.0,1\n")
+    code, _, stderr = run("predict", tmp_path / "out" / MODEL, other)
+    assert code == 2
+    assert f"'{other}' has the channel columns ['w'], but the model was trained on ['v']" in stderr
+
+
+@pytest.mark.parametrize(
+    ("write", "options"),
+    [
+        pytest.param(
+            lambda path, bom: write_wide(path, "target", bom=bom), ("--label-column", "target"), id="wide"
+        ),
+        pytest.param(
+            lambda path, bom: write_long(path, bom=bom),
+            ("--id-column", "id", "--time-column", "t"),
+            id="long",
+        ),
+    ],
+)
+def test_predict_reads_a_csv_that_starts_with_a_byte_order_mark(
+    tmp_path: Path, write: Callable[[Path, bool], Path], options: tuple[str, ...]
+) -> None:
+    train_toy(write(tmp_path / "train.csv", False), tmp_path / "out", *options)
+    code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, write(tmp_path / "bom.csv", True))
+    assert code == 0, stderr
+    assert stdout.strip().splitlines()[-1].endswith("on 12 labelled series")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,43 @@ def test_model_config_without_a_key_names_the_file_and_key(
     assert result.output == (
         f"lstmkit: error: '{broken}' is a damaged memory_task_net file: KeyError: 'cell'\n"
     )
+
+
+def _truncated_npy(path: Path) -> None:
+    np.save(path, np.zeros((2, 6, 2)))
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _truncated_npz(path: Path) -> None:
+    np.savez(path, x=np.zeros((2, 6, 2)))
+    path.write_bytes(path.read_bytes()[:150])
+
+
+def _object_npy(path: Path) -> None:
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        pytest.param("data.npy", _truncated_npy, id="truncated-npy"),
+        pytest.param("data.npz", _truncated_npz, id="truncated-npz"),
+        pytest.param("data.npz", lambda p: p.write_bytes(b"hello world" * 10), id="garbage-npz"),
+        pytest.param("data.npy", _object_npy, id="python-objects"),
+    ],
+)
+@pytest.mark.parametrize("role", ["DATA", "--signal"])
+def test_unreadable_numpy_file_is_one_line_naming_it(
+    model_and_data: tuple[Path, Path], tmp_path: Path, name: str, make: Callable[[Path], None], role: str
+) -> None:
+    model, data = model_and_data
+    bad = tmp_path / name
+    make(bad)
+    args = [str(model), str(bad)] if role == "DATA" else [str(model), str(data), "--signal", str(bad)]
+    result = CliRunner().invoke(cli, ["gates", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"lstmkit: error: {role} '{bad}' could not be read: ")
+    assert lines[0].endswith("expected a .npy/.npz array of numbers (written by numpy.save or numpy.savez)")
+    assert "pickle" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

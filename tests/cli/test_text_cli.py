@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from lstmkit.cli import cli
 from lstmkit.datasets.text import load_uci_sentiment
+from lstmkit.utils.serialization import load_bundle
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -147,3 +148,35 @@ def test_bad_csv(tmp_path: Path, content: str, args: tuple[str, ...], message: s
     code, _, stderr = run("text", "train", data, *SMALL, "--out", tmp_path / "m", *args)
     assert code == 2
     assert "lstmkit: error: " in stderr and message in stderr
+
+
+def test_predict_reads_the_text_column_the_model_was_trained_on(tmp_path: Path) -> None:
+    data = tmp_path / "reviews.csv"
+    rows = [("good fun", "pos"), ("bad plot", "neg")] * 10
+    pd.DataFrame(rows, columns=["review", "stars"]).to_csv(data, index=False)
+    out = tmp_path / "m"
+    options = ("--text-column", "review", "--label-column", "stars", "--min-freq", "1")
+    code, _, stderr = run("text", "train", data, *SMALL, *options, "--out", out)
+    assert code == 0, stderr
+    model = out / "model.safetensors"
+    code, stdout, stderr = run("predict", model, data)
+    assert code == 0, stderr
+    assert len(stdout.strip().splitlines()) == 20
+    code, stdout, stderr = run("text", "predict", model, "--csv", data)  # no --text-column needed
+    assert code == 0, stderr
+    assert len(stdout.strip().splitlines()) == 20
+    other = tmp_path / "other.csv"
+    other.write_text("text\ngood fun\n")
+    code, _, stderr = run("predict", model, other)
+    assert code == 2
+    assert (
+        f"lstmkit: error: this model reads texts from the column 'review' (its training column), but "
+        f"'{other}' has no such column; columns: ['text']" in stderr
+    )
+    code, stdout, stderr = run("text", "predict", model, "--csv", other, "--text-column", "text")
+    assert code == 0 and stdout.strip().endswith("good fun"), stderr
+    code, _, stderr = run("text", "predict", model, "--csv", other, "--text-column", "body")
+    assert code == 2
+    assert f"lstmkit: error: --text-column 'body' is not a column of '{other}'; columns: ['text']" in stderr
+    _, config = load_bundle(model)
+    assert config["text_column"] == "review" and "label_column" not in config  # only what predict uses

@@ -92,6 +92,23 @@ def test_forget_time_constant_of_a_constant_gate() -> None:
     np.testing.assert_allclose(tau, -1 / np.log(0.9))
 
 
+def test_saturated_forget_gates_have_infinite_time_constants(tmp_path: Path) -> None:
+    lstm = nn.LSTM(2, 3, batch_first=True)
+    with torch.no_grad():
+        lstm.bias_ih_l0[3:6] = 50.0  # f_t == 1.0 in float32: the cell is kept for ever
+    records = record(lstm, torch.randn(2, 5, 2))
+    tau = forget_time_constants(records)["/l0/forward"]
+    assert np.all(tau == np.inf)
+    figure = plot_forget_distribution(records, tmp_path / "forget.png")
+    assert figure.axes[0].get_title() == "/l0/forward: median τ inf steps"
+
+
+def test_a_closed_forget_gate_has_time_constant_zero() -> None:
+    f = np.zeros((1, 3, 2))
+    rec = GateRecord("", 0, 0, "forward", np.zeros((1, 3, 1)), f, f, f, f, f, f)
+    np.testing.assert_array_equal(forget_time_constants([rec])["/l0/forward"], [0.0, 0.0])
+
+
 def test_plot_gradient_flow_needs_a_model() -> None:
     with pytest.raises(ValueError, match="at least one model"):
         plot_gradient_flow({})

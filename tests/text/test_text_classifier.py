@@ -9,7 +9,7 @@ from lstmkit.classify.training import FitConfig
 from lstmkit.datasets.text import load_uci_sentiment
 from lstmkit.text.classifier import TextClassifier
 from lstmkit.text.tokenizer import Tokenizer
-from lstmkit.utils.serialization import save_bundle
+from lstmkit.utils.serialization import load_bundle, save_bundle
 
 SMALL = {"embedding_dim": 16, "hidden_size": 16, "dropout": 0.2}
 
@@ -48,6 +48,25 @@ def test_save_load_round_trip_keeps_vocabulary_and_predictions(tmp_path: Path) -
     probe = ["great plot", "unknown words only zzz"]
     np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), rtol=1e-5, atol=1e-6)
     assert loaded.predict(probe) == clf.predict(probe)
+
+
+def test_text_column_is_saved_and_old_files_without_it_load(tmp_path: Path) -> None:
+    clf = quick().fit(["good", "bad"] * 4, [1, 0] * 4)
+    assert clf.text_column is None  # recorded by whoever reads the training file, not by fit
+    clf.text_column = "review"
+    path = tmp_path / "text.safetensors"
+    clf.save(path)
+    assert TextClassifier.load(path).text_column == "review"
+    tensors, config = load_bundle(path)
+    del config["text_column"]
+    save_bundle(path, tensors, config)
+    assert TextClassifier.load(path).text_column is None
+
+
+def test_seed_may_be_a_numpy_integer() -> None:
+    assert type(quick(seed=np.int64(2)).seed) is int
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        quick(seed=-1)
 
 
 def test_empty_texts_are_skipped_in_training_and_refused_in_prediction() -> None:

@@ -31,12 +31,34 @@ def test_word2vec_header_is_skipped(tmp_path: Path) -> None:
     assert matrix.shape == (5, 3) and found == 2
 
 
+def test_tokens_with_spaces_are_read_whole(tmp_path: Path) -> None:
+    # glove.840B.300d has lines such as ". . . v_1 ... v_300"
+    matrix, found = load_vectors(write(tmp_path, "good 1 2 3\n. . . 0.1 0.2 0.3\nbad -1 -2 -3\n"), VOCAB)
+    assert matrix.shape == (5, 3) and found == 2
+    np.testing.assert_array_equal(matrix[3], [-1, -2, -3])
+
+
+def test_word2vec_header_sets_the_length_before_a_token_with_spaces(tmp_path: Path) -> None:
+    matrix, found = load_vectors(write(tmp_path, "2 2\nat home 1 2\ngood 3 4\n"), VOCAB)
+    assert matrix.shape == (5, 2) and found == 1
+    np.testing.assert_array_equal(matrix[2], [3, 4])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         pytest.param("good 1 2\nbad 1\n", "line 2: vector of length 1, the first vector has 2", id="dims"),
         pytest.param("good 1 x\n", "line 1: a vector value is not a number", id="text"),
         pytest.param("", "holds no vectors", id="empty"),
+        pytest.param("3 2\n", "holds no vectors", id="header-only"),
+        pytest.param(
+            "2 0\ngood 1\n", "line 1: the word2vec header 'count dim' gives dim 0", id="header-dim-0"
+        ),
+        pytest.param(
+            "2 3\ngood 1 2\n",
+            "line 2: vector of length 2, the word2vec header on line 1 says 3",
+            id="header-dims",
+        ),
         pytest.param(
             "bad 1 2\ngood nan 2\n", "line 2: the vector of 'good' holds 'nan'; expected finite", id="nan"
         ),

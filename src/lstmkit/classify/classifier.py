@@ -1,7 +1,8 @@
 """``TimeSeriesClassifier``: from series and labels of any type to a trained, scored, saved model.
 
 The classifier owns everything a saved model needs to label new data the same way: the label mapping,
-the normalization (and its statistics), the channel count and the architecture.
+the normalization (and its statistics), the channel count, the CSV columns the training data came from,
+and the architecture.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from lstmkit.classify.dtw import as_channels
-from lstmkit.classify.labels import Label, LabelEncoder, check_label_types
+from lstmkit.classify.labels import Label, LabelEncoder, align_labels, check_label_types
 from lstmkit.classify.metrics import accuracy, confusion_matrix, macro_f1
 from lstmkit.classify.models import LSTMFCN, LSTMClassifier
 from lstmkit.classify.preprocess import fill_missing, normalize_series, pad_series
@@ -32,7 +33,7 @@ from lstmkit.classify.training import (
 from lstmkit.classify.ts_format import SeriesDataset
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
-from lstmkit.utils.validation import check_choice
+from lstmkit.utils.validation import check_choice, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +108,13 @@ class TimeSeriesClassifier:
             ``zscore`` for univariate data, ``channel`` for multivariate data. Default ``"auto"``.
         fit_config: training settings; default ``FitConfig(epochs=200, reduce_lr_patience=20)``.
         model_options: keyword arguments for the model class (e.g. ``hidden_size``).
-        seed: seed for initialization, and for the batch order unless ``fit_config.seed`` is set (an
-            explicit ``FitConfig(seed=...)`` fixes the batch order whatever this seed is).
+        seed: seed (an integer >= 0) for initialization, and for the batch order unless ``fit_config.seed``
+            is set (an explicit ``FitConfig(seed=...)`` fixes the batch order whatever this seed is).
+
+    Attributes set by :meth:`fit` (and saved): ``n_channels``; ``csv_columns`` and ``value_columns``, the
+    columns of the training CSV (``label_column``, ``id_column``, ``time_column``; the time steps or
+    channels), empty if the data did not come from :func:`read_series_csv`.
+    :func:`~lstmkit.classify.csv_format.read_series_csv_like` reads new files with them.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -133,10 +139,12 @@ class TimeSeriesClassifier:
         self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
         self.fit_config = fit_config or FitConfig(epochs=200, reduce_lr_patience=20)
         self.model_options = dict(model_options or {})
-        self.seed = seed
+        self.seed = check_positive_int("seed", seed, minimum=0)
         self.encoder: LabelEncoder | None = None
         self.module: nn.Module | None = None
         self.n_channels: int | None = None
+        self.csv_columns: dict[str, str | None] = {}
+        self.value_columns: tuple[str, ...] = ()
         self.channel_mean: np.ndarray | None = None
         self.channel_std: np.ndarray | None = None
         self.history: list[dict[str, float]] = []
@@ -214,6 +222,8 @@ class TimeSeriesClassifier:
         self.n_channels, self.channel_mean, self.channel_std = None, None, None
         x, lengths = self._prepare(series, "data")
         self.n_channels = int(x.shape[2])
+        self.csv_columns = dict(data.csv_columns) if isinstance(data, SeriesDataset) else {}
+        self.value_columns = data.value_columns if isinstance(data, SeriesDataset) else ()
         y = torch.from_numpy(self.encoder.encode(labels))
         set_seed(self.seed)
         self.module = self._build(self.n_channels, len(self.encoder), int(x.shape[1]))
@@ -258,7 +268,12 @@ class TimeSeriesClassifier:
         return self._require_fitted()[1].classes
 
     def evaluate(self, data: SeriesInput, labels: Any = None) -> ClassificationReport:
-        """Score on labelled data; warns about (and counts as errors) classes never seen in training."""
+        """Score on labelled data; warns about (and counts as errors) classes never seen in training.
+
+        Labels that are the model's classes typed another way (``1`` for a model whose classes are ``"1"``,
+        as models trained on ``.ts`` files before their labels were typed have) are scored as those classes
+        (see :func:`score_predictions`).
+        """
         if labels is None and isinstance(data, SeriesDataset):
             labels = data.labels
         if labels is None:
@@ -280,6 +295,8 @@ class TimeSeriesClassifier:
             "model_options": self.model_options,
             "classes": encoder.classes,
             "n_channels": self.n_channels,
+            "csv_columns": self.csv_columns,
+            "value_columns": list(self.value_columns),
             "normalization": self.normalization,
             "channel_mean": None if self.channel_mean is None else self.channel_mean.tolist(),
             "channel_std": None if self.channel_std is None else self.channel_std.tolist(),
@@ -297,6 +314,8 @@ class TimeSeriesClassifier:
     def load(cls, path: str | Path) -> TimeSeriesClassifier:
         """Load a classifier saved by :meth:`save`.
 
+        Files saved before ``csv_columns`` and ``value_columns`` were stored load with them empty.
+
         Raises:
             ValueError: the file is not an lstmkit model of kind ``tsc_classifier``, or is corrupt.
         """
@@ -313,12 +332,14 @@ class TimeSeriesClassifier:
             )
             clf.encoder = LabelEncoder(config["classes"])
             clf.n_channels = int(config["n_channels"])
+            clf.csv_columns = dict(config.get("csv_columns") or {})
+            clf.value_columns = tuple(str(c) for c in config.get("value_columns") or ())
             if config["channel_mean"] is not None:
                 clf.channel_mean = np.array(config["channel_mean"])
                 clf.channel_std = np.array(config["channel_std"])
             clf.module = clf._build(clf.n_channels, len(clf.encoder), config.get("series_length") or 1)
             clf.module.load_state_dict(tensors)
-        except (KeyError, TypeError, RuntimeError) as err:
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"'{path}' is a damaged tsc_classifier model: {err}") from err
         clf.module.eval()
         return clf
@@ -327,7 +348,12 @@ class TimeSeriesClassifier:
 def score_predictions(
     truth: list[Any], predictions: list[Label], encoder: LabelEncoder
 ) -> ClassificationReport:
-    """Accuracy, macro F1 and confusion matrix; warns if the truth holds classes unseen in training."""
+    """Accuracy, macro F1 and confusion matrix; warns if the truth holds classes unseen in training.
+
+    ``truth`` given as text for typed classes, or typed for text classes, is first spelled as the classes
+    (:func:`~lstmkit.classify.labels.align_labels`): ``1`` is the class ``"1"``, ``"2"`` the class ``2``.
+    """
+    truth = align_labels(truth, encoder.classes)
     unseen = encoder.unseen(truth)
     if unseen:
         count = sum(1 for t in truth if t in set(unseen))

@@ -5,10 +5,16 @@ end of a row shorten that series (unequal lengths), empty cells inside it are mi
 
 Long: rows share an ``id``; each series is the rows of one id in file order (or sorted by a time column),
 every other column except id/time/label is a channel, and the label must be constant within an id.
+
+A model keeps the columns its training file was read with; :func:`read_series_csv_like` reads a new file
+the same way and refuses one whose columns would be read in another role (a label read as a time step).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +41,8 @@ def read_series_csv(
         time_column: long layout only: sort each series by this column.
 
     Returns:
-        A :class:`SeriesDataset`.
+        A :class:`SeriesDataset` that remembers the three column arguments (``csv_columns``) and the
+        value columns (``value_columns``: the time steps of the wide layout, the channels of the long one).
 
     Raises:
         FileNotFoundError: no such file.
@@ -70,8 +77,102 @@ def read_series_csv(
             raise ValueError(f"'{source}' row {row + 1} has no value in label column {label_column!r}")
         labels = labels_from_column(frame[label_column], source)
     if id_column is None:
-        return _wide(frame.drop(columns=[label_column] if label_column else []), labels, source)
-    return _long(frame, labels, label_column, id_column, time_column, source)
+        values = [c for c in frame.columns if c != label_column]
+        data = _wide(frame[values], labels, source)
+    else:
+        values = [c for c in frame.columns if c not in {label_column, id_column, time_column}]
+        data = _long(frame, labels, values, id_column, time_column, source)
+    columns = {"label_column": label_column, "id_column": id_column, "time_column": time_column}
+    return replace(data, csv_columns=columns, value_columns=tuple(str(c) for c in values))
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a CSV file, as :func:`read_series_csv` reads them (pandas; a UTF-8 BOM is dropped).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an empty file, one that does not parse as CSV, or a header without rows.
+    """
+    return [str(c) for c in read_table(path, "a header row and one row per series", nrows=1).columns]
+
+
+def read_series_csv_like(
+    path: str | Path, csv_columns: Mapping[str, str | None], value_columns: Sequence[str]
+) -> SeriesDataset:
+    """Read ``path`` as a model's training CSV was read, for prediction.
+
+    The label column is optional here (a file without it is unlabelled data); the long layout's id and
+    time columns are required. Every other column must be a value column of the training file: in the
+    long layout the same channels in the same order; in the wide layout the training time steps in order,
+    fewer of them (shorter series), or more where the training columns number the steps (``t0``, ``t1``,
+    ... continue as ``t9``, ``t10``). Any other column would be read as one more step or channel, so it is an
+    error that names it.
+
+    Args:
+        path: the CSV file.
+        csv_columns: the training file's ``label_column``, ``id_column`` and ``time_column``
+            (:attr:`SeriesDataset.csv_columns`); an empty mapping reads the wide layout with an optional
+            ``label`` column.
+        value_columns: the training file's value columns (:attr:`SeriesDataset.value_columns`); empty
+            skips their check (a model saved before they were kept).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: anything :func:`read_series_csv` refuses (a missing id or time column among them), or a
+            column that is not a value column of the training file, or value columns in another order.
+    """
+    source = Path(path)
+    label_column = csv_columns.get("label_column", "label")
+    id_column, time_column = csv_columns.get("id_column"), csv_columns.get("time_column")
+    data = read_series_csv(
+        source,
+        label_column=label_column if label_column in csv_header(source) else None,
+        id_column=id_column,
+        time_column=time_column,
+    )
+    if not value_columns:
+        return data
+    if id_column is not None:
+        if list(data.value_columns) != list(value_columns):
+            raise ValueError(
+                f"'{source}' has the channel columns {list(data.value_columns)}, but the model was trained "
+                f"on {list(value_columns)}; give the same channel columns in the same order (besides the "
+                f"id, time and label columns {[c for c in (id_column, time_column, label_column) if c]})"
+            )
+        return data
+    steps = _step_names(value_columns, len(data.value_columns))
+    for index, name in enumerate(data.value_columns):
+        if index < len(steps) and name == steps[index]:
+            continue
+        if index < len(value_columns):
+            where = f"which the training file names {value_columns[index]!r}"
+        else:
+            where = f"beyond the {len(value_columns)} steps of the training file's series"
+        raise ValueError(
+            f"'{source}' column {name!r} would be read as time step {index}, {where}; give the columns of "
+            f"the training file in its order: the time steps {_summary(value_columns)} (fewer for shorter "
+            f"series; more only where they are numbered) and, optionally, the label column {label_column!r}"
+        )
+    return data
+
+
+def _step_names(names: Sequence[str], count: int) -> list[str]:
+    """The names of ``count`` time steps: ``names`` cut short, or continued where they number the steps."""
+    if count <= len(names):
+        return list(names[:count])
+    first = re.fullmatch(r"(.*?)(\d+)", names[0])
+    if first is None:
+        return list(names)
+    prefix, start = first.group(1), int(first.group(2))
+    if any(name != f"{prefix}{start + k}" for k, name in enumerate(names)):
+        return list(names)
+    return [f"{prefix}{start + k}" for k in range(count)]
+
+
+def _summary(names: Sequence[str]) -> str:
+    """Column names for a message, shortened to the first three and the last when there are many."""
+    shown = [repr(n) for n in names]
+    return ", ".join(shown if len(shown) <= 6 else [*shown[:3], "...", shown[-1]])
 
 
 def labels_from_column(column: pd.Series, source: Path) -> np.ndarray:
@@ -122,12 +223,11 @@ def _wide(frame: pd.DataFrame, labels: np.ndarray | None, source: Path) -> Serie
 def _long(
     frame: pd.DataFrame,
     labels: np.ndarray | None,
-    label_column: str | None,
+    value_columns: list[str],
     id_column: str,
     time_column: str | None,
     source: Path,
 ) -> SeriesDataset:
-    value_columns = [c for c in frame.columns if c not in {label_column, id_column, time_column}]
     if not value_columns:
         raise ValueError(
             f"'{source}' has no value columns besides id/time/label; expected at least one channel"

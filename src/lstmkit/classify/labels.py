@@ -11,6 +11,9 @@ import numpy as np
 
 Label = str | int | float | bool
 
+_TRUE_WORDS = frozenset({"True", "TRUE", "true"})
+_BOOL_WORDS = _TRUE_WORDS | {"False", "FALSE", "false"}
+
 
 def _plain(value: Any) -> Label:
     """Turn numpy scalars into Python scalars so that labels survive JSON."""
@@ -68,6 +71,95 @@ def check_label_types(labels: Iterable[Any], name: str = "labels") -> list[Label
         examples = ", ".join(f"{kind} {value!r}" for kind, value in kinds.items())
         raise ValueError(f"{name} mix types ({examples}); use one type for all class labels")
     return plain
+
+
+def labels_from_text(values: Sequence[str]) -> list[Label]:
+    """Type class labels read as text the way :func:`pandas.read_csv` types a CSV column, when that is safe.
+
+    All integers become ints, all numbers floats, all ``True``/``False`` words booleans, so a ``.ts`` file
+    and a CSV holding the same classes give equal labels (``1``, not ``"1"``). The labels are typed only
+    where typing keeps every class apart and each label is its value as Python writes it (``str`` of an int,
+    ``repr`` of a float; an int beside floats becomes a float): ``"01"`` and ``"1"`` would merge, and
+    ``"+1"``, ``"007"``, ``"1e3"`` would change their name, so such labels stay text, as written.
+
+    Example:
+        >>> labels_from_text(["1", "2"]), labels_from_text(["1", "2.5"]), labels_from_text(["a", "1"])
+        ([1, 2], [1.0, 2.5], ['a', '1'])
+        >>> labels_from_text(["01", "1"]), labels_from_text(["1.0", "1"])
+        (['01', '1'], ['1.0', '1'])
+    """
+    items = [str(v).strip() for v in values]
+    typed = _typed(items)
+    if typed is None or len({_key(v) for v in typed}) != len(set(items)):
+        return list(items)
+    return typed
+
+
+def _typed(items: list[str]) -> list[Label] | None:
+    """``items`` as booleans, ints or floats (all floats if one is); ``None`` if one is not spelled so."""
+    if not items:
+        return None
+    if all(v in _BOOL_WORDS for v in items):
+        return [v in _TRUE_WORDS for v in items]
+    numbers = [_number(v) for v in items]
+    if any(n is None for n in numbers):
+        return None
+    if any(isinstance(n, float) for n in numbers):
+        return [float(n) for n in numbers if n is not None]
+    return [n for n in numbers if n is not None]
+
+
+def _number(text: str) -> int | float | None:
+    """The int or finite float that ``text`` spells as Python writes it (``"7"``, ``"2.5"``), or ``None``."""
+    try:
+        if str(int(text)) == text:
+            return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and repr(number) == text else None
+
+
+def _key(value: Label) -> tuple[str, Label]:
+    """A label with its kind, so that ``True`` and ``1`` (equal in Python) stay apart."""
+    return (_type_name(value), value)
+
+
+def align_labels(labels: Iterable[Any], classes: Sequence[Label]) -> list[Label]:
+    """``labels`` spelled as ``classes`` when one side is text and the other the same classes typed.
+
+    A model trained on a ``.ts`` file before its labels were typed has text classes (``"1"``, ``"2"``) while
+    the same file now reads as ints (``1``, ``2``); a CSV column of ``1``, ``2`` reads as ints too. Where the
+    text side types one-to-one (:func:`labels_from_text`), labels are compared as typed values and returned
+    in the classes' kind: a typed label as its class's text (or ``str`` of it, if no class matches), a text
+    label as its typed value. Otherwise (both sides of one kind, text that does not type one-to-one, or
+    that types to another kind, as ``"1"`` against ``True``) ``labels`` come back as given.
+
+    Example:
+        >>> align_labels([1, 2, 3], ["1", "2"]), align_labels(["2", "1"], [1, 2])
+        (['1', '2', '3'], [2, 1])
+        >>> align_labels([1, 7], ["01", "07"])  # "01" is not how Python writes 1: the classes stay apart
+        [1, 7]
+    """
+    truth = check_label_types(labels)
+    known = check_label_types(classes, "classes")
+    if not truth or not known or isinstance(truth[0], str) == isinstance(known[0], str):
+        return truth
+    if isinstance(truth[0], str):  # typed classes: text labels become typed labels
+        typed = labels_from_text([str(v) for v in truth])
+        if _type_name(typed[0]) != _type_name(known[0]):  # still text, or "1" against True
+            return truth
+        class_of = {_key(c): c for c in known}
+        return [class_of.get(_key(v), v) for v in typed]
+    spellings = [str(c) for c in known]  # text classes: typed labels become the text of their class
+    typed = labels_from_text(spellings)
+    if _type_name(typed[0]) != _type_name(truth[0]):
+        return truth
+    text_of = {_key(v): text for v, text in zip(typed, spellings, strict=True)}
+    return [text_of.get(_key(v), str(v)) for v in truth]
 
 
 class LabelEncoder:

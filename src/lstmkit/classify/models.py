@@ -7,6 +7,9 @@ Shape legend: ``B`` batch, ``T`` time, ``C`` channels (input features), ``H`` hi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -14,6 +17,7 @@ from torch.nn import functional as F
 from lstmkit.nn import LSTM
 from lstmkit.nn.sequences import last_layer_state
 from lstmkit.ops.lengths import sequence_mask
+from lstmkit.utils.validation import check_positive_int
 
 
 def last_hidden(lstm: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
@@ -95,6 +99,22 @@ class _ConvBlock(nn.Module):
         return torch.relu(self.norm(x)) * mask[:, None, :]
 
 
+def _three_positive_ints(name: str, value: object) -> tuple[int, int, int]:
+    """``value`` (a sequence or 1-D array) as three positive ints, one per convolution block, else raise."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(
+            f"LSTMFCN {name} must be a sequence of three positive integers, one per convolution block; got "
+            f"{type(value).__name__} {value!r}"
+        )
+    shown = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    if (isinstance(value, np.ndarray) and value.ndim != 1) or len(shown) != 3:
+        raise ValueError(
+            f"LSTMFCN {name} must be three positive integers, one per convolution block; got {shown}"
+        )
+    first, second, third = (check_positive_int(f"LSTMFCN {name}[{k}]", v) for k, v in enumerate(value))
+    return first, second, third
+
+
 class LSTMFCN(nn.Module):
     """LSTM-FCN (Karim et al. 2017, arXiv:1709.05206): an LSTM branch beside a fully convolutional branch.
 
@@ -112,6 +132,11 @@ class LSTMFCN(nn.Module):
         dimension_shuffle: feed the LSTM the transposed series (``C`` steps of ``T`` features), as the
             paper's best variant does; needs equal-length series of length ``series_length``. Default False.
         series_length: the fixed length ``T``; required when ``dimension_shuffle`` is True.
+
+    Raises:
+        TypeError: ``filters`` or ``kernel_sizes`` is not a sequence (or 1-D array) of integers.
+        ValueError: ``filters`` or ``kernel_sizes`` does not hold exactly three positive integers, or
+            ``dimension_shuffle`` is True without ``series_length``.
 
     Implementation notes:
         The global average pooling (GAP) averages over each series' valid steps only, and padded steps are
@@ -137,6 +162,8 @@ class LSTMFCN(nn.Module):
         series_length: int | None = None,
     ) -> None:
         super().__init__()
+        filters = _three_positive_ints("filters", filters)
+        kernel_sizes = _three_positive_ints("kernel_sizes", kernel_sizes)
         if dimension_shuffle and series_length is None:
             raise ValueError("LSTMFCN dimension_shuffle=True needs series_length (the fixed series length T)")
         self.dimension_shuffle = dimension_shuffle
@@ -145,9 +172,7 @@ class LSTMFCN(nn.Module):
         self.lstm = LSTM(lstm_input, hidden_size, batch_first=True)
         self.lstm_dropout = nn.Dropout(lstm_dropout)
         widths = (n_channels, *filters)
-        self.blocks = nn.ModuleList(
-            _ConvBlock(widths[k], widths[k + 1], kernel_sizes[k]) for k in range(len(kernel_sizes))
-        )
+        self.blocks = nn.ModuleList(_ConvBlock(widths[k], widths[k + 1], kernel_sizes[k]) for k in range(3))
         self.head = nn.Linear(hidden_size + filters[-1], n_classes)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from lstmkit.models import Callback, Model
 from lstmkit.models.optimizers import torch_adam
 from lstmkit.ops.lengths import sequence_mask
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_positive_int, check_real
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -43,6 +43,18 @@ class FitConfig:
             such epoch); ``None`` keeps it constant.
         seed: seeds the batch order; ``None`` (default) leaves it to the classifier, which uses its own
             ``seed`` (see :func:`with_batch_seed`). Initialization and dropout follow the global seed.
+
+    Raises:
+        TypeError: a setting of the wrong type (``learning_rate="0.1"``, ``epochs=2.0``).
+        ValueError: ``epochs``, ``batch_size`` or a patience below 1, a ``seed`` below 0, a
+            ``learning_rate`` that is not a finite number above 0, or a ``weight_decay`` that is not a finite
+            number of at least 0.
+
+    Example:
+        >>> FitConfig(learning_rate="0.1")
+        Traceback (most recent call last):
+        ...
+        TypeError: learning_rate must be a number, got str '0.1'
     """
 
     epochs: int = 100
@@ -52,6 +64,22 @@ class FitConfig:
     patience: int | None = None
     reduce_lr_patience: int | None = None
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: checked values are set back as plain ints and floats, which JSON can save
+        checked: dict[str, Any] = {
+            "epochs": check_positive_int("epochs", self.epochs),
+            "batch_size": check_positive_int("batch_size", self.batch_size),
+            "learning_rate": check_real("learning_rate", self.learning_rate, positive=True),
+            "weight_decay": check_real("weight_decay", self.weight_decay, minimum=0),
+        }
+        for name in ("patience", "reduce_lr_patience"):
+            if getattr(self, name) is not None:
+                checked[name] = check_positive_int(name, getattr(self, name))
+        if self.seed is not None:
+            checked["seed"] = check_positive_int("seed", self.seed, minimum=0)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 def with_batch_seed(config: FitConfig, seed: int) -> FitConfig:
@@ -214,14 +242,9 @@ def fit_classifier(
         The per-epoch logs.
 
     Raises:
-        ValueError: bad settings in ``config``, inputs of different lengths, no examples, or a loss that is
-            NaN or infinite in every epoch (training diverged).
+        ValueError: inputs of different lengths, no examples, or a loss that is NaN or infinite in every
+            epoch (training diverged). ``config`` checks its own settings when it is made.
     """
-    epochs = check_positive_int("epochs", config.epochs)
-    batch_size = check_positive_int("batch_size", config.batch_size)
-    for name in ("patience", "reduce_lr_patience"):
-        if getattr(config, name) is not None:
-            check_positive_int(name, getattr(config, name))
     if len(x) != len(y) or len(x) != len(lengths):
         raise ValueError(
             f"x, lengths and y must have the same length, got {len(x)}, {len(lengths)}, {len(y)}"
@@ -232,10 +255,10 @@ def fit_classifier(
     optimizer = torch_adam(module, lr=config.learning_rate, weight_decay=config.weight_decay)
     model.compile(optimizer=optimizer, loss=_cross_entropy, metrics=["accuracy"], clipnorm=5.0)
     generator = torch.Generator().manual_seed(0 if config.seed is None else config.seed)
-    train = _Batches(x, lengths, y).loader(batch_size, generator)
+    train = _Batches(x, lengths, y).loader(config.batch_size, generator)
     held_out = None if validation is None else _Batches(*validation).loader(256, None)
     selection = _Selection(config, validation is not None, callback)
-    model.fit(train, epochs=epochs, verbose=0, callbacks=[selection], validation_data=held_out)
+    model.fit(train, epochs=config.epochs, verbose=0, callbacks=[selection], validation_data=held_out)
     module.eval()
     return selection.logs
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmkit.classify.labels import Label, labels_from_text
+
 _MISSING = {"?", "nan", "NaN", "NAN"}
 _BOOL_TAGS = {"timestamps", "missing", "univariate", "equallength"}
 _KNOWN_TAGS = _BOOL_TAGS | {"problemname", "dimension", "dimensions", "serieslength", "classlabel", "data"}
@@ -30,13 +32,21 @@ class SeriesDataset:
         series: one float64 array of shape ``(T_i, C)`` per case; ``NaN`` marks a missing value.
         labels: ``(N,)`` object array of class labels, or ``None`` for unlabelled data.
         name: the problem name (``@problemName``) or the file stem.
-        class_names: the labels the header declares (``@classLabel true ...``), in file order, if any.
+        class_names: the labels the header declares (``@classLabel true ...``), in file order, if any; typed
+            as ``labels`` are (``1``, not ``"1"``).
+        csv_columns: the columns a CSV was read with (``label_column``, ``id_column``, ``time_column``);
+            empty for other sources.
+        value_columns: a CSV's value columns: the time steps of the wide layout, the channels of the long
+            one; empty for other sources. A classifier trained on the data saves them with
+            ``csv_columns``, so that new files are read the same way.
     """
 
     series: list[np.ndarray]
     labels: np.ndarray | None
     name: str = ""
-    class_names: tuple[str, ...] = field(default_factory=tuple)
+    class_names: tuple[Label, ...] = field(default_factory=tuple)
+    csv_columns: dict[str, str | None] = field(default_factory=dict)
+    value_columns: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.series)
@@ -64,7 +74,10 @@ def read_ts(path: str | Path) -> SeriesDataset:
         path: the ``.ts`` file.
 
     Returns:
-        A :class:`SeriesDataset` with labels as strings exactly as written in the file.
+        A :class:`SeriesDataset`. Labels, and the ``class_names`` of the header, are typed together as a CSV
+        reader types them where that keeps every class apart (see
+        :func:`~lstmkit.classify.labels.labels_from_text`): ``1`` and ``2`` become ints, so a ``.ts`` training
+        file and a ``.csv`` test file agree on their classes, while ``01`` and ``1`` stay text.
 
     Raises:
         FileNotFoundError: no such file.
@@ -111,11 +124,12 @@ def read_ts(path: str | Path) -> SeriesDataset:
 
     _check_against_header(header, series, labels, declared_labels, line_numbers, source)
     name = str(header.get("problemname", source.stem))
+    typed = labels_from_text([*declared_labels, *labels])  # together: one typing for the header and data
     return SeriesDataset(
         series=series,
-        labels=np.array(labels, dtype=object) if has_labels else None,
+        labels=np.array(typed[len(declared_labels) :], dtype=object) if has_labels else None,
         name=name,
-        class_names=declared_labels,
+        class_names=tuple(typed[: len(declared_labels)]),
     )
 
 

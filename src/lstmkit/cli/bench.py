@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 from dataclasses import asdict
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import nn
 
     from lstmkit.inspect.gradient_flow import GradientFlow
@@ -218,6 +220,17 @@ def _save_net(path: Path, net: nn.Module, config: MemoryBenchConfig, result: Run
     save_memory_net(path, net, task=config.task, length=result.length)
 
 
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """``numpy.save`` to ``path`` atomically: a reader never sees a half-written file."""
+    import numpy as np
+
+    from lstmkit.utils.serialization import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def _gradient_flows(
     config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path
 ) -> dict[int, dict[str, GradientFlow]]:
@@ -239,9 +252,9 @@ def _gradient_flows(
     flows: dict[int, dict[str, GradientFlow]] = {}
     for length in config.lengths:
         data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
-        np.save(out / f"data_T{length}.npy", data.x)
+        _save_array(out / f"data_T{length}.npy", data.x)
         if config.task == "adding":
-            np.save(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
+            _save_array(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
         if config.task == "copy":
             continue
         x, y = torch.from_numpy(data.x).double(), torch.from_numpy(data.y)

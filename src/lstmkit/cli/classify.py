@@ -187,26 +187,33 @@ def classify(
 
 
 def predict_classifier(model_path: Path, data_path: Path, out: Path | None) -> None:
-    """Label the series in ``data_path`` (.ts or wide .csv) with a saved ``tsc_classifier``.
+    """Label the series in ``data_path`` (.ts or .csv) with a saved ``tsc_classifier``.
 
-    Prints (or writes to ``out`` as CSV) one row per series: its index, predicted label and the probability
-    of each class. If the data carries labels, also prints the accuracy.
+    A CSV is read as the training file was (:func:`~lstmkit.classify.csv_format.read_series_csv_like`):
+    the same label (optional here), id and time columns, and the training file's time steps or channels;
+    a model saved without them reads the wide layout with an optional ``label`` column. Prints (or writes
+    to ``out`` as CSV) one row per series: its index, predicted label and the probability of each class. If
+    the data carries labels, also prints the accuracy.
+
+    Raises:
+        ValueError: the CSV lacks the id or time column the model was trained with, has a column the
+            training file did not have (a label column under another name), or another channel count.
     """
-    from lstmkit.classify.classifier import TimeSeriesClassifier, as_series_list
-    from lstmkit.classify.csv_format import read_series_csv
-    from lstmkit.classify.metrics import accuracy
+    from lstmkit.classify.classifier import TimeSeriesClassifier, as_series_list, score_predictions
+    from lstmkit.classify.csv_format import read_series_csv_like
     from lstmkit.utils.serialization import atomic_write_text
 
     clf = TimeSeriesClassifier.load(model_path)
+    assert clf.encoder is not None  # set by load
     if data_path.suffix.lower() == ".csv":
-        label_column = "label" if "label" in _csv_header(data_path) else None
-        data = read_series_csv(data_path, label_column=label_column)
+        data = read_series_csv_like(data_path, clf.csv_columns, clf.value_columns)
     else:
         data = read_series_file(data_path, label_column=None, id_column=None, time_column=None)
     with warnings_as_lines():
-        series = as_series_list(data)
-        probabilities = clf.predict_proba(series)
-    predictions = clf.encoder.decode(probabilities.argmax(axis=1)) if clf.encoder else []
+        probabilities = clf.predict_proba(as_series_list(data))
+        predictions = clf.encoder.decode(probabilities.argmax(axis=1))
+        truth = None if data.labels is None else list(data.labels)
+        report = None if truth is None else score_predictions(truth, predictions, clf.encoder)
     header = ["index", "label", *[f"p_{c}" for c in clf.classes]]
     rows = [
         [str(i), str(label), *[f"{p:.6f}" for p in probs]]
@@ -218,13 +225,5 @@ def predict_classifier(model_path: Path, data_path: Path, out: Path | None) -> N
     else:
         atomic_write_text(out, table)
         click.echo(f"wrote {len(rows)} predictions to {out}")
-    if data.labels is not None:
-        truth = [str(v) for v in data.labels]
-        click.echo(
-            f"accuracy {accuracy(truth, [str(p) for p in predictions]):.4f} on {len(truth)} labelled series"
-        )
-
-
-def _csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as handle:
-        return [c.strip().strip('"') for c in handle.readline().split(",")]
+    if report is not None:
+        click.echo(f"accuracy {report.accuracy:.4f} on {len(predictions)} labelled series")

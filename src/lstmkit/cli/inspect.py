@@ -5,11 +5,14 @@ from __future__ import annotations
 import importlib
 import io
 import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
 from lstmkit.cli.predict import load_model_file
 
@@ -38,21 +41,44 @@ def load_model_any(path: Path) -> Any:
     return load_model_file(getattr(importlib.import_module(module_name), function), path)
 
 
+def _load_numpy(path: Path, name: str) -> np.ndarray:
+    """The array of a ``.npy`` file, or the ``x`` (or only) array of a ``.npz`` archive.
+
+    Raises:
+        ValueError: the file is truncated, not a NumPy file, or holds Python objects (the message names the
+            file and never suggests unpickling it), or a ``.npz`` holds several arrays, none named ``x``.
+    """
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, NpzFile):
+            return np.asarray(loaded)
+        with loaded:
+            keys = list(loaded.keys())
+            if "x" in keys or len(keys) == 1:
+                return np.asarray(loaded["x" if "x" in keys else keys[0]])
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
+        raise ValueError(
+            f"{name} '{path}' could not be read: {_reason(err)}; expected a .npy/.npz array of numbers "
+            f"(written by numpy.save or numpy.savez)"
+        ) from err
+    raise ValueError(f"{name} '{path}' must hold an array named 'x' or a single array, got {keys}")
+
+
+def _reason(err: Exception) -> str:
+    """Why NumPy could not load a file, without its advice to unpickle untrusted data."""
+    text = str(err)
+    if "pickle" in text.lower():
+        return "it is damaged, not a NumPy file, or holds Python objects rather than numbers"
+    return text or type(err).__name__
+
+
 def read_array(path: Path, *, name: str) -> np.ndarray:
     """Read ``.npy`` (the array), ``.npz`` (its ``x`` or only array) or ``.csv`` (numeric columns)."""
     from lstmkit.utils.tables import read_table
 
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-    elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
-            if "x" not in keys and len(keys) != 1:
-                raise ValueError(
-                    f"{name} '{path}' must hold an array named 'x' or a single array, got {keys}"
-                )
-            array = archive["x" if "x" in keys else keys[0]]
+    if suffix in (".npy", ".npz"):
+        array = _load_numpy(path, name)
     elif suffix == ".csv":
         try:
             frame = read_table(path, "a header row and numeric columns")

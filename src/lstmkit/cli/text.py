@@ -13,6 +13,8 @@ from tqdm import tqdm
 from lstmkit.cli.classify import warnings_as_lines
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lstmkit.classify.classifier import ClassificationReport
     from lstmkit.text.classifier import TextClassifier
     from lstmkit.text.tokenizer import Tokenizer
@@ -29,12 +31,15 @@ def read_text_csv(
     path: Path, text_column: str, label_column: str | None
 ) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels) from a CSV file; empty cells become empty texts (the classifier warns)."""
-    from lstmkit.classify.csv_format import labels_from_column
-    from lstmkit.utils.tables import read_table
+    return _texts_and_labels(_read_text_frame(path, text_column), path, text_column, label_column)
 
-    frame = read_table(
-        path, "a header row and one text per row", keep_default_na=False, dtype={text_column: str}
-    )
+
+def _texts_and_labels(
+    frame: pd.DataFrame, path: Path, text_column: str, label_column: str | None
+) -> tuple[list[str], list[Any] | None]:
+    """The texts (and labels) of a table read by :func:`_read_text_frame`; a missing column is an error."""
+    from lstmkit.classify.csv_format import labels_from_column
+
     for name, column in (("--text-column", text_column), ("--label-column", label_column)):
         if column is not None and column not in frame.columns:
             raise ValueError(f"{name} {column!r} is not a column of '{path}'; columns: {list(frame.columns)}")
@@ -45,6 +50,15 @@ def read_text_csv(
             raise ValueError(f"'{path}' row {row + 1} has an empty label in column {label_column!r}")
         labels = labels_from_column(frame[label_column], path).tolist()
     return frame[text_column].astype(str).tolist(), labels
+
+
+def _read_text_frame(path: Path, text_column: str) -> pd.DataFrame:
+    """The CSV as a table of strings (empty cells stay empty strings, ``NA`` stays a word)."""
+    from lstmkit.utils.tables import read_table
+
+    return read_table(
+        path, "a header row and one text per row", keep_default_na=False, dtype={text_column: str}
+    )
 
 
 def read_labelled_texts(
@@ -234,6 +248,7 @@ def train(
                 bar.update(1)
 
             clf.fit(texts, labels, validation=(valid_texts, valid_labels), callback=_progress)
+        clf.text_column = text_column  # saved: lstmkit predict reads new files from the same column
         assert clf.vocabulary is not None
         click.echo(
             f"vocabulary: {len(clf.vocabulary)} tokens (min_freq {min_freq}); trained "
@@ -271,10 +286,14 @@ def train(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read texts from this CSV instead.",
 )
-@click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--text-column",
+    default=None,
+    help="The --csv column of texts. [default: the model's training column, else text]",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write predictions to this CSV.")
 def predict(
-    model: Path, texts: tuple[str, ...], csv_path: Path | None, text_column: str, out: Path | None
+    model: Path, texts: tuple[str, ...], csv_path: Path | None, text_column: str | None, out: Path | None
 ) -> None:
     """Label TEXTS (or the texts of --csv) with the saved text model MODEL; print labels and probabilities.
 
@@ -290,13 +309,11 @@ def predict(
         csv_path, texts = Path(texts[0]), ()
     if csv_path is not None and texts:
         raise ValueError("give either TEXTS or --csv FILE, not both")
-    if csv_path is not None:
-        items, _ = read_text_csv(csv_path, text_column, None)
-    else:
-        items = list(texts)
-    if not items:
+    if csv_path is None and not texts:
         raise ValueError("no texts given; pass one or more texts or --csv FILE")
-    write_text_predictions(TextClassifier.load(model), items, out)
+    clf = TextClassifier.load(model)
+    items = list(texts) if csv_path is None else read_texts_like_training(csv_path, clf, text_column)
+    write_text_predictions(clf, items, out)
 
 
 def _names_a_csv(text: str) -> bool:
@@ -323,9 +340,30 @@ def write_text_predictions(clf: TextClassifier, items: list[str], out: Path | No
         click.echo(f"{row.label}\t{probs}\t{row.text}")
 
 
+def read_texts_like_training(path: Path, clf: TextClassifier, text_column: str | None = None) -> list[str]:
+    """The texts of a CSV, from ``text_column`` or else the column the model was trained on (``text``).
+
+    Raises:
+        ValueError: the file has no such column (the message names the model's training column).
+    """
+    column = text_column or clf.text_column or "text"
+    frame = _read_text_frame(path, column)
+    if text_column is None and column not in frame.columns:
+        origin = "its training column" if clf.text_column else "the default for models saved without one"
+        raise ValueError(
+            f"this model reads texts from the column {column!r} ({origin}), but '{path}' has no such "
+            f"column; columns: {list(frame.columns)}; rename the column or pass --text-column"
+        )
+    texts, _ = _texts_and_labels(frame, path, column, None)
+    return texts
+
+
 def predict_text_classifier(model_path: Path, data_path: Path, out: Path | None) -> None:
-    """``lstmkit predict MODEL DATA.csv`` for saved ``text_classifier`` models (a ``text`` column)."""
+    """``lstmkit predict MODEL DATA.csv`` for saved ``text_classifier`` models.
+
+    Texts are read from the column the model was trained on (``text`` for models saved without it).
+    """
     from lstmkit.text.classifier import TextClassifier
 
-    items, _ = read_text_csv(data_path, "text", None)
-    write_text_predictions(TextClassifier.load(model_path), items, out)
+    clf = TextClassifier.load(model_path)
+    write_text_predictions(clf, read_texts_like_training(data_path, clf), out)

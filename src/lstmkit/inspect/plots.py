@@ -162,13 +162,21 @@ def forget_time_constants(records: Sequence[GateRecord]) -> dict[str, np.ndarray
     ``τ`` is the lag at which ``1/e`` remains.
 
     Returns:
-        Record key to ``(H,)`` time constants (``inf`` where ``f`` averages to 1).
+        Record key to ``(H,)`` time constants: ``+inf`` where ``f`` averages to 1 (a saturated gate keeps
+        its cell for ever), ``0`` where it averages to 0.
+
+    Example:
+        >>> f = np.array([[[0.0, 0.5, 1.0]]])  # (B, T, H) = (1, 1, 3)
+        >>> rec = GateRecord("lstm", 0, 0, "forward", *[f] * 7)
+        >>> forget_time_constants([rec])["lstm/l0/forward"].round(3).tolist()
+        [0.0, 1.443, inf]
     """
     out = {}
     for rec in records:
-        mean_f = np.clip(rec.f.reshape(-1, rec.f.shape[-1]).mean(axis=0), 1e-12, 1.0)
+        mean_f = rec.f.reshape(-1, rec.f.shape[-1]).astype(np.float64).mean(axis=0)  # (H,)
         with np.errstate(divide="ignore"):
-            out[rec.key] = -1.0 / np.log(mean_f)
+            tau = np.where(mean_f >= 1.0, np.inf, -1.0 / np.log(np.clip(mean_f, 1e-300, 1.0)))
+        out[rec.key] = np.where(mean_f <= 0.0, 0.0, tau)
     return out
 
 

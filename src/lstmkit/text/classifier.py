@@ -27,6 +27,7 @@ from lstmkit.text.vectors import load_vectors
 from lstmkit.text.vocabulary import Vocabulary, pad_batch
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
+from lstmkit.utils.validation import check_positive_int
 
 KIND = "text_classifier"
 
@@ -74,9 +75,15 @@ class TextClassifier:
             ``num_layers``, ``bidirectional``, ``dropout``, ``pooling``).
         fit_config: training settings; default ``FitConfig(epochs=15, batch_size=32, learning_rate=2e-3,
             patience=4, reduce_lr_patience=1)`` (tuned on the SST-2 dev set).
-        seed: seed for initialization (and word vectors missing from ``vectors``), and for the batch order
-            unless ``fit_config.seed`` is set (an explicit ``FitConfig(seed=...)`` fixes the batch order
-            whatever this seed is).
+        seed: seed (an integer >= 0) for initialization (and word vectors missing from ``vectors``), and for
+            the batch order unless ``fit_config.seed`` is set (an explicit ``FitConfig(seed=...)`` fixes the
+            batch order whatever this seed is).
+
+    Attributes:
+        text_column: the CSV column the training texts were read from, recorded on the fitted model by
+            whoever read the file (``lstmkit text train`` does) and saved with it, so that ``lstmkit
+            predict`` reads new files from the same column; ``None`` (the default, and for models saved
+            before it was kept) reads a ``text`` column.
 
     Example:
         >>> texts = ["good fun", "great film", "bad plot", "awful acting"] * 4
@@ -107,7 +114,8 @@ class TextClassifier:
         self.fit_config = fit_config or FitConfig(
             epochs=15, batch_size=32, learning_rate=2e-3, patience=4, reduce_lr_patience=1
         )
-        self.seed = seed
+        self.seed = check_positive_int("seed", seed, minimum=0)
+        self.text_column: str | None = None
         self.vocabulary: Vocabulary | None = None
         self.encoder: LabelEncoder | None = None
         self.module: TextLSTMClassifier | None = None
@@ -242,12 +250,13 @@ class TextClassifier:
             "model_options": self.model_options,
             "fit_config": asdict(self.fit_config),
             "seed": self.seed,
+            "text_column": self.text_column,
         }
         save_bundle(path, module.state_dict(), config)
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
-        """Load a model saved by :meth:`save`.
+        """Load a model saved by :meth:`save` (one saved before ``text_column`` was kept gets ``None``).
 
         Raises:
             ValueError: the file holds another kind of model or is damaged.
@@ -265,11 +274,12 @@ class TextClassifier:
                 fit_config=FitConfig(**config["fit_config"]),
                 seed=config["seed"],
             )
+            clf.text_column = config.get("text_column")
             clf.vocabulary = Vocabulary.from_config(config["vocabulary"])
             clf.encoder = LabelEncoder(config["classes"])
             clf.module = TextLSTMClassifier(len(clf.vocabulary), len(clf.encoder), **clf.model_options)
             clf.module.load_state_dict(tensors)
-        except (KeyError, TypeError, RuntimeError) as err:
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"'{path}' is a damaged text_classifier model: {err}") from err
         clf.module.eval()
         return clf

@@ -18,8 +18,10 @@ def load_vectors(
     """Build an embedding matrix for ``vocabulary`` from a text vector file.
 
     Each line is ``token v_1 ... v_E`` (space separated). A first line of exactly two integers is the
-    word2vec header ``count dim`` and is skipped. Tokens of the vocabulary that the file lacks get small
-    random vectors (uniform in ``[-scale, scale]``); the padding row is zero.
+    word2vec header ``count dim`` and sets ``E``; without it, the first vector sets ``E``. The last ``E``
+    fields of a line are its vector and the fields before them its token, so tokens that contain spaces
+    (GloVe 840B's ``. . .``) are read whole. Tokens of the vocabulary that the file lacks get small random
+    vectors (uniform in ``[-scale, scale]``); the padding row is zero.
 
     Args:
         path: the vector file (UTF-8).
@@ -32,7 +34,7 @@ def load_vectors(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an empty file, a line whose vector length differs from the first, or a value of a
+        ValueError: an empty file, a line with fewer than ``E`` values after its token, or a value of a
             vocabulary token's vector that is not a finite number (naming the line).
 
     Example:
@@ -49,36 +51,46 @@ def load_vectors(
     wanted = {token: i for i, token in enumerate(vocabulary.tokens)}
     rows: dict[int, np.ndarray] = {}
     dim: int | None = None
+    dim_from = "the first vector has"
+    lines_read = 0
     with source.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             parts = line.rstrip("\n").rstrip().split(" ")
             if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec header: count dim
+                dim, dim_from = int(parts[1]), "the word2vec header on line 1 says"  # count dim
+                if dim < 1:
+                    raise ValueError(
+                        f"'{source}' line 1: the word2vec header 'count dim' gives dim {dim}; expected "
+                        f"a vector length of at least 1"
+                    )
+                continue
             if len(parts) < 2:
                 continue
             if dim is None:
                 dim = len(parts) - 1
-            if len(parts) - 1 != dim:
+            lines_read += 1
+            if len(parts) - 1 < dim:
                 raise ValueError(
-                    f"'{source}' line {number}: vector of length {len(parts) - 1}, the first vector has "
-                    f"{dim}; expected 'token v_1 ... v_{dim}'"
+                    f"'{source}' line {number}: vector of length {len(parts) - 1}, {dim_from} {dim}; "
+                    f"expected 'token v_1 ... v_{dim}'"
                 )
-            index = wanted.get(parts[0])
+            token, values = " ".join(parts[:-dim]), parts[-dim:]
+            index = wanted.get(token)
             if index is None or index == vocabulary.pad_id:
                 continue
             try:
                 with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
-                    vector = np.array(parts[1:], dtype=np.float32)
+                    vector = np.array(values, dtype=np.float32)
             except ValueError as err:
                 raise ValueError(f"'{source}' line {number}: a vector value is not a number ({err})") from err
             if not np.isfinite(vector).all():
-                bad = parts[1 + int(np.flatnonzero(~np.isfinite(vector))[0])]
+                bad = values[int(np.flatnonzero(~np.isfinite(vector))[0])]
                 raise ValueError(
-                    f"'{source}' line {number}: the vector of {parts[0]!r} holds {bad!r}; expected finite "
+                    f"'{source}' line {number}: the vector of {token!r} holds {bad!r}; expected finite "
                     f"numbers (float32)"
                 )
             rows[index] = vector
-    if dim is None:
+    if dim is None or lines_read == 0:
         raise ValueError(f"'{source}' holds no vectors; expected lines 'token v_1 ... v_E'")
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-scale, scale, size=(len(vocabulary), dim)).astype(np.float32)

@@ -54,6 +54,46 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_real(name: str, value: Any, *, minimum: float | None = None, positive: bool = False) -> float:
+    """Return ``value`` as a finite float, else raise naming ``name``, what was expected and what came.
+
+    Args:
+        name: the argument's name, as the caller knows it (``"learning_rate"``).
+        value: a real number: a Python or NumPy int or float (``bool`` is refused).
+        minimum: the smallest value accepted, if any.
+        positive: accept only values above 0.
+
+    Raises:
+        TypeError: ``value`` is not a real number (a string, a bool, a complex number, ``None``).
+        ValueError: ``value`` is NaN, infinite, too large for a float (``10**400``), below ``minimum``, or not
+            above 0 with ``positive``.
+
+    Example:
+        >>> check_real("learning_rate", np.float32(0.5), positive=True)
+        0.5
+        >>> check_real("weight_decay", -1, minimum=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: weight_decay must be a finite number >= 0, got -1
+    """
+    lowest, strict = (0.0, True) if positive and (minimum is None or minimum <= 0) else (minimum, False)
+    bound = "" if lowest is None else f" {'>' if strict else '>='} {lowest:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    try:
+        number = float(value)
+    except OverflowError as err:  # an int beyond float's range, e.g. 10**400
+        exponent = int(int(abs(math.trunc(value))).bit_length() * math.log10(2))  # str() stops at 4300 digits
+        raise ValueError(
+            f"{name} must be a finite number{bound}, got a number of about 10**{exponent}, too large for a "
+            f"float"
+        ) from err
+    too_low = lowest is not None and (number <= lowest if strict else number < lowest)
+    if not math.isfinite(number) or too_low:
+        raise ValueError(f"{name} must be a finite number{bound}, got {value}")
+    return number
+
+
 def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -> float:
     """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]``), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

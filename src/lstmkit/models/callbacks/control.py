@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from lstmkit.models.callbacks.base import Callback, Logs, monitor_value, resolve_mode
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_positive_int, check_real
 
 logger = logging.getLogger(__name__)
-
-
-def _number(name: str, value: Any) -> float:
-    """``value`` as a finite float, else a ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
 
 
 class _Monitor:
@@ -31,7 +21,7 @@ class _Monitor:
     def __init__(self, monitor: str, mode: str, min_delta: float, owner: str) -> None:
         self.monitor, self.owner = monitor, owner
         self.mode = resolve_mode(mode, monitor, owner)
-        self.min_delta = abs(_number(f"{owner} min_delta", min_delta))
+        self.min_delta = abs(check_real(f"{owner} min_delta", min_delta))
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def improved(self, value: float) -> bool:
@@ -84,7 +74,7 @@ class EarlyStopping(Callback):
         self.start_from_epoch = check_positive_int(
             "EarlyStopping start_from_epoch", start_from_epoch, minimum=0
         )
-        self.baseline = None if baseline is None else _number("EarlyStopping baseline", baseline)
+        self.baseline = None if baseline is None else check_real("EarlyStopping baseline", baseline)
         self.restore_best_weights = bool(restore_best_weights)
         self.stopped_epoch = 0
         self.best_epoch = 0
@@ -142,15 +132,13 @@ class ReduceLROnPlateau(Callback):
         cooldown: int = 0,
         min_lr: float = 0.0,
     ) -> None:
-        if not 0 < _number("ReduceLROnPlateau factor", factor) < 1:
+        if not 0 < check_real("ReduceLROnPlateau factor", factor) < 1:
             raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
         self.tracker = _Monitor(monitor, mode, min_delta, "ReduceLROnPlateau")
         self.factor = factor
         self.patience = check_positive_int("ReduceLROnPlateau patience", patience, minimum=0)
         self.cooldown = check_positive_int("ReduceLROnPlateau cooldown", cooldown, minimum=0)
-        self.min_lr = _number("ReduceLROnPlateau min_lr", min_lr)
-        if self.min_lr < 0:
-            raise ValueError(f"ReduceLROnPlateau min_lr must be >= 0, got {min_lr}")
+        self.min_lr = check_real("ReduceLROnPlateau min_lr", min_lr, minimum=0)
         self.wait = self.cooldown_left = 0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:

@@ -1,0 +1,73 @@
+"""``check_real``: finite real numbers in, one clear ``TypeError``/``ValueError`` for anything else."""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from lstmkit.utils.validation import check_real
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(2, 2.0, id="int"),
+        pytest.param(0.5, 0.5, id="float"),
+        pytest.param(np.float32(0.5), 0.5, id="numpy-float"),
+        pytest.param(np.int64(3), 3.0, id="numpy-int"),
+        pytest.param(Fraction(1, 4), 0.25, id="fraction"),
+    ],
+)
+def test_real_numbers_come_back_as_floats(value: object, expected: float) -> None:
+    result = check_real("rate", value, positive=True)
+    assert result == expected and type(result) is float
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "error", "message"),
+    [
+        pytest.param("0.1", {}, TypeError, "rate must be a number, got str '0.1'", id="str"),
+        pytest.param(True, {}, TypeError, "rate must be a number, got bool True", id="bool"),
+        pytest.param(np.bool_(True), {}, TypeError, "rate must be a number, got bool", id="numpy-bool"),
+        pytest.param(1j, {}, TypeError, "rate must be a number, got complex 1j", id="complex"),
+        pytest.param(None, {}, TypeError, "rate must be a number, got NoneType None", id="none"),
+        pytest.param(math.nan, {}, ValueError, "rate must be a finite number, got nan", id="nan"),
+        pytest.param(
+            -math.inf, {"minimum": 0}, ValueError, "rate must be a finite number >= 0, got -inf", id="inf"
+        ),
+        pytest.param(0, {"positive": True}, ValueError, "rate must be a finite number > 0, got 0", id="zero"),
+        pytest.param(
+            -1e-9, {"minimum": 0}, ValueError, "rate must be a finite number >= 0, got -1e-09", id="below"
+        ),
+        pytest.param(
+            1.5,
+            {"minimum": 2, "positive": True},
+            ValueError,
+            "rate must be a finite number >= 2, got 1.5",
+            id="both",
+        ),
+        pytest.param(
+            10**400,
+            {"positive": True},
+            ValueError,
+            "rate must be a finite number > 0, got a number of about 10**400, too large for a float",
+            id="overflow",
+        ),
+    ],
+)
+def test_anything_else_is_refused_naming_expected_and_received(
+    value: object, options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        check_real("rate", value, **options)  # type: ignore[arg-type]
+
+
+def test_bounds_are_inclusive_for_minimum_and_strict_for_positive() -> None:
+    assert check_real("decay", 0, minimum=0) == 0.0
+    assert check_real("shift", -5) == -5.0
+    with pytest.raises(ValueError, match="> 0"):
+        check_real("rate", 0.0, minimum=0, positive=True)

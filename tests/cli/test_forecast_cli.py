@@ -336,3 +336,82 @@ def test_model_config_without_a_key_names_the_file_and_key(tmp_path: Path) -> No
     assert (
         line == f"lstmkit: error: '{model}' is a damaged forecaster file: its config lacks the key 'network'"
     )
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-3", "1.5", "abc"])
+def test_test_size_out_of_range_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    out = tmp_path / "run"
+    data = _csv(tmp_path / "p.csv")
+    result = _run("forecast", str(data), "--target", "price", *TINY, "--test-size", value, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Invalid value for '--test-size': {value!r} is neither a row count (a whole number >= 1) nor a "
+        "fraction in (0, 1)" in result.output
+    )
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_test_size_takes_rows_or_a_fraction() -> None:
+    from lstmkit.cli.forecast import TEST_SIZE
+
+    assert TEST_SIZE.convert("30", None, None) == 30 and isinstance(
+        TEST_SIZE.convert("30.0", None, None), int
+    )
+    assert TEST_SIZE.convert("0.25", None, None) == 0.25
+
+
+def test_out_folder_that_appears_during_the_run_keeps_the_results(tmp_path: Path) -> None:
+    from lstmkit.cli.forecast import _staging
+
+    out = tmp_path / "run"
+    raced = pytest.raises(ValueError, match="appeared during the run; results left in")
+    with raced as caught, _staging(out, overwrite=False) as staging:
+        (staging / "metrics.json").write_text("{}")
+        out.mkdir()  # another process creates --out meanwhile
+        (out / "other.txt").write_text("x")
+    left = Path(re.findall(r"results left in '([^']+)'", str(caught.value))[0])
+    assert (left / "metrics.json").read_text() == "{}"  # the message is true: the results are there
+    assert (out / "other.txt").read_text() == "x"
+
+
+def test_report_compares_mae_when_the_test_mase_is_undefined() -> None:
+    from torch import nn
+
+    from lstmkit.cli.forecast import format_report
+    from lstmkit.forecast import Forecaster, TrainConfig
+
+    rng = np.random.default_rng(0)
+    values = np.r_[
+        50 + np.cumsum(rng.normal(size=30)), np.full(20, 50.0), 50 + np.cumsum(rng.normal(size=10))
+    ]
+    series = pd.Series(values, index=pd.date_range("2021-01-01", periods=60, freq="D"), name="y")
+    fc = Forecaster(
+        lookback=3,
+        horizon=1,
+        model=lambda i, o: nn.Sequential(nn.Flatten(), nn.LazyLinear(o)),
+        train=TrainConfig(epochs=1),
+    )
+    # the test span trains on rows [35, 50): all 50.0, so no MASE scale
+    result = fc.backtest(series, folds=0, test_size=10, window="sliding", train_size=15)
+    assert result.test["mase"].isna().all()
+    report = format_report(result, fc.fit(series), name="flat.csv")
+    assert re.search(r"on test MAE \(MASE is undefined: the training series is constant\) \(\d", report)
+    assert "nan" not in report
+
+
+def test_damaged_model_file_gives_one_line(tmp_path: Path) -> None:
+    from lstmkit.utils.serialization import load_bundle
+
+    data = _csv(tmp_path / "p.csv")
+    out = tmp_path / "run"
+    assert (
+        _run("forecast", str(data), "--target", "price", *TINY, "--out", str(out), "--quiet").exit_code == 0
+    )
+    tensors, config = load_bundle(out / "model.lstmkit")
+    damaged = tmp_path / "damaged.lstmkit"
+    save_bundle(damaged, tensors, {**config, "scaler_state": {**config["scaler_state"], "scale": [0.0]}})
+    line = _error_line(_run("predict", str(damaged), str(data)))
+    assert line == (
+        f"lstmkit: error: '{damaged}' is a damaged forecaster file: 'scaler_state': a scaler state's scale "
+        "must be finite and > 0, got [0.0]"
+    )

@@ -1,4 +1,8 @@
-"""Shared option types: ``--device`` accepts the devices this machine has, and names them otherwise."""
+"""Shared option types: ``--device`` accepts the devices this machine has, and names them otherwise.
+
+The check is the library's (``lstmkit.forecast.regressor.device_problem``): the CLI and ``TrainConfig``
+accept and refuse the same devices with the same words.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import click
 import pytest
 import torch
 
-from lstmkit.cli.options import DEVICE, available_devices
+from lstmkit.cli.options import DEVICE
+from lstmkit.forecast.regressor import TrainConfig, available_devices
 
 
 @pytest.fixture
@@ -33,3 +38,12 @@ def test_other_devices_are_rejected_with_the_accepted_list(two_gpus: None, devic
     assert caught.value.message == (
         f"{device!r} is not a device this machine can train on; expected one of cpu, cuda, cuda:0, cuda:1"
     )
+
+
+@pytest.mark.parametrize("device", ["cuda:2", "foo"])
+def test_the_cli_and_train_config_refuse_a_device_in_the_same_words(two_gpus: None, device: str) -> None:
+    with pytest.raises(click.BadParameter) as caught:
+        DEVICE.convert(device, None, None)
+    with pytest.raises(ValueError) as refused:
+        TrainConfig(device=device)
+    assert str(refused.value) == f"device {caught.value.message}"

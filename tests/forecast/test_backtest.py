@@ -1,4 +1,4 @@
-"""Walk-forward backtest: span layout, refits, identical points for every method, and no leakage."""
+"""Walk-forward backtest: refits, identical points for every method, imputed targets, and no leakage."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from torch import nn
 
 from lstmkit.forecast import Forecaster, TrainConfig
-from lstmkit.forecast.backtest import MODEL, plan_spans
+from lstmkit.forecast.backtest import MODEL
 from lstmkit.forecast.baselines import default_baselines
 
 
@@ -34,67 +34,6 @@ def _forecaster(factory: CountingFactory | None = None, **kwargs: object) -> For
     return Forecaster(
         lookback=7, horizon=2, model=factory or CountingFactory(), train=TrainConfig(epochs=3), **kwargs
     )  # type: ignore[arg-type]
-
-
-def test_plan_spans_expanding_and_sliding() -> None:
-    spans = plan_spans(
-        100,
-        min_train=10,
-        folds=3,
-        test_size=20,
-        fold_size=10,
-        horizon=2,
-        window="expanding",
-        train_size=None,
-        refit_every=2,
-    )
-    assert [(s.name, s.train_start, s.train_end, s.eval_end, s.refit) for s in spans] == [
-        ("fold1", 0, 50, 60, True),
-        ("fold2", 0, 60, 70, False),
-        ("fold3", 0, 70, 80, True),
-        ("test", 0, 80, 100, True),
-    ]
-    sliding = plan_spans(
-        100,
-        min_train=10,
-        folds=2,
-        test_size=20,
-        fold_size=10,
-        horizon=2,
-        window="sliding",
-        train_size=30,
-        refit_every=1,
-    )
-    assert [(s.train_start, s.train_end) for s in sliding] == [(30, 60), (40, 70), (50, 80)]
-
-
-def test_plan_spans_too_short() -> None:
-    with pytest.raises(
-        ValueError, match=r"a series of 40 rows is too short.*lookback \+ horizon \+ test span"
-    ):
-        plan_spans(
-            40,
-            min_train=30,
-            folds=2,
-            test_size=10,
-            fold_size=5,
-            horizon=2,
-            window="expanding",
-            train_size=None,
-            refit_every=1,
-        )
-    with pytest.raises(ValueError, match="unknown window 'rolling'"):
-        plan_spans(
-            40,
-            min_train=3,
-            folds=1,
-            test_size=10,
-            fold_size=5,
-            horizon=2,
-            window="rolling",
-            train_size=None,
-            refit_every=1,
-        )
 
 
 def test_result_tables_and_same_points_for_every_method() -> None:
@@ -226,3 +165,166 @@ def test_seasonal_naive_unavailable_on_the_test_span_leaves_the_test_scored() ->
     assert np.isfinite(test.drop(index="seasonal_naive(m=30)")["mase"]).all()
     assert result.by_step["seasonal_naive(m=30)"].isna().all()
     assert result.by_step[MODEL].notna().all()
+
+
+def _flat_then_walk(flat: int, n: int) -> pd.Series:
+    """A pegged series (constant for ``flat`` rows) that then moves as a random walk."""
+    walk = 5.0 + np.cumsum(np.random.default_rng(0).normal(size=n - flat))
+    values = np.r_[np.full(flat, 5.0), walk]
+    return pd.Series(values, index=pd.date_range("2020-01-01", periods=n, freq="D"), name="y")
+
+
+def test_a_constant_training_span_leaves_only_its_mase_undefined() -> None:
+    # fold1 trains on rows [0, 40), all 5.0: no naive in-sample error, so no MASE scale there
+    result = _forecaster().backtest(_flat_then_walk(40, 100), folds=2, fold_size=20, test_size=20)
+    rows = result.folds.set_index(["span", "method"])
+    fold1 = rows.loc["fold1"]
+    assert fold1["mase"].isna().all()
+    assert np.isfinite(fold1[["mae", "rmse", "smape"]].astype(float)).all().all()
+    assert np.isfinite(rows.loc["fold2", "mase"].astype(float)).all()
+    assert np.isfinite(result.test["mase"].astype(float)).all()
+    assert any(
+        note.startswith(
+            "MASE is undefined on fold1: its training series (2020-01-01 .. 2020-02-09) is constant"
+        )
+        and note.endswith("the pooled MASE leaves fold1 out")
+        for note in result.notes
+    )
+    # pooled over the folds where it is defined: fold2 alone here, for every method
+    pooled = result.summary.set_index("method")["mase"].astype(float)
+    pd.testing.assert_series_equal(pooled, rows.loc["fold2", "mase"].astype(float), check_names=False)
+    assert (result.summary["points"] == 2 * fold1["points"].iloc[0]).all()  # other metrics pool both folds
+
+
+def _gappy(n: int = 200, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2020-01-01", periods=n, freq="D")
+    walk = pd.Series(50 + np.cumsum(rng.normal(size=n)), index=index, name="y")
+    return walk[rng.random(n) > 0.3]  # 30% of the days missing
+
+
+@pytest.mark.parametrize("fill", ["ffill", "interpolate"])
+def test_imputed_targets_are_scored_for_no_method(fill: str) -> None:
+    observed = _gappy()
+    result = _forecaster(fill=fill).backtest(observed, folds=1, fold_size=30, test_size=40)
+    table = result.forecasts
+    np.testing.assert_array_equal(table["imputed"], ~table["date"].isin(observed.index))
+    assert table["imputed"].any()
+    kept = table[~table["imputed"]]
+    for span, rows in result.folds.groupby("span"):
+        scored = kept[kept["span"] == span]
+        assert (rows["points"] == len(scored)).all()  # the same observed points for every method
+        for method, mae in rows.set_index("method")["mae"].items():
+            assert mae == pytest.approx(np.mean(np.abs(scored["actual"] - scored[method])))
+    test = kept[kept["span"] == "test"]
+    assert result.by_step.loc[1, "persistence"] == pytest.approx(
+        np.mean(np.abs(test["actual"] - test["persistence"])[test["step"] == 1])
+    )
+    excluded = int(table["imputed"].sum())
+    assert any(
+        note.startswith(f"left {excluded} target(s) on dates the fill policy filled in")
+        for note in result.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["lstm", "p"], r"baseline name\(s\) \['lstm'\] are taken: the model is reported as 'lstm'"),
+        (["actual"], r"baseline name\(s\) \['actual'\] are taken"),
+        (
+            ["p", "q", "p"],
+            r"baseline names must be unique .*, got \['p'\] more than once in \['p', 'q', 'p'\]",
+        ),
+    ],
+    ids=["model-name", "table-column", "duplicate"],
+)
+def test_baseline_names_must_not_replace_a_row(names: list[str], message: str) -> None:
+    from lstmkit.forecast import Baseline, persistence
+
+    factory = CountingFactory()
+    with pytest.raises(ValueError, match=message):
+        _forecaster(factory).backtest(
+            _series(), folds=0, test_size=20, baselines=[Baseline(name, persistence) for name in names]
+        )
+    assert factory.builds == 0  # refused before any fit
+
+
+def test_test_size_accepts_numpy_numbers_and_refuses_others() -> None:
+    plain = _forecaster().backtest(_series(), folds=1, test_size=0.2)
+    for size in (np.float32(0.2), np.float64(0.2)):
+        assert (
+            _forecaster().backtest(_series(), folds=1, test_size=size).test["points"].iloc[0]
+            == (plain.test["points"].iloc[0])
+        )
+    counted = _forecaster().backtest(_series(), folds=1, test_size=np.int64(32))
+    assert counted.test["points"].iloc[0] == plain.test["points"].iloc[0]  # 0.2 of 160 rows is 32
+    with pytest.raises(TypeError, match=r"test_size must be a row count .* got bool True"):
+        _forecaster().backtest(_series(), test_size=True)
+    with pytest.raises(
+        ValueError, match=r"test_size=0.001 of 160 rows gives a test span of 0 row\(s\), fewer than horizon=2"
+    ):
+        _forecaster().backtest(_series(), test_size=0.001)
+
+
+def test_bad_span_options_fail_before_any_fit() -> None:
+    factory = CountingFactory()
+    with pytest.raises(TypeError, match=r"fold_size must be an integer, got float 10\.0"):
+        _forecaster(factory).backtest(_series(), folds=2, test_size=20, fold_size=10.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="train_size must be >= 1, got 0"):
+        _forecaster(factory).backtest(_series(), folds=2, test_size=20, window="sliding", train_size=0)
+    with pytest.raises(ValueError, match=r"train_size must be at least .* = 9 rows, got 5"):
+        _forecaster(factory).backtest(_series(), folds=2, test_size=20, window="sliding", train_size=5)
+    with pytest.raises(ValueError, match="train_size applies to window='sliding' only"):
+        _forecaster(factory).backtest(_series(), folds=2, test_size=20, train_size=50)
+    assert factory.builds == 0
+
+
+def _outage(n: int = 200, seed: int = 1) -> pd.Series:
+    """A daily random walk with a 14-day outage (rows 128 to 141 missing)."""
+    walk = 50 + np.cumsum(np.random.default_rng(seed).normal(size=n))
+    series = pd.Series(walk, index=pd.date_range("2020-01-01", periods=n, freq="D"), name="y")
+    return series.drop(series.index[128:142])
+
+
+def test_a_fold_of_filled_in_dates_is_unscored_and_left_out_of_the_pools() -> None:
+    # fold1 covers rows [130, 140): every target lies inside the outage
+    result = _forecaster(fill="ffill").backtest(_outage(), folds=4, fold_size=10, test_size=30)
+    reason = "every target of fold1 (2020-05-10 .. 2020-05-19) was filled in by the fill policy"
+    fold1 = result.folds[result.folds["span"] == "fold1"]
+    assert (fold1["points"] == 0).all() and (fold1["unavailable"] == reason).all()
+    assert fold1[["mae", "rmse", "mase", "directional_accuracy"]].isna().all().all()
+    assert f"{reason}: no method is scored there (n/a), and the pooled scores leave it out" in result.notes
+    later = result.folds[result.folds["span"].isin(["fold2", "fold3", "fold4"])]
+    kept = result.forecasts[result.forecasts["span"].isin(["fold2", "fold3", "fold4"])]
+    kept = kept[~kept["imputed"]]
+    summary = result.summary.set_index("method")
+    for method, rows in later.groupby("method"):
+        assert summary.loc[method, "points"] == rows["points"].sum() == len(kept)
+        assert summary.loc[method, "mae"] == pytest.approx(np.mean(np.abs(kept["actual"] - kept[method])))
+    assert result.test["unavailable"].isna().all() and result.test["points"].gt(0).all()
+
+
+def test_a_test_span_of_filled_in_dates_is_an_error() -> None:
+    series = _outage().reindex(pd.date_range("2020-01-01", periods=200, freq="D"))
+    series.iloc[-30:] = np.nan  # nothing observed in the last 30 days
+    with pytest.raises(
+        ValueError,
+        match=r"^every target of test \(2020-06-19 .. 2020-07-18\) was filled in by the fill policy; use a "
+        "longer test span",
+    ):
+        _forecaster(fill="ffill").backtest(series, folds=0, test_size=30)
+
+
+def test_the_mase_scale_counts_only_naive_errors_between_observed_dates() -> None:
+    observed_series = _outage()
+    result = _forecaster(fill="ffill").backtest(observed_series, folds=4, fold_size=10, test_size=30)
+    fold2 = result.folds[(result.folds["span"] == "fold2") & (result.folds["method"] == "persistence")]
+    filled = observed_series.reindex(pd.date_range("2020-01-01", periods=200, freq="D")).ffill()
+    train = filled.iloc[:140]  # fold2 trains on rows [0, 140), the outage forward-filled at its end
+    seen = train.index.isin(observed_series.index)
+    both = seen[1:] & seen[:-1]
+    scale = np.mean(np.abs(np.diff(train.to_numpy()))[both])
+    assert fold2["mae"].iloc[0] / fold2["mase"].iloc[0] == pytest.approx(scale)
+    shrunk = np.mean(np.abs(np.diff(train.to_numpy())))  # with the 12 zero steps of the fill
+    assert shrunk < 0.95 * scale

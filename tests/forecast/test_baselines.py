@@ -63,12 +63,41 @@ def test_min_history_says_what_each_default_baseline_needs() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="1-D level series"):
+    with pytest.raises(ValueError, match=r"y must be a 1-D series of shape \(N,\), got shape \(3, 2\)"):
         baselines.persistence(np.zeros((3, 2)), np.array([0]), 1)
     with pytest.raises(ValueError, match=r"origins must lie in \[0, 9\]"):
         baselines.persistence(Y, np.array([10]), 1)
     with pytest.raises(ValueError, match="with_arima=True needs train_end"):
         baselines.default_baselines(season=None, with_arima=True)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: baselines.persistence(Y, np.array([2]), -1), ValueError, "horizon must be >= 1, got -1"),
+        (lambda: baselines.persistence(Y, np.array([2]), 0), ValueError, "horizon must be >= 1, got 0"),
+        (lambda: baselines.drift(Y, np.array([2]), 2.5), TypeError, "horizon must be an integer, got float"),
+        (
+            lambda: baselines.persistence(Y, np.array([2.7]), 1),
+            TypeError,
+            r"origins must be integer row indices, got an array of float64 \[2.7\]",
+        ),
+        (
+            lambda: baselines.moving_average(np.array([1.0, np.nan, 3.0]), np.array([2]), 1, window=2),
+            ValueError,
+            r"y contains 1 NaN or infinite value\(s\), the first at index \(1,\)",
+        ),
+        (
+            lambda: baselines.seasonal_naive(Y, np.array([5]), 1, season=0),
+            ValueError,
+            "season must be >= 1, got 0",
+        ),
+    ],
+    ids=["negative-horizon", "zero-horizon", "fractional-horizon", "float-origins", "nan-series", "season-0"],
+)
+def test_bad_horizon_origins_series_and_season(call: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()  # type: ignore[operator]
 
 
 def test_arima_when_statsmodels_is_installed() -> None:

@@ -152,16 +152,37 @@ def test_read_csv_empty_file(tmp_path: Path) -> None:
         read_csv(path)
 
 
-def test_season_from_freq() -> None:
-    assert [season_from_freq(f) for f in ("B", "D", "h", "W-SAT", "MS", "QS-JAN", None)] == [
-        5,
-        7,
-        24,
-        52,
-        12,
-        4,
-        None,
-    ]
+@pytest.mark.parametrize(
+    ("freq", "season"),
+    [
+        ("B", 5),
+        ("D", 7),
+        ("h", 24),
+        ("W-SAT", 52),
+        ("MS", 12),
+        ("QS-JAN", 4),
+        ("YS-JAN", None),
+        (None, None),
+        ("2h", 12),
+        ("4h", 6),
+        ("5h", None),  # 24 hours are not a whole number of 5-hour steps
+        ("2D", None),  # nor is a week of 2-day steps
+        ("7D", 52),  # whole weeks of days are weeks, as W-SUN is
+        ("14D", 26),
+        ("21D", None),
+        ("28D", 13),
+        ("24h", None),  # a season of one step would be persistence under another name
+        ("5B", None),
+        ("12MS", None),
+        ("12h", 2),
+        ("2MS", 6),
+        ("3ME", 4),
+        ("2W-SUN", 26),
+    ],
+    ids=str,
+)
+def test_season_from_freq(freq: str | None, season: int | None) -> None:
+    assert season_from_freq(freq) == season
 
 
 def test_a_date_off_the_frequency_grid_is_an_error_under_every_policy() -> None:
@@ -209,3 +230,43 @@ def test_nat_in_a_datetime_index_is_an_error_and_a_period_index_is_converted() -
     periods = pd.period_range("2020-01", periods=4, freq="M")
     prepared = prepare_frame(pd.Series([1.0, 2.0, 3.0, 4.0], index=periods, name="y"))
     assert prepared.freq == "MS" and prepared.frame.index[0] == pd.Timestamp("2020-01-01")
+
+
+def test_prepare_frame_leaves_the_callers_frame_alone() -> None:
+    frame = pd.DataFrame(
+        {0: [1.0, 2.0, 3.0, 4.0], 1: [5.0, 6.0, 7.0, 8.0]}, index=pd.date_range("2020-01-01", periods=4)
+    )
+    before = frame.copy()
+    prepared = prepare_frame(frame, target="0", features=["1"])
+    assert prepared.columns == ["0", "1"]
+    assert list(frame.columns) == [0, 1]  # not renamed to strings in place
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_daily_local_dates_across_a_dst_change_keep_their_wall_clock_time(tmp_path: Path) -> None:
+    local = pd.date_range("2021-03-20", periods=20, freq="D", tz="Europe/Berlin")  # DST starts 03-28
+    path = tmp_path / "dst_daily.csv"
+    pd.DataFrame({"date": local, "y": np.arange(20.0)}).to_csv(path, index=False)
+    prepared = prepare_frame(read_csv(path), target="y")
+    assert prepared.freq == "D" and prepared.frame.index.tz is None
+    assert list(prepared.frame.index) == list(pd.date_range("2021-03-20", periods=20, freq="D"))
+    assert any("mixed UTC offsets" in note and "kept the local dates" in note for note in prepared.notes)
+
+
+def test_fill_records_the_rows_whose_target_was_imputed() -> None:
+    dates = pd.date_range("2020-01-01", periods=8, freq="D")
+    frame = pd.DataFrame(
+        {"y": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0], "x": [1.0, 1.0, 1.0, np.nan, 1.0, 1.0, 1.0, 1.0]},
+        index=dates,
+    ).drop(index=dates[5])  # a missing date
+    for fill in ("ffill", "interpolate"):
+        prepared = prepare_frame(frame, target="y", features=["x"], fill=fill)
+        # the NaN target and the inserted date; the row with only a NaN covariate has an observed target
+        assert prepared.imputed == (dates[2], dates[5])
+    assert prepare_frame(frame, target="y", features=["x"], fill="drop").imputed == ()
+    gaps_only = frame.dropna()  # rows 2 and 3 become missing dates too: their target is imputed
+    assert prepare_frame(gaps_only, target="y", features=["x"], fill="ffill").imputed == (
+        dates[2],
+        dates[3],
+        dates[5],
+    )

@@ -271,8 +271,30 @@ def test_predict_refuses_a_dropped_last_row() -> None:
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
         ({"validation_fraction": 1.0}, ValueError, r"validation_fraction must be in \[0, 1\), got 1.0"),
         ({"learning_rate": -1.0}, ValueError, "learning_rate must be a positive number, got -1.0"),
+        (
+            {"device": "foo"},
+            ValueError,
+            "device 'foo' is not a device this machine can train on; expected one of cpu",
+        ),
+        ({"device": "meta"}, ValueError, "device 'meta' is not a device this machine can train on"),
+        ({"device": "cuda:99"}, ValueError, "device 'cuda:99' is not a device this machine can train on"),
+        (
+            {"device": 0},
+            TypeError,
+            "device must be a string such as 'cpu' or 'cuda:0', or a torch.device, got int 0",
+        ),
     ],
-    ids=["epochs-zero", "epochs-float", "batch-zero", "validation-one", "negative-lr"],
+    ids=[
+        "epochs-zero",
+        "epochs-float",
+        "batch-zero",
+        "validation-one",
+        "negative-lr",
+        "device-unknown",
+        "device-meta",
+        "device-absent",
+        "device-int",
+    ],
 )
 def test_train_config_is_validated(settings: dict[str, object], error: type, message: str) -> None:
     with pytest.raises(error, match=message):
@@ -298,3 +320,17 @@ def test_row_minimums_agree_with_min_rows_and_the_docs() -> None:
     three_steps = Forecaster(lookback=1, horizon=3, units=(2,), train=TrainConfig(epochs=1)).fit(_walk(8))
     out = three_steps.predict(series.iloc[-1:])  # predict needs only lookback rows
     assert out.index[0] == pd.Timestamp("2020-01-03") and len(out) == 3
+
+
+def test_cuda_is_refused_at_once_on_a_machine_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(
+        ValueError, match=r"^device 'cuda' is not a device this machine can train on; expected one of cpu$"
+    ):
+        TrainConfig(device="cuda")  # even a config never used for fitting
+
+
+def test_train_config_takes_a_torch_device_and_stores_its_name() -> None:
+    config = TrainConfig(device=torch.device("cpu"))
+    assert config.device == "cpu" and config == TrainConfig(device="cpu")

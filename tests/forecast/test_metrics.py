@@ -16,7 +16,7 @@ def test_point_metrics_by_hand() -> None:
     assert metrics.rmse(Y, P) == pytest.approx(np.sqrt(10.0 / 4))
     assert metrics.mape(Y, P) == pytest.approx(100 * (0.5 + 0.6) / 4)
     assert metrics.smape(Y, P) == pytest.approx(100 * (2 / 5 + 6 / 7) / 4)
-    assert metrics.mape(np.array([0.0, 1.0]), np.array([1.0, 1.0])) != metrics.mape(Y, P)  # NaN, not a crash
+    assert np.isnan(metrics.mape(np.array([0.0, 1.0]), np.array([1.0, 1.0])))  # undefined: NaN, not a crash
 
 
 def test_mase_is_scaled_by_in_sample_naive_error() -> None:
@@ -51,3 +51,63 @@ def test_shape_errors() -> None:
         metrics.mae(Y, P[:3])
     with pytest.raises(ValueError, match="zero points"):
         metrics.rmse(np.zeros(0), np.zeros(0))
+
+
+@pytest.mark.parametrize(
+    ("season", "error", "message"),
+    [
+        (-1, ValueError, "season must be >= 1, got -1"),
+        (0, ValueError, "season must be >= 1, got 0"),
+        (1.5, TypeError, "season must be an integer, got float 1.5"),
+    ],
+    ids=["negative", "zero", "fraction"],
+)
+def test_naive_scale_refuses_a_season_below_one(season: object, error: type, message: str) -> None:
+    train = np.array([1.0, 3.0, 2.0, 4.0, 6.0])
+    with pytest.raises(error, match=message):
+        metrics.naive_scale(train, season=season)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        metrics.mase(np.array([5.0]), np.array([4.0]), train, season=season)  # type: ignore[arg-type]
+
+
+def test_naive_scale_refuses_non_finite_or_non_1d_training_data() -> None:
+    with pytest.raises(
+        ValueError, match=r"y_train contains 1 NaN or infinite value\(s\), the first at index \(1,\)"
+    ):
+        metrics.naive_scale(np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(ValueError, match=r"y_train must be a 1-D series of shape \(N,\), got shape \(3, 1\)"):
+        metrics.naive_scale(np.ones((3, 1)))
+
+
+def test_directional_accuracy_takes_one_level_per_row_in_any_shape_or_one_number() -> None:
+    y_true = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 7.0]])
+    y_pred = np.array([[2.0, 3.0], [1.0, 1.0], [6.0, 4.0]])
+    levels = np.array([0.0, 2.5, 6.0])
+    expected = metrics.directional_accuracy(y_true, y_pred, levels)
+    assert expected == pytest.approx(3.5 / 6)  # right, right / wrong, right / no change (half), wrong
+    assert metrics.directional_accuracy(y_true, y_pred, levels[:, None]) == expected  # (S, 1)
+    # one number for every row, 1-D and 2-D: up, up, down -> right, right, wrong
+    assert metrics.directional_accuracy(np.array([2.0, 3.0, 0.5]), np.array([1.5, 2.5, 2.0]), 1.0) == (
+        pytest.approx(2 / 3)
+    )
+    assert metrics.directional_accuracy(y_true, y_pred, 2.5) == metrics.directional_accuracy(
+        y_true, y_pred, np.full(3, 2.5)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"y_last must be one number or hold one origin level per row of y_true \(3\), got shape \(4,\)",
+    ):
+        metrics.directional_accuracy(np.ones((3, 2)), np.ones((3, 2)), np.ones(4))
+
+
+def test_the_naive_scale_counts_only_errors_between_observed_values() -> None:
+    # 1, 3 observed; 3, 3 forward-filled; then 7 observed: the only observed pair is (1, 3)
+    y_train = np.array([1.0, 3.0, 3.0, 3.0, 7.0])
+    observed = np.array([True, True, False, False, True])
+    assert metrics.naive_errors(y_train, observed=observed).tolist() == [2.0]
+    assert metrics.naive_scale(y_train, observed=observed) == 2.0
+    assert metrics.naive_scale(y_train) == pytest.approx((2 + 0 + 0 + 4) / 4)  # the fills shrink it
+    with pytest.raises(ValueError, match="no two observed training points are season=1 steps apart"):
+        metrics.naive_scale(y_train, observed=np.array([True, False, True, False, True]))
+    with pytest.raises(ValueError, match=r"observed must hold one flag per training value, shape \(5,\)"):
+        metrics.naive_errors(y_train, observed=observed[:4])

@@ -47,3 +47,85 @@ def test_errors() -> None:
         make_scaler("standard").transform(np.zeros((2, 1)))
     with pytest.raises(ValueError, match=r"fit on 1 column\(s\), got values with 2"):
         make_scaler("standard").fit(np.zeros((3, 1))).transform(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(
+    ("state", "columns", "error", "message"),
+    [
+        ([1, 2], None, TypeError, "a scaler state must be a mapping with kind, center and scale, got list"),
+        ({"kind": "standard", "center": [0.0]}, None, ValueError, "a scaler state needs 'scale'"),
+        ({"kind": "zscore", "center": [0.0], "scale": [1.0]}, None, ValueError, "unknown scaler 'zscore'"),
+        (
+            {"kind": "standard", "center": 0.0, "scale": [1.0]},
+            None,
+            TypeError,
+            "center must be a 1-D array of real numbers, got 0.0",
+        ),
+        (
+            {"kind": "standard", "center": [True], "scale": [1.0]},
+            None,
+            TypeError,
+            r"center must be a 1-D array of real numbers, got \[True\]",
+        ),
+        (
+            {"kind": "standard", "center": [0.0], "scale": [1.0, [2.0]]},
+            None,
+            TypeError,
+            "scale must be a 1-D array of real numbers",
+        ),
+        (
+            {"kind": "standard", "center": [0.0], "scale": [1.0, 2.0]},
+            None,
+            ValueError,
+            "one center and one scale",
+        ),
+        ({"kind": "standard", "center": [0.0], "scale": [1.0]}, 2, ValueError, r"per column \(2\), got 1"),
+        (
+            {"kind": "standard", "center": [0.0], "scale": [0.0]},
+            1,
+            ValueError,
+            r"finite and > 0, got \[0.0\]",
+        ),
+        ({"kind": "standard", "center": [0.0], "scale": [-1.0]}, 1, ValueError, "finite and > 0"),
+        (
+            {"kind": "standard", "center": [float("nan")], "scale": [1.0]},
+            1,
+            ValueError,
+            "center must be finite",
+        ),
+    ],
+    ids=[
+        "list",
+        "no-scale",
+        "kind",
+        "center-number",
+        "center-bool",
+        "scale-ragged",
+        "lengths",
+        "width",
+        "zero",
+        "negative",
+        "nan-center",
+    ],
+)
+def test_scaler_from_state_refuses_a_damaged_state(
+    state: object, columns: int | None, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        scaler_from_state(state, columns=columns)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [lambda v: v, np.asarray, tuple, lambda v: np.asarray(v, dtype=np.float32)],
+    ids=["list", "numpy", "tuple", "float32"],
+)
+def test_scaler_from_state_takes_any_1d_real_array(vector: object) -> None:
+    fitted = make_scaler("standard").fit(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    state = fitted.state()
+    rebuilt = scaler_from_state(
+        {"kind": state["kind"], "center": vector(state["center"]), "scale": vector(state["scale"])},  # type: ignore[operator]
+        columns=2,
+    )
+    values = np.array([[2.0, 20.0]])
+    np.testing.assert_allclose(rebuilt.transform(values), fitted.transform(values), rtol=1e-6)

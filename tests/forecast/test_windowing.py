@@ -53,3 +53,29 @@ def test_windows_at_explicit_origins() -> None:
         input_windows(values, np.array([1]), 3)
     with pytest.raises(ValueError, match="runs past the end"):
         target_windows(values[:, 0], np.array([9]), 1)
+
+
+def test_non_finite_and_non_1d_targets_are_refused() -> None:
+    values = np.array([1.0, np.nan, 3.0, 4.0, 5.0])
+    with pytest.raises(
+        ValueError, match=r"values contains 1 NaN or infinite value\(s\), the first at index \(1, 0\)"
+    ):
+        make_windows(values, np.arange(5.0), lookback=2, horizon=1)
+    with pytest.raises(
+        ValueError, match=r"target contains 1 NaN or infinite value\(s\), the first at index \(1,\)"
+    ):
+        make_windows(np.arange(5.0), values, lookback=2, horizon=1)
+    with pytest.raises(ValueError, match=r"target must be a 1-D series of shape \(N,\), got shape \(\)"):
+        make_windows(np.arange(5.0), 3.0, lookback=2, horizon=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"target must be a 1-D series of shape \(N,\), got shape \(5, 1\)"):
+        make_windows(np.arange(5.0), np.arange(5.0)[:, None], lookback=2, horizon=1)
+
+
+def test_origins_must_be_integers() -> None:
+    values = np.arange(10.0)[:, None]
+    with pytest.raises(TypeError, match="origins must be integer row indices"):
+        input_windows(values, np.array([5.5]), 3)
+    with pytest.raises(TypeError, match="origins must be integer row indices"):
+        target_windows(values[:, 0], np.array([5.5]), 2)
+    with pytest.raises(ValueError, match="horizon must be >= 1, got 0"):
+        target_windows(values[:, 0], np.array([5]), 0)

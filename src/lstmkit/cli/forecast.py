@@ -63,12 +63,29 @@ def _ints(text: str, name: str) -> list[int]:
         raise ValueError(f"{name} expects comma-separated integers like 64,32, got {text!r}") from err
 
 
-def _test_size(text: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise ValueError(f"--test-size expects a row count or a fraction in (0, 1), got {text!r}") from err
-    return int(value) if value >= 1 and value == int(value) else value
+class RowsOrFraction(click.ParamType):
+    """``--test-size``: a whole row count >= 1, or a fraction in (0, 1); anything else is a usage error."""
+
+    name = "rows|fraction"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value))
+            except ValueError:
+                number = math.nan
+        if 0.0 < number < 1.0:
+            return number
+        if math.isfinite(number) and number >= 1.0 and number == int(number):
+            return int(number)
+        self.fail(
+            f"{value!r} is neither a row count (a whole number >= 1) nor a fraction in (0, 1)", param, ctx
+        )
+
+
+TEST_SIZE = RowsOrFraction()
 
 
 @click.command()
@@ -102,7 +119,13 @@ def _test_size(text: str) -> int | float:
     type=click.IntRange(min=0),
     help="Walk-forward folds before the test span.  [default: 5; demo 3]",
 )
-@click.option("--test-size", default="0.2", show_default=True, help="Final test span: rows, or a fraction.")
+@click.option(
+    "--test-size",
+    type=TEST_SIZE,
+    default="0.2",
+    show_default=True,
+    help="Final test span: rows, or a fraction in (0, 1).",
+)
 @click.option(
     "--fold-size",
     type=click.IntRange(min=1),
@@ -195,7 +218,7 @@ def forecast(data: Path | None, **opts: Any) -> None:
     result = forecaster.backtest(
         frame,
         folds=opts["folds"],
-        test_size=_test_size(opts["test_size"]),
+        test_size=opts["test_size"],
         fold_size=opts["fold_size"],
         window=opts["window"],
         refit_every=opts["refit_every"],
@@ -268,14 +291,18 @@ def format_report(result: BacktestResult, forecaster: Forecaster, *, name: str) 
         f"({test['points'].iloc[0]} points, never used for fitting or tuning)",
         *_table(test),
     ]
-    mase = test.set_index("method")["mase"].astype(float)
-    scored = mase.drop(MODEL).dropna()
+    by_method = test.set_index("method")
+    # MASE is NaN for every method when the test span's training series is constant: compare MAE then
+    metric = "mase" if math.isfinite(by_method["mase"].astype(float)[MODEL]) else "mae"
+    score = by_method[metric].astype(float)
+    scored = score.drop(MODEL).dropna()
     if len(scored):
         best = str(scored.idxmin())
-        verdict = "beats" if mase[MODEL] < mase[best] else "does NOT beat"
+        verdict = "beats" if score[MODEL] < score[best] else "does NOT beat"
+        why = "" if metric == "mase" else " (MASE is undefined: the training series is constant)"
         lines.append(
-            f"\n{MODEL} {verdict} the best baseline ({best}) on test MASE "
-            f"({mase[MODEL]:.4f} vs {mase[best]:.4f})"
+            f"\n{MODEL} {verdict} the best baseline ({best}) on test {metric.upper()}{why} "
+            f"({score[MODEL]:.4f} vs {score[best]:.4f})"
         )
     coverage = [str(c) for c in test.columns if str(c).startswith("coverage_")]
     if coverage:
@@ -291,7 +318,7 @@ def _table(frame: pd.DataFrame) -> list[str]:
     """The metrics table's lines, then one line per method left unscored (n/a) with the reason."""
     shown = frame[["method", *TABLE_COLUMNS]].rename(columns=TABLE_COLUMNS)
     lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a")]
-    lines += [f"n/a: {reason}" for reason in frame["unavailable"].dropna()]
+    lines += [f"n/a: {reason}" for reason in dict.fromkeys(frame["unavailable"].dropna())]  # each once
     return lines
 
 
@@ -304,7 +331,11 @@ def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 @contextmanager
 def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success it replaces ``out`` (nothing half-written)."""
+    """Yield a temporary folder beside ``out``; on success it replaces ``out`` (nothing half-written).
+
+    A failure inside the block removes the staging folder. If a non-empty ``out`` appeared during the run
+    (and ``overwrite`` is off), the finished results are kept in the staging folder, which the error names.
+    """
     from lstmkit.utils.serialization import current_umask
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -312,9 +343,13 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
     staging.chmod(0o777 & ~current_umask())  # a plain mkdir's permissions, not mkdtemp's 0o700
     try:
         yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"--out folder '{out}' appeared during the run; results left in '{staging}'")
+    try:
         if out.exists():
-            if any(out.iterdir()) and not overwrite:
-                raise ValueError(f"--out folder '{out}' appeared during the run; results left in '{staging}'")
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
@@ -323,8 +358,7 @@ def _staging(out: Path, overwrite: bool) -> Iterator[Path]:
         else:
             staging.rename(out)
     except BaseException:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

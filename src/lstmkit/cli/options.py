@@ -7,29 +7,22 @@ from typing import Any
 import click
 
 
-def available_devices() -> list[str]:
-    """The devices this machine can train on: ``cpu``, then ``cuda`` and ``cuda:N``, ``mps`` where present."""
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    cuda = ["cuda", *(f"cuda:{index}" for index in range(count))] if count else []
-    return ["cpu", *cuda, *(["mps"] if torch.backends.mps.is_available() else [])]
-
-
 class DeviceType(click.ParamType):
-    """A device this machine can train on, checked when the option is parsed (before any work starts)."""
+    """A device this machine can train on, checked when the option is parsed (before any work starts).
+
+    The check is the library's (:func:`lstmkit.forecast.regressor.device_problem`), imported when an option
+    is parsed so that ``--help`` does not import torch.
+    """
 
     name = "device"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from lstmkit.forecast.regressor import device_problem
+
         text = str(value)
-        accepted = available_devices()
-        if text not in accepted:
-            self.fail(
-                f"{text!r} is not a device this machine can train on; expected one of {', '.join(accepted)}",
-                param,
-                ctx,
-            )
+        problem = device_problem(text)
+        if problem is not None:
+            self.fail(f"{text!r} {problem}", param, ctx)
         return text
 
 

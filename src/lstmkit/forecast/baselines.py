@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstmkit.forecast.arrays import check_origins, check_series
 from lstmkit.utils.validation import check_positive_int
 
 BaselineFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -32,14 +33,14 @@ BaselineFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 def persistence(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """The naive forecast: every future step equals the last observed value."""
-    y, origins = _checked(y, origins)
+    y, origins = _checked(y, origins, horizon)
     return np.repeat(y[origins][:, None], horizon, axis=1)
 
 
 def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, *, season: int) -> np.ndarray:
     """The value observed one season earlier (whole seasons back, so it is always already observed)."""
     check_positive_int("season", season)
-    y, origins = _checked(y, origins)
+    y, origins = _checked(y, origins, horizon)
     steps = np.arange(1, horizon + 1)
     back = season * ((steps - 1) // season + 1)  # (H,)
     index = origins[:, None] + steps[None, :] - back[None, :]
@@ -55,7 +56,7 @@ def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, *, season: 
 
 def drift(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """The last value plus the average change since the first observation, times the step."""
-    y, origins = _checked(y, origins)
+    y, origins = _checked(y, origins, horizon)
     slope = (y[origins] - y[0]) / np.maximum(origins, 1)
     return y[origins][:, None] + slope[:, None] * np.arange(1, horizon + 1)[None, :]
 
@@ -63,7 +64,7 @@ def drift(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
 def moving_average(y: np.ndarray, origins: np.ndarray, horizon: int, *, window: int) -> np.ndarray:
     """The mean of the last ``window`` observations, flat over the horizon."""
     check_positive_int("window", window)
-    y, origins = _checked(y, origins)
+    y, origins = _checked(y, origins, horizon)
     cumulative = np.concatenate([[0.0], np.cumsum(y)])
     start = np.maximum(origins + 1 - window, 0)
     mean = (cumulative[origins + 1] - cumulative[start]) / (origins + 1 - start)
@@ -93,7 +94,7 @@ def arima(
         raise ImportError("the ARIMA baseline needs statsmodels: pip install 'lstmkit[arima]'")
     from statsmodels.tsa.arima.model import ARIMA
 
-    y, origins = _checked(y, origins)
+    y, origins = _checked(y, origins, horizon)
     if origins.size and origins.min() < train_end - 1:
         raise ValueError(f"ARIMA origins must be >= train_end - 1 = {train_end - 1}, got {origins.min()}")
     fitted = ARIMA(y[:train_end], order=order).fit()
@@ -163,11 +164,13 @@ def default_baselines(
     return out
 
 
-def _checked(y: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y, dtype=np.float64)
-    origins = np.asarray(origins, dtype=np.int64)
-    if y.ndim != 1:
-        raise ValueError(f"baselines expect a 1-D level series, got shape {y.shape}")
-    if origins.size and (origins.min() < 0 or origins.max() >= len(y)):
-        raise ValueError(f"origins must lie in [0, {len(y) - 1}], got [{origins.min()}, {origins.max()}]")
-    return y, origins
+def _checked(y: np.ndarray, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The level series (1-D, finite) and the origins (integers inside it), checked with the horizon (>= 1).
+
+    Raises:
+        TypeError: non-integer origins or horizon.
+        ValueError: a series that is not 1-D or not finite, an origin outside it, or a horizon < 1.
+    """
+    check_positive_int("horizon", horizon)
+    y = check_series("y", y)
+    return y, check_origins(origins, len(y))

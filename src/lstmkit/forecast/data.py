@@ -7,6 +7,9 @@ columns must be numeric, and gaps or NaNs are handled only by an explicit ``fill
 - ``'none'`` (default): any NaN or missing timestamp is an error that says where and how to fix it.
 - ``'ffill'``: missing timestamps are inserted and every NaN takes the last observed value.
 - ``'interpolate'``: missing timestamps are inserted and NaNs are interpolated linearly in time.
+
+  Under both, the rows whose target was filled in are recorded (:attr:`PreparedData.imputed`): a backtest
+  scores no method against an imputed value.
 - ``'drop'``: rows with a NaN are dropped; the series becomes a sequence of observations (trading days).
 
 Example:
@@ -20,12 +23,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from lstmkit.forecast.timezones import parse_mixed_offsets
 from lstmkit.utils.tables import read_table
 from lstmkit.utils.validation import check_choice
 
@@ -62,6 +67,8 @@ class PreparedData:
         freq: the inferred frequency rule (``'B'``, ``'D'``, ``'h'``, ``'MS'``, ...) or ``None`` if irregular.
         notes: human-readable notes on what was changed (sorting, filling); the CLI prints them.
         dropped: the dates of the rows dropped for a NaN under ``fill='drop'``.
+        imputed: the dates of the rows whose target was filled in under ``fill='ffill'`` or
+            ``'interpolate'`` (an inserted missing date, or a NaN target); they are not observations.
     """
 
     frame: pd.DataFrame
@@ -70,6 +77,7 @@ class PreparedData:
     freq: str | None
     notes: list[str] = field(default_factory=list)
     dropped: tuple[pd.Timestamp, ...] = ()
+    imputed: tuple[pd.Timestamp, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -90,14 +98,28 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 def season_from_freq(freq: str | None) -> int | None:
     """Season length implied by a frequency rule: 12 for monthly, 24 for hourly, 5 for business days.
 
+    A multiple ``n`` of a rule divides the season: ``'2h'`` steps make a day of 12 steps and ``'2MS'`` a
+    year of 6. Whole weeks of days are weeks (``'7D'`` is ``'W'``: 52; ``'14D'`` is ``'2W'``: 26). The result
+    is ``None`` (no seasonal naive) for a rule without a season, where ``n`` does not divide the season
+    (``'2D'``: a week is 3.5 steps), and where the season would be one step (``'24h'``, ``'5B'``): seasonal
+    naive would then be persistence under another name.
+
     Example:
-        >>> [season_from_freq(f) for f in ("MS", "h", "W-SAT", "YS-JAN")]
-        [12, 24, 52, None]
+        >>> [season_from_freq(f) for f in ("MS", "h", "2h", "W-SAT", "7D", "2D", "24h", "YS-JAN")]
+        [12, 24, 12, 52, 52, None, None, None]
     """
     if freq is None:
         return None
-    code = freq.split("-")[0].lstrip("0123456789")
-    return _SEASONS.get(code)
+    match = re.fullmatch(r"(\d*)([A-Za-z]+)", freq.split("-")[0])
+    if match is None:
+        return None
+    multiple, code = int(match.group(1) or 1), match.group(2)
+    if code == "D" and multiple % 7 == 0:
+        multiple, code = multiple // 7, "W"
+    season = _SEASONS.get(code)
+    if season is None or multiple == 0 or season % multiple or season == multiple:
+        return None
+    return season // multiple
 
 
 def prepare_frame(
@@ -137,6 +159,7 @@ def prepare_frame(
         raise ValueError("the data holds no rows")
     notes: list[str] = []
     frame = _with_datetime_index(data, date_column, notes)
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)  # a new frame: the caller's is kept
     target, features = _pick_columns(frame, target, features)
     frame = frame[[target, *features]].copy()
     for column in frame.columns:
@@ -160,18 +183,26 @@ def prepare_frame(
         notes.append(
             "dates are irregular (no frequency could be inferred); rows are treated as consecutive steps"
         )
-    kept, fill_notes = _apply_fill(frame, freq, fill)
+    kept, fill_notes, imputed = _apply_fill(frame, freq, fill)
     notes.extend(fill_notes)
     dropped = tuple(frame.index.difference(kept.index)) if fill == "drop" else ()
     if len(kept) < min_rows:
         raise ValueError(f"expected at least {min_rows} rows of data, got {len(kept)}")
     for note in notes:
         logger.info(note)
-    return PreparedData(frame=kept, target=target, features=features, freq=freq, notes=notes, dropped=dropped)
+    return PreparedData(
+        frame=kept,
+        target=target,
+        features=features,
+        freq=freq,
+        notes=notes,
+        dropped=dropped,
+        imputed=tuple(imputed),
+    )
 
 
 def _with_datetime_index(data: pd.DataFrame, date_column: str | None, notes: list[str]) -> pd.DataFrame:
-    """Return a copy of ``data`` indexed by parsed dates."""
+    """``data`` indexed by parsed dates; possibly ``data`` itself, which callers must not modify."""
     if date_column is not None:
         if date_column not in data.columns:
             raise ValueError(
@@ -205,7 +236,8 @@ def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
     """Parse dates, accepting whole-number years (``1700`` or ``1700.0``); say which value fails.
 
     Dates with mixed UTC offsets (local time across a daylight-saving change, as pandas writes it) are
-    converted to UTC, with a note.
+    read by :func:`~lstmkit.forecast.timezones.parse_mixed_offsets`: local dates for daily or coarser data,
+    UTC for finer data, with a note.
     """
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.to_numpy(dtype="float64")
@@ -219,11 +251,7 @@ def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
     except ValueError as err:
         if "Mixed timezones" not in str(err):
             raise ValueError(f"could not parse the dates in column {name!r}: {err}") from err
-        parsed = pd.to_datetime(values, errors="coerce", utc=True)
-        notes.append(
-            f"dates in column {name!r} carry mixed UTC offsets (e.g. a daylight-saving change); "
-            "converted them to UTC"
-        )
+        parsed = parse_mixed_offsets(values, name, notes)
     bad = parsed.isna()
     if bad.any():
         first = values[bad].iloc[0]
@@ -237,8 +265,8 @@ def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
 def _pick_columns(
     frame: pd.DataFrame, target: str | None, features: list[str] | None
 ) -> tuple[str, list[str]]:
-    names = [str(c) for c in frame.columns]
-    frame.columns = pd.Index(names)
+    """The target and feature columns of ``frame``, whose column names are already strings."""
+    names = list(frame.columns)
     if target is None:
         numeric = [c for c in names if pd.api.types.is_numeric_dtype(frame[c])]
         if len(names) == 1:
@@ -321,8 +349,12 @@ def _freq_of(index: pd.DatetimeIndex) -> str | None:
     return offset if isinstance(offset, str) else str(offset.freqstr)
 
 
-def _apply_fill(frame: pd.DataFrame, freq: str | None, fill: str) -> tuple[pd.DataFrame, list[str]]:
+def _apply_fill(
+    frame: pd.DataFrame, freq: str | None, fill: str
+) -> tuple[pd.DataFrame, list[str], pd.DatetimeIndex]:
+    """The frame after the fill policy, its notes, and the dates whose target (column 0) was filled in."""
     notes: list[str] = []
+    imputed = pd.DatetimeIndex([])
     missing_dates = pd.DatetimeIndex([])
     if freq is not None:
         full = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
@@ -337,7 +369,7 @@ def _apply_fill(frame: pd.DataFrame, freq: str | None, fill: str) -> tuple[pd.Da
     nan_rows = frame.isna().any(axis=1)
     n_nan, n_gap = int(nan_rows.sum()), len(missing_dates)
     if n_nan == 0 and n_gap == 0:
-        return frame, notes
+        return frame, notes, imputed
     if fill == "none":
         where = []
         if n_nan:
@@ -350,13 +382,15 @@ def _apply_fill(frame: pd.DataFrame, freq: str | None, fill: str) -> tuple[pd.Da
         )
     if fill == "drop":
         notes.append(f"dropped {n_nan} row(s) with NaN (fill='drop'); {n_gap} missing date(s) left as gaps")
-        return frame.loc[~nan_rows], notes
+        return frame.loc[~nan_rows], notes, imputed
     if n_gap:
         frame = frame.reindex(frame.index.union(missing_dates))
+    unobserved = frame.iloc[:, 0].isna()  # the target: column 0
     frame = frame.ffill() if fill == "ffill" else frame.interpolate(method="time", limit_direction="forward")
     leading = frame.isna().any(axis=1)
     if leading.any():
         frame = frame.loc[~leading]
         notes.append(f"dropped {int(leading.sum())} leading row(s) with nothing to fill from")
+    imputed = pd.DatetimeIndex(frame.index[unobserved.loc[frame.index].to_numpy()])
     notes.append(f"filled {n_nan} row(s) with NaN and {n_gap} missing date(s) by fill={fill!r}")
-    return frame, notes
+    return frame, notes, imputed

@@ -30,14 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from torch import Tensor, nn
+from torch import nn
 
 from lstmkit.forecast import transforms
 from lstmkit.forecast.data import PreparedData, prepare_frame, season_from_freq
 from lstmkit.forecast.intervals import check_quantiles
 from lstmkit.forecast.network import default_network
 from lstmkit.forecast.regressor import EpochCallback, ModuleRegressor, TrainConfig
-from lstmkit.forecast.scalers import SCALERS, Scaler, make_scaler, scaler_from_state
+from lstmkit.forecast.saved import forecaster_from_config
+from lstmkit.forecast.scalers import SCALERS, Scaler, make_scaler
 from lstmkit.forecast.windowing import input_windows, valid_origins
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
@@ -383,53 +384,25 @@ class Forecaster:
     ) -> Forecaster:
         """Load a saved forecaster; a custom network must be passed again as ``model`` (weights are restored).
 
+        A forecaster trained on an accelerator this machine lacks (``cuda``, ``mps``) loads with
+        ``train.device='cpu'``: predicting needs none.
+
         Raises:
-            ValueError: the file is not a forecaster, or a custom network is needed and missing.
+            ValueError: the file is not a forecaster, is damaged (a key missing, a value of the wrong type,
+                shape or range; the message names the file and the value), its weights do not fit the
+                network, or a custom network is needed and missing.
         """
         tensors, config = load_bundle(path)
         if config.get("kind") != "forecaster":
             raise ValueError(f"'{path}' holds a model of kind {config.get('kind')!r}, expected 'forecaster'")
         try:
-            forecaster = cls._from_config(config, tensors, path, model)
+            forecaster = forecaster_from_config(cls, config, path, model)
         except KeyError as err:  # a config lstmkit did not write
             raise ValueError(
                 f"'{path}' is a damaged forecaster file: its config lacks the key {err}"
             ) from err
-        return forecaster
-
-    @classmethod
-    def _from_config(
-        cls, config: dict[str, Any], tensors: dict[str, Tensor], path: str | os.PathLike[str], model: Any
-    ) -> Forecaster:
-        """The forecaster a saved ``config`` and ``tensors`` describe (see :meth:`load`)."""
-        network = config["network"]
-        if network["type"] == "custom" and model is None:
-            raise ValueError(
-                f"'{path}' was saved with a custom network; pass it as Forecaster.load(path, model=...)"
-            )
-        columns = list(config["columns"])
-        forecaster = cls(
-            lookback=config["lookback"],
-            horizon=config["horizon"],
-            target=columns[0],
-            features=columns[1:],
-            model=model,
-            transform=config["transform"],
-            transform_features=bool(config.get("transform_features", False)),
-            scaler=config["scaler"],
-            quantiles=config["quantiles"] or None,
-            intervals=config["intervals"],
-            units=network["units"],
-            dropout=network["dropout"],
-            season=config["season"],
-            date_column=config["date_column"],
-            fill=config["fill"],
-            train=TrainConfig(**config["train"]) if "train" in config else None,  # older files lack it
-        )
-        forecaster.scaler_ = scaler_from_state(config["scaler_state"])
-        forecaster.target_scaler_ = scaler_from_state(config["target_scaler_state"])
-        forecaster.columns_, forecaster.freq_ = columns, config["freq"]
-        regressor = forecaster._new_regressor(len(columns))
+        assert forecaster.columns_ is not None
+        regressor = forecaster._new_regressor(len(forecaster.columns_))
         state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         try:
             regressor.module.load_state_dict(state)

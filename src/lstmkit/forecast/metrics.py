@@ -13,7 +13,8 @@ With errors ``e = y - ŷ`` over all evaluated points (origins x horizon steps):
 
 Implementation notes: directional accuracy ignores points where the actual change is exactly zero, and
 counts a predicted change of exactly zero as half right (a coin flip), so persistence scores 0.5 rather
-than 0. A forecast with a real edge in direction must beat 0.5.
+than 0. A forecast with a real edge in direction must beat 0.5. Given a mask of the values that were
+observed (not filled in), the MASE denominator averages only the naive errors between two observed values.
 
 Example:
     >>> y, yhat = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
@@ -24,6 +25,9 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
+from lstmkit.forecast.arrays import check_series
+from lstmkit.utils.validation import check_positive_int
 
 
 def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,16 +70,63 @@ def smape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(100.0 * np.mean(ratio))
 
 
-def naive_scale(y_train: np.ndarray, season: int = 1) -> float:
-    """In-sample mean absolute error of the (seasonal) naive forecast, the MASE denominator.
+def naive_errors(y_train: np.ndarray, season: int = 1, observed: np.ndarray | None = None) -> np.ndarray:
+    """In-sample absolute errors ``|y_t - y_{t-m}|`` of the (seasonal) naive forecast.
+
+    Args:
+        y_train: ``(N,)`` the training series, finite.
+        season: the naive forecast's lag ``m`` >= 1 (1: the value one step back).
+        observed: ``(N,)`` bool, False where a value was filled in rather than observed (``None``: every
+            value was observed). Only the errors between two observed values count: a forward-filled
+            stretch would add naive errors of exactly 0.
+
+    Returns:
+        ``(K,)`` the counted errors, ``K <= N - m`` (empty when no pair of observed values is ``m`` apart).
 
     Raises:
-        ValueError: fewer than ``season + 1`` training points, or a constant training series.
+        TypeError: ``season`` is not an integer.
+        ValueError: ``season < 1``, ``y_train`` not 1-D or not finite, or ``observed`` of another length.
+
+    Example:
+        >>> y_train, observed = np.array([1.0, 3.0, 3.0, 4.0]), np.array([True, True, False, True])
+        >>> naive_errors(y_train, observed=observed).tolist()  # 3 -> 3 and 3 -> 4 involve the filled-in 3
+        [2.0]
     """
-    y_train = np.asarray(y_train, dtype=np.float64)
+    season = check_positive_int("season", season)
+    y_train = check_series("y_train", y_train)
+    errors = np.abs(y_train[season:] - y_train[:-season])
+    if observed is None:
+        return errors
+    observed = np.asarray(observed, dtype=bool)
+    if observed.shape != y_train.shape:
+        raise ValueError(
+            f"observed must hold one flag per training value, shape {y_train.shape}, "
+            f"got shape {observed.shape}"
+        )
+    return errors[observed[season:] & observed[:-season]]
+
+
+def naive_scale(y_train: np.ndarray, season: int = 1, observed: np.ndarray | None = None) -> float:
+    """In-sample mean absolute error of the (seasonal) naive forecast, the MASE denominator.
+
+    Args:
+        y_train: ``(N,)`` the training series, finite.
+        season: the naive forecast's lag ``m`` >= 1 (1: the value one step back).
+        observed: ``(N,)`` bool, False where a value was filled in; see :func:`naive_errors`.
+
+    Raises:
+        TypeError: ``season`` is not an integer.
+        ValueError: ``season < 1``, ``y_train`` not 1-D or not finite, fewer than ``season + 1`` training
+            points, no pair of observed points ``season`` apart, or a constant training series.
+    """
+    errors = naive_errors(y_train, season, observed)
     if len(y_train) <= season:
         raise ValueError(f"MASE needs more than season={season} training points, got {len(y_train)}")
-    scale = float(np.mean(np.abs(y_train[season:] - y_train[:-season])))
+    if errors.size == 0:
+        raise ValueError(
+            f"MASE is undefined: no two observed training points are season={season} steps apart"
+        )
+    scale = float(np.mean(errors))
     if scale == 0.0:
         raise ValueError("MASE is undefined: the training series is constant (naive in-sample error is 0)")
     return scale
@@ -92,13 +143,24 @@ def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndar
     Args:
         y_true: ``(S, H)`` or ``(S,)`` actual values.
         y_pred: same shape, forecasts.
-        y_last: ``(S,)`` the level at each origin.
+        y_last: the level at each origin: ``(S,)`` (or any shape of ``S`` values, such as ``(S, 1)``), or
+            one number for every row.
 
     Returns:
         A number in [0, 1]; NaN if every actual change is zero.
+
+    Raises:
+        ValueError: shapes differ, or ``y_last`` is neither one number nor one level per row of ``y_true``.
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    y_last = np.asarray(y_last, dtype=np.float64).reshape((-1,) + (1,) * (y_true.ndim - 1))
+    y_last = np.asarray(y_last, dtype=np.float64)
+    rows = len(y_true) if y_true.ndim else 1
+    if y_last.ndim > 0 and y_last.size != rows:
+        raise ValueError(
+            f"y_last must be one number or hold one origin level per row of y_true ({rows}), "
+            f"got shape {y_last.shape}"
+        )
+    y_last = y_last.reshape((-1,) + (1,) * (y_true.ndim - 1))  # (S, 1, ...) or (1, 1, ...): broadcasts
     actual = np.sign(y_true - y_last)
     predicted = np.sign(y_pred - y_last)
     moving = actual != 0
@@ -127,7 +189,11 @@ def pinball(y_true: np.ndarray, y_quantile: np.ndarray, quantile: float) -> floa
 def point_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndarray, scale: float
 ) -> dict[str, float]:
-    """MAE, RMSE, MAPE, sMAPE, MASE (with a precomputed naive ``scale``) and directional accuracy."""
+    """MAE, RMSE, MAPE, sMAPE, MASE (with a precomputed naive ``scale``) and directional accuracy.
+
+    A NaN ``scale`` (MASE undefined on a constant training span) gives a NaN MASE and leaves the other
+    metrics as they are.
+    """
     error = mae(y_true, y_pred)
     return {
         "mae": error,

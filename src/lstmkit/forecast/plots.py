@@ -2,7 +2,7 @@
 
 One figure, three panels: the history and the final test span with the model's forecasts and interval
 against the actual values; MAE by horizon step for every method; MASE of every method (the line at 1 is
-the in-sample naive error).
+the in-sample naive error), or a note saying that MASE is n/a when the test span has no MASE scale.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstmkit.forecast.backtest import MODEL, BacktestResult
+
+# the MASE panel's text when the test span has no MASE scale
+MASE_NA = (
+    "MASE is n/a on the test span:\nits training series is constant,\nso it has no naive in-sample error"
+)
 
 
 def plot_backtest(
@@ -84,6 +89,12 @@ def _step_panel(ax: Axes, result: BacktestResult) -> None:
 
 def _mase_panel(ax: Axes, result: BacktestResult) -> None:
     table = result.test.dropna(subset=["mase"]).sort_values("mase")  # unscored methods: no bar
+    ax.set_title("model vs baselines")
+    if table.empty:  # the test span's training series has no naive in-sample error: no MASE scale
+        ax.text(0.5, 0.5, MASE_NA, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
     colors = ["tab:blue" if m == MODEL else "0.6" for m in table["method"]]
     positions = np.arange(len(table))
     ax.barh(positions, table["mase"], color=colors)
@@ -91,4 +102,3 @@ def _mase_panel(ax: Axes, result: BacktestResult) -> None:
     ax.axvline(1.0, color="0.3", ls="--", lw=0.8)
     ax.invert_yaxis()
     ax.set_xlabel("MASE (test span; lower is better)")
-    ax.set_title("model vs baselines")

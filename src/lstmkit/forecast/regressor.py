@@ -57,7 +57,9 @@ class TrainConfig:
         patience: epochs without validation improvement before stopping; the best weights are restored.
         clip_norm: gradient-norm clipping threshold.
         seed: seeds the shuffling of windows (and the MC dropout masks at prediction).
-        device: ``'cpu'``, ``'cuda'``, ...
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'`` (a ``torch.device`` is stored as its
+            string); checked at once to exist on this machine (:func:`available_devices`), so a config
+            naming an accelerator cannot be built where there is none, even if it is never used to train.
 
     Raises:
         TypeError, ValueError: a setting of the wrong type or out of range, named with what was expected.
@@ -70,7 +72,7 @@ class TrainConfig:
     patience: int = 5
     clip_norm: float = 1.0
     seed: int = 0
-    device: str = "cpu"
+    device: str | torch.device = "cpu"
 
     def __post_init__(self) -> None:
         check_positive_int("epochs", self.epochs)
@@ -84,6 +86,38 @@ class TrainConfig:
                 raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
             if not value > 0 or not np.isfinite(value):
                 raise ValueError(f"{name} must be a positive number, got {value}")
+        if isinstance(self.device, torch.device):
+            object.__setattr__(self, "device", str(self.device))  # frozen: the one normalisation
+        if not isinstance(self.device, str):
+            raise TypeError(
+                f"device must be a string such as 'cpu' or 'cuda:0', or a torch.device, got "
+                f"{type(self.device).__name__} {self.device!r}"
+            )
+        problem = device_problem(self.device)
+        if problem is not None:
+            raise ValueError(f"device {self.device!r} {problem}")
+
+
+def available_devices() -> list[str]:
+    """The devices this machine can train on: ``cpu``, then ``cuda`` and ``cuda:N``, ``mps`` where present."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cuda = ["cuda", *(f"cuda:{index}" for index in range(count))] if count else []
+    return ["cpu", *cuda, *(["mps"] if torch.backends.mps.is_available() else [])]
+
+
+def device_problem(device: str) -> str | None:
+    """Why ``device`` cannot train on this machine (a phrase to follow the device), or ``None`` if it can.
+
+    Example:
+        >>> device_problem("cpu") is None
+        True
+        >>> device_problem("gpu")  # doctest: +ELLIPSIS
+        'is not a device this machine can train on; expected one of cpu...'
+    """
+    accepted = available_devices()
+    if device in accepted:
+        return None
+    return f"is not a device this machine can train on; expected one of {', '.join(accepted)}"
 
 
 class ModuleRegressor:

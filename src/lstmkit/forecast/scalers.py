@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -132,9 +133,51 @@ def make_scaler(kind: str) -> Scaler:
     return _CLASSES[check_choice("scaler", kind, SCALERS)]()
 
 
-def scaler_from_state(state: dict[str, Any]) -> Scaler:
-    """Rebuild a fitted scaler from :meth:`Scaler.state`."""
+def scaler_from_state(state: Mapping[str, Any], columns: int | None = None) -> Scaler:
+    """Rebuild a fitted scaler from :meth:`Scaler.state`, checking it (it may come from a file).
+
+    Args:
+        state: ``{"kind": ..., "center": [...], "scale": [...]}``; center and scale are 1-D arrays of real
+            numbers (lists, as :meth:`Scaler.state` writes them, tuples or numpy arrays).
+        columns: the number of columns the scaler must have been fit on (``None``: not checked).
+
+    Raises:
+        TypeError: ``state`` is not a mapping, or center / scale are not 1-D arrays of real numbers.
+        ValueError: an unknown kind; center and scale of other lengths than each other or ``columns``;
+            a center that is not finite, or a scale that is not finite and > 0 (it would divide by zero).
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            "a scaler state must be a mapping with kind, center and scale, "
+            f"got {type(state).__name__} {state!r}"
+        )
     scaler = make_scaler(str(state.get("kind")))
-    scaler.center = np.asarray(state["center"], dtype=np.float64)
-    scaler.scale = np.asarray(state["scale"], dtype=np.float64)
+    center, scale = _vector(state, "center"), _vector(state, "scale")
+    width = len(center) if columns is None else columns
+    if len(center) != width or len(scale) != width:
+        raise ValueError(
+            f"a scaler state needs one center and one scale per column ({width}), got {len(center)} "
+            f"center(s) and {len(scale)} scale(s)"
+        )
+    if not np.all(np.isfinite(center)):
+        raise ValueError(f"a scaler state's center must be finite, got {center.tolist()}")
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        raise ValueError(f"a scaler state's scale must be finite and > 0, got {scale.tolist()}")
+    scaler.center, scaler.scale = center, scale
     return scaler
+
+
+def _vector(state: Mapping[str, Any], key: str) -> np.ndarray:
+    """``state[key]`` as a 1-D float64 array, or a ``TypeError`` / ``ValueError`` saying what it holds."""
+    if key not in state:
+        raise ValueError(f"a scaler state needs {key!r}, got only the keys {sorted(state)}")
+    values = state[key]
+    try:
+        array = np.asarray(values)
+    except ValueError as err:  # a ragged nesting such as [1, [2]]
+        raise TypeError(
+            f"a scaler state's {key} must be a 1-D array of real numbers, got {values!r}"
+        ) from err
+    if array.ndim != 1 or array.dtype.kind not in "iuf":  # a number, bools, text, None are refused
+        raise TypeError(f"a scaler state's {key} must be a 1-D array of real numbers, got {values!r}")
+    return array.astype(np.float64)

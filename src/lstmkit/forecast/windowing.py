@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.forecast.arrays import check_origins, check_series
+from lstmkit.utils.validation import check_finite, check_positive_int
 
 
 def valid_origins(
@@ -56,12 +57,7 @@ def input_windows(values: np.ndarray, origins: np.ndarray, lookback: int) -> np.
         ``(S, lookback, F)`` float32 array.
     """
     values = _as_2d(values)
-    origins = np.asarray(origins, dtype=np.int64)
-    if origins.size and (origins.min() < lookback - 1 or origins.max() >= len(values)):
-        raise ValueError(
-            f"origins must lie in [{lookback - 1}, {len(values) - 1}] for lookback={lookback} and "
-            f"{len(values)} rows, got [{origins.min()}, {origins.max()}]"
-        )
+    origins = check_origins(origins, len(values), first=lookback - 1)
     offsets = np.arange(-lookback + 1, 1)
     return values[origins[:, None] + offsets[None, :]].astype(np.float32)  # (S, lookback, F)
 
@@ -69,7 +65,8 @@ def input_windows(values: np.ndarray, origins: np.ndarray, lookback: int) -> np.
 def target_windows(target: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """Targets ``target[t + 1 : t + horizon + 1]`` for each origin ``t``; ``(S, horizon)``."""
     target = np.asarray(target, dtype=np.float64)
-    origins = np.asarray(origins, dtype=np.int64)
+    origins = check_origins(origins, len(target))
+    horizon = check_positive_int("horizon", horizon)
     if origins.size and origins.max() + horizon >= len(target):
         raise ValueError(
             f"origin {origins.max()} + horizon {horizon} runs past the end of a series of {len(target)} rows"
@@ -93,11 +90,15 @@ def make_windows(
         ``S = N - lookback - horizon + 1``.
 
     Raises:
-        ValueError: the series is shorter than ``lookback + horizon``, or lengths differ.
+        TypeError: ``lookback`` or ``horizon`` is not an integer.
+        ValueError: the series is shorter than ``lookback + horizon``, lengths differ, ``target`` is not
+            1-D, or either holds NaN or infinity.
     """
     check_positive_int("lookback", lookback)
     check_positive_int("horizon", horizon)
     values = _as_2d(values)
+    check_finite("values", values)
+    target = check_series("target", target)
     if len(target) != len(values):
         raise ValueError(f"values and target must have the same length, got {len(values)} and {len(target)}")
     if len(values) < lookback + horizon:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Masking, SimpleRNN, TimeDistributed
+from lstmkit.layers.base import Layer
 from lstmkit.models import Sequential, load_model
 
 
@@ -85,3 +87,21 @@ def test_wrappers_save_and_load(tmp_path: Path) -> None:
     model.save(tmp_path / "m.lstmkit")
     np.testing.assert_array_equal(load_model(tmp_path / "m.lstmkit").predict(ids), model.predict(ids))
     assert model.count_params() == 30 + 2 * 4 * (2 * (3 + 2) + 2) + 3
+
+
+@pytest.mark.parametrize("make", [lambda: Bidirectional(LSTM(2)), lambda: TimeDistributed(Dense(2))])
+def test_a_frozen_wrapper_and_its_inner_layers_stay_frozen_through_a_file(make: Any, tmp_path: Path) -> None:
+    wrapper = make()
+    shape = (4, 3)
+    model = Sequential([wrapper])
+    model.build((None, *shape))
+    wrapper.trainable = False
+    inner = [m for m in wrapper.modules() if isinstance(m, Layer) and m is not wrapper]
+    assert inner and not any(layer.trainable for layer in inner)
+    model.save(tmp_path / "frozen.lstmkit")
+    loaded = load_model(tmp_path / "frozen.lstmkit").layers[0]
+    assert not loaded.trainable
+    assert not any(m.trainable for m in loaded.modules() if isinstance(m, Layer))
+    assert not any(p.requires_grad for p in loaded.parameters())
+    rebuilt = type(wrapper).from_config(wrapper.get_config())
+    assert not rebuilt.trainable and not any(m.trainable for m in rebuilt.modules() if isinstance(m, Layer))

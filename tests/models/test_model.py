@@ -333,6 +333,7 @@ def test_model_call_after_fit_or_train_on_batch_is_inference() -> None:
     model = Sequential([LSTM(8, input_shape=(6, 1)), Dropout(0.5), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert not model.training and not model.module.training
     torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)  # no dropout: Keras's __call__
     model.train_on_batch(x[:8], y[:8])
     torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
@@ -361,7 +362,7 @@ def test_validation_split_floors_the_training_count_as_keras() -> None:
 
 
 def test_fit_checks_callbacks_validation_targets_and_verbose_before_training() -> None:
-    from lstmkit.models.callbacks import EarlyStopping, ReduceLROnPlateau
+    from lstmkit.models.callbacks import EarlyStopping, LambdaCallback, ReduceLROnPlateau
 
     x, y = _regression(16)
     model = _lstm_model()
@@ -375,6 +376,10 @@ def test_fit_checks_callbacks_validation_targets_and_verbose_before_training() -
         model.fit(x, y, validation_data=(x, None), verbose=0)
     for old, new in zip(before, model.get_weights(), strict=True):  # refused before any training
         np.testing.assert_array_equal(old, new)
+    seen: list[int] = []
+    generated = (c for c in [LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))])
+    model.fit(x, y, epochs=2, callbacks=generated, verbose=0)  # type: ignore[arg-type]
+    assert seen == [0, 1]  # a generator is read once, and its callbacks run
     model.fit(x, y, epochs=1, verbose=0)
     for call in (model.evaluate, model.predict):
         with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):

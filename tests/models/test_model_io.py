@@ -26,13 +26,13 @@ def test_origin_model_trained_then_exported_predicts_as_pytorch(tmp_path: Path) 
     model.compile(loss="binary_crossentropy", optimizer="adam")
     x = np.random.default_rng(0).normal(size=(16, 100, 1)).astype(np.float32)
     model.fit(x, (x[:, -1] > 0).astype(np.float32), epochs=1, batch_size=8, verbose=0)
-    backend = model.layers[0].rnn.backend
+    backend, mode = model.layers[0].rnn.backend, model.training
     report = model.export(tmp_path / "origin.onnx")
     assert report.exporter == "torchscript" and "LSTM" in report.operators
     # input_shape=(100, 1) fixes the steps, as Keras's signature does; the batch is free
     assert report.dynamic_axes == {"input": {0: "batch"}, "output": {0: "batch"}}
     assert report.max_abs_diff is not None and report.max_abs_diff < 1e-5
-    assert model.layers[0].rnn.backend == backend and model.training
+    assert model.layers[0].rnn.backend == backend and model.training == mode  # export puts both back
     x_test = np.random.default_rng(1).normal(size=(5, 100, 1)).astype(np.float32)
     np.testing.assert_allclose(onnx_predict(report.path, x_test), model.predict(x_test), atol=1e-5, rtol=0)
 

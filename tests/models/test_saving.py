@@ -325,3 +325,44 @@ def test_a_custom_module_with_tied_weights_saves_and_loads(tmp_path: Path) -> No
     assert loaded.module.a.weight is loaded.module.b.weight
     torch.testing.assert_close(loaded.module.a.weight, model.module.a.weight, rtol=0, atol=0)
     assert loaded.optimizer is not None and len(loaded.optimizer.param_groups[0]["params"]) == 1
+
+
+def test_a_model_saved_compiled_before_training_keeps_its_optimizer_choice(tmp_path: Path) -> None:
+    from lstmkit.models import optimizers
+
+    x, y = _data()
+    choices = (("rmsprop", torch.optim.RMSprop, 1e-3), (optimizers.Adam(0.01), torch.optim.Adam, 0.01))
+    for choice, cls, lr in choices:
+        model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
+        model.compile(choice, "mse")
+        model.save(tmp_path / "fresh.lstmkit")
+        loaded = load_model(tmp_path / "fresh.lstmkit")
+        loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        assert isinstance(loaded.optimizer, cls) and loaded.optimizer.param_groups[0]["lr"] == lr
+        if cls is torch.optim.RMSprop:  # Keras's defaults, not torch's (alpha 0.99, eps 1e-8)
+            assert loaded.optimizer.param_groups[0]["alpha"] == 0.9
+            assert loaded.optimizer.param_groups[0]["eps"] == 1e-7
+
+
+def test_a_file_of_the_previous_layout_loads_and_resumes(tmp_path: Path) -> None:
+    x, y = _data()
+    model = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "new.lstmkit")
+    tensors, config = load_bundle(tmp_path / "new.lstmkit")
+    del config["optimizer"]["param_names"]  # written before lstmkit named the optimizer's parameters
+    save_bundle(tmp_path / "old.lstmkit", tensors, config)
+    assert_resumes_identically(model, load_model(tmp_path / "old.lstmkit"), x, y)
+
+
+def test_an_optimizer_over_tensors_outside_the_model_is_saved_by_position(tmp_path: Path) -> None:
+    x, y = _data()
+    model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
+    scale = torch.nn.Parameter(torch.ones(()))  # e.g. a learnable weight of a custom loss
+    model.compile(torch.optim.Adam([*model.parameters(), scale]), lambda p, t: scale * ((p - t) ** 2).mean())
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    with pytest.warns(UserWarning, match="not the model's parameters.*saved by position"):
+        model.save(tmp_path / "extra.lstmkit")
+    _, config = load_bundle(tmp_path / "extra.lstmkit")
+    assert "param_names" not in config["optimizer"]

@@ -181,7 +181,7 @@ def test_streaming_with_layer_norm_follows_a_dtype_change_and_a_data_swap(kind: 
         with torch.no_grad():  # the native streaming step (cached packed weights)
             got = module.step(x.to(dtype))[0] if kind == "lstm" else module(x.to(dtype))[0]
         expected = module(x.to(dtype)[None])[0][0] if kind == "lstm" else module(x.to(dtype))[0]
-        return float((got - expected).abs().max())
+        return float((got - expected).detach().abs().max())
 
     assert streamed_minus_graph() < 1e-6
     module.double()  # new storage for every parameter, the same Parameter objects

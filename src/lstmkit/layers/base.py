@@ -133,7 +133,8 @@ class Layer(nn.Module):
         trainable = kwargs.pop("trainable", True)
         factory: Any = cls  # subclasses take their own keyword arguments
         layer: Layer = factory(**kwargs)
-        layer.trainable = bool(trainable)
+        if not trainable:
+            layer.trainable = False
         return layer
 
     # -- machinery ----------------------------------------------------------------------------------------

@@ -121,7 +121,8 @@ class Bidirectional(Layer):
         if not isinstance(layer, Recurrent):
             raise ValueError(f"Bidirectional config wraps {inner['class_name']}, not a recurrent layer")
         wrapper = cls(layer, **_shapes_as_tuples(config))
-        wrapper.trainable = trainable
+        if not trainable:  # (True would unfreeze an inner layer the file froze)
+            wrapper.trainable = False
         return wrapper
 
 
@@ -175,7 +176,8 @@ class TimeDistributed(Layer):
         inner = config.pop("layer")
         trainable = bool(config.pop("trainable", True))
         wrapper = cls(LAYERS[inner["class_name"]].from_config(inner["config"]), **_shapes_as_tuples(config))
-        wrapper.trainable = trainable
+        if not trainable:  # (True would unfreeze an inner layer the file froze)
+            wrapper.trainable = False
         return wrapper
 
 

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from lstmkit.layers.base import Layer
 from lstmkit.layers.recurrent import Recurrent
 from lstmkit.models import training
-from lstmkit.models.callbacks.base import Callback, CallbackList, History
+from lstmkit.models.callbacks.base import Callback, CallbackList, History, check_callbacks
 from lstmkit.models.data import (
     ArraySource,
     iterate,
@@ -30,7 +30,7 @@ from lstmkit.models.losses import LossFn, get_loss
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.model_io import ModelIO
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
-from lstmkit.models.progress import ProgbarLogger
+from lstmkit.models.progress import ProgbarLogger, check_verbose
 from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
@@ -268,9 +268,9 @@ class Model(ModelIO, nn.Module):
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         epochs = check_positive_int("epochs", epochs, minimum=0)
         initial_epoch = check_positive_int("initial_epoch", initial_epoch, minimum=0)
-        _check_verbose(verbose)
+        check_verbose(verbose)
         class_weight = training.check_class_weight(class_weight)
-        callbacks = _check_callbacks(callbacks)
+        callbacks = check_callbacks(callbacks)
         source = make_source(x, y, sample_weight)
         require_targets(source, "fit")
         source, val_source = validation_sources(source, validation_split, validation_data)
@@ -311,7 +311,7 @@ class Model(ModelIO, nn.Module):
         finally:  # back to one process (the rank is kept: is_chief still names the one writer of files)
             self.distributed = Distributed(rank=self.distributed.rank)
             self.train_module = self.module
-            self.module.eval()  # model(x) after fit is inference (no dropout), as Keras's call
+            self.eval()  # model(x) after fit is inference (no dropout), as Keras's call
         return self.history
 
     def _shuffle_generator(self) -> torch.Generator:
@@ -342,7 +342,7 @@ class Model(ModelIO, nn.Module):
                 self, self.module, batch, training.check_class_weight(class_weight)
             )
         finally:
-            self.module.eval()  # as after fit: model(x) is inference
+            self.eval()  # as after fit: model(x) is inference
         acc.add(weighted_sum, len(source), y_pred, batch.y, training.output_mask(self.module, y_pred))
         return self._format(acc.logs(), return_dict)
 
@@ -358,7 +358,7 @@ class Model(ModelIO, nn.Module):
         """Loss (and metrics) on the given data: a float, ``[loss, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
         self._require_built("evaluate")
-        _check_verbose(verbose)
+        check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         return self._evaluate(make_source(x, y, sample_weight), batch_size, "evaluate", return_dict)
 
@@ -387,7 +387,7 @@ class Model(ModelIO, nn.Module):
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` as a NumPy array, computed in batches in eval mode."""
         self._require_built("predict")
-        _check_verbose(verbose)
+        check_verbose(verbose)
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         source = make_source(x)
         return training.predict_batches(self, source, batch_size).numpy()
@@ -397,22 +397,3 @@ class Model(ModelIO, nn.Module):
         self._require_built("predict_on_batch")
         source = one_batch(make_source(x), "predict_on_batch", "predict")
         return training.predict_batches(self, source, len(source)).numpy()
-
-
-def _check_verbose(verbose: Any) -> None:
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-
-
-def _check_callbacks(callbacks: Any) -> list[Callback]:
-    """``fit``'s callbacks as a list; a clear error for a single callback or anything else."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, Callback):
-        raise TypeError(
-            f"callbacks must be a list of callbacks, got one {type(callbacks).__name__}; "
-            f"pass callbacks=[{type(callbacks).__name__}(...)]"
-        )
-    if not isinstance(callbacks, Iterable) or not all(isinstance(c, Callback) for c in callbacks):
-        raise TypeError(f"callbacks must be a list of lstmkit.models.callbacks instances, got {callbacks!r}")
-    return list(callbacks)

@@ -53,3 +53,9 @@ class ProgbarLogger(Callback):
             self.bar = None
         elif self.verbose == 2:
             tqdm.write(f"{self.label} - {format_logs(logs or {})}", file=self.file)
+
+
+def check_verbose(verbose: Any) -> None:
+    """``ValueError`` unless ``verbose`` is 0 (silent), 1 (progress bar) or 2 (a line per epoch)."""
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.models.model import Model
-from lstmkit.models.optimizers import OptimizerSpec
+from lstmkit.models.optimizers import OptimizerSpec, get_optimizer
 from lstmkit.nn._params import OLD_LAYER_NORM, pack_old_layer_norm
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
@@ -30,21 +30,18 @@ def optimizer_to_bundle(
     """Split an optimizer's ``state_dict`` into tensors and a JSON document.
 
     Each parameter group's parameters are recorded by their names in ``module`` (``param_names``), so
-    that loading rebuilds the same groups (per-group learning rates, frozen layers left out).
-
-    Raises:
-        ValueError: the optimizer updates a tensor that is not one of ``module``'s parameters.
+    that loading rebuilds the same groups (per-group learning rates, frozen layers left out). An optimizer
+    that also updates tensors outside ``module`` is saved by position, with a warning.
     """
     names = {id(p): name for name, p in module.named_parameters(remove_duplicate=False)}
-    param_names = []
-    for index, group in enumerate(optimizer.param_groups):
-        missing = [tuple(p.shape) for p in group["params"] if id(p) not in names]
-        if missing:
-            raise ValueError(
-                f"the optimizer's parameter group {index} updates tensors that are not the model's "
-                f"parameters (shapes {missing[:3]}); build the optimizer over model.parameters()"
-            )
-        param_names.append([names[id(p)] for p in group["params"]])
+    missing = [tuple(p.shape) for g in optimizer.param_groups for p in g["params"] if id(p) not in names]
+    if missing:
+        warnings.warn(
+            f"the optimizer updates tensors that are not the model's parameters (shapes {missing[:3]}); its "
+            f"state is saved by position, and loading it needs an optimizer over the same tensors in the "
+            f"same order",
+            stacklevel=3,
+        )
     state = optimizer.state_dict()
     tensors: dict[str, Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -60,9 +57,10 @@ def optimizer_to_bundle(
     config = {
         "class": f"{type(optimizer).__module__}:{type(optimizer).__qualname__}",
         "param_groups": groups,
-        "param_names": param_names,
         "scalars": scalars,
     }
+    if not missing:
+        config["param_names"] = [[names[id(p)] for p in g["params"]] for g in optimizer.param_groups]
     return tensors, config
 
 
@@ -128,6 +126,13 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
         opt_tensors, opt_config = optimizer_to_bundle(model.optimizer, model.module)
         tensors.update(opt_tensors)
         config["optimizer"] = opt_config
+    elif isinstance(model.optimizer_spec, OptimizerSpec):  # compiled, not trained yet: the choice only
+        spec = model.optimizer_spec
+        config["optimizer_spec"] = {
+            "class": f"{spec.cls.__module__}:{spec.cls.__qualname__}",
+            "kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in spec.kwargs.items()},
+            "name": spec.name,
+        }
     return tensors, config
 
 
@@ -217,7 +222,7 @@ def model_from_config(
         raise ValueError(f"'{source}' holds an unknown model class {config.get('class')!r}")
     compiled = config.get("compile")
     if compile and compiled is not None:
-        spec = _compile_spec(compiled, config.get("optimizer"))
+        spec = _compile_spec(compiled, config.get("optimizer"), config.get("optimizer_spec"))
         if isinstance(spec, str):
             warnings.warn(
                 f"'{source}' loads uncompiled, with its weights but without its optimizer state: {spec}; "
@@ -235,8 +240,11 @@ def model_from_config(
     return model
 
 
-def _compile_spec(compiled: dict[str, Any], optimizer: dict[str, Any] | None) -> OptimizerSpec | str:
-    """The optimizer spec to compile a loaded model with, or why the file's settings cannot be rebuilt."""
+def _compile_spec(
+    compiled: dict[str, Any], optimizer: dict[str, Any] | None, chosen: dict[str, Any] | None
+) -> OptimizerSpec | str:
+    """The optimizer spec to compile a loaded model with (from the saved optimizer, or the one chosen at
+    ``compile`` for a model saved before training), or why the file's settings cannot be rebuilt."""
     from lstmkit.models.losses import LOSSES
     from lstmkit.models.metrics import METRICS
 
@@ -247,7 +255,15 @@ def _compile_spec(compiled: dict[str, Any], optimizer: dict[str, Any] | None) ->
         names = ", ".join(map(repr, custom))
         return f"it was compiled with custom metrics ({names}), which a file does not hold"
     if optimizer is None:
-        return OptimizerSpec(torch.optim.RMSprop, {}, "rmsprop")
+        if chosen is None:  # a file of an earlier lstmkit: compile's default
+            spec = get_optimizer("rmsprop")
+            assert isinstance(spec, OptimizerSpec)
+            return spec
+        chosen_cls = _optimizer_class(chosen["class"])
+        if isinstance(chosen_cls, str):
+            return chosen_cls
+        kwargs = {k: tuple(v) if k == "betas" else v for k, v in chosen["kwargs"].items()}
+        return OptimizerSpec(chosen_cls, kwargs, chosen.get("name", ""))
     cls = _optimizer_class(optimizer["class"])
     if isinstance(cls, str):
         return cls

@@ -13,7 +13,7 @@ from lstmkit.nn._checks import check_constructor, check_input, check_lengths, ch
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.nn._stream import native_stream_applies, native_stream_step, stream_ready
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
-from lstmkit.ops.dispatch import Variant, resolve_backend, run_recurrence
+from lstmkit.ops.dispatch import Variant, is_exporting, resolve_backend, run_recurrence
 from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams, layer_norm_parts
@@ -270,11 +270,11 @@ class LSTM(nn.Module):
         if backend == "torch":
             out, h_n, c_n = self._run_torch(x, h0, c0, lengths_t, packed)
         elif backend == "reference":
-            out, h_n, c_n = self._run_layers(backend, x, h0, c0, lengths_t)
+            out, h_n, c_n = self._run_layers(backend, x, h0, c0, lengths_t, packed is None)
         elif torch.compiler.is_compiling():
-            out, h_n, c_n = _between_graphs()(self, backend, x, h0, c0, lengths_t)
+            out, h_n, c_n = _between_graphs()(self, backend, x, h0, c0, lengths_t, packed is None)
         else:
-            out, h_n, c_n = self._run_layers(backend, x, h0, c0, lengths_t)
+            out, h_n, c_n = self._run_layers(backend, x, h0, c0, lengths_t, packed is None)
         if packed is not None:
             assert lengths_t is not None
             return repack_like(out, lengths_t, packed), (h_n, c_n)
@@ -374,17 +374,26 @@ class LSTM(nn.Module):
         return out, h_n, c_n
 
     def _run_layers(
-        self, backend: str, x: Tensor, h0: Tensor, c0: Tensor, lengths: Tensor | None
+        self,
+        backend: str,
+        x: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        lengths: Tensor | None,
+        user_padding: bool = True,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """lstmkit's recurrences, layer by layer and direction by direction."""
+        """lstmkit's recurrences, layer by layer and direction by direction. ``user_padding``: the steps past
+        ``lengths`` are the caller's (a padded tensor), not the zeros ``pad_packed_sequence`` wrote."""
         steps, batch, _ = x.shape
         reversal = reverse_index(steps, batch, lengths, x.device) if self.bidirectional else None
-        lengths_on_device = lengths.to(x.device) if lengths is not None else None
-        if lengths_on_device is not None:
-            # a NaN or inf in the padding would reach h_n through the masked updates (lerp, y * valid) and
-            # the weight gradients through sums over every step (0 * NaN is NaN)
-            padding = torch.arange(steps, device=x.device)[:, None] >= lengths_on_device[None, :]
-            x = x.masked_fill(padding[..., None], 0.0)
+        lengths_on_device = None
+        if lengths is not None:
+            lengths_on_device = lengths.to(x.device)
+            if user_padding and _padding_in(lengths, steps):
+                # a NaN or inf in the padding would reach h_n through the masked updates (lerp, y * valid)
+                # and the weight gradients through sums over every step (0 * NaN is NaN)
+                padding = torch.arange(steps, device=x.device)[:, None] >= lengths_on_device[None, :]
+                x = x.masked_fill(padding[..., None], 0.0)
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -478,6 +487,14 @@ class LSTM(nn.Module):
 
 # LSTM._run_layers under torch.compiler.disable, made once (a list, as in dispatch)
 _BETWEEN_GRAPHS: list[Any] = []
+
+
+def _padding_in(lengths: Tensor, steps: int) -> bool:
+    """Whether a batch with these (CPU) lengths has steps past a length; assumed so while tracing or
+    exporting, where reading the value would fix the graph to this batch's lengths."""
+    if torch.jit.is_tracing() or is_exporting() or torch.compiler.is_compiling():
+        return True
+    return int(lengths.min()) < steps
 
 
 def _between_graphs() -> Any:

@@ -162,3 +162,20 @@ def resolve_mode(mode: str, monitor: str, owner: str) -> str:
 
 def to_logs(values: dict[str, Any]) -> Logs:
     return {k: float(v) for k, v in values.items()}
+
+
+def check_callbacks(callbacks: Any) -> list[Callback]:
+    """``fit``'s callbacks as a list; a clear error for a single callback or anything else."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise TypeError(
+            f"callbacks must be a list of callbacks, got one {type(callbacks).__name__}; "
+            f"pass callbacks=[{type(callbacks).__name__}(...)]"
+        )
+    if not isinstance(callbacks, Iterable) or isinstance(callbacks, str | bytes):
+        raise TypeError(f"callbacks must be a list of lstmkit.models.callbacks instances, got {callbacks!r}")
+    listed = list(callbacks)  # (a generator is read once, here)
+    if not all(isinstance(c, Callback) for c in listed):
+        raise TypeError(f"callbacks must be a list of lstmkit.models.callbacks instances, got {listed!r}")
+    return listed

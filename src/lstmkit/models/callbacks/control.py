@@ -135,7 +135,7 @@ class ReduceLROnPlateau(Callback):
         if not 0 < check_real("ReduceLROnPlateau factor", factor) < 1:
             raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
         self.tracker = _Monitor(monitor, mode, min_delta, "ReduceLROnPlateau")
-        self.factor = factor
+        self.factor = float(factor)
         self.patience = check_positive_int("ReduceLROnPlateau patience", patience, minimum=0)
         self.cooldown = check_positive_int("ReduceLROnPlateau cooldown", cooldown, minimum=0)
         self.min_lr = check_real("ReduceLROnPlateau min_lr", min_lr, minimum=0)

@@ -232,6 +232,12 @@ def test_forget_bias_and_coupled_gates_parameters() -> None:
     assert bool((coupled.weight_hh_l0.grad[4:8] == 0).all()), "the forget rows are unused with coupled gates"
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=str)
+def test_forget_bias_must_be_finite(value: float) -> None:
+    with pytest.raises(ValueError, match=f"^LSTM forget_bias must be a finite number, got {value}$"):
+        LSTM(3, 4, forget_bias=value)
+
+
 def test_forget_bias_without_biases_goes_to_the_input_norms_bias() -> None:
     lstm = LSTM(3, 4, bias=False, layer_norm=True, forget_bias=1.0)
     expected = torch.zeros(36)

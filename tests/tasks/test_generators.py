@@ -77,3 +77,39 @@ def test_generators_reject_bad_arguments() -> None:
         temporal_order(4, 100, markers=4)
     with pytest.raises(ValueError, match="length must be >= 20, got 10"):
         temporal_order(4, 10)
+    assert copy_memory(2, 1, seed=0).x.shape == (2, 21)  # copy's shortest lag is 1
+
+
+@pytest.mark.parametrize("markers", [2.0, True, "2"], ids=["float", "bool", "str"])
+def test_temporal_order_markers_must_be_an_integer(markers: object) -> None:
+    with pytest.raises(TypeError, match=f"markers must be the integer 2 or 3, got {type(markers).__name__}"):
+        temporal_order(4, 100, markers=markers)  # type: ignore[arg-type]
+
+
+GENERATORS = {"adding": adding_problem, "copy": copy_memory, "temporal_order": temporal_order}
+
+
+@pytest.mark.parametrize("task", list(GENERATORS))
+@pytest.mark.parametrize(
+    ("seed", "error", "received"),
+    [
+        pytest.param(1.5, TypeError, "float 1.5", id="float"),
+        pytest.param(None, TypeError, "NoneType None", id="none"),
+        pytest.param(True, TypeError, "bool True", id="bool"),
+        pytest.param(-1, ValueError, "-1", id="negative"),
+        pytest.param(2**63, ValueError, str(2**63), id="too-large"),
+    ],
+)
+def test_generators_refuse_a_seed_outside_the_integers_0_to_2_63(
+    task: str, seed: object, error: type[Exception], received: str
+) -> None:
+    with pytest.raises(error, match=rf"seed must be an integer in \[0, 2\*\*63 - 1\], got {received}$"):
+        GENERATORS[task](2, 30, seed=seed)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("task", list(GENERATORS))
+def test_generators_take_the_largest_seed_and_numpy_integers(task: str) -> None:
+    make = GENERATORS[task]
+    assert make(2, 30, seed=2**63 - 1).x.shape[0] == 2  # type: ignore[operator]
+    a, b = make(2, 30, seed=np.int64(5)), make(2, 30, seed=5)  # type: ignore[operator]
+    assert np.array_equal(a.x, b.x)

@@ -110,7 +110,7 @@ def test_config_rejects_bad_values() -> None:
         MemoryBenchConfig(models=("lstm2",))
     with pytest.raises(ValueError, match="lengths must name at least one"):
         MemoryBenchConfig(lengths=())
-    with pytest.raises(ValueError, match="lr must be a positive finite number, got -1"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
         MemoryBenchConfig(lr=-1)
     with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
         MemoryBenchConfig(max_steps=0)
@@ -119,21 +119,111 @@ def test_config_rejects_bad_values() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        pytest.param("clip_norm", 0.0, "clip_norm must be a positive finite number, got 0.0", id="clip-zero"),
-        pytest.param(
-            "clip_norm", -1.0, "clip_norm must be a positive finite number, got -1.0", id="clip-neg"
-        ),
-        pytest.param(
-            "clip_norm", math.nan, "clip_norm must be a positive finite number, got nan", id="clip-nan"
-        ),
+        pytest.param("clip_norm", 0.0, "clip_norm must be a finite number > 0, got 0.0", id="clip-zero"),
+        pytest.param("clip_norm", -1.0, "clip_norm must be a finite number > 0, got -1.0", id="clip-neg"),
+        pytest.param("clip_norm", math.nan, "clip_norm must be a finite number > 0, got nan", id="clip-nan"),
         pytest.param(
             "lstm_forget_bias", math.nan, "lstm_forget_bias must be a finite number, got nan", id="bias"
         ),
+        pytest.param("seed", -1, r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1", id="seed-neg"),
+        pytest.param(
+            "seed",
+            2**63,
+            r"seed must be an integer in \[0, 2\*\*63 - 1\], got 9223372036854775808",
+            id="seed-big",
+        ),
+        pytest.param(
+            "lengths",
+            (8, 8),
+            r"lengths must be distinct, got \(8, 8\) with 8 more than once",
+            id="lengths-twice",
+        ),
+        pytest.param(
+            "models",
+            ("lstm", "gru", "lstm"),
+            r"models must be distinct, got \('lstm', 'gru', 'lstm'\) with 'lstm' more than once",
+            id="models-twice",
+        ),
     ],
 )
-def test_config_rejects_bad_clipping_and_forget_bias(field: str, value: float, message: str) -> None:
+def test_config_rejects_bad_values_naming_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MemoryBenchConfig(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param(
+            "models",
+            "lstm",
+            r"models must be a tuple such as \('lstm', 'gru', 'rnn'\), got str 'lstm'; write \('lstm',\)",
+            id="models-str",
+        ),
+        pytest.param(
+            "lengths",
+            100,
+            r"lengths must be a tuple such as \(100, 200\), got int 100; write \(100,\)",
+            id="lengths-int",
+        ),
+        pytest.param(
+            "lengths", (8.0,), "length for task 'adding' must be an integer, got float 8.0", id="length-float"
+        ),
+        pytest.param("lr", "0.1", "lr must be a number, got str '0.1'", id="lr-str"),
+        pytest.param(
+            "time_limit",
+            "5",
+            r"time_limit \(seconds, or None for no limit\) must be a number, got str '5'",
+            id="time-str",
+        ),
+        pytest.param("clip_norm", None, "clip_norm must be a number, got NoneType None", id="clip-none"),
+        pytest.param(
+            "lstm_forget_bias", "1", "lstm_forget_bias must be a number, got str '1'", id="bias-str"
+        ),
+        pytest.param(
+            "stop_when_solved", 1, "stop_when_solved must be True or False, got int 1", id="stop-int"
+        ),
+        pytest.param(
+            "seed", 0.5, r"seed must be an integer in \[0, 2\*\*63 - 1\], got float 0.5", id="seed-float"
+        ),
+        pytest.param(
+            "seed", None, r"seed must be an integer in \[0, 2\*\*63 - 1\], got NoneType None", id="seed-none"
+        ),
+    ],
+)
+def test_config_rejects_wrong_types_naming_the_field(field: str, value: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        MemoryBenchConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_config_stores_lists_as_tuples_and_defaults_to_forget_bias_one() -> None:
+    config = MemoryBenchConfig(lengths=[8, 6], models=["gru"])  # type: ignore[arg-type]
+    assert config.lengths == (8, 6) and config.models == ("gru",)
+    assert hash(config) == hash(MemoryBenchConfig(lengths=(8, 6), models=("gru",)))
+    assert MemoryBenchConfig().lstm_forget_bias == 1.0  # as the CLI's --lstm-forget-bias and the docs
+
+
+@pytest.mark.parametrize(
+    ("task", "shortest"), [("adding", 2), ("copy", 1), ("temporal_order", 20)], ids=lambda v: str(v)
+)
+def test_config_takes_each_tasks_shortest_length_and_refuses_one_less(task: str, shortest: int) -> None:
+    config = MemoryBenchConfig(
+        task=task, lengths=(shortest,), models=("lstm",), hidden_size=2, max_steps=1, eval_size=4, test_size=4
+    )
+    (result,) = run_memory_benchmark(config)
+    assert result.length == shortest and result.steps == 1
+    with pytest.raises(
+        ValueError, match=f"length for task '{task}' must be >= {shortest}, got {shortest - 1}"
+    ):
+        MemoryBenchConfig(task=task, lengths=(shortest - 1,))
+
+
+def test_the_largest_seed_runs() -> None:
+    config = MemoryBenchConfig(
+        lengths=(4,), models=("rnn",), hidden_size=2, max_steps=2, eval_size=4, test_size=4, seed=2**63 - 1
+    )
+    (result,) = run_memory_benchmark(config)  # the validation and test sets' seeds wrap into range
+    assert result.steps == 2
 
 
 def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:
@@ -141,7 +231,7 @@ def test_lstm_forget_bias_applies_to_the_lstm_only() -> None:
     lstm = initial_network(config, "lstm").rnn
     forget_rows = slice(4, 8)  # gate order i, f, g, o
     total = lstm.bias_ih_l0[forget_rows] + lstm.bias_hh_l0[forget_rows]
-    plain = initial_network(MemoryBenchConfig(hidden_size=4), "lstm").rnn
+    plain = initial_network(MemoryBenchConfig(hidden_size=4, lstm_forget_bias=0.0), "lstm").rnn
     torch.testing.assert_close(total, plain.bias_ih_l0[forget_rows] + plain.bias_hh_l0[forget_rows] + 1.0)
     assert isinstance(initial_network(config, "gru").rnn, torch.nn.GRU)  # GRU built without the option
     with pytest.raises(ValueError, match="forget_bias applies to the LSTM only"):

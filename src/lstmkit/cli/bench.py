@@ -6,9 +6,10 @@ import copy
 import io
 import json
 import logging
+import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -28,28 +29,50 @@ log = logging.getLogger(__name__)
 GRADIENT_FLOW_EXAMPLES = 64
 
 
+MAX_SEED = 2**63 - 1  # lstmkit.utils.validation.MAX_SEED, copied so that --help imports no torch
+
+
+def _is_number(arg: str) -> bool:
+    try:
+        float(arg)
+    except ValueError:
+        return False
+    return True
+
+
 class _ListOptionsCommand(click.Command):
     """A command whose list options take several values after one flag: ``--length 100 200 400``.
 
     Arguments are rewritten before parsing into the repeated form click understands
-    (``--length 100 --length 200 --length 400``); a value list ends at the next token starting with ``-``.
+    (``--length 100 --length 200 --length 400``); a value list ends at the next token starting with ``-``
+    that is not a number (``-5`` is a value, for the range check to report). A list option followed by no
+    value is a usage error.
     """
 
-    list_options: tuple[str, ...] = ("--length", "--models")
+    list_options: ClassVar[dict[str, str]] = {"--length": "integers", "--models": "model names"}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         rewritten: list[str] = []
         current: str | None = None
+        count = 0
         for arg in args:
             if arg in self.list_options:
-                current = arg
+                self._check_values(ctx, current, count)
+                current, count = arg, 0
                 continue
-            if current is not None and not arg.startswith("-"):
+            if current is not None and (not arg.startswith("-") or _is_number(arg)):
                 rewritten += [current, arg]
+                count += 1
                 continue
+            self._check_values(ctx, current, count)
             current = None
             rewritten.append(arg)
+        self._check_values(ctx, current, count)
         return super().parse_args(ctx, rewritten)
+
+    def _check_values(self, ctx: click.Context, option: str | None, count: int) -> None:
+        if option is not None and count == 0:
+            raise click.UsageError(f"{option} expects one or more {self.list_options[option]}, got none", ctx)
 
 
 @click.group()
@@ -62,11 +85,12 @@ def bench() -> None:
 @click.option(
     "--length",
     "lengths",
-    type=int,
+    type=click.IntRange(min=1),
     multiple=True,
     default=(100, 200, 400),
     show_default=True,
-    help="Sequence lengths T (repeat the option or list several values).",
+    help="Distinct sequence lengths T (repeat the option or list several values); at least 2 for adding, "
+    "1 for copy, 20 for temporal_order.",
 )
 @click.option(
     "--models", "models", type=click.Choice(CELL_KINDS), multiple=True, default=CELL_KINDS, show_default=True
@@ -89,7 +113,7 @@ def bench() -> None:
     help="Seconds per model and length.",
 )
 @click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -109,8 +133,10 @@ def bench() -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write metrics.json, loss_curves.png, gradient_flow_T<T>.png, the trained models "
-    "(<model>_T<T>.safetensors) and probe data for lstmkit gates (data_T<T>.npy, signal_T<T>.npy) here.",
+    help="Write metrics.json, loss_curves.png, gradient_flow_T<T>.png (not for copy, whose input is "
+    "tokens), the trained models (<model>_T<T>.safetensors) and probe examples (data_T<T>.npy; for adding "
+    "also signal_T<T>.npy, the running sum) here. lstmkit gates reads an lstm_T<T>.safetensors with its "
+    "data_T<T>.npy of adding or temporal_order (not copy's tokens, not the GRU or RNN).",
 )
 def memory(
     task: str,
@@ -147,6 +173,11 @@ def memory(
         stop_when_solved=stop_when_solved,
         lstm_forget_bias=lstm_forget_bias,
     )
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise click.UsageError(f"--out '{out}' cannot be made a folder: {err.strerror or err}") from err
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -161,8 +192,6 @@ def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> No
     from lstmkit.tasks.plots import plot_loss_curves
 
     click.echo(f"memory benchmark: {config}, {threads} thread(s), LSTM = {SequenceNet.lstm_class_name()}")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     nets: dict[tuple[str, int], nn.Module] = {}
 
@@ -189,11 +218,10 @@ def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> No
     if out is None:
         return
     plot_loss_curves(results, out / "loss_curves.png")
-    flows = _gradient_flows(config, nets, out)
+    written = ["loss_curves.png"] + [f"{r.model}_T{r.length}.safetensors" for r in results]
+    flows = _gradient_flows(config, nets, out, written)
     _write_metrics(out, config, results, flows)
-    click.echo(
-        f"wrote {out / 'metrics.json'}, loss_curves.png, gradient_flow_T*.png, data_T*.npy and the models"
-    )
+    click.echo(f"wrote to {out}: metrics.json, {', '.join(written)}")
 
 
 def _write_metrics(
@@ -210,7 +238,18 @@ def _write_metrics(
             str(length): {model: flow.input_norm.tolist() for model, flow in per_model.items()}
             for length, per_model in flows.items()
         }
-    atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(_finite_or_null(document), indent=2, allow_nan=False))
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with each NaN or infinite float (a diverged run's loss) made ``None``: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def _save_net(path: Path, net: nn.Module, config: MemoryBenchConfig, result: RunResult) -> None:
@@ -232,13 +271,14 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 
 def _gradient_flows(
-    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path
+    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path, written: list[str]
 ) -> dict[int, dict[str, GradientFlow]]:
     """Gradient flow of each model, untrained and trained, on the same examples; writes those examples.
 
-    Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates``) and, for adding,
-    ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must hold.
-    Copy memory takes tokens, so it has no input gradient and no gradient-flow plot. Gradients are taken
+    Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates`` except copy's tokens) and,
+    for adding, ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must
+    hold; appends the name of each file written to ``written``. Copy memory takes tokens, so it has no
+    input gradient and no gradient-flow plot. Gradients are taken
     on float64 copies of the networks, so that a vanishing gradient shows its exponential decay instead
     of stopping at float32's underflow (about 1e-45).
     """
@@ -247,14 +287,17 @@ def _gradient_flows(
 
     from lstmkit.inspect.gradient_flow import gradient_flow
     from lstmkit.inspect.plots import plot_gradient_flow_panels
-    from lstmkit.tasks.memory import generate, initial_network, task_loss
+    from lstmkit.tasks.memory import derived_seed, generate, initial_network, task_loss
 
     flows: dict[int, dict[str, GradientFlow]] = {}
+    seed = derived_seed(config.seed, 3_000_017)
     for length in config.lengths:
-        data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=config.seed + 3_000_017)
+        data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=seed)
         _save_array(out / f"data_T{length}.npy", data.x)
+        written.append(f"data_T{length}.npy")
         if config.task == "adding":
             _save_array(out / f"signal_T{length}.npy", np.cumsum(data.x[..., 0] * data.x[..., 1], axis=1))
+            written.append(f"signal_T{length}.npy")
         if config.task == "copy":
             continue
         x, y = torch.from_numpy(data.x).double(), torch.from_numpy(data.y)
@@ -273,5 +316,6 @@ def _gradient_flows(
             out / f"gradient_flow_T{length}.png",
             title=f"{config.task}, T = {length}: gradient of the loss w.r.t. the input at each lag",
         )
+        written.append(f"gradient_flow_T{length}.png")
         flows[length] = trained
     return flows

@@ -17,7 +17,7 @@ from lstmkit.ops.dispatch import Variant, is_exporting, resolve_backend, run_rec
 from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams, layer_norm_parts
-from lstmkit.utils.validation import check_choice
+from lstmkit.utils.validation import check_choice, check_real
 
 
 class LSTM(nn.Module):
@@ -121,7 +121,8 @@ class LSTM(nn.Module):
         self.bidirectional, self.proj_size = bidirectional, proj_size
         self.peephole, self.layer_norm, self.coupled_gates = peephole, layer_norm, coupled_gates
         self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
-        self.forget_bias, self.backend, self.check_finite = float(forget_bias), backend, check_finite
+        self.forget_bias = check_real("LSTM forget_bias", forget_bias)
+        self.backend, self.check_finite = backend, check_finite
         self.variant = Variant(peephole, layer_norm, coupled_gates, recurrent_dropout > 0, zoneout > 0)
         factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1

@@ -1,6 +1,7 @@
 """Seeded generators for the classic long-time-lag tasks.
 
-Each generator is a pure function of its arguments: the same ``seed`` gives the same arrays.
+Each generator is a pure function of its arguments: the same ``seed`` gives the same arrays. A seed is an
+integer in ``[0, 2**63 - 1]``; ``None`` (fresh entropy) is refused.
 Shapes use the library's legend: ``N`` examples, ``T`` time steps.
 
 - Adding problem (Hochreiter & Schmidhuber 1997, experiment 4, in the two-channel form of Le et al.
@@ -27,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_positive_int, check_seed
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 COPY_SYMBOLS = 8
@@ -35,6 +36,9 @@ COPY_LENGTH = 10
 COPY_BLANK = 0
 COPY_DELIMITER = COPY_SYMBOLS + 1
 TEMPORAL_ORDER_SYMBOLS = ("E", "B", "a", "b", "c", "d", "X", "Y")
+ADDING_MIN_LENGTH = 2  # one marker in each half
+COPY_MIN_LENGTH = 1
+TEMPORAL_ORDER_MIN_LENGTH = 20
 
 
 class TaskData(NamedTuple):
@@ -57,13 +61,14 @@ def adding_problem(n: int, length: int, *, seed: int = 0) -> TaskData:
     Args:
         n: number of sequences ``N``.
         length: sequence length ``T`` (at least 2).
-        seed: random seed.
+        seed: random seed, an integer in ``[0, 2**63 - 1]``.
 
     Returns:
         ``x`` ``(N, T, 2)`` (values, markers) and ``y`` ``(N, 1)`` the sum of the two marked values.
 
     Raises:
-        ValueError: ``n < 1`` or ``length < 2``.
+        TypeError: ``n``, ``length`` or ``seed`` is not an integer.
+        ValueError: ``n < 1``, ``length < 2`` or ``seed`` out of range.
 
     Example:
         >>> data = adding_problem(4, 10, seed=0)
@@ -73,8 +78,8 @@ def adding_problem(n: int, length: int, *, seed: int = 0) -> TaskData:
         True
     """
     check_positive_int("n", n)
-    check_positive_int("length", length, minimum=2)
-    rng = np.random.default_rng(seed)
+    check_positive_int("length", length, minimum=ADDING_MIN_LENGTH)
+    rng = np.random.default_rng(check_seed("seed", seed))
     values = rng.uniform(0.0, 1.0, size=(n, length))
     half = length // 2
     first = rng.integers(0, half, size=n)  # one marker in each half
@@ -94,13 +99,14 @@ def copy_memory(n: int, length: int, *, seed: int = 0) -> TaskData:
     Args:
         n: number of sequences ``N``.
         length: the lag ``T`` (at least 1); sequences have ``T + 20`` steps.
-        seed: random seed.
+        seed: random seed, an integer in ``[0, 2**63 - 1]``.
 
     Returns:
         ``x`` and ``y``, both ``(N, T + 20)`` int64 tokens in ``0..9`` (0 blank, 1-8 symbols, 9 delimiter).
 
     Raises:
-        ValueError: ``n < 1`` or ``length < 1``.
+        TypeError: ``n``, ``length`` or ``seed`` is not an integer.
+        ValueError: ``n < 1``, ``length < 1`` or ``seed`` out of range.
 
     Example:
         >>> data = copy_memory(2, 5, seed=0)
@@ -110,8 +116,8 @@ def copy_memory(n: int, length: int, *, seed: int = 0) -> TaskData:
         True
     """
     check_positive_int("n", n)
-    check_positive_int("length", length)
-    rng = np.random.default_rng(seed)
+    check_positive_int("length", length, minimum=COPY_MIN_LENGTH)
+    rng = np.random.default_rng(check_seed("seed", seed))
     total = length + 2 * COPY_LENGTH
     symbols = rng.integers(1, COPY_SYMBOLS + 1, size=(n, COPY_LENGTH))
     x = np.full((n, total), COPY_BLANK, dtype=np.int64)
@@ -135,14 +141,15 @@ def temporal_order(n: int, length: int = 100, *, markers: int = 2, seed: int = 0
         n: number of sequences ``N``.
         length: sequence length ``T`` (at least 20); 100 matches the paper.
         markers: number of relevant symbols, 2 (4 classes) or 3 (8 classes).
-        seed: random seed.
+        seed: random seed, an integer in ``[0, 2**63 - 1]``.
 
     Returns:
         ``x`` ``(N, T, 8)`` one-hot over ``E, B, a, b, c, d, X, Y`` and ``y`` ``(N,)`` the class: the
         relevant symbols read as binary digits with ``X = 0``, ``Y = 1``, the first one most significant.
 
     Raises:
-        ValueError: ``n < 1``, ``length < 20`` or ``markers`` not 2 or 3.
+        TypeError: ``n``, ``length``, ``markers`` or ``seed`` is not an integer.
+        ValueError: ``n < 1``, ``length < 20``, ``markers`` not 2 or 3, or ``seed`` out of range.
 
     Example:
         >>> data = temporal_order(3, 100, seed=0)
@@ -152,10 +159,13 @@ def temporal_order(n: int, length: int = 100, *, markers: int = 2, seed: int = 0
         True
     """
     check_positive_int("n", n)
-    check_positive_int("length", length, minimum=20)
+    check_positive_int("length", length, minimum=TEMPORAL_ORDER_MIN_LENGTH)
+    if isinstance(markers, bool) or not isinstance(markers, int | np.integer):
+        raise TypeError(f"markers must be the integer 2 or 3, got {type(markers).__name__} {markers!r}")
     if markers not in (2, 3):
         raise ValueError(f"markers must be 2 or 3, got {markers!r}")
-    rng = np.random.default_rng(seed)
+    markers = int(markers)
+    rng = np.random.default_rng(check_seed("seed", seed))
     windows = [(0.1, 0.2), (0.5, 0.6)] if markers == 2 else [(0.1, 0.2), (0.33, 0.43), (0.66, 0.76)]
     tokens = rng.integers(2, 6, size=(n, length))  # distractors a..d
     tokens[:, 0] = 1  # B

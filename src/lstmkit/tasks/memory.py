@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +28,10 @@ from torch import Tensor, nn
 from lstmkit.models.optimizers import torch_adam
 from lstmkit.tasks.generators import (
     ADDING_BASELINE_MSE,
+    ADDING_MIN_LENGTH,
     COPY_LENGTH,
+    COPY_MIN_LENGTH,
+    TEMPORAL_ORDER_MIN_LENGTH,
     TaskData,
     adding_problem,
     copy_memory,
@@ -37,9 +40,14 @@ from lstmkit.tasks.generators import (
 )
 from lstmkit.tasks.models import CELL_KINDS, SequenceNet, count_parameters
 from lstmkit.utils.seed import set_seed
-from lstmkit.utils.validation import check_choice, check_positive_int
+from lstmkit.utils.validation import MAX_SEED, check_choice, check_positive_int, check_real, check_seed
 
 TASKS: tuple[str, ...] = ("adding", "copy", "temporal_order")
+MIN_LENGTHS: dict[str, int] = {
+    "adding": ADDING_MIN_LENGTH,
+    "copy": COPY_MIN_LENGTH,
+    "temporal_order": TEMPORAL_ORDER_MIN_LENGTH,
+}
 ADDING_SOLVED_MSE = 0.01
 SOLVED_ACCURACY = 0.99
 
@@ -50,8 +58,9 @@ class MemoryBenchConfig:
 
     Attributes:
         task: ``"adding"``, ``"copy"`` or ``"temporal_order"``.
-        lengths: sequence lengths ``T`` to train at.
-        models: any of ``"lstm"``, ``"gru"``, ``"rnn"``.
+        lengths: distinct sequence lengths ``T`` to train at (a tuple; a list is stored as one), at least
+            the task's minimum: 2 for adding, 1 for copy, 20 for temporal order.
+        models: distinct names among ``"lstm"``, ``"gru"``, ``"rnn"`` (a tuple or list of them).
         hidden_size: hidden units of every model.
         batch_size: training batch size.
         lr: Adam learning rate.
@@ -63,9 +72,15 @@ class MemoryBenchConfig:
         test_size: test examples.
         clip_norm: gradient-norm clipping threshold (positive; training always clips).
         stop_when_solved: stop a model's training at the first evaluation that counts as solved.
-        lstm_forget_bias: the LSTM's forget-gate bias at initialization (1.0 is Keras' default,
-            ``unit_forget_bias``; Jozefowicz et al. 2015); GRU and RNN have no such gate.
-        seed: seed of the batch stream, the validation and test sets, and the initialization.
+        lstm_forget_bias: the LSTM's forget-gate bias at initialization; 1.0 by default, as in Keras
+            (``unit_forget_bias``; Jozefowicz et al. 2015) and ``lstmkit bench memory``; 0.0 gives torch's
+            initialization. GRU and RNN have no such gate.
+        seed: seed of the batch stream, the validation and test sets, and the initialization: an integer
+            in ``[0, 2**63 - 1]``.
+
+    Raises:
+        TypeError: a field of the wrong type (``models="lstm"``, ``lengths=100``, ``lr="0.1"``).
+        ValueError: a value out of range, or a length or model named twice.
     """
 
     task: str = "adding"
@@ -81,29 +96,53 @@ class MemoryBenchConfig:
     test_size: int = 2000
     clip_norm: float = 1.0
     stop_when_solved: bool = True
-    lstm_forget_bias: float = 0.0
+    lstm_forget_bias: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
-        if not self.lengths:
-            raise ValueError("lengths must name at least one sequence length, got none")
-        for length in self.lengths:
-            check_positive_int("length", length, minimum=20 if self.task == "temporal_order" else 2)
-        if not self.models:
-            raise ValueError(f"models must name at least one of {', '.join(CELL_KINDS)}, got none")
-        for model in self.models:
+        lengths = _distinct("lengths", self.lengths, example="(100, 200)")
+        for length in lengths:
+            check_positive_int(f"length for task {self.task!r}", length, minimum=MIN_LENGTHS[self.task])
+        models = _distinct("models", self.models, example=repr(CELL_KINDS))
+        for model in models:
             check_choice("model", model, CELL_KINDS)
+        object.__setattr__(self, "lengths", lengths)  # frozen: set once, as the tuple the type promises
+        object.__setattr__(self, "models", models)
         for name in ("hidden_size", "batch_size", "max_steps", "eval_every", "eval_size", "test_size"):
             check_positive_int(name, getattr(self, name))
-        if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be positive seconds or None, got {self.time_limit}")
-        if not self.clip_norm > 0 or not math.isfinite(self.clip_norm):
-            raise ValueError(f"clip_norm must be a positive finite number, got {self.clip_norm}")
-        if not math.isfinite(self.lstm_forget_bias):
-            raise ValueError(f"lstm_forget_bias must be a finite number, got {self.lstm_forget_bias}")
+        check_real("lr", self.lr, positive=True)
+        if self.time_limit is not None:
+            check_real("time_limit (seconds, or None for no limit)", self.time_limit, positive=True)
+        check_real("clip_norm", self.clip_norm, positive=True)
+        check_real("lstm_forget_bias", self.lstm_forget_bias)
+        if not isinstance(self.stop_when_solved, bool):
+            raise TypeError(
+                f"stop_when_solved must be True or False, got {type(self.stop_when_solved).__name__} "
+                f"{self.stop_when_solved!r}"
+            )
+        check_seed("seed", self.seed)
+
+
+def _distinct(name: str, values: Any, *, example: str) -> tuple[Any, ...]:
+    """``values`` as a tuple if it is a non-empty collection without repeats, else raise naming ``name``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{name} must be a tuple such as {example}, got {type(values).__name__} {values!r}; "
+            f"write ({values!r},) for a single one"
+        )
+    items = tuple(values)
+    if not items:
+        raise ValueError(f"{name} must name at least one, such as {example}, got none")
+    repeated = sorted({repr(v) for v in items if items.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} must be distinct, got {items} with {', '.join(repeated)} more than once")
+    return items
+
+
+def derived_seed(seed: int, offset: int) -> int:
+    """``seed + offset`` wrapped into ``[0, 2**63 - 1]``: the seed of a data set of its own."""
+    return (seed + offset) % (MAX_SEED + 1)
 
 
 @dataclass
@@ -255,8 +294,8 @@ def train_one(
     """
     check_choice("model", cell, CELL_KINDS)
     task = _Task(config.task, length)
-    x_val, y_val = _tensors(task.generate(config.eval_size, seed=config.seed + 1_000_003))
-    x_test, y_test = _tensors(task.generate(config.test_size, seed=config.seed + 2_000_003))
+    x_val, y_val = _tensors(task.generate(config.eval_size, seed=derived_seed(config.seed, 1_000_003)))
+    x_test, y_test = _tensors(task.generate(config.test_size, seed=derived_seed(config.seed, 2_000_003)))
     net = initial_network(config, cell)
     optimizer = torch_adam(net, lr=config.lr)
     batch_seeds = np.random.default_rng(config.seed).integers(0, 2**31 - 1, size=config.max_steps)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 
 from lstmkit.nn import LSTM
 from lstmkit.utils.serialization import load_bundle, save_bundle
-from lstmkit.utils.validation import check_choice, check_positive_int
+from lstmkit.utils.validation import check_choice, check_positive_int, check_real
 
 CellKind = Literal["lstm", "gru", "rnn"]
 Readout = Literal["last", "all"]
@@ -25,9 +26,9 @@ MEMORY_NET_KIND = "memory_task_net"
 class SequenceNet(nn.Module):
     """A recurrent layer (LSTM, GRU or RNN) followed by a linear readout.
 
-    ``x`` is ``(B, T, I)`` float, or ``(B, T)`` int64 tokens when ``vocab_size`` is set (then one-hot
-    encoded to ``I = vocab_size``). With ``readout="last"`` the output is ``(B, O)`` from the last step,
-    with ``readout="all"`` it is ``(B, T, O)``.
+    ``x`` is ``(B, T, I)`` float, or ``(B, T)`` integer tokens in ``[0, vocab_size)`` when ``vocab_size`` is
+    set (then one-hot encoded to ``I = vocab_size``), with ``T >= 1``. With ``readout="last"`` the output is
+    ``(B, O)`` from the last step, with ``readout="all"`` it is ``(B, T, O)``.
 
     Args:
         cell: ``"lstm"``, ``"gru"`` or ``"rnn"``.
@@ -35,9 +36,15 @@ class SequenceNet(nn.Module):
         hidden_size: hidden units ``H``.
         output_size: outputs per readout ``O``.
         readout: ``"last"`` or ``"all"``.
-        vocab_size: number of token ids when the input is tokens, else ``None``.
-        forget_bias: added to the LSTM's forget-gate bias at initialization (Gers et al. 2000;
-            Jozefowicz et al. 2015; Keras' ``unit_forget_bias``); LSTM only.
+        vocab_size: number of token ids (at least 1) when the input is tokens, else ``None``.
+        forget_bias: a finite number added to the LSTM's forget-gate bias at initialization (Gers et al.
+            2000; Jozefowicz et al. 2015; Keras' ``unit_forget_bias``); LSTM only.
+
+    Raises:
+        TypeError: an argument of the wrong type; in ``forward``, float input to a token network or
+            integer input to a feature network.
+        ValueError: an argument out of range; in ``forward``, an input of the wrong shape, with no time
+            step, or with a token outside ``[0, vocab_size)``.
 
     Example:
         >>> import torch
@@ -62,6 +69,9 @@ class SequenceNet(nn.Module):
         check_choice("readout", readout, ("last", "all"))
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("output_size", output_size)
+        forget_bias = check_real("forget_bias", forget_bias)
+        if vocab_size is not None:
+            vocab_size = check_positive_int("vocab_size", vocab_size)
         self.cell = cell
         self.readout = readout
         self.vocab_size = vocab_size
@@ -81,19 +91,51 @@ class SequenceNet(nn.Module):
             self.rnn = nn.RNN(features, hidden_size, batch_first=True, nonlinearity="tanh")
         self.head = nn.Linear(hidden_size, output_size)
 
+    def _check_features(self, x: Any) -> None:
+        """Raise unless ``x`` is a float ``(B, T, I)`` tensor with ``T >= 1``."""
+        expected = f"SequenceNet expected float input of shape (B, T, {self.input_size})"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{expected}, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{expected}, got a {x.dtype} tensor; convert it with .float(), or build the network "
+                f"with vocab_size for token ids"
+            )
+        if x.dim() != 3 or x.shape[1] == 0 or x.shape[2] != self.input_size:
+            raise ValueError(f"{expected} with T >= 1, got shape {tuple(x.shape)}")
+
     @staticmethod
     def lstm_class_name() -> str:
         """Qualified name of the LSTM class used (recorded with benchmark results)."""
         return f"{LSTM.__module__}.{LSTM.__qualname__}"
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.vocab_size is not None:
-            x = nn.functional.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, I)
+        vocab_size = self.vocab_size
+        if vocab_size is not None:
+            x = nn.functional.one_hot(_check_tokens(x, vocab_size), vocab_size).to(self.head.weight.dtype)
+        else:
+            self._check_features(x)
         y, state = self.rnn(x)  # (B, T, H)
         if self.readout == "last":  # the final state is y[:, -1], without a (B, T, H) gradient of zeros
             h_n = state[0] if isinstance(state, tuple) else state  # (1, B, H)
             return self.head(h_n[-1])  # (B, O)
         return self.head(y)  # (B, T, O)
+
+
+def _check_tokens(x: Any, vocab_size: int) -> Tensor:
+    """``x`` as int64 ``(B, T)`` if it holds integer tokens in ``[0, vocab_size)``, ``T >= 1``; else raise."""
+    expected = f"SequenceNet with vocab_size={vocab_size} expected integer tokens of shape (B, T)"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{expected}, got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{expected}, got a {x.dtype} tensor; pass token ids as an integer tensor")
+    if x.dim() != 2 or x.shape[1] == 0:
+        raise ValueError(f"{expected} with T >= 1, got shape {tuple(x.shape)}")
+    if x.numel():
+        low, high = (int(v) for v in torch.aminmax(x))  # one pass over the batch
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"{expected} in [0, {vocab_size}), got token ids from {low} to {high}")
+    return x.long()  # (B, T)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -104,3 +104,27 @@ def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -
         bound = "[0, 1]" if upper_inclusive else "[0, 1)"
         raise ValueError(f"{name} must be in {bound}, got {value}")
     return number
+
+
+MAX_SEED = 2**63 - 1
+"""The largest seed lstmkit accepts: the largest signed 64-bit integer, which torch and NumPy both take."""
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is an integer in ``[0, 2**63 - 1]``, else raise.
+
+    ``None`` is refused: a seeded function must repeat itself, and ``None`` would draw fresh entropy.
+
+    Example:
+        >>> check_seed("seed", np.int64(7))
+        7
+        >>> check_seed("seed", None)
+        Traceback (most recent call last):
+        ...
+        TypeError: seed must be an integer in [0, 2**63 - 1], got NoneType None
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer in [0, 2**63 - 1], got {type(value).__name__} {value!r}")
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value}")
+    return int(value)

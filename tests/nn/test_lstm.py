@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import LSTM, LSTMCell
 
 BACKENDS = ("fused", "reference", "torch")
 SHAPES = list(itertools.product([1, 2], [False, True], [False, True], [0, 3], [True, False]))
@@ -236,6 +236,8 @@ def test_forget_bias_and_coupled_gates_parameters() -> None:
 def test_forget_bias_must_be_finite(value: float) -> None:
     with pytest.raises(ValueError, match=f"^LSTM forget_bias must be a finite number, got {value}$"):
         LSTM(3, 4, forget_bias=value)
+    with pytest.raises(ValueError, match=f"^LSTMCell forget_bias must be a finite number, got {value}$"):
+        LSTMCell(3, 4, forget_bias=value)
 
 
 def test_forget_bias_without_biases_goes_to_the_input_norms_bias() -> None:
@@ -322,6 +324,12 @@ def test_from_torch_copies_configuration_and_weights() -> None:
     torch.testing.assert_close(ours(x)[0], theirs(x)[0])
     with pytest.raises(TypeError, match=r"expected a torch\.nn\.LSTM"):
         LSTM.from_torch(torch.nn.GRU(3, 4))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got LSTM; it is already an lstmkit LSTM"):
+        LSTM.from_torch(ours)  # type: ignore[arg-type]
+    # what the torch module fixes is refused, not a clash of arguments; forget_bias would be overwritten
+    for taken in ({"batch_first": False}, {"forget_bias": 1.0}):
+        with pytest.raises(ValueError, match=f"takes \\['{next(iter(taken))}'\\] from the torch module"):
+            LSTM.from_torch(theirs, **taken)
 
 
 @pytest.mark.parametrize("backend", ["fused", "torch"])

@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lstmkit.utils.validation import check_real
+from lstmkit.utils.validation import check_probability, check_real
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,10 @@ def test_bounds_are_inclusive_for_minimum_and_strict_for_positive() -> None:
     assert check_real("shift", -5) == -5.0
     with pytest.raises(ValueError, match="> 0"):
         check_real("rate", 0.0, minimum=0, positive=True)
+
+
+def test_a_probability_too_large_for_a_float_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"^validation_split must be in \[0, 1\), got an integer too large"):
+        check_probability("validation_split", 10**400)
+    with pytest.raises(ValueError, match=r"^zoneout must be in \[0, 1\], got 1\.5$"):
+        check_probability("zoneout", 1.5, upper_inclusive=True)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import is_exporting
-from lstmkit.utils.validation import check_finite, check_positive_int, check_probability
+from lstmkit.utils.validation import check_finite, check_positive_int, check_probability, check_real
 
 
 def check_constructor(
@@ -31,8 +31,7 @@ def check_constructor(
     check_positive_int(f"{owner} proj_size", proj_size, minimum=0)
     if proj_size >= hidden_size:
         raise ValueError(f"{owner} proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
-    if isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float):
-        raise TypeError(f"{owner} forget_bias must be a number, got {type(forget_bias).__name__}")
+    check_real(f"{owner} forget_bias", forget_bias)
 
 
 def received(value: Any) -> str:

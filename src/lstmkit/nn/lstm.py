@@ -17,7 +17,7 @@ from lstmkit.ops.dispatch import Variant, is_exporting, resolve_backend, run_rec
 from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams, layer_norm_parts
-from lstmkit.utils.validation import check_choice, check_real
+from lstmkit.utils.validation import check_choice
 
 
 class LSTM(nn.Module):
@@ -121,8 +121,7 @@ class LSTM(nn.Module):
         self.bidirectional, self.proj_size = bidirectional, proj_size
         self.peephole, self.layer_norm, self.coupled_gates = peephole, layer_norm, coupled_gates
         self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
-        self.forget_bias = check_real("LSTM forget_bias", forget_bias)
-        self.backend, self.check_finite = backend, check_finite
+        self.forget_bias, self.backend, self.check_finite = float(forget_bias), backend, check_finite
         self.variant = Variant(peephole, layer_norm, coupled_gates, recurrent_dropout > 0, zoneout > 0)
         factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1
@@ -466,7 +465,14 @@ class LSTM(nn.Module):
         The module's mode (``train``/``eval``) and which parameters require grad are kept too.
         """
         if not isinstance(module, nn.LSTM):
-            raise TypeError(f"LSTM.from_torch expected a torch.nn.LSTM, got {type(module).__name__}")
+            hint = "; it is already an lstmkit LSTM" if isinstance(module, LSTM) else ""
+            raise TypeError(f"LSTM.from_torch expected a torch.nn.LSTM, got {type(module).__name__}{hint}")
+        taken = _FROM_TORCH_TAKEN & set(variants)
+        if taken:
+            raise ValueError(
+                f"LSTM.from_torch takes {sorted(taken)} from the torch module (set them there); it adds only "
+                f"the variants {sorted(_FROM_TORCH_VARIANTS)}"
+            )
         weight = module.weight_ih_l0
         assert isinstance(weight, Tensor)
         new = cls(
@@ -485,6 +491,16 @@ class LSTM(nn.Module):
             new.get_parameter(name).requires_grad_(param.requires_grad)
         return new.train(module.training)
 
+
+# what from_torch reads from the torch module, and what it may add: forget_bias is an initialization, which
+# the torch module's weights overwrite
+_FROM_TORCH_TAKEN = frozenset(
+    {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+     "proj_size", "device", "dtype", "forget_bias"}
+)  # fmt: skip
+_FROM_TORCH_VARIANTS = frozenset(
+    {"peephole", "layer_norm", "coupled_gates", "recurrent_dropout", "zoneout", "backend", "check_finite"}
+)
 
 # LSTM._run_layers under torch.compiler.disable, made once (a list, as in dispatch)
 _BETWEEN_GRAPHS: list[Any] = []

@@ -98,10 +98,13 @@ def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -
     """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]``), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} {value!r}")
-    number = float(value)
+    bound = "[0, 1]" if upper_inclusive else "[0, 1)"
+    try:
+        number = float(value)
+    except OverflowError as err:  # an int beyond float's range, e.g. 10**400
+        raise ValueError(f"{name} must be in {bound}, got an integer too large for a float") from err
     ok = 0.0 <= number <= 1.0 if upper_inclusive else 0.0 <= number < 1.0
     if not ok or math.isnan(number):
-        bound = "[0, 1]" if upper_inclusive else "[0, 1)"
         raise ValueError(f"{name} must be in {bound}, got {value}")
     return number
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
+
+from lstmkit.models.callbacks.backup import capture_rng, restore_own_rng, restore_rng, rng_prefix
+from lstmkit.utils import set_seed
 
 SCRIPT = r"""
 import os, signal, sys
@@ -83,3 +88,28 @@ def test_killed_run_resumes_and_matches_uninterrupted_run(tmp_path: Path) -> Non
     assert expected.keys() == actual.keys()
     for name, tensor in expected.items():
         assert torch.equal(actual[name], tensor), name
+
+
+def _draws() -> tuple[list[float], list[float], float]:
+    return torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()
+
+
+def test_each_rank_takes_back_its_own_generators() -> None:
+    before = capture_rng()
+    try:
+        tensors, states, draws = {}, [], []
+        for rank in (0, 1):  # the ranks' generators differ (dropout masks of different sizes)
+            set_seed(rank)
+            rank_tensors, state = capture_rng(rng_prefix(rank))
+            tensors.update(rank_tensors)
+            states.append(state)
+            draws.append(_draws())
+        for rank in (1, 0):
+            restore_own_rng(tensors, {"rng": states}, rank)
+            assert _draws() == draws[rank], rank
+        old = {k: v for k, v in tensors.items() if not k.startswith("rng.rank")}
+        for rank in (0, 1):  # a backup from before every rank's was kept: one state, for every rank
+            restore_own_rng(old, {"rng": states[0]}, rank)
+            assert _draws() == draws[0], rank
+    finally:
+        restore_rng(*before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.utils.data import DataLoader, TensorDataset
 
 from lstmkit.models import Model
+from lstmkit.models.distributed import Distributed
 
 SCRIPT = r"""
 import json, os, sys
@@ -98,6 +101,51 @@ def test_distributed_without_torchrun_is_a_clear_error(monkeypatch: pytest.Monke
         model.fit(torch.zeros(4, 2), torch.zeros(4, 1), verbose=0, distributed=True)
 
 
+@pytest.mark.parametrize("argument", ["x", "validation_data"])
+def test_a_dataloader_is_refused_before_distributed_training_starts(
+    monkeypatch: pytest.MonkeyPatch, argument: str
+) -> None:
+    for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):  # refused before torchrun is needed
+        monkeypatch.delenv(key, raising=False)
+    x, y = torch.zeros(8, 2), torch.zeros(8, 1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    model = Model(torch.nn.Linear(2, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    data = {"x": loader} if argument == "x" else {"x": x, "y": y, "validation_data": loader}
+    message = f"{argument} must be arrays or a map-style Dataset, got a DataLoader; pass its dataset"
+    with pytest.raises(ValueError, match=message):
+        model.fit(**data, verbose=0, distributed=True)
+
+
+def test_collectives_under_nccl_run_on_the_current_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NCCL reduces CUDA tensors only; emulated here without a GPU: a move to ``cuda:0`` is recorded (the
+    tensor stays put) and the fake all-reduce sums two ranks' equal values."""
+    moved: list[torch.Tensor] = []
+    reduced: list[torch.Tensor] = []
+    real_to = torch.Tensor.to
+
+    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        target = args[0] if args else kwargs.get("device")
+        if isinstance(target, torch.device) and target == torch.device("cuda", 0):
+            moved.append(self.clone())
+            return moved[-1]
+        return real_to(self, *args, **kwargs)
+
+    def all_reduce(tensor: torch.Tensor, op: Any = None) -> None:
+        reduced.append(tensor)
+        tensor.mul_(2)
+
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.distributed, "get_backend", lambda group=None: "nccl")
+    monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
+    loss_sum, count, states = Distributed(rank=0, world=2).all_reduce_sums(
+        torch.tensor(1.5), torch.tensor(3.0), [torch.tensor([1.0, 2.0], dtype=torch.float64)]
+    )
+    assert len(reduced) == 1 and any(reduced[0] is tensor for tensor in moved)
+    assert (float(loss_sum), float(count), states[0].tolist()) == (3.0, 6.0, [2.0, 4.0])
+
+
 PARTS = r"""
 import faulthandler, json, os, sys
 faulthandler.dump_traceback_later(60, exit=True)  # a deadlock fails the test instead of hanging it
@@ -163,6 +211,72 @@ elif part == "empty_mask":
     history = model.fit(x, np.zeros((3, 1), "float32"), batch_size=2, epochs=1, shuffle=False, verbose=0,
                         distributed=True)
     result["loss"] = history.history["loss"]
+elif part == "mean_loss":
+    x, y = torch.randn(9, 3), torch.randn(9, 1)
+    model = Model(torch.nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss=torch.nn.functional.mse_loss)  # a batch mean, not per sample
+    # global batches 4, 4, 1 (training) and 4, 1 (validation): the last leaves rank 1 an empty share
+    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0, distributed=True,
+                        validation_data=(x[:5], y[:5]))
+    result["history"] = history.history
+    result["evaluate"] = model.evaluate(x[:5], y[:5])  # one process after fit: the plain mean
+elif part == "backup_rng":
+    from lstmkit.models.callbacks import BackupAndRestore
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(epoch, logs):
+        if epoch == 2:
+            raise Stop
+
+    # global batches of 3 split 2 + 1: the ranks draw dropout masks of different sizes, so their generators
+    # drift apart (equal shares would keep them equal, and rank 0's state would do for both)
+    x = np.random.default_rng(0).normal(size=(9, 4, 2)).astype("float32")
+    weights = {}
+    for run in ("full", "interrupted", "resumed"):
+        set_seed(0)
+        model = Sequential([LSTM(3, input_shape=(4, 2)), Dropout(0.5), Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        callbacks = [BackupAndRestore(f"{out}_{run == 'full'}")]
+        if run == "interrupted":
+            callbacks.append(LambdaCallback(on_epoch_begin=stop_at_2))
+        try:
+            model.fit(x, x[:, -1:, 0], epochs=4, batch_size=3, verbose=0, distributed=True,
+                      callbacks=callbacks)
+        except Stop:
+            continue
+        weights[run] = [p.detach().reshape(-1).tolist() for p in model.module.parameters()]
+    result["same"] = weights["full"] == weights["resumed"]
+elif part == "backup_local":
+    from lstmkit.models.callbacks import BackupAndRestore
+
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    model = Model(torch.nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    folder = f"{out}_node{rank}"  # a node-local folder: only rank 0 holds a backup
+    if rank == 0:
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndRestore(folder, delete_checkpoint=False)])
+    try:
+        model.fit(x, y, epochs=3, batch_size=4, verbose=0, distributed=True,
+                  callbacks=[BackupAndRestore(folder)])
+    except ValueError as err:
+        result["error"] = str(err)
+elif part == "train_on_batch":
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    model = Model(torch.nn.Linear(3, 1))
+    model.compile(optimizer="sgd", loss="mse")
+
+    def probe(epoch, logs):  # train_on_batch from a callback, while fit's world is 2
+        weight = model.module.weight.detach().clone().requires_grad_(True)
+        bias = model.module.bias.detach().clone().requires_grad_(True)
+        torch.nn.functional.mse_loss(x @ weight.T + bias, y).backward()
+        model.train_on_batch(x, y)
+        lr = model.optimizer.param_groups[0]["lr"]
+        result["step"] = (model.module.weight - (weight - lr * weight.grad)).abs().max().item()
+
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0, distributed=True,
+              callbacks=[LambdaCallback(on_epoch_end=probe)])
 with open(f"{out}.{rank}.json", "w") as handle:
     json.dump(result, handle)
 # leave together: a rank exiting while gloo's threads still serve the other aborts it ("terminate called")
@@ -215,3 +329,27 @@ def test_after_fit_the_model_is_back_to_one_process(tmp_path: Path) -> None:
 def test_an_empty_share_through_a_masked_model(tmp_path: Path) -> None:
     losses = [result["loss"] for result in _run_part(tmp_path, "empty_mask")]
     assert losses[0] == losses[1] and len(losses[0]) == 1
+
+
+def test_a_loss_averaged_over_the_batch_with_an_empty_share_is_not_nan(tmp_path: Path) -> None:
+    for result in _run_part(tmp_path, "mean_loss"):
+        history = result["history"]
+        assert all(math.isfinite(values[0]) for values in history.values()), history
+        assert history["val_loss"][0] == pytest.approx(result["evaluate"], rel=1e-5)
+
+
+def test_backup_and_restore_resumes_every_ranks_dropout(tmp_path: Path) -> None:
+    assert [result["same"] for result in _run_part(tmp_path, "backup_rng")] == [True, True]
+
+
+def test_backup_dir_that_ranks_see_differently_is_a_clear_error(tmp_path: Path) -> None:
+    for result in _run_part(tmp_path, "backup_local"):
+        assert "error" in result, result
+        assert f"backup_dir '{tmp_path}/out_node" in result["error"]
+        assert "last completed epoch from -1 to 0" in result["error"]
+        assert "must be a folder every rank can read" in result["error"]
+
+
+def test_train_on_batch_from_a_callback_during_fit_takes_one_plain_step(tmp_path: Path) -> None:
+    for result in _run_part(tmp_path, "train_on_batch"):
+        assert result["step"] < 1e-6  # not world-size times the step

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,22 @@ def test_bundle_round_trip_with_umask(tmp_path: Path, umask_027: None) -> None:
     tensors, config = load_bundle(path)
     assert torch.equal(tensors["w"], torch.arange(3.0)) and config == {"kind": "test", "n": 3}
     assert _mode(path) == 0o640
+
+
+@pytest.mark.parametrize(
+    ("version", "received"), [(1, "int 1"), (None, "NoneType None")], ids=["int", "missing"]
+)
+def test_a_format_version_that_is_not_a_string_is_a_corrupt_header(
+    tmp_path: Path, version: object, received: str
+) -> None:
+    metadata = {"format": "lstmkit", "config": "{}"}
+    if version is not None:
+        metadata["format_version"] = version  # type: ignore[assignment]
+    header = json.dumps({"__metadata__": metadata}).encode()
+    path = tmp_path / "model.lstmkit"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    message = (
+        f"'{path}' has a corrupt lstmkit header: format_version must be a string such as '1', got {received}"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_bundle(path)

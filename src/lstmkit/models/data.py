@@ -187,6 +187,16 @@ def require_targets(source: ArraySource | DataLoader[Any], what: str) -> None:
         raise ValueError(f"{what} needs targets: pass y (or a Dataset/DataLoader that yields (x, y))")
 
 
+def require_splittable(source: ArraySource | DataLoader[Any] | None, name: str) -> None:
+    """``ValueError`` for a DataLoader in distributed training, which splits each batch across ranks
+    itself (arrays and map-style Datasets are split)."""
+    if isinstance(source, DataLoader):
+        raise ValueError(
+            f"fit(distributed=True) splits each batch across ranks itself, so {name} must be arrays or a "
+            f"map-style Dataset, got a DataLoader; pass its dataset instead"
+        )
+
+
 def iterate(
     source: ArraySource | DataLoader[Any],
     batch_size: int,

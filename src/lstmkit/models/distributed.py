@@ -10,11 +10,20 @@ After ``fit`` the model is back to one process (``world == 1``), keeping its ran
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+
+
+def collective_device() -> torch.device:
+    """Where the default group's collectives take their tensors: this process's GPU under NCCL (which
+    reduces CUDA tensors only), the CPU under gloo."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 class Distributed:
@@ -62,16 +71,35 @@ class Distributed:
         """Sum the loss sum, the count and each metric state over ranks (one collective)."""
         sizes = [s.numel() for s in states]
         flat = torch.cat([loss_sum.reshape(1), count.reshape(1), *states]).double()
+        flat = flat.to(collective_device())
         dist.all_reduce(flat)
-        parts = list(flat.split([1, 1, *sizes]))
+        parts = list(flat.cpu().split([1, 1, *sizes]))
         return parts[0][0], parts[1][0], parts[2:]
+
+    def all_gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (picklable), by rank (one collective; ``[value]`` outside distributed
+        training)."""
+        if self.world == 1:
+            return [value]
+        values: list[Any] = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def min_max(self, value: int) -> tuple[int, int]:
+        """The smallest and the largest of the ranks' ``value`` (one collective; ``(value, value)`` outside
+        distributed training)."""
+        if self.world == 1:
+            return value, value
+        both = torch.tensor([-value, value], dtype=torch.int64, device=collective_device())
+        dist.all_reduce(both, op=dist.ReduceOp.MAX)
+        low, high = both.tolist()
+        return -low, high
 
     def shared_seed(self, seed: int) -> int:
         """Rank 0's ``seed`` on every rank (one collective; ``seed`` itself outside distributed training)."""
         if self.world == 1:
             return seed
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
-        value = torch.tensor([seed], dtype=torch.int64, device=device)
+        value = torch.tensor([seed], dtype=torch.int64, device=collective_device())
         dist.broadcast(value, src=0)
         return int(value.item())
 

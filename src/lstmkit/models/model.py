@@ -20,6 +20,7 @@ from lstmkit.models.data import (
     make_source,
     num_batches,
     one_batch,
+    require_splittable,
     require_targets,
     sample_of,
     to_tensor,
@@ -247,14 +248,15 @@ class Model(ModelIO, nn.Module):
 
         Args:
             x: inputs (NumPy, tensor, pandas, list), a map-style ``Dataset`` yielding ``(x, y[, w])``, or a
-                ``DataLoader`` (then ``batch_size`` and ``shuffle`` are the loader's).
+                ``DataLoader`` (then ``batch_size`` and ``shuffle`` are the loader's; not distributed).
             y: targets, as many as ``x`` has samples.
             batch_size: samples per step (default 32); in distributed training, the global batch.
             epochs: index of the last epoch (Keras semantics with ``initial_epoch``).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch (on stderr).
             callbacks: :mod:`lstmkit.models.callbacks` instances.
             validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
-            validation_data: ``(x_val, y_val)``, ``(x_val, y_val, w_val)``, a Dataset or a DataLoader.
+            validation_data: ``(x_val, y_val)``, ``(x_val, y_val, w_val)``, a Dataset or a DataLoader (not
+                in distributed training).
             shuffle: reshuffle the training samples every epoch.
             class_weight: ``{class id: weight}`` multiplying each sample's loss.
             sample_weight: one weight per sample.
@@ -276,6 +278,9 @@ class Model(ModelIO, nn.Module):
         source, val_source = validation_sources(source, validation_split, validation_data)
         if val_source is not None:
             require_targets(val_source, "validation_data")
+        if distributed:  # before joining the process group and training an epoch
+            require_splittable(source, "x")
+            require_splittable(val_source, "validation_data")
         self.distributed = Distributed.setup(self.device) if distributed else Distributed()
         try:
             if distributed:

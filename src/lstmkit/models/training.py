@@ -3,7 +3,8 @@
 Loss per batch (Keras's ``sum_over_batch_size``): ``L = sum_b w_b * l_b / N`` with ``l_b`` the per-sample
 loss, ``w_b`` the sample (times class) weight and ``N`` the global batch size. In data-parallel training each
 rank computes its share's ``sum_b w_b l_b / N`` multiplied by the world size, so DDP's gradient average
-equals the single-process gradient on the same global batch.
+equals the single-process gradient on the same global batch; a rank whose share is empty contributes zero
+(the loss function is not called: a batch mean over no samples is NaN).
 """
 
 from __future__ import annotations
@@ -158,8 +159,11 @@ def batch_loss(
     if not isinstance(y_pred, Tensor):
         raise TypeError(f"the model must return one tensor for compile()'s loss, got {type(y_pred).__name__}")
     y_pred = y_pred.float()
-    per_sample = masked_loss(model, module, y_pred, y)
     local = x.shape[0]
+    if local == 0:  # an empty share in distributed training: a loss averaged over no samples is NaN
+        zero = y_pred.sum() * 0.0  # through the graph: DDP waits for every rank's gradients
+        return zero, zero, y_pred
+    per_sample = masked_loss(model, module, y_pred, y)
     if per_sample.dim() == 0:  # a custom loss that already averaged over the batch
         if batch.weight is not None or class_weight is not None:
             raise ValueError("sample_weight/class_weight need a loss that returns one value per sample")
@@ -174,7 +178,10 @@ def batch_loss(
             cw = class_weights_for(batch.y, class_weight).to(device)
             weight = cw if weight is None else weight * cw
         weighted_sum = (per_sample * weight).sum() if weight is not None else per_sample.sum()
-    loss = weighted_sum / batch.global_size * model.world
+    # DDP averages the ranks' gradients; a plain module (train_on_batch from a callback during a
+    # distributed fit) averages nothing, so its loss is not scaled up
+    scale = model.world if isinstance(module, nn.parallel.DistributedDataParallel) else 1
+    loss = weighted_sum / batch.global_size * scale
     return loss, weighted_sum, y_pred
 
 

@@ -116,7 +116,12 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], 
             f"'{source}' is a safetensors file but not an lstmkit model "
             f"(expected metadata format='{FORMAT}', got {metadata.get('format')!r})"
         )
-    version = metadata.get("format_version", "?")
+    version = metadata.get("format_version")
+    if not isinstance(version, str):  # safetensors metadata maps strings to strings
+        raise ValueError(
+            f"'{source}' has a corrupt lstmkit header: format_version must be a string such as "
+            f"'{FORMAT_VERSION}', got {type(version).__name__} {version!r}"
+        )
     if version != str(FORMAT_VERSION):
         raise ValueError(
             f"'{source}' has lstmkit format version {version}; this lstmkit reads version {FORMAT_VERSION}"

@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import lzma
 import os
+import tarfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+# pandas's rule for compression="infer" (pandas.io.common.extension_to_compression), longest suffix first
+COMPRESSION_BY_SUFFIX = {
+    ".tar.gz": "tar",
+    ".tar.bz2": "tar",
+    ".tar.xz": "tar",
+    ".tar": "tar",
+    ".gz": "gzip",
+    ".bz2": "bz2",
+    ".zip": "zip",
+    ".xz": "xz",
+    ".zst": "zstd",
+}
+# what a corrupt or truncated archive raises: gzip.BadGzipFile and bz2's "Invalid data stream" are OSErrors
+DECOMPRESSION_ERRORS = (zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, zlib.error, EOFError, OSError)
+
+
+def compression_of(path: Path, compression: Any = "infer") -> str | None:
+    """The compression pandas reads ``path`` with, for ``read_csv``'s ``compression`` option."""
+    if compression == "infer":
+        name = path.name.lower()
+        return next(
+            (method for suffix, method in COMPRESSION_BY_SUFFIX.items() if name.endswith(suffix)), None
+        )
+    if isinstance(compression, dict):
+        return compression.get("method")
+    return compression if isinstance(compression, str) else None
 
 
 def read_table(path: str | os.PathLike[str], expected: str, **options: Any) -> pd.DataFrame:
@@ -19,8 +50,9 @@ def read_table(path: str | os.PathLike[str], expected: str, **options: Any) -> p
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an empty file, one that does not parse as CSV, or a header without rows; the message
-            names the file and ``expected``.
+        ValueError: an empty file, one that does not parse as CSV, a corrupt or truncated compressed file
+            (``.gz``, ``.bz2``, ``.xz``, ``.zip``, ...), or a header without rows; the message names the file
+            and ``expected``.
 
     Example:
         >>> import tempfile
@@ -34,12 +66,21 @@ def read_table(path: str | os.PathLike[str], expected: str, **options: Any) -> p
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"no data file at '{source}'")
+    compression = compression_of(source, options.get("compression", "infer"))
+    corrupt_archive = DECOMPRESSION_ERRORS if compression is not None else ()
     try:
         frame = pd.read_csv(source, **options)
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"'{source}' is empty; expected a CSV with {expected}") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"could not read '{source}' as CSV ({err}); expected {expected}") from err
+    except PermissionError:  # an OSError, but not a corrupt file
+        raise
+    except corrupt_archive as err:
+        raise ValueError(
+            f"could not decompress '{source}' as {compression} ({type(err).__name__}: {err}); expected a "
+            f"CSV with {expected}, compressed with {compression} (rename the file if it is not compressed)"
+        ) from err
     if frame.empty:
         raise ValueError(f"'{source}' has a header but no rows; expected {expected}")
     return frame

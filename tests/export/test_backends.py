@@ -62,6 +62,15 @@ def test_eval_mode_restores_each_submodule_s_own_mode() -> None:
     assert net.training and net["plain"].training and not net["cell"].training
 
 
+def test_eval_mode_gives_a_module_built_inside_its_parent_s_mode() -> None:
+    for training in (True, False):
+        net = nn.Sequential(nn.Linear(2, 2)).train(training)
+        with eval_mode(net):
+            net.append(nn.Dropout(0.5))  # as a lazy layer builds its modules on the first forward
+            assert net[1].training  # (a new module starts in training mode)
+        assert [m.training for m in net.modules()] == [training] * 3
+
+
 def test_reference_modules_and_backends() -> None:
     names = [name for name, _ in reference_modules(_net())]
     assert names == ["projected", "peephole", "ln_cell"]

@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from lstmkit import layers
 from lstmkit.export import to_onnx
+from lstmkit.models import Sequential
 from lstmkit.nn import LSTM, LSTMCell
 
 
@@ -155,6 +157,74 @@ def test_stateful_modules_are_refused(folder: Path) -> None:
     net.stateful = True  # type: ignore[assignment]  # as Keras's recurrent layers say it
     with pytest.raises(ValueError, match=r"cannot export 'Sequential' \(Sequential\) with stateful=True"):
         to_onnx(net, folder / "m.onnx", torch.randn(2, 2))
+
+
+@pytest.mark.parametrize(
+    "mask_layer",
+    [
+        lambda: layers.Masking(0.0, input_shape=(None, 2), name="pad"),
+        lambda: layers.Embedding(10, 2, mask_zero=True, input_shape=(None,), name="pad"),
+    ],
+    ids=["masking", "embedding-mask-zero"],
+)
+def test_layers_that_mask_by_value_are_refused_by_to_onnx_itself(folder: Path, mask_layer) -> None:
+    model = Sequential([mask_layer(), layers.LSTM(3), layers.Dense(1)])
+    kind = type(model.module.layers[0]).__name__
+    message = rf"to_onnx cannot export 'pad' \({kind}\): its mask turns into sequence lengths that depend on"
+    with pytest.raises(ValueError, match=message):
+        to_onnx(model.module, folder / "m.onnx", model.example_input_array)
+    with pytest.raises(ValueError, match=message):
+        model.export(folder / "m.onnx")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_half_precision_is_refused_before_onnxruntime_sees_it(folder: Path, dtype: torch.dtype) -> None:
+    # float16 crashes onnxruntime's session, bfloat16 has no kernels there: refused even with check=False
+    fix = r"call model\.float\(\) and pass a float32 example_input"
+    with pytest.raises(
+        ValueError,
+        match=rf"exports float32 and float64 models, got parameter 'weight_ih_l0' of dtype {dtype}: .*{fix}",
+    ):
+        to_onnx(LSTM(3, 4, batch_first=True, dtype=dtype), folder / "m.onnx", check=False)
+    with pytest.raises(ValueError, match=rf"got example_input 'input' of dtype {dtype}: .*{fix}"):
+        to_onnx(
+            LSTM(3, 4, batch_first=True), folder / "m.onnx", torch.randn(2, 5, 3, dtype=dtype), check=False
+        )
+
+
+def test_torchscript_refuses_a_float64_lstm_operator(folder: Path) -> None:
+    # onnxruntime: "LSTM operator does not support double yet"; refused even with check=False
+    with pytest.raises(
+        ValueError,
+        match=r"exporter='torchscript' writes LSTM as ONNX's LSTM operator, which onnxruntime computes in "
+        r"float32 only, and its weights are torch\.float64; use exporter='dynamo' or 'auto'",
+    ):
+        lstm = LSTM(3, 4, batch_first=True, dtype=torch.float64)
+        to_onnx(lstm, folder / "m.onnx", exporter="torchscript", check=False)
+
+
+class _TorchGRU(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(3, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gru(x)[0]
+
+
+def test_torch_recurrent_modules_cannot_keep_free_steps_under_the_dynamo_exporter(folder: Path) -> None:
+    mixed = Sequential([layers.GRU(4, return_sequences=True), layers.LSTM(3, peephole=True), layers.Dense(1)])
+    with pytest.raises(
+        ValueError,
+        match=r"the dynamo exporter \(which 'auto' takes for this model\) cannot leave the time axis free "
+        r"for torch's own recurrent module\(s\) layers\.0\.rnn \(GRU\): torch\.export fixes their number "
+        r"of steps to the example's; pass dynamic_steps=False",
+    ):
+        mixed.export(folder / "m.onnx", example_input=torch.randn(2, 5, 3), check=False)
+    with pytest.raises(
+        ValueError, match=r"module\(s\) gru \(GRU\): .*; pass exporter='auto' \(the torchscript"
+    ):
+        to_onnx(_TorchGRU(), folder / "m.onnx", torch.randn(2, 5, 3), exporter="dynamo", check=False)
 
 
 def test_torchscript_cannot_export_layer_norm(folder: Path) -> None:

@@ -12,8 +12,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from lstmkit import layers
 from lstmkit.classify.models import LSTMClassifier
 from lstmkit.export import ExportReport, OnnxCheckError, to_onnx
+from lstmkit.models import Sequential
 from lstmkit.nn import LSTM, LSTMCell
 from lstmkit.ops.dispatch import native_kernel
 
@@ -180,6 +182,72 @@ def test_a_network_with_lengths_exports_and_pads_as_pytorch(tmp_path: Path) -> N
     assert report.input_names == ("input_0", "input_1") and report.dynamic_axes["input_1"] == {0: "batch"}
     x, lengths = torch.randn(4, 10, 3), torch.tensor([1, 10, 3, 6])
     assert_matches(report.path, net, {"input_0": x, "input_1": lengths})
+
+
+def test_an_unbuilt_keras_model_is_built_before_the_exporter_is_chosen(tmp_path: Path) -> None:
+    # no input_shape: the peephole LSTM exists only after a first forward, which must come before the
+    # choice of exporter (else: TorchScript, its loop unrolled to the example's 5 steps) and before the
+    # modes are saved (else: zoneout in training mode for the reference, the built LSTM left in eval mode)
+    torch.manual_seed(0)
+    model = Sequential([layers.LSTM(4, peephole=True, zoneout=0.3), layers.Dense(1)])
+    report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 5, 3))
+    assert report.exporter == "dynamo" and "Scan" in report.operators
+    assert report.dynamic_axes["input"] == {0: "batch", 1: "steps"}
+    assert all(m.training for m in model.module.modules())  # the built LSTM too, as its parents
+    for steps in (3, 5, 7):
+        x = np.random.default_rng(steps).standard_normal((3, steps, 3)).astype(np.float32)
+        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+
+
+def test_a_torch_gru_beside_an_lstm_variant_exports_with_fixed_steps(tmp_path: Path) -> None:
+    # torch.export fixes nn.GRU's steps, so the time axis stays fixed (a free one is refused, test_errors)
+    model = Sequential(
+        [
+            layers.GRU(4, return_sequences=True, input_shape=(6, 2)),
+            layers.LSTM(3, peephole=True),
+            layers.Dense(1),
+        ]
+    )
+    report = model.export(tmp_path / "m.onnx")
+    assert report.exporter == "dynamo" and report.dynamic_axes["input"] == {0: "batch"}
+    assert_matches(report.path, model.module.eval(), {"input": torch.randn(4, 6, 2)})
+
+
+def test_an_export_with_fixed_steps_leaves_the_next_export_s_steps_free(tmp_path: Path) -> None:
+    # torch.compile's cache (scan's body) kept the fixed 6 steps and failed the next export with free steps
+    peephole = LSTM(2, 3, batch_first=True, peephole=True).eval()
+    to_onnx(peephole, tmp_path / "fixed.onnx", torch.randn(2, 6, 2), dynamic_steps=False, check=False)
+    report = to_onnx(peephole, tmp_path / "free.onnx", torch.randn(2, 4, 2))
+    assert report.dynamic_axes["input"] == {0: "batch", 1: "steps"}
+    assert_matches(report.path, _Flat(peephole), {"input": torch.randn(3, 9, 2)})
+
+
+class _MaskedScores(nn.Module):
+    """Scores per step with -inf after each sequence's end, as before a softmax over steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = LSTM(3, 4, batch_first=True)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        out = self.lstm(x, lengths=lengths)[0]
+        assert isinstance(out, Tensor)
+        scores = self.head(out).squeeze(-1)  # (B, T)
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        return scores.masked_fill(~valid, float("-inf"))
+
+
+def test_infinities_in_the_same_places_pass_the_check(tmp_path: Path) -> None:
+    net = _MaskedScores().eval()
+    report = to_onnx(net, tmp_path / "m.onnx", (torch.randn(2, 5, 3), torch.tensor([5, 3])))
+    assert report.max_abs_diff is not None and report.max_abs_diff < ATOL
+    x, lengths = torch.randn(3, 8, 3), torch.tensor([8, 2, 5])
+    got = onnx_outputs(report.path, {"input_0": x, "input_1": lengths})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, net(x, lengths).numpy(), atol=ATOL, rtol=0)  # -inf == -inf
+    assert np.isneginf(got).sum() == 3 + 6  # (steps past 8, 2 and 5 of 8)
 
 
 def test_exporter_choice_can_be_forced(tmp_path: Path) -> None:

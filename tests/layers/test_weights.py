@@ -236,6 +236,23 @@ def test_set_weights_names_the_layer_the_index_and_both_shapes() -> None:
     np.testing.assert_array_equal(layer.get_weights()[1], recurrent)  # nothing was written
 
 
+def test_set_weights_refuses_values_that_overflow_the_weights_dtype() -> None:
+    layer = LSTM(2, name="encoder")
+    layer(torch.zeros(1, 3, 1))  # float32 weights
+    kernel, recurrent, bias = (w.astype(np.float64) for w in layer.get_weights())
+    huge = kernel.copy()
+    huge[0, 1] = 1e300  # finite in float64, infinite once cast to float32
+    with pytest.raises(
+        ValueError,
+        match=r"weight 0 \(kernel\) holds 1 value\(s\) that do not fit float32 \(the largest magnitude is "
+        r"1e\+300, float32 holds up to 3.4e\+38\)",
+    ):
+        layer.set_weights([huge, recurrent, bias])
+    assert np.isfinite(layer.get_weights()[0]).all()  # nothing was written
+    layer.set_weights([kernel, recurrent, bias])  # float64 values that fit are cast
+    np.testing.assert_allclose(layer.get_weights()[0], kernel, rtol=1e-6)
+
+
 def test_weights_of_a_layer_that_is_not_built_are_a_clear_error() -> None:
     layer = Dense(2, name="head")
     with pytest.raises(

@@ -85,14 +85,20 @@ def traceable(model: nn.Module, exporter: str) -> Iterator[None]:
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
     """Put ``model`` in eval mode (dropout off, zoneout as its expectation), then give every submodule back
-    its own mode, also on error."""
-    modes = [(module, module.training) for module in model.modules()]
+    its own mode, also on error. A submodule created meanwhile (a lazy layer built by a forward pass) gets
+    its parent's mode, as if it had been built outside."""
+    modes = {module: module.training for module in model.modules()}
     model.eval()
     try:
         yield
     finally:
-        for module, training in modes:
-            module.training = training
+        _give_back_modes(model, modes, modes[model])
+
+
+def _give_back_modes(module: nn.Module, modes: dict[nn.Module, bool], parent: bool) -> None:
+    module.training = modes.get(module, parent)
+    for child in module.children():
+        _give_back_modes(child, modes, module.training)
 
 
 def refuse_stateful(model: nn.Module) -> None:
@@ -104,4 +110,23 @@ def refuse_stateful(model: nn.Module) -> None:
                 f"to_onnx cannot export '{name or type(module).__name__}' ({type(module).__name__}) with "
                 f"stateful=True: it carries its state from one call to the next, which an exported graph "
                 f"cannot hold; export a copy built with stateful=False and the same weights"
+            )
+
+
+def refuse_masks(model: nn.Module) -> None:
+    """Raise ``ValueError`` for a module that makes a mask from the values of its input (Keras's ``Masking``,
+    ``Embedding(mask_zero=True)``): the mask turns into sequence lengths through value tests that an
+    exported graph does not follow. Recognized by Keras's mask protocol (``compute_mask``) with a
+    ``mask_value`` or ``mask_zero=True``: ``lstmkit.export`` sits below the Keras face, so it does not
+    import those layers."""
+    for name, module in model.named_modules():
+        makes_mask = hasattr(module, "mask_value") or getattr(module, "mask_zero", False) is True
+        if makes_mask and callable(getattr(module, "compute_mask", None)):
+            label = getattr(module, "name", None)
+            label = label if isinstance(label, str) else name or type(module).__name__
+            raise ValueError(
+                f"to_onnx cannot export '{label}' ({type(module).__name__}): its mask turns into sequence "
+                f"lengths that depend on the values of the input, which an exported graph does not follow; "
+                f"export a model without masking (a network that takes the lengths as a second input, as the "
+                f"classify kit's do, exports fine)"
             )

@@ -94,7 +94,9 @@ def compare(
         The largest absolute difference over every output of every run.
 
     Raises:
-        OnnxCheckError: a difference above ``atol`` (or NaN), or an output of another shape.
+        OnnxCheckError: a difference above ``atol`` where both sides are finite, NaN or infinity at other
+            positions than PyTorch's (the same infinity, or NaN, on both sides is no difference), or an output
+            of another shape.
     """
     ort = require("onnxruntime", f"check=True (running the exported {what} in onnxruntime)")
     options = ort.SessionOptions()
@@ -118,11 +120,28 @@ def compare(
                     f"the exported {what} returned '{name}' of shape {value.shape} for inputs {shapes}, "
                     f"PyTorch {want.shape}; nothing was written"
                 )
-            diff = float(np.max(np.abs(value.astype(np.float64) - want.astype(np.float64)), initial=0.0))
-            if not diff <= atol:  # (NaN fails too)
+            diff, mismatched = _difference(value.astype(np.float64), want.astype(np.float64))
+            if mismatched.any():
+                first = tuple(int(i) for i in np.argwhere(mismatched)[0])
+                raise OnnxCheckError(
+                    f"the exported {what} does not match PyTorch: the NaN and infinite values of output "
+                    f"'{name}' for inputs {shapes} differ from PyTorch's at {int(mismatched.sum())} "
+                    f"position(s), the first at {first}: onnxruntime {value[first]:.3g}, PyTorch "
+                    f"{want[first]:.3g}; nothing was written"
+                )
+            if diff > atol:
                 raise OnnxCheckError(
                     f"the exported {what} does not match PyTorch: max abs difference {diff:.3g} on output "
                     f"'{name}' for inputs {shapes} exceeds atol={atol:g}; nothing was written"
                 )
             worst = max(worst, diff)
     return worst
+
+
+def _difference(got: np.ndarray, want: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(largest |got - want| where both are finite, where their non-finite values differ)``: an infinity
+    of the same sign, or NaN, on both sides is no difference (a ``masked_fill(-inf)`` before a softmax)."""
+    finite = np.isfinite(got) & np.isfinite(want)
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    gap = np.abs(np.subtract(got, want, out=np.zeros_like(got), where=finite))
+    return float(np.max(gap, initial=0.0)), ~(finite | same)

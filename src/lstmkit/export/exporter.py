@@ -26,7 +26,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lstmkit.export.backends import describe, eval_mode, reference_modules, refuse_stateful, traceable
+from lstmkit.export.backends import (
+    describe,
+    eval_mode,
+    onnx_lstm_operator_fits,
+    reference_modules,
+    refuse_masks,
+    refuse_stateful,
+    traceable,
+)
 from lstmkit.export.check import ExportReport, compare, graph_facts, require
 from lstmkit.export.signature import (
     BATCH,
@@ -71,7 +79,9 @@ def to_onnx(
     model's ``model.module``, a kit's network), called with ``example_input`` as its positional arguments.
     Whatever backend its lstmkit layers were built or trained with (``"native"``, ``"fused"``), they run
     on torch operations while it is recorded and get their backend back afterwards; the model runs in
-    eval mode and gets its mode back too. The file is written only once the check passed, atomically.
+    eval mode and gets its mode back too. It first runs once on the example (eval mode, no gradients), so
+    that layers built lazily (a Keras model without ``input_shape``) exist before the exporter is chosen.
+    The file is written only once the check passed, atomically.
 
     Args:
         model: the module to export.
@@ -98,8 +108,10 @@ def to_onnx(
     Raises:
         TypeError: a wrong type of ``model``, ``example_input``, names or flags.
         ValueError: an unknown ``exporter``, a bad ``opset`` or ``atol``, a non-finite example, a dynamic axis
-            of size 1, an example the model does not take, a stateful module, or ``dynamic_steps=True`` where
-            the chosen exporter unrolls a time loop.
+            of size 1, an example the model does not take, a stateful module, a layer that masks by value
+            (``Masking``, ``Embedding(mask_zero=True)``), float16 or bfloat16 weights or example, a float64
+            LSTM/GRU/RNN operator with ``exporter="torchscript"``, ``dynamic_steps=True`` where the chosen
+            exporter unrolls a time loop or, under ``"dynamo"``, for torch's own ``nn.GRU``/``RNN``/``LSTM``.
         FileNotFoundError: the folder of ``path`` does not exist.
         ImportError: ``onnx`` (or ``onnxscript`` for ``"dynamo"``, ``onnxruntime`` for ``check``) is not
             installed; ``pip install "lstmkit[onnx]"``.
@@ -131,13 +143,16 @@ def to_onnx(
     if check:
         require("onnxruntime", "check=True (running the exported file in onnxruntime; or pass check=False)")
     refuse_stateful(model)
+    refuse_masks(model)
     sig = signature(model, example_input)
     in_names = check_names(input_names, len(sig.args), "input_names") or sig.input_names
     kinds = tuple(kind for kind, on in ((BATCH, dynamic_batch), (STEPS, dynamic_steps)) if on)
     axes = tuple({axis: kind for axis, kind in x_axes.items() if kind in kinds} for x_axes in sig.axes)
+    _refuse_half_precision(model, sig.args, in_names)
     _check_example(sig.args, axes, in_names)
-    chosen = _choose_exporter(exporter, model, axes, opset)
     what = type(model).__name__
+    _build(sig, what)
+    chosen = _choose_exporter(exporter, model, axes, opset)
     with eval_mode(sig.graph), torch.no_grad():  # (the graph: the model, or an adapter around it)
         expected = _run(sig.graph, sig.args, what, "example_input")
         out_names = check_names(output_names, len(expected), "output_names") or _output_names(sig, expected)
@@ -199,6 +214,28 @@ def _check_example(args: tuple[Tensor, ...], axes: tuple[Axes, ...], names: tupl
                 )
 
 
+def _refuse_half_precision(model: nn.Module, args: tuple[Tensor, ...], names: tuple[str, ...]) -> None:
+    """Refuse float16 and bfloat16 weights and examples: onnxruntime's CPU build cannot run lstmkit's graphs
+    in them (a float16 LSTM graph crashes its session; bfloat16 lacks kernels such as MatMul)."""
+    tensors: list[tuple[str, Tensor]] = [(f"parameter '{name}'", p) for name, p in model.named_parameters()]
+    tensors += [(f"example_input '{name}'", x) for name, x in zip(names, args, strict=True)]
+    for what, tensor in tensors:
+        if tensor.dtype in (torch.float16, torch.bfloat16):
+            raise ValueError(
+                f"to_onnx exports float32 and float64 models, got {what} of dtype {tensor.dtype}: "
+                f"onnxruntime cannot run a float16 or bfloat16 LSTM graph (float16 crashes its session, "
+                f"bfloat16 lacks kernels); call model.float() and pass a float32 example_input"
+            )
+
+
+def _build(sig: Signature, what: str) -> None:
+    """Run the graph once on the example, in eval mode and without gradients, so that a layer built lazily
+    (a Keras model without ``input_shape``) has its modules before the exporter is chosen for them and
+    before :func:`eval_mode` saves their modes."""
+    with eval_mode(sig.graph), torch.no_grad():
+        _run(sig.graph, sig.args, what, "example_input")
+
+
 def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], opset: int | None) -> str:
     variants = reference_modules(model)
     # onnxruntime's LSTM operator computes in float32 only; Scan runs any dtype
@@ -212,8 +249,8 @@ def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], o
         )
     else:
         supported, fits = f"opset {DYNAMO_MIN_OPSET} or newer", opset is None or opset >= DYNAMO_MIN_OPSET
+    why = "" if requested != "auto" else " (which 'auto' takes for this model)"
     if not fits:
-        why = "" if requested != "auto" else " (which 'auto' takes for this model)"
         raise ValueError(
             f"to_onnx got opset={opset}, but the {chosen} exporter{why} writes {supported}; pass one of "
             f"those, or opset=None for PyTorch's default"
@@ -224,8 +261,27 @@ def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], o
             f"exporter='torchscript' cannot export {describe(layer_norm)}: the TorchScript exporter needs "
             f"layer norm's shape as a constant and records it as a value; use exporter='dynamo' or 'auto'"
         )
+    if chosen == "torchscript":
+        _refuse_wide_operators(model)
+    free_steps = any(STEPS in x_axes.values() for x_axes in axes)
+    torch_loops = [
+        (name or type(m).__name__, m) for name, m in model.named_modules() if isinstance(m, nn.RNNBase)
+    ]
+    if chosen == "dynamo" and free_steps and torch_loops:
+        fix = (
+            "pass exporter='auto' (the torchscript exporter writes them as ONNX operators with a free time "
+            "axis), or dynamic_steps=False"
+            if lstm_operator
+            else "pass dynamic_steps=False for a graph of the example's number of steps, or use plain "
+            "float32 lstmkit LSTMs, which 'auto' exports with the torchscript exporter and a free time axis"
+        )
+        raise ValueError(
+            f"the dynamo exporter{why} cannot leave the time axis free for torch's own recurrent "
+            f"module(s) {_named_types(torch_loops)}: torch.export fixes their number of steps to the "
+            f"example's; {fix}"
+        )
     loops = [(name, module) for name, module in variants if isinstance(module, LSTM)]
-    if loops and any(STEPS in x_axes.values() for x_axes in axes):
+    if loops and free_steps:
         if chosen == "torchscript":
             raise ValueError(
                 f"exporter='torchscript' unrolls the time loop of {describe(loops)} (it writes ONNX's LSTM "
@@ -241,6 +297,36 @@ def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], o
     if chosen == "dynamo":
         require("onnxscript", "exporter='dynamo' (torch.onnx's torch.export-based exporter)")
     return chosen
+
+
+def _refuse_wide_operators(model: nn.Module) -> None:
+    """Refuse the TorchScript exporter for a float64 LSTM, GRU or RNN it writes as ONNX's operator of that
+    name (a plain lstmkit LSTM, torch's own ``nn.RNNBase``): onnxruntime computes those in float32 only."""
+    operators = [
+        (name or type(module).__name__, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.RNNBase) or (isinstance(module, LSTM) and onnx_lstm_operator_fits(module))
+    ]
+    wide = [
+        (name, module, p.dtype)
+        for name, module in operators
+        for p in module.parameters()
+        if p.is_floating_point() and p.dtype != torch.float32
+    ]
+    if wide:
+        name, module, dtype = wide[0]
+        raise ValueError(
+            f"exporter='torchscript' writes {_named_types([(name, module)])} as ONNX's "
+            f"{type(module).__name__} operator, which onnxruntime computes in float32 only, and its weights "
+            f"are {dtype}; use exporter='dynamo' or 'auto' (ONNX Scan for lstmkit's LSTM, in any dtype), or "
+            f"call model.float()"
+        )
+
+
+def _named_types(modules: list[tuple[str, Any]]) -> str:
+    """``"layers.0.rnn (GRU), LSTM"``: each module's name, and its type where that is not its name."""
+    named = [(name, type(module).__name__) for name, module in modules]
+    return ", ".join(name if name == kind else f"{name} ({kind})" for name, kind in named)
 
 
 def _flatten(value: Any, what: str) -> list[Tensor]:

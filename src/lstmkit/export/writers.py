@@ -91,6 +91,10 @@ def dynamo_bytes(
     # runs torch.export under flags of its own that break the translation of some scan bodies (torch 2.13:
     # coupled gates, whose body leaves one gate's slice unused)
     dynamic_shapes = shapes if any(axes) else None
+    # scan runs its body through torch.compile, whose cache keeps an entry from the previous export; with
+    # torch 2.13 an entry for a fixed number of steps turns into a guard that fails the next export with
+    # free steps ("Constraints violated (steps)"), so every export starts from an empty cache
+    torch.compiler.reset()
     with warnings.catch_warnings(), _quiet_logs(*EXPORTER_LOGGERS):  # nothing in them a user can change
         # torch's own use of its pytree API
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")

@@ -316,7 +316,8 @@ def check_weights(where: str, slots: WeightSlots, values: Sequence[Any]) -> list
 
     Raises:
         TypeError: ``values`` is not a list or tuple, or an entry is not an array of real numbers.
-        ValueError: a wrong number of arrays, an array of the wrong shape, or NaN/inf values.
+        ValueError: a wrong number of arrays, an array of the wrong shape, NaN/inf values, or values too
+            large for the slot's dtype (``1e300`` into float32).
     """
     if not isinstance(values, list | tuple):
         raise TypeError(f"{where} set_weights expects a list of arrays, got {type(values).__name__}")
@@ -348,7 +349,18 @@ def check_weights(where: str, slots: WeightSlots, values: Sequence[Any]) -> list
                 f"{where} set_weights: weight {index} ({label}) holds "
                 f"{int((~torch.isfinite(tensor)).sum())} NaN or infinite value(s); weights must be finite"
             )
-        checked.append(tensor.to(device=target.device, dtype=target.dtype))
+        cast = tensor.to(device=target.device, dtype=target.dtype)
+        overflowed = int((~torch.isfinite(cast)).sum()) if cast.is_floating_point() else 0
+        if overflowed:  # finite as given, infinite in the slot's dtype
+            largest = float(tensor.abs().max())
+            dtype = str(target.dtype).removeprefix("torch.")
+            raise ValueError(
+                f"{where} set_weights: weight {index} ({label}) holds {overflowed} value(s) that do not fit "
+                f"{dtype} (the largest magnitude is {largest:.3g}, {dtype} holds up to "
+                f"{torch.finfo(target.dtype).max:.3g}); scale the weights down, or convert the layer first "
+                f"(layer.double())"
+            )
+        checked.append(cast)
     return checked
 
 

@@ -11,8 +11,6 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, module_weights, set_module_weights, to_numpy
-from lstmkit.layers.core import Masking
-from lstmkit.layers.embedding import Embedding
 from lstmkit.models.data import to_tensor
 
 if TYPE_CHECKING:
@@ -156,13 +154,6 @@ class ModelIO:
                 )
         elif not isinstance(example_input, Tensor | tuple):
             example_input = to_tensor("example_input", example_input)
-        for module in self.module.modules():
-            if isinstance(module, Masking) or (isinstance(module, Embedding) and module.mask_zero):
-                raise ValueError(
-                    f"model.export cannot export '{module.name}' ({type(module).__name__}): its mask turns "
-                    f"into sequence lengths that depend on the values of the input, which an exported graph "
-                    f"does not follow; export a model without masking"
-                )
         steps = self._free_steps() if dynamic_steps is None else dynamic_steps
         return to_onnx(
             self.module,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lstmkit.nn import LSTM, LSTMCell
+from lstmkit.ops.native import native_available
 
 
 @pytest.mark.parametrize("backend", ["torch", "fused", "reference"])
@@ -167,7 +168,7 @@ def test_a_traced_cell_replays_what_the_module_computes() -> None:
 @pytest.mark.parametrize("kind", ["lstm", "cell"])
 def test_streaming_with_layer_norm_follows_a_dtype_change_and_a_data_swap(kind: str) -> None:
     from lstmkit.nn import LSTM, LSTMCell
-    from lstmkit.ops.native_stream import repack
+    from lstmkit.ops.native_cache import repack
 
     torch.manual_seed(0)
     module: torch.nn.Module = (
@@ -193,3 +194,40 @@ def test_streaming_with_layer_norm_follows_a_dtype_change_and_a_data_swap(kind: 
     ln_affine.data = ln_affine.data * 0.5  # a swap the version counter does not see; repack is the remedy
     repack(module)
     assert streamed_minus_graph() < 1e-6
+
+
+NATIVE = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
+
+
+@NATIVE
+def test_native_cell_refuses_weights_resized_behind_the_module() -> None:
+    # a .data swap changes the weights' sizes, not input_size/hidden_size: the step checks its own sizes
+    cell = LSTMCell(4, 8, backend="native")
+    x, hx = torch.randn(2, 4), (torch.zeros(2, 8), torch.zeros(2, 8))
+    with torch.no_grad():
+        cell(x, hx)
+        cell.weight_ih.data = torch.randn(32, 6)
+        with pytest.raises(ValueError, match=r"x must be a CPU torch.float32 tensor of shape \(2, 6\)"):
+            cell(x, hx)
+        cell.weight_ih.data = torch.randn(4 * 64, 4)
+        cell.weight_hh.data = torch.randn(4 * 64, 64)
+        cell.bias_ih.data, cell.bias_hh.data = torch.randn(4 * 64), torch.randn(4 * 64)
+        with pytest.raises(ValueError, match=r"h must be a CPU torch.float32 tensor of shape \(2, 64\)"):
+            cell(x, hx)
+        with pytest.raises(ValueError, match=r"h must be .* shape \(2, 64\)"):
+            cell(x)  # the zero state has the module's hidden_size too
+
+
+@NATIVE
+def test_native_cell_reads_a_negated_view_with_its_sign() -> None:
+    torch.manual_seed(0)
+    cell = LSTMCell(1, 3, backend="native")
+    x = torch.randn(1, 1, dtype=torch.complex64).conj().imag  # contiguous, with the negative bit
+    assert x.is_neg() and x.is_contiguous()
+    hx = (torch.randn(1, 3), torch.randn(1, 3))
+    with torch.no_grad():
+        got = [cell(x, hx)[0], cell(x[0], (hx[0][0], hx[1][0]))[0]]  # the one-call path, the general one
+        cell.backend = "reference"
+        expected = cell(x.resolve_neg(), hx)[0]
+    torch.testing.assert_close(got[0], expected)
+    torch.testing.assert_close(got[1], expected[0])

@@ -9,6 +9,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.nn import LSTM, LSTMCell
+from lstmkit.ops.native import native_available
 
 BACKENDS = ("fused", "reference", "torch")
 SHAPES = list(itertools.product([1, 2], [False, True], [False, True], [0, 3], [True, False]))
@@ -503,7 +504,7 @@ def test_native_step_from_zeros_for_changing_batch_sizes_and_dtypes() -> None:
     # a step without a state reads a cached zero buffer: it must grow with the batch, follow the dtype
     # and never be written
     from lstmkit.ops.dispatch import native_kernel
-    from lstmkit.ops.native_stream import STEPS
+    from lstmkit.ops.native_cache import STEPS
 
     if native_kernel() is None:
         pytest.skip("the native kernel is not built")
@@ -676,3 +677,66 @@ def test_a_packed_sequence_under_autocast_is_taken_as_a_padded_tensor_is(backend
     assert padded.dtype == packed.data.dtype == torch.float32  # the weights' dtype, as a tensor input
     unpacked, _ = pad_packed_sequence(packed, total_length=5)
     torch.testing.assert_close(unpacked, padded, rtol=0, atol=0)
+
+
+NATIVE = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
+
+
+@NATIVE
+@pytest.mark.parametrize("change", ["dtype", "hidden"])
+def test_native_step_refuses_a_layer_changed_behind_the_module(change: str) -> None:
+    lstm = LSTM(4, 8, num_layers=2, backend="native").eval()
+    x = torch.randn(64, 4)
+    with torch.no_grad():
+        _, hx = lstm.step(x)
+        if change == "dtype":  # layer 1 float64 by .data swaps, layer 0 float32
+            for name, param in lstm.named_parameters():
+                if name.endswith("_l1"):
+                    param.data = param.data.double()
+            match = r"layer 1 are torch.float64 with \(I, H, R\) = \(8, 8, 8\), expected torch.float32 with"
+        else:
+            lstm.weight_ih_l1.data, lstm.weight_hh_l1.data = torch.randn(4 * 32, 8), torch.randn(4 * 32, 32)
+            lstm.bias_ih_l1.data, lstm.bias_hh_l1.data = torch.randn(4 * 32), torch.randn(4 * 32)
+            match = r"layer 1 are torch.float32 with \(I, H, R\) = \(8, 32, 32\), expected .* \(8, 8, 8\)"
+        for state in (hx, None, (hx[0].transpose(0, 1).contiguous().transpose(0, 1), hx[1])):
+            with pytest.raises(ValueError, match=match):
+                lstm.step(x, state)
+
+
+@NATIVE
+def test_native_step_and_forward_read_negated_views_with_their_sign() -> None:
+    import copy
+
+    torch.manual_seed(0)
+    native = LSTM(4, 6, backend="native").eval()
+    reference = copy.deepcopy(native)
+    reference.backend = "reference"
+    x = torch.randn(5, 3, 4, dtype=torch.complex64).conj().imag  # strided, with the negative bit
+    h0 = torch._neg_view(-torch.randn(1, 3, 6))  # contiguous, with the negative bit
+    c0 = torch.randn(1, 3, 6)
+    with torch.no_grad():
+        pairs = [
+            (native(x, (h0, c0))[0], reference(x.resolve_neg(), (h0.resolve_neg(), c0))[0]),
+            (native.step(x[0], (h0, c0))[0], reference.step(x[0].resolve_neg(), (h0.resolve_neg(), c0))[0]),
+            (native.step(torch._neg_view(-x[0].contiguous()))[0], reference.step(x[0].resolve_neg())[0]),
+        ]
+    for got, expected in pairs:
+        torch.testing.assert_close(got, expected)
+
+
+def test_lengths_without_values_or_of_a_complex_dtype_are_clear_errors() -> None:
+    lstm = LSTM(2, 3)
+    x = torch.randn(4, 3, 2)
+    with pytest.raises(ValueError, match=r"expected lengths with values .* got a tensor on the meta device"):
+        lstm(x, lengths=torch.tensor([4, 2, 1], device="meta"))
+    with pytest.raises(
+        TypeError, match=r"lengths as a 1-D integer tensor of shape \(3,\), got dtype torch.c"
+    ):
+        lstm(x, lengths=torch.tensor([4, 2, 1], dtype=torch.complex64))
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"backend": "fused"}], ids=["peephole", "fused"])
+def test_a_meta_module_runs_the_fused_loop_for_shapes(options: dict[str, object]) -> None:
+    lstm = LSTM(4, 6, device="meta", **options)  # type: ignore[arg-type]
+    y, (h, c) = lstm(torch.randn(5, 3, 4, device="meta"))
+    assert y.shape == (5, 3, 6) and h.shape == c.shape == (1, 3, 6) and y.is_meta

@@ -139,3 +139,13 @@ def test_without_grad_mode_the_eager_loop_keeps_nothing(monkeypatch: pytest.Monk
     with torch.no_grad():
         y, _, _ = fused.fused_recurrence(inputs, RecurrenceParams(w_hh))
     assert seen == [False] and not y.requires_grad
+
+
+def test_meta_tensors_run_without_asking_autocast_about_meta() -> None:
+    # torch.is_autocast_enabled("meta") raises: shape propagation on the meta device must not ask it
+    inputs, params, coupled = make_case({"peephole"})
+    meta_inputs = RecurrenceInputs(*(None if t is None else t.detach().to("meta") for t in inputs))
+    meta_params = RecurrenceParams(*(None if p is None else p.detach().to("meta") for p in params))
+    with torch.no_grad():
+        y, h, c = fused_recurrence(meta_inputs, meta_params, coupled_gates=coupled)
+    assert y.is_meta and y.shape == (6, 3, 4) and h.shape == c.shape == (3, 4)

@@ -460,3 +460,116 @@ def test_every_gradient_has_its_parameters_strides_with_one_input_or_one_state_u
     out.sum().backward()
     for name, p in lstm.named_parameters():
         assert p.grad is not None and p.grad.stride() == p.stride(), name
+
+
+def negated(t: Tensor) -> Tensor:
+    """A contiguous view equal to ``t`` with the negative bit set: its memory holds ``-t``."""
+    view = torch._neg_view(t.neg())
+    assert view.is_neg() and view.is_contiguous() and torch.equal(view, t)
+    return view
+
+
+def test_backward_rejects_the_saved_tuple_of_another_forward() -> None:
+    kernel, w = NativeKernel(), torch.randn(64, 16)
+    small = RecurrenceInputs(torch.randn(2, 1, 64), torch.zeros(1, 16), torch.zeros(1, 16))
+    *_, saved = kernel.forward(small, RecurrenceParams(w), False, True)
+    big = RecurrenceInputs(torch.randn(400, 256, 64), torch.zeros(256, 16), torch.zeros(256, 16))
+    dy, dh = torch.ones(400, 256, 16), torch.zeros(256, 16)
+    with pytest.raises(
+        ValueError, match=r"saved hs: expected torch.float32 \(401, 256, 16\) .* got torch.fl"
+    ):
+        kernel.backward(saved, big, RecurrenceParams(w), False, dy, dh, dh)
+    peephole = RecurrenceParams(w, peephole=torch.randn(3, 16))  # a variant the forward did not run
+    dy = torch.ones(2, 1, 16)
+    with pytest.raises(ValueError, match=r"saved peephole: expected torch.float32 \(3, 16\)"):
+        kernel.backward(saved, small, peephole, False, dy, dh[:1], dh[:1])
+    with pytest.raises(ValueError, match="saved lengths: expected absent"):
+        swapped = (*saved[:19], torch.tensor([2]), *saved[20:])
+        kernel.backward(swapped, small, RecurrenceParams(w), False, dy, dh[:1], dh[:1])
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "zoneout_const"])
+def test_saved_check_accepts_what_each_forward_saves(name: str) -> None:
+    variant = VARIANTS.get(name, {"zoneout": True})
+    inputs, params, coupled = make_case(variant, 5, 6, 9, torch.float64)
+    if name == "zoneout_const":  # evaluation: one value broadcast (the kernel keeps one row)
+        inputs = inputs._replace(
+            zoneout_h=torch.full((1, 1, 1), 0.3, dtype=torch.float64).expand(5, 6, 9),
+            zoneout_c=torch.full((1, 1, 1), 0.2, dtype=torch.float64).expand(5, 6, 9),
+        )
+    kernel = NativeKernel()
+    y, h, c, saved = kernel.forward(inputs, params, coupled, True)
+    dy, dh, dc = torch.randn_like(y), torch.randn_like(h), torch.randn_like(c)
+    checked = kernel.backward_projected(saved, inputs, params, coupled, dy, dh, dc, None, False, True)[0]
+    unchecked = kernel.backward(saved, inputs, params, coupled, dy, dh, dc)
+    torch.testing.assert_close(unchecked.xg, checked.xg, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("layer_norm", "inputs", "keep_gates"),
+    [(False, 3, True), (True, 3, True), (True, 12, True), (True, 3, False)],
+    ids=["plain", "layer_norm-recompute", "layer_norm-keep-xhat", "layer_norm-recompute-gates"],
+)
+def test_saved_check_accepts_what_a_projected_forward_saves(
+    layer_norm: bool, inputs: int, keep_gates: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmkit.ops import native
+
+    if not keep_gates:
+        monkeypatch.setattr(native, "KEEP_LN_GATES_BYTES", 0)
+    state, params, _ = make_case({"layer_norm": layer_norm, "peephole": True}, 4, 5, 7, torch.float64)
+    x = torch.randn(4, 5, inputs, dtype=torch.float64)
+    ln = torch.rand(28, dtype=torch.float64) + 0.5 if layer_norm else None
+    projection = native.InputProjection(x, torch.randn(28, inputs, dtype=torch.float64),
+                                        torch.randn(28, dtype=torch.float64), ln, ln)  # fmt: skip
+    state = state._replace(xg=x.new_empty((4, 5, 0)))
+    kernel = NativeKernel()
+    y, h, c, saved = kernel.forward(state, params, False, True, projection)
+    assert (saved[2].numel() == 0) == (not keep_gates)
+    dy, dh, dc = torch.randn_like(y), torch.randn_like(h), torch.randn_like(c)
+    args = (saved, state, params, False, dy, dh, dc, projection, True)
+    checked, _ = kernel.backward_projected(*args, checked=True)
+    unchecked, _ = kernel.backward_projected(*args)
+    torch.testing.assert_close(unchecked.xg, checked.xg, rtol=0, atol=0)
+
+
+def test_backward_takes_the_thread_count_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch.set_num_threads between two reads would give the per-thread buffers fewer rows than threads
+    from lstmkit.ops import native
+
+    inputs, params, _ = make_case({"peephole": True}, 3, 8, 5, torch.float64)
+    kernel = NativeKernel()
+    y, h, c, saved = kernel.forward(inputs, params, False, True)
+    dy = torch.randn_like(y)
+    expected = kernel.backward(saved, inputs, params, False, dy, h, c)
+    counts = iter([1, 2, 2, 2])  # the per-thread peephole sums are gathered from dparams' rows
+    monkeypatch.setattr(native, "_threads", lambda batch: next(counts))
+    got = kernel.backward(saved, inputs, params, False, dy, h, c)
+    torch.testing.assert_close(got.params.peephole, expected.params.peephole)
+    torch.testing.assert_close(got.xg, expected.xg)
+
+
+def test_negated_views_are_read_with_their_sign() -> None:
+    # z.conj().imag and friends: .contiguous() keeps the bit, and the kernel reads memory (holding -t)
+    from lstmkit.ops import native
+
+    inputs, params, _ = make_case({"proj": True, "dropout": True}, 4, 3, 6, torch.float64)
+    kernel = NativeKernel()
+    y, h, c, saved = kernel.forward(inputs, params, False, True)
+    dy = torch.randn_like(y)
+    grads = kernel.backward(saved, inputs, params, False, dy, h, c)
+    neg_inputs = inputs._replace(
+        xg=negated(inputs.xg), h0=negated(inputs.h0), c0=negated(inputs.c0),
+        recurrent_mask=negated(inputs.recurrent_mask),
+    )  # fmt: skip
+    neg_params = params._replace(w_hh=negated(params.w_hh), w_hr=negated(params.w_hr))
+    y2, *_, saved2 = kernel.forward(neg_inputs, neg_params, False, True)
+    torch.testing.assert_close(y2, y, rtol=0, atol=0)
+    grads2 = kernel.backward(saved2, neg_inputs, neg_params, False, negated(dy), negated(h), c)
+    torch.testing.assert_close(grads2.xg, grads.xg, rtol=0, atol=0)
+    torch.testing.assert_close(grads2.params.w_hh, grads.params.w_hh, rtol=0, atol=0)
+    x = torch.randn(4, 3, 5, dtype=torch.float64)  # the input projection reads x through its strides
+    padded = native.NativeKernel._pad_input(x, 8)
+    torch.testing.assert_close(native.NativeKernel._pad_input(negated(x), 8), padded, rtol=0, atol=0)
+    strided = negated(x.transpose(0, 1).contiguous()).transpose(0, 1)
+    torch.testing.assert_close(native.NativeKernel._pad_input(strided, 8), padded, rtol=0, atol=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,7 +15,8 @@ from lstmkit.ops.types import RecurrenceParams
 pytestmark = pytest.mark.skipif(not native_available(), reason="lstmkit.ops._native is not built")
 
 if native_available():
-    from lstmkit.ops.native_stream import NativeCellStep, NativeStream, native_cell_step
+    from lstmkit.ops.native_cache import native_cell_step
+    from lstmkit.ops.native_stream import NativeCellStep, NativeStream
 
 DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 
@@ -112,7 +115,7 @@ def test_weights_changed_in_place_are_repacked() -> None:
 def test_an_edit_through_data_is_picked_up_after_repack() -> None:
     # .data edits bypass the version counter that refresh() reads: repack() is the documented remedy
     from lstmkit.nn import LSTM, LSTMCell
-    from lstmkit.ops.native_stream import repack
+    from lstmkit.ops.native_cache import repack
 
     torch.manual_seed(3)
     cell, lstm = LSTMCell(4, 6, backend="native").eval(), LSTM(4, 6, num_layers=2, backend="native").eval()
@@ -222,3 +225,171 @@ def test_weights_made_under_inference_mode_step_and_follow_in_place_changes() ->
         lstm = LSTM(4, 6)
         y, _ = lstm.step(x)
         torch.testing.assert_close(y, lstm(x.unsqueeze(0))[0][0])
+
+
+def negated(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous view equal to ``t`` with the negative bit set: its memory holds ``-t``."""
+    view = torch._neg_view(t.neg())
+    assert view.is_neg() and view.is_contiguous()
+    return view
+
+
+def test_a_step_checks_its_operands_against_the_packed_sizes_after_a_data_swap() -> None:
+    # the module still says hidden 8: the caller's checks pass, the step's own sizes changed
+    cell = torch.nn.LSTMCell(4, 8)
+    step = NativeCellStep.from_module(cell)
+    x, h, c = torch.randn(2, 4), torch.zeros(2, 8), torch.zeros(2, 8)
+    step.step_checked(x, h, c)
+    cell.weight_ih.data = torch.randn(64, 4)
+    cell.weight_hh.data = torch.randn(64, 16)
+    cell.bias_ih.data, cell.bias_hh.data = torch.randn(64), torch.randn(64)
+    with pytest.raises(ValueError, match=r"h must be a CPU torch.float32 tensor of shape \(2, 16\), the si"):
+        step.step_checked(x, h, c)
+    assert step.try_step(x, (h, c)) is None  # the fast path refuses it too, leaving the caller's checks
+    cell.weight_ih.data = torch.randn(64, 6)
+    with pytest.raises(ValueError, match=r"x must be .* shape \(2, 6\), .*\(I=6, H=16, R=16\), got a cpu"):
+        step.step_checked(x, torch.zeros(2, 16), torch.zeros(2, 16))
+    cell.double()
+    with pytest.raises(ValueError, match=r"x must be a CPU torch.float64 tensor .* torch.float32 tensor"):
+        step.step_checked(torch.randn(2, 6), torch.zeros(2, 16), torch.zeros(2, 16))
+
+
+def test_negated_views_are_not_read_as_they_are() -> None:
+    torch.manual_seed(0)
+    cell = torch.nn.LSTMCell(4, 6, dtype=torch.float64)
+    step = NativeCellStep.from_module(cell)
+    x, h, c = (torch.randn(3, n, dtype=torch.float64) for n in (4, 6, 6))
+    expected = step(x, (h, c))
+    assert not step.accepts(negated(x), h, c) and step.accepts(x, h, c)
+    for got in (step(negated(x), (negated(h), negated(c))), step.step_checked(negated(x), h, negated(c))):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with torch.no_grad():  # weights with the bit are packed with their sign
+        negated_weights = NativeCellStep(
+            negated(cell.weight_ih), negated(cell.weight_hh), negated(cell.bias_ih), cell.bias_hh
+        )
+    torch.testing.assert_close(negated_weights(x, (h, c)), expected, rtol=0, atol=0)
+
+
+def test_weights_that_become_inference_tensors_later_are_repacked_every_step() -> None:
+    from lstmkit.nn import LSTMCell
+
+    torch.manual_seed(0)
+    cell, other = LSTMCell(4, 6, backend="native"), LSTMCell(4, 6, backend="reference")
+    x, state = torch.randn(3, 4, dtype=torch.float64), (torch.randn(3, 6, dtype=torch.float64),) * 2
+    with torch.no_grad():
+        cell(x.float(), (state[0].float(), state[1].float()))  # packed while its weights are tracked
+    with torch.inference_mode():
+        cell.double()  # the parameters are inference tensors now: no version counter
+        other.double()
+        cell(x, state)
+        cell.load_state_dict(other.state_dict())  # an in-place copy no version counter records
+        torch.testing.assert_close(cell(x, state), other(x, state), rtol=1e-12, atol=1e-12)
+        cell.weight_hh.mul_(2.0)
+        other.weight_hh.mul_(2.0)
+        torch.testing.assert_close(cell(x, state), other(x, state), rtol=1e-12, atol=1e-12)
+
+
+class _Twice(torch.nn.Module):
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return 2 * w
+
+
+@pytest.mark.parametrize("kind", ["cell", "lstm", "weight_norm"])
+def test_weights_computed_on_access_are_read_at_every_call(kind: str) -> None:
+    from torch.nn.utils import parametrize
+
+    from lstmkit.nn import LSTM, LSTMCell
+
+    torch.manual_seed(0)
+    module: torch.nn.Module = LSTM(4, 6, backend="native").eval() if kind == "lstm" else LSTMCell(4, 6)
+    name = "weight_hh_l0" if kind == "lstm" else "weight_hh"
+    if kind == "weight_norm":  # the old hook-based one: weight_hh is a plain attribute set before forward
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.nn.utils.weight_norm(module, name)
+        original = module.weight_hh_g
+    else:
+        parametrize.register_parametrization(module, name, _Twice())
+        original = getattr(module.parametrizations, name).original
+    x, state = torch.randn(3, 4), (torch.randn(3, 6), torch.randn(3, 6))
+
+    def step() -> torch.Tensor:
+        if kind == "lstm":
+            return module.step(x, (state[0][None], state[1][None]))[0]  # type: ignore[operator]
+        return module(x, state)[0]
+
+    with torch.no_grad():
+        step()
+        original.mul_(3.0)  # e.g. an optimizer step on the underlying parameter
+        got = step()
+        module.backend = "reference"
+        expected = step()
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_step_in_flight_keeps_its_packing_through_a_repack() -> None:
+    # another thread may repack between a step's checks and its run: the packing it holds stays whole
+    cell = torch.nn.LSTMCell(4, 9)
+    step = NativeCellStep.from_module(cell)
+    x, h, c = torch.randn(2, 4), torch.randn(2, 9), torch.randn(2, 9)
+    packing = step.refresh()
+    before = packing.step(x, h, c)
+    with torch.no_grad():
+        cell.weight_hh.mul_(2.0)
+    assert step.refresh() is not packing  # repacked: new buffers and plans
+    torch.testing.assert_close(packing.step(x, h, c), before, rtol=0, atol=0)
+    assert not torch.equal(step(x, (h, c))[0], before[0])
+
+
+def test_two_threads_stepping_while_the_weights_change() -> None:
+    import threading
+
+    from lstmkit.nn import LSTMCell
+
+    cell = LSTMCell(16, 64, backend="native")
+    x, state = torch.randn(1, 16), (torch.zeros(1, 64), torch.zeros(1, 64))
+    outputs: list[torch.Tensor] = []
+
+    def reader() -> None:
+        with torch.no_grad():
+            outputs.extend(cell(x, state)[0] for _ in range(2000))
+
+    def writer() -> None:
+        with torch.no_grad():
+            for _ in range(2000):
+                cell.weight_hh.add_(0.0)  # a new version: the next step repacks
+                cell(x, state)
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with torch.no_grad():
+        expected = cell(x, state)[0]
+    assert all(torch.equal(out, expected) for out in outputs)
+
+
+def test_a_zero_input_size_names_weight_ih() -> None:
+    with pytest.raises(
+        ValueError, match=r"weight_ih must have shape \(4H, I\) with H, I >= 1, got \(36, 0\)"
+    ):
+        NativeCellStep(torch.zeros(36, 0), torch.zeros(36, 9))
+    with pytest.raises(ValueError, match=r"weight_hr must have shape \(R, 9\) with R >= 1, got \(0, 9\)"):
+        NativeCellStep(torch.zeros(36, 4), torch.zeros(36, 0), weight_hr=torch.zeros(0, 9))
+
+
+def test_a_stream_whose_cell_changed_dtype_says_to_reset() -> None:
+    cell = torch.nn.LSTMCell(4, 9)
+    stream = NativeStream(NativeCellStep.from_module(cell), batch=2)
+    stream.step(torch.randn(2, 4))
+    cell.double()
+    x = torch.randn(2, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"NativeStream state is torch.float32 .* call reset\(\)"):
+        stream.step(x)
+    stream.reset()
+    assert stream.step(x).dtype == torch.float64
+    with pytest.raises(
+        ValueError, match=r"NativeStream runs 2 streams: expected x of shape \(2, 4\), got \(3,"
+    ):
+        stream.step(torch.randn(3, 4, dtype=torch.float64))

@@ -64,3 +64,13 @@ def test_zoneout_needs_both_weights() -> None:
     inputs, params, _ = _case("zoneout")
     with pytest.raises(ValueError, match="both zoneout_h and zoneout_c"):
         scan.recurrence(inputs._replace(zoneout_c=None), params)
+
+
+@pytest.mark.skipif(not scan.AVAILABLE, reason="this torch has no scan")
+def test_an_empty_sequence_returns_the_initial_state_as_the_reference_does() -> None:
+    inputs, params, _ = _case("projection")
+    inputs = inputs._replace(xg=inputs.xg[:0])
+    y, h, c = scan.recurrence(inputs, params)
+    y_ref, h_ref, c_ref = reference.recurrence(inputs, params)
+    assert y.shape == y_ref.shape == (0, B, P)
+    assert h is h_ref is inputs.h0 and c is c_ref is inputs.c0

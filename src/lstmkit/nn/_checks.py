@@ -45,7 +45,7 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
     """Check type, dtype and device of an input tensor against the module's parameters."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{owner} expected {name} to be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype != param.dtype and x.is_floating_point() and torch.is_autocast_enabled(x.device.type):
+    if x.dtype != param.dtype and x.is_floating_point() and _autocast(x.device.type):
         x = x.to(param.dtype)  # under autocast (a bfloat16 Linear's output, say) the recurrence runs in
         # the weights' dtype, as torch.nn.LSTM takes such inputs
     if x.dtype != param.dtype:
@@ -62,6 +62,12 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
     return x
 
 
+def _autocast(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (``False`` for types it does not know, such as meta,
+    for which ``torch.is_autocast_enabled`` raises)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_sorted: bool) -> Tensor:
     """Validate sequence lengths ``(B,)``: integers in ``[1, T]``, descending if ``enforce_sorted``.
 
@@ -74,13 +80,18 @@ def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_s
             raise TypeError(
                 f"{owner} expected lengths as a 1-D integer tensor or list, got {lengths!r}"
             ) from err
-    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool or lengths.dim() != 1:
+    integer = not (lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool)
+    if not integer or lengths.dim() != 1:
         raise TypeError(
             f"{owner} expected lengths as a 1-D integer tensor of shape ({batch},), "
             f"got dtype {lengths.dtype} and shape {tuple(lengths.shape)}"
         )
     if lengths.numel() != batch:
         raise ValueError(f"{owner} expected {batch} lengths (one per sequence), got {lengths.numel()}")
+    if lengths.is_meta:  # no values to check or to run with
+        raise ValueError(
+            f"{owner} expected lengths with values (a CPU tensor or a list), got a tensor on the meta device"
+        )
     lengths = lengths.to(device="cpu", dtype=torch.int64)
     if is_exporting():
         return lengths

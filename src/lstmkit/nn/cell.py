@@ -10,8 +10,9 @@ from torch import Tensor, nn
 from lstmkit.nn._checks import check_constructor, check_input, check_state, received
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
 from lstmkit.ops.dispatch import NATIVE_DTYPES, Variant, recording, select_step_backend, traced
+from lstmkit.ops.native_cache import cell_step_for
 from lstmkit.ops.native_projected import InputProjection, gate_inputs
-from lstmkit.ops.native_stream import NativeCellStep, cell_step_for
+from lstmkit.ops.native_stream import NativeCellStep
 from lstmkit.ops.reference import lstm_step
 from lstmkit.ops.types import LayerNormParts, LSTMState, RecurrenceParams, layer_norm_parts
 from lstmkit.utils.validation import check_choice
@@ -122,7 +123,7 @@ class LSTMCell(nn.Module):
             and x.dtype in NATIVE_DTYPES
             and not torch.compiler.is_compiling()
         ):
-            h_new, c_new = cell_step_for(self).step_checked(x.contiguous(), h.contiguous(), c.contiguous())
+            h_new, c_new = cell_step_for(self).step_checked(x, h, c)  # checks the packed sizes
         else:
             step = lstm_step(self._gate_inputs(x), h, c, self._params(), coupled_gates=self.coupled_gates)
             h_new, c_new = step.h, step.c

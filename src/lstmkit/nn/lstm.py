@@ -11,7 +11,12 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstmkit.nn._checks import check_constructor, check_input, check_lengths, check_state, received
 from lstmkit.nn._params import cell_parameters, init_cell_parameters, pack_layer_norm_keys
-from lstmkit.nn._stream import native_stream_applies, native_stream_step, stream_ready
+from lstmkit.nn._stream import (
+    native_stream_applies,
+    native_stream_step,
+    native_stream_step_plain,
+    stream_ready,
+)
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, is_exporting, resolve_backend, run_recurrence
 from lstmkit.ops.masks import bernoulli_mask
@@ -304,7 +309,7 @@ class LSTM(nn.Module):
             )
         if native_stream_applies(self, input):
             if stream_ready(self, input, hx):  # a batched step the kernel reads as it is: one call
-                return native_stream_step(self, input, hx)
+                return native_stream_step_plain(self, input, hx)
             x_b = check_input("LSTM", input, name="input", param=self._weight(), finite=self.check_finite)
             if x_b.shape[-1] != self.input_size:
                 raise ValueError(f"LSTM.step expected {self.input_size} input features, got {x_b.shape[-1]}")

@@ -425,7 +425,9 @@ def fused_recurrence(
     """
     chosen = kernel if kernel is not None else EAGER
     device = inputs.xg.device.type
-    if torch.is_autocast_enabled(device):  # the loop runs in the weights' dtype, as the native kernel does
+    # the loop runs in the weights' dtype under autocast, as the native kernel does (asked only of device
+    # types autocast knows: torch.is_autocast_enabled raises for "meta")
+    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
         dtype = params.w_hh.dtype
         inputs = RecurrenceInputs(
             *(t.to(dtype) if t is not None and t.is_floating_point() else t for t in inputs)  # type: ignore[arg-type]

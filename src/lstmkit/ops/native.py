@@ -35,7 +35,7 @@ from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native_bf16 import bf16_panels, check_bf16
-from lstmkit.ops.native_checks import check_recurrence, check_upstream
+from lstmkit.ops.native_checks import check_recurrence, check_saved, check_upstream
 from lstmkit.ops.native_pool import POOL
 from lstmkit.ops.types import LayerNormParts, RecurrenceGrads, RecurrenceInputs, RecurrenceParams
 
@@ -248,13 +248,13 @@ class NativeKernel:
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
             lay.pad_last(_zoneout_rows(inputs.zoneout_h, zconst), rp, dtype),
             lay.pad_last(_zoneout_rows(inputs.zoneout_c, zconst), hp, dtype),
-            none if inputs.lengths is None else inputs.lengths.detach().to(torch.int64).contiguous(),
+            none if inputs.lengths is None else lay.readable(inputs.lengths.detach().to(torch.int64)),
         )
         width = int(module.panel(inputs.xg.element_size()))
         inner: tuple[Tensor, ...] = (none,) * 7
         if projection is None:
             w_hh_t = lay.pack_w_hh_t(params.w_hh, lay.gate_columns(hidden, hp, lanes, not ln), width)
-            xg, x = inputs.xg.detach().contiguous(), none
+            xg, x = lay.readable(inputs.xg.detach()), none
         elif ln_in:
             xg, x = none, self._pad_input(projection.x, lanes)
             columns = lay.gate_columns(hidden, hp, lanes, dense=True)  # the rows the norms run over
@@ -278,11 +278,11 @@ class NativeKernel:
                 inner = (bf16_panels(inner[0], n_in, width), *inner[1:])
             if params.w_hr is not None:
                 w_hr_t = bf16_panels(w_hr_t, hidden, width)
-        h0, c0 = inputs.h0.detach().contiguous(), inputs.c0.detach().contiguous()
+        h0, c0 = lay.readable(inputs.h0.detach()), lay.readable(inputs.c0.detach())
         state = (hs, cs, gates, th, ctil, r, xhat_hh, rstd_hh, mean_c, rstd_c, x)
         fw = self._forward_buffers(xg, h0, c0, w_hh_t, w_hr_t, packed, y, state, inner)
         padded = (0 if projection is None else int(projection.x.shape[-1]), int(x.shape[-1]))
-        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False)
+        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, keep, padded, False, _threads(batch))
         if bf16:
             module.forward_bf16(dims, fw)
         else:
@@ -356,13 +356,15 @@ class NativeKernel:
                 f"bf16={bf16}: the forward that saved these tensors ran with bf16={not bf16}; "
                 "run the backward in the forward's precision"
             )
+        lanes = int(module.lanes(inputs.xg.element_size()))
+        if not checked:  # (an autograd node passes the very tuple its forward saved)
+            check_saved(saved, inputs, params, projection, sizes, (lanes, _zoneout_const(inputs)), bf16)
         hs, x = state[0], state[10]
         dtype = inputs.xg.dtype
         hp, rp = state[1].shape[2], hs.shape[2]
         none = lay.empty(dtype)
         proj, ln = params.w_hr is not None, params.layer_norm
         new = inputs.xg.new_empty
-        lanes = int(module.lanes(inputs.xg.element_size()))
         gates_shape = (steps, batch, 4 * hidden)
         ln_in = ln and projection is not None  # dxg used inside the loop only, dW_ih summed there
         # dxg is returned without a projection; inside the loop it is scratch, as dhh and dht always are
@@ -370,7 +372,8 @@ class NativeKernel:
         dh0, dc0 = new((batch, rsize)), new((batch, hidden))
         dhh = _with_slack(gates_shape, dtype, lanes, pooled=True) if ln else dxg
         dht = POOL.empty((steps, batch, rp), dtype) if proj else none
-        dparams = inputs.xg.new_zeros((_threads(batch), 25 * hp))
+        threads = _threads(batch)  # once: the per-thread buffers below and dims must agree
+        dparams = inputs.xg.new_zeros((threads, 25 * hp))
         width = int(module.panel(inputs.xg.element_size()))
         needs_dx = needs_dx and projection is not None
         n_in, ip = (0, 0) if projection is None else (int(projection.x.shape[-1]), int(x.shape[-1]))
@@ -388,7 +391,7 @@ class NativeKernel:
                 w_ih_packed = bf16_panels(w_ih_packed, gv, width)
             if params.w_hr is not None:
                 w_hr = bf16_panels(w_hr, rsize, width)
-        upstream = [none if g is None else g.detach().to(dtype).contiguous() for g in (dy, dh_T, dc_T)]
+        upstream = [none if g is None else lay.readable(g.detach().to(dtype)) for g in (dy, dh_T, dc_T)]
         grads_in = [w_hh, w_hr, *upstream]
         dw_hh_t = new((rsize, gv))  # dW_hhᵀ; [dW_ih | db]ᵀ below (csrc/gemm_tn.h)
         dw_hr = new((rsize, hp)) if proj else none
@@ -396,12 +399,12 @@ class NativeKernel:
         if projection is None:
             dw_ih_t = none
         elif ln:  # per thread, in dense rows of gv; zeros, as OpenMP may run fewer threads than asked
-            dw_ih_t = inputs.xg.new_zeros((_threads(batch), n_in, gv))
+            dw_ih_t = inputs.xg.new_zeros((threads, n_in, gv))
         else:
             dw_ih_t = new((n_in + 1, gv))
         outs = [dxg, dh0, dc0, dhh, dht, dw_hh_t, dw_hr, dparams, dx, dw_ih_t, w_ih_packed]
         fw = self._forward_buffers(none, none, none, none, none, packed, none, state, inner)
-        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx)
+        dims = self._dims(inputs, params, coupled_gates, sizes, hp, rp, True, (n_in, ip), needs_dx, threads)
         if bf16:
             module.backward_bf16(dims, fw, _addresses(grads_in + outs))
         else:
@@ -528,6 +531,7 @@ class NativeKernel:
         is the bias gradient.
         ``Ip`` is ``I + 1`` rounded up to whole vectors.
         """
+        x = lay.resolved(x)  # read through its strides: the raw values of a lazily negated view are wrong
         steps, batch, n_in = x.shape
         out = POOL.empty((steps, batch, lay.round_up(n_in + 1, lanes)), x.dtype)
         sizes, f64 = (steps, batch, n_in), x.dtype == torch.float64
@@ -562,9 +566,10 @@ class NativeKernel:
         keep: bool,
         inputs_padded: tuple[int, int],
         needs_dx: bool,
+        threads: int,
     ) -> list[int]:
         """The integers of ``Dims`` (csrc/layout.h); ``inputs_padded`` is ``(I, Ip)``, ``I = 0`` without
-        an input projection in the loop."""
+        an input projection in the loop; ``threads``: at most the rows of the per-thread buffers."""
         steps, batch, hidden, rsize = sizes
         flags = (
             params.w_hr is not None,
@@ -579,7 +584,7 @@ class NativeKernel:
         )
         n_in, padded = inputs_padded
         projected = [n_in, padded if n_in else 0, int(needs_dx), int(_zoneout_const(inputs))]
-        return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), _threads(batch), *projected]
+        return [steps, batch, hidden, rsize, hp, rp, *map(int, flags), threads, *projected]
 
 
 UNAVAILABLE_REASON: str | None = _missing_reason

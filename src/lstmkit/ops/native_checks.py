@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from lstmkit.ops import native_layout as lay
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
 
 if TYPE_CHECKING:
@@ -131,3 +132,82 @@ def _check_projection(projection: InputProjection, xg: Tensor, hidden: int) -> N
         value = getattr(projection, name)
         if value is not None:
             _shape(name, _tensor(name, value), (4 * hidden,), x, "x")
+
+
+def check_saved(
+    saved: tuple[Tensor, ...],
+    inputs: RecurrenceInputs,
+    params: RecurrenceParams,
+    projection: InputProjection | None,
+    sizes: tuple[int, int, int, int],
+    padding: tuple[int, bool],
+    bf16: bool,
+) -> None:
+    """The 27 tensors a ``needs_grad`` forward saved, against the buffers this backward's sizes and flags
+    read (the allocation of ``NativeKernel.forward``, mirrored).
+
+    The native backward reads each buffer by address, with the sizes of the backward call: a tuple from
+    another forward (another ``T``, ``B``, size or variant) would be read past its end. ``padding`` is
+    ``(lanes, zoneout_const)``: the vector width in elements, and whether zoneout is one row.
+
+    Raises:
+        ValueError: names the first saved buffer whose shape, dtype or presence differs.
+    """
+    steps, batch, hidden, rsize = sizes
+    lanes, zoneout_const = padding
+    hp, rp, gw = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes), lay.gate_width(hidden, lanes)
+    ln = params.layer_norm
+    ln_in = ln and projection is not None
+    n_in = 0 if projection is None else int(projection.x.shape[-1])
+    recompute = n_in <= hidden  # x̂_ih recomputed in the backward (NativeKernel.forward)
+    seq, zrows = (steps, batch), ((1, 1) if zoneout_const else (steps, batch))
+    dtype = inputs.xg.dtype
+    w_ih_t = (((n_in + 1) // 2) * gw * 2,) if bf16 else (n_in * gw,)
+
+    def when(flag: bool, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        return shape if flag else None
+
+    expected: list[tuple[str, tuple[int, ...] | None, torch.dtype]] = [
+        ("hs", (steps + 1, batch, rp), dtype),
+        ("cs", (steps + 1, batch, hp), dtype),
+        ("gates", (steps, batch, 4 * hp), dtype),
+        ("th", (steps, batch, hp), dtype),
+        ("ctil", when(inputs.zoneout_c is not None, (steps, batch, hp)), dtype),
+        ("r", when(params.w_hr is not None, (steps, batch, hp)), dtype),
+        ("xhat_hh", when(ln, (steps, batch, gw if ln_in else 4 * hp)), dtype),
+        ("rstd_hh", when(ln, seq), dtype),
+        ("mean_c", when(ln, seq), dtype),
+        ("rstd_c", when(ln, seq), dtype),
+        ("x", when(projection is not None, (steps, batch, lay.round_up(n_in + 1, lanes))), dtype),
+        ("peephole", when(params.peephole is not None, (3, hp)), dtype),
+        ("ln_hh_weight", (1, gw) if ln_in else when(ln, (4, hp)), dtype),
+        ("ln_hh_bias", when(ln and not ln_in, (4, hp)), dtype),
+        ("ln_c_weight", when(ln, (1, hp)), dtype),
+        ("ln_c_bias", when(ln, (1, hp)), dtype),
+        ("recurrent_mask", when(inputs.recurrent_mask is not None, (batch, rp)), dtype),
+        ("zoneout_h", when(inputs.zoneout_h is not None, (*zrows, rp)), dtype),
+        ("zoneout_c", when(inputs.zoneout_c is not None, (*zrows, hp)), dtype),
+        ("lengths", when(inputs.lengths is not None, (batch,)), torch.int64),
+        ("w_ih_t", when(ln_in, w_ih_t), torch.int16 if bf16 else dtype),
+        ("bias", when(ln_in, (1, gw)), dtype),
+        ("ln_ih_weight", when(ln_in, (1, gw)), dtype),
+        ("ln_ih_bias", None, dtype),
+        ("xhat_ih", when(ln_in and not recompute, (steps, batch, gw)), dtype),
+        ("rstd_ih", when(ln_in, seq), dtype),
+        ("mean_ih", when(ln_in and recompute, seq), dtype),
+    ]
+    for (name, shape, kind), value in zip(expected, saved, strict=True):
+        t = _tensor(f"saved {name}", value)
+        absent = t.numel() == 0 and t.data_ptr() == 0  # the shared empty buffer (address 0)
+        if shape is None or (name == "gates" and ln_in and absent):  # ln_in may recompute the gates
+            if absent:
+                continue
+            got, want = f"{t.dtype} {tuple(t.shape)}", "absent (the empty buffer)"
+        elif tuple(t.shape) == shape and t.dtype == kind and t.is_cpu and t.is_contiguous():
+            continue
+        else:
+            got, want = f"{'' if t.is_cpu else f'{t.device} '}{t.dtype} {tuple(t.shape)}", f"{kind} {shape}"
+        raise ValueError(
+            f"saved {name}: expected {want} for this backward (T, B, H, R) = {sizes}, got {got}; pass the "
+            "saved tuple of the forward run on these inputs and parameters"
+        )

@@ -39,13 +39,27 @@ def empty(dtype: torch.dtype) -> Tensor:
     return EMPTY_CACHE[dtype]
 
 
+def readable(t: Tensor) -> Tensor:
+    """``t`` as the kernel reads it by address: contiguous, its lazy negation applied.
+
+    A view with the negative bit (``z.conj().imag``) holds the raw values and negates them on access;
+    ``.contiguous()`` keeps the bit of an already-contiguous one, so the kernel would read the wrong sign.
+    """
+    return t.resolve_neg().contiguous() if t.is_neg() else t.contiguous()
+
+
+def resolved(t: Tensor) -> Tensor:
+    """``t`` with its lazy negation applied (itself when it has none), for reads through its strides."""
+    return t.resolve_neg() if t.is_neg() else t
+
+
 def pad_last(x: Tensor | None, size: int, dtype: torch.dtype) -> Tensor:
     """``x`` zero-padded on its last dimension to ``size`` and contiguous; the empty buffer for ``None``."""
     if x is None:
         return empty(dtype)
     x = x.detach()
     if x.shape[-1] == size:
-        return x.contiguous()
+        return readable(x)
     return F.pad(x, (0, size - x.shape[-1]))
 
 
@@ -128,6 +142,7 @@ def _check_source(b: Block, dtype: torch.dtype) -> None:
 
 def _transposed_gates(w: Tensor, k0: int, stride: int) -> Block:
     """``w`` ``(4H, C)`` as rows ``k0..k0+C`` of a packed matrix, gate ``q`` from column ``q·stride``."""
+    w = resolved(w)  # (the packer reads the raw values through the strides)
     h = w.shape[0] // 4
     return Block(w, k0, 0, w.shape[1], h, w.stride(1), w.stride(0), 4, h * w.stride(0), 0, stride)
 
@@ -165,6 +180,7 @@ def pack_w_hh_t(
 
 def _rows(w: Tensor, n0: int = 0) -> Block:
     """``w`` ``(K, C)`` as it is, at columns ``n0..n0+C``."""
+    w = resolved(w)
     return Block(w, 0, n0, w.shape[0], w.shape[1], w.stride(0), w.stride(1))
 
 
@@ -227,8 +243,8 @@ def pack_vectors(
                 n = v.numel()
                 if n % count or n // count > hp:
                     raise ValueError(f"pack_vectors: {tuple(v.shape)} is not {count} rows of at most {hp}")
-                if not v.is_contiguous():
-                    v = v.contiguous()
+                if not v.is_contiguous() or v.is_neg():
+                    v = readable(v)
                     kept.append(v)  # alive until the native call has read it
                 h = n // count
                 specs.append((v.data_ptr(), h, 1, row, 0, count, h, 1, 0, 0, 0))

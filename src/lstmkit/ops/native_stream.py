@@ -26,9 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -55,10 +52,11 @@ def _layer_norm_views(ln_affine: Tensor) -> dict[str, Tensor]:
 
 
 def plain_cpu(dtype: torch.dtype, x: Any, h: Any, c: Any) -> bool:
-    """Whether all three are contiguous CPU tensors of ``dtype``, not subclasses: what a step reads as is.
+    """Whether all three are contiguous CPU tensors of ``dtype``, not subclasses, without a lazy negation
+    (``z.conj().imag``): what a step reads as is.
 
-    Plain attribute reads only (~1 us for the three): the streaming paths check this before their general
-    checks, which name what is wrong.
+    Plain attribute reads and flag tests only (~1 us for the three): the streaming paths check this before
+    their general checks, which name what is wrong.
     """
     if type(x) is not Tensor or type(h) is not Tensor or type(c) is not Tensor:
         return False
@@ -66,7 +64,84 @@ def plain_cpu(dtype: torch.dtype, x: Any, h: Any, c: Any) -> bool:
         return False
     if not (x.is_cpu and h.is_cpu and c.is_cpu):
         return False
+    if x.is_neg() or h.is_neg() or c.is_neg():
+        return False
     return x.is_contiguous() and h.is_contiguous() and c.is_contiguous()
+
+
+class Packing:
+    """One packing of a step's weights: the packed buffers, the sizes and dtype they were packed for, and
+    the native plans compiled against their addresses (one per batch size).
+
+    A step reads one packing from its checks to its run (a local reference), so a repack in another thread
+    installs a new packing without freeing or resizing the buffers a call in flight reads.
+    """
+
+    __slots__ = ("buffers", "dim_head", "dtype", "fw_addr", "hidden", "inputs", "module", "plans", "rsize",
+                 "sizes", "step_addr", "untracked", "versions")  # fmt: skip
+
+    def __init__(self, module: Any, buffers: list[Tensor], step_buffers: list[Tensor], dim_head: list[int],
+                 dtype: torch.dtype, inputs: int, hidden: int, rsize: int) -> None:  # fmt: skip
+        self.module, self.buffers = module, [*buffers, *step_buffers]
+        self.fw_addr = [b.data_ptr() for b in buffers]
+        self.step_addr = [b.data_ptr() for b in step_buffers]
+        self.dim_head, self.dtype = dim_head, dtype
+        self.inputs, self.hidden, self.rsize = inputs, hidden, rsize
+        self.sizes = (dtype, inputs, hidden, rsize)  # what a caller's operands are compared with at once
+        self.untracked = False
+        self.versions: tuple[tuple[int, int], ...] = ()
+        self.plans: dict[int, Any] = {}  # batch -> the compiled StepPlan (on this packing's addresses)
+
+    def accepts(self, x: Any, h: Any, c: Any) -> bool:
+        """Whether ``x`` ``(B, I)``, ``h`` ``(B, R)``, ``c`` ``(B, H)`` are read as they are: see
+        :meth:`NativeCellStep.accepts`."""
+        if not plain_cpu(self.dtype, x, h, c):
+            return False
+        shape = x.shape
+        return (
+            len(shape) == 2
+            and shape[1] == self.inputs
+            and h.shape == (shape[0], self.rsize)
+            and c.shape == (shape[0], self.hidden)
+        )
+
+    def check(self, x: Tensor, h: Tensor, c: Tensor) -> None:
+        """``ValueError`` naming what differs unless ``x`` ``(B, I)``, ``h`` ``(B, R)``, ``c`` ``(B, H)``
+        are CPU tensors of the packed dtype and sizes, made readable (``native_layout.readable``)."""
+        batch = x.shape[0] if x.dim() == 2 else "B"
+        for name, value, size in (("x", x, self.inputs), ("h", h, self.rsize), ("c", c, self.hidden)):
+            shape = tuple(value.shape)
+            if shape == (batch, size) and value.dtype == self.dtype and value.is_cpu:
+                assert value.is_contiguous() and not value.is_neg(), "operands are made readable first"
+                continue
+            raise ValueError(
+                f"{name} must be a CPU {self.dtype} tensor of shape ({batch}, {size}), the sizes of the "
+                f"weights as packed (I={self.inputs}, H={self.hidden}, R={self.rsize}), got a "
+                f"{value.device} {value.dtype} tensor of shape {shape}; a weight changed shape or dtype "
+                "since the module was built (a .data swap?): give it the module's sizes"
+            )
+
+    def step(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
+        """One step on operands :meth:`accepts` or :meth:`check` passed."""
+        # empty_like: ~1.1 us each at batch 1, half of torch.empty with a shape and dtype to parse; slicing
+        # one shared buffer into two views costs more
+        h_out, c_out = torch.empty_like(h), torch.empty_like(c)
+        self.run(x.shape[0], x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr())
+        return h_out, c_out
+
+    def run(self, batch: int, x: int, h: int, c: int, h_out: int, c_out: int) -> None:
+        """One step on raw buffer addresses: contiguous ``x`` ``(B, I)``, ``h`` and ``h_out`` ``(B, R)``,
+        ``c`` and ``c_out`` ``(B, H)`` of this packing's dtype and sizes, which the caller has checked
+        and keeps alive (``LSTM.step`` lays several layers' states out in one tensor)."""
+        plan = self.plans.get(batch)
+        if plan is None:  # the sizes and packed weights' addresses, converted once per batch size
+            tail = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]  # no masks or lengths, keep nothing, 1 thread, xg given
+            dims = [*self.dim_head[:1], batch, *self.dim_head[2:], *tail]
+            w_ih, bias, ln_w, ln_b = self.step_addr
+            sp = [0, w_ih, bias, ln_w, ln_b, 0, self.inputs]
+            f64 = self.dtype == torch.float64
+            plan = self.plans[batch] = self.module.step_plan(f64, dims, self.fw_addr, sp)
+        plan.run(x, h, c, h_out, c_out)
 
 
 class NativeCellStep:
@@ -116,13 +191,7 @@ class NativeCellStep:
                 raise TypeError(f"ln_affine must be a torch.Tensor, got {type(ln_affine).__name__}")
             self._present.append(ln_affine)
             self._tensors |= _layer_norm_views(ln_affine)
-        # tensors made under torch.inference_mode() have no version counter: their in-place changes are
-        # invisible, so such weights are repacked at every step
-        self._untracked = any(v.is_inference() for v in self._present if isinstance(v, Tensor))
-        self._check()
-        self._versions: tuple[tuple[int, int], ...] = ()
-        self._plans: dict[int, Any] = {}  # batch -> the compiled StepPlan
-        self._pack()
+        self._packing = self._pack()
 
     @classmethod
     def from_module(cls, cell: Any) -> NativeCellStep:
@@ -131,24 +200,38 @@ class NativeCellStep:
         return cls(**tensors, coupled_gates=bool(getattr(cell, "coupled_gates", False)))
 
     @property
+    def input_size(self) -> int:
+        return self._packing.inputs
+
+    @property
     def hidden_size(self) -> int:
-        return self._hidden
+        return self._packing.hidden
 
     @property
     def state_size(self) -> int:
-        return self._rsize
+        return self._packing.rsize
 
-    def _check(self) -> None:
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._packing.dtype
+
+    def _check(self) -> tuple[int, int, int]:
+        """The weights' ``(H, I, R)``, or ``TypeError``/``ValueError`` naming the one that is wrong."""
         w_ih, w_hh = self._tensors["weight_ih"], self._tensors["weight_hh"]
         if not isinstance(w_ih, Tensor) or not isinstance(w_hh, Tensor):
             raise TypeError("NativeCellStep needs weight_ih and weight_hh as torch.Tensor")
         if w_ih.dtype not in (torch.float32, torch.float64) or w_ih.device.type != "cpu":
             raise TypeError(f"NativeCellStep runs float32/float64 on CPU, got {w_ih.dtype} on {w_ih.device}")
-        if w_ih.dim() != 2 or w_ih.shape[0] % 4 or w_ih.shape[0] == 0:
-            raise ValueError(f"weight_ih must have shape (4H, I), got {tuple(w_ih.shape)}")
+        if w_ih.dim() != 2 or w_ih.shape[0] % 4 or w_ih.shape[0] == 0 or w_ih.shape[1] == 0:
+            raise ValueError(f"weight_ih must have shape (4H, I) with H, I >= 1, got {tuple(w_ih.shape)}")
         hidden, inputs = w_ih.shape[0] // 4, w_ih.shape[1]
         w_hr = self._tensors["weight_hr"]
-        rsize = hidden if w_hr is None else w_hr.shape[0]
+        rsize = hidden
+        if w_hr is not None:
+            if not isinstance(w_hr, Tensor) or w_hr.dim() != 2 or w_hr.shape[0] == 0:
+                shape = tuple(w_hr.shape) if isinstance(w_hr, Tensor) else type(w_hr).__name__
+                raise ValueError(f"weight_hr must have shape (R, {hidden}) with R >= 1, got {shape}")
+            rsize = w_hr.shape[0]
         expected = {
             "weight_hh": (4 * hidden, rsize), "bias_ih": (4 * hidden,), "bias_hh": (4 * hidden,),
             "weight_hr": (rsize, hidden), "weight_peephole": (3, hidden), "ln_weight_ih": (4 * hidden,),
@@ -166,20 +249,27 @@ class NativeCellStep:
         gains = [self._tensors[n] is None for n in ("ln_weight_ih", "ln_weight_hh", "ln_weight_c")]
         if len(set(gains)) != 1:
             raise ValueError("layer norm needs all of ln_weight_ih, ln_weight_hh and ln_weight_c, or none")
-        self._hidden, self._inputs, self._rsize = hidden, inputs, rsize
-        self._dtype = w_ih.dtype
+        return hidden, inputs, rsize
 
-    def _pack(self) -> None:
-        """Pack the weights into the kernel's padded layout (again whenever one of them changed)."""
-        t, dtype = self._tensors, self._dtype
-        lanes = int(self._module.lanes(torch.empty(0, dtype=dtype).element_size()))
-        hp, rp = lay.round_up(self._hidden, lanes), lay.round_up(self._rsize, lanes)
-        width = int(self._module.panel(torch.empty(0, dtype=dtype).element_size()))
-        w_ih = t["weight_ih"]
-        assert w_ih is not None and t["weight_hh"] is not None
+    def _pack(self) -> Packing:
+        """Check the weights and pack them into the kernel's padded layout (again whenever one of them
+        changed); installs and returns the new :class:`Packing`."""
+        hidden, inputs, rsize = self._check()
+        # read before packing: a change made while packing (another thread) is then seen at the next step.
+        # Tensors made under torch.inference_mode() (here, or since: cell.double() inside it) have no
+        # version counter: their in-place changes are invisible, so such weights are repacked every step
+        untracked = any(v.is_inference() for v in self._present)
+        versions = () if untracked else self._current_versions()
+        t = self._tensors
+        w_ih, w_hh = t["weight_ih"], t["weight_hh"]
+        assert w_ih is not None and w_hh is not None
+        dtype = w_ih.dtype
+        lanes = int(self._module.lanes(w_ih.element_size()))
+        hp, rp = lay.round_up(hidden, lanes), lay.round_up(rsize, lanes)
+        width = int(self._module.panel(w_ih.element_size()))
         with torch.no_grad():
             layer_norm = t["ln_weight_ih"] is not None
-            gate_columns = lay.gate_columns(self._hidden, hp, lanes, dense=not layer_norm)
+            gate_columns = lay.gate_columns(hidden, hp, lanes, dense=not layer_norm)
             entries, counts = lay.cell_vectors(
                 t["weight_peephole"], t["ln_weight_hh"], t["ln_bias_hh"], t["ln_weight_c"], t["ln_bias_c"]
             )
@@ -187,29 +277,26 @@ class NativeCellStep:
             g_ih = 4 if layer_norm else 0
             entries += [(t["bias_ih"], t["bias_hh"]), t["ln_weight_ih"], t["ln_bias_ih"]]
             vectors = lay.pack_vectors(entries, [*counts, 4, g_ih, g_ih], hp, dtype)
-            self._buffers = [
+            step_buffers = [
                 lay.pack_w_hh_t(w_ih, (hp, 4 * hp), width),  # W_ihᵀ (I, 4Hp), padded gates (step_all)
                 *vectors[5:],
             ]
             none = lay.empty(dtype)
-            self._fw = [
+            fw = [
                 none, none, none,  # xg, h0, c0: set per step
-                lay.pack_w_hh_t(t["weight_hh"], gate_columns, width),
+                lay.pack_w_hh_t(w_hh, gate_columns, width),
                 lay.pack_w_hr_t(t["weight_hr"], rp, width) if t["weight_hr"] is not None else none,
                 *vectors[:5],
                 *([none] * 23),  # masks, lengths, y (per step), state buffers (kernel scratch), projection
             ]  # fmt: skip
-        self._fw_addr = [b.data_ptr() for b in self._fw]
-        self._step_addr = [b.data_ptr() for b in self._buffers]
-        flags = [self._tensors["weight_hr"] is not None, self._tensors["weight_peephole"] is not None,
-                 layer_norm, self.coupled_gates]  # fmt: skip
-        self._dim_head = [1, 0, self._hidden, self._rsize, hp, rp, *map(int, flags)]
-        self._plans.clear()
-        self._versions = self._current_versions()
+        flags = [t["weight_hr"] is not None, t["weight_peephole"] is not None, layer_norm, self.coupled_gates]
+        dim_head = [1, 0, hidden, rsize, hp, rp, *map(int, flags)]
+        packing = Packing(self._module, fw, step_buffers, dim_head, dtype, inputs, hidden, rsize)
+        packing.untracked, packing.versions = untracked, versions
+        self._packing = packing
+        return packing
 
     def _current_versions(self) -> tuple[tuple[int, int], ...]:
-        if self._untracked:  # no version counters to read; refresh repacks every step instead
-            return ()
         return tuple([(v._version, v.data_ptr()) for v in self._present])
 
     def __call__(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
@@ -221,109 +308,75 @@ class NativeCellStep:
         out = self.try_step(x, state)  # refreshes the weights first
         if out is not None:
             return out
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self._inputs or x.dtype != self._dtype:
+        p = self._packing
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != p.inputs or x.dtype != p.dtype:
             got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x must be a {self._dtype} tensor of shape (B, {self._inputs}), got {got}")
+            raise ValueError(f"x must be a {p.dtype} tensor of shape (B, {p.inputs}), got {got}")
         batch = x.shape[0]
         if state is None:
-            h = x.new_zeros((batch, self._rsize))
-            c = x.new_zeros((batch, self._hidden))
+            h = x.new_zeros((batch, p.rsize))
+            c = x.new_zeros((batch, p.hidden))
         else:
             if not isinstance(state, tuple | list) or len(state) != 2:
                 raise TypeError(f"state must be a tuple (h, c) or None, got {type(state).__name__}")
             h, c = state
-            for name, value, size in (("h", h, self._rsize), ("c", c, self._hidden)):
-                if (
-                    not isinstance(value, Tensor)
-                    or value.shape != (batch, size)
-                    or value.dtype != self._dtype
-                ):
+            for name, value, size in (("h", h, p.rsize), ("c", c, p.hidden)):
+                if not isinstance(value, Tensor) or value.shape != (batch, size) or value.dtype != p.dtype:
                     got = f"{value.dtype} {tuple(value.shape)}" if isinstance(value, Tensor) else type(value)
                     raise ValueError(
-                        f"{name} must be a {self._dtype} tensor of shape ({batch}, {size}), got {got}"
+                        f"{name} must be a {p.dtype} tensor of shape ({batch}, {size}), got {got}"
                     )
-            h, c = h.contiguous(), c.contiguous()
-        x = x.contiguous()
         if not (x.is_cpu and h.is_cpu and c.is_cpu):
             raise ValueError("NativeCellStep runs on CPU tensors only")
-        return self._run(x, h, c)
+        return p.step(lay.readable(x), lay.readable(h), lay.readable(c))
 
     def accepts(self, x: Any, h: Any, c: Any) -> bool:
         """Whether a step can read ``x`` ``(B, I)``, ``h`` ``(B, R)``, ``c`` ``(B, H)`` as they are.
 
-        True for contiguous CPU tensors (not subclasses) of the packed dtype and sizes; callers check
-        anything else on their own general path, which names what is wrong. Call :meth:`refresh` first:
-        a module converted to another dtype changes what is accepted.
+        True for contiguous CPU tensors (not subclasses, no lazy negation) of the packed dtype and sizes;
+        callers check anything else on their own general path, which names what is wrong. Call
+        :meth:`refresh` first: a module converted to another dtype changes what is accepted.
         """
-        if not plain_cpu(self._dtype, x, h, c):
-            return False
-        shape = x.shape
-        return (
-            len(shape) == 2
-            and shape[1] == self._inputs
-            and h.shape == (shape[0], self._rsize)
-            and c.shape == (shape[0], self._hidden)
-        )
+        return self._packing.accepts(x, h, c)
 
     def try_step(self, x: Any, state: Any) -> LSTMState | None:
         """The step if :meth:`accepts` the input and ``(h, c)`` (weights refreshed first), else ``None``.
 
         For modules whose general path checks and converts everything else with their own messages.
         """
-        self.refresh()
+        p = self.refresh()
         if type(state) is not tuple or len(state) != 2:
             return None
         h, c = state
-        return self._run(x, h, c) if self.accepts(x, h, c) else None
+        return p.step(x, h, c) if p.accepts(x, h, c) else None
 
     def step_checked(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
-        """One step on inputs the caller has already checked.
+        """One step on CPU tensors the caller has checked against its module: ``x`` ``(B, I)``, ``h``
+        ``(B, R)``, ``c`` ``(B, H)``.
 
-        ``x`` ``(B, I)``, ``h`` ``(B, R)`` and ``c`` ``(B, H)`` must be contiguous CPU tensors of this
-        step's dtype (``LSTMCell`` checks them before calling). Weights changed since the last call are
-        repacked first.
+        Weights changed since the last call are repacked first; the operands are then made readable
+        (contiguous, negation applied) and checked against the packed sizes and dtype, which differ from
+        the module's when a weight changed shape or dtype (``ValueError`` naming both).
         """
-        self.refresh()
-        return self._run(x, h, c)
+        p = self.refresh()
+        x, h, c = lay.readable(x), lay.readable(h), lay.readable(c)
+        p.check(x, h, c)
+        return p.step(x, h, c)
 
-    def refresh(self, force: bool = False) -> None:
-        """Re-check and repack the weights if any changed (in place or replaced) since they were packed.
+    def refresh(self, force: bool = False) -> Packing:
+        """Re-check and repack the weights if any changed (in place or replaced) since they were packed;
+        returns the current :class:`Packing`.
 
         Changes are seen through the tensors' version counters and addresses; an in-place edit through
         ``.data`` (``w.data.copy_(...)``) bypasses the version counter, so after one pass ``force=True``
         (or call :func:`repack` on the module).
         """
-        if force or self._untracked or self._current_versions() != self._versions:
+        p = self._packing
+        if force or p.untracked or self._current_versions() != p.versions:
             if self._ln_affine is not None:
                 self._tensors |= _layer_norm_views(self._ln_affine)
-            self._check()
-            self._pack()
-
-    def _run(self, x: Tensor, h: Tensor, c: Tensor) -> LSTMState:
-        # empty_like: ~1.1 us each at batch 1, half of torch.empty with a shape and dtype to parse; slicing
-        # one shared buffer into two views costs more
-        h_out, c_out = torch.empty_like(h), torch.empty_like(c)
-        self._step_addresses(
-            x.shape[0], x.data_ptr(), h.data_ptr(), c.data_ptr(), h_out.data_ptr(), c_out.data_ptr()
-        )
-        return h_out, c_out
-
-    def _step_addresses(self, batch: int, x: int, h: int, c: int, h_out: int, c_out: int) -> None:
-        """One step on raw buffer addresses: contiguous ``x`` ``(B, I)``, ``h`` and ``h_out`` ``(B, R)``,
-        ``c`` and ``c_out`` ``(B, H)`` of this step's dtype, which the caller has checked and keeps alive.
-
-        For lstmkit's own callers that lay several layers' states out in one tensor (``LSTM.step``); call
-        :meth:`refresh` first so that weights changed in place are repacked.
-        """
-        plan = self._plans.get(batch)
-        if plan is None:  # the sizes and packed weights' addresses, converted once per batch size
-            tail = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]  # no masks or lengths, keep nothing, 1 thread, xg given
-            dims = [*self._dim_head[:1], batch, *self._dim_head[2:], *tail]
-            w_ih, bias, ln_w, ln_b = self._step_addr
-            sp = [0, w_ih, bias, ln_w, ln_b, 0, self._inputs]
-            f64 = self._dtype == torch.float64
-            plan = self._plans[batch] = self._module.step_plan(f64, dims, self._fw_addr, sp)
-        plan.run(x, h, c, h_out, c_out)
+            p = self._pack()
+        return p
 
 
 class NativeStream:
@@ -339,7 +392,7 @@ class NativeStream:
         self.state: LSTMState = self._zeros()
 
     def _zeros(self) -> LSTMState:
-        dtype = self.cell._dtype
+        dtype = self.cell.dtype
         return (
             torch.zeros((self.batch, self.cell.state_size), dtype=dtype),
             torch.zeros((self.batch, self.cell.hidden_size), dtype=dtype),
@@ -350,78 +403,29 @@ class NativeStream:
         self.state = self._zeros()
 
     def step(self, x: Tensor) -> Tensor:
-        """Advance every stream by one step with ``x`` ``(B, I)``; returns ``h_t`` ``(B, R)``."""
-        self.state = self.cell(x, self.state)
-        return self.state[0]
+        """Advance every stream by one step with ``x`` ``(B, I)``; returns ``h_t`` ``(B, R)``.
 
+        Raises:
+            ValueError: ``x`` is not ``(B, I)`` of the cell's dtype, or the cell's weights changed dtype or
+                size since the state was made (call :meth:`reset`).
+        """
+        state = self.cell.try_step(x, self.state)
+        if state is None:  # the general path: name what is wrong, else convert (e.g. a strided x)
+            self._check(x)
+            state = self.cell(x, self.state)
+        self.state = state
+        return state[0]
 
-@dataclass
-class ModuleSteps:
-    """The native steps cached for one module: one for an ``LSTMCell``, one per layer for ``LSTM.step``."""
-
-    key: tuple[int, ...]  # parameter_key of the module the steps were built from
-    steps: list[NativeCellStep]
-    zeros: Tensor | None = None  # LSTM.step's zero state for hx=None, kept for the next call of the same size
-
-
-# Packed weights per module, outside the module (its deepcopy, pickling and state_dict never see them),
-# keyed by the identities of its parameters so that a replaced parameter rebuilds the steps.
-STEPS: weakref.WeakKeyDictionary[Any, ModuleSteps] = weakref.WeakKeyDictionary()
-
-
-def native_cell_step(cell: Any, x: Tensor, state: LSTMState | None = None) -> LSTMState:
-    """One step of an ``LSTMCell`` module through the native kernel, its packed weights cached per module.
-
-    For ``lstmkit.nn.LSTMCell(backend="native")`` at inference; the weights are repacked only when a
-    parameter changes. Does not record autograd.
-
-    Args:
-        cell: an ``LSTMCell`` (torch's or lstmkit's).
-        x: input ``(B, I)``.
-        state: ``(h (B, R), c (B, H))`` or ``None`` for zeros.
-
-    Returns:
-        The new ``(h, c)``.
-    """
-    return cell_step_for(cell)(x, state)
-
-
-def parameter_key(module: torch.nn.Module) -> tuple[int, ...]:
-    """The identities of a module's own parameters: replacing one (``cell.weight_hh = ...``) changes it."""
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"expected an LSTMCell or LSTM module, got {type(module).__name__}")
-    return tuple(map(id, module._parameters.values()))
-
-
-def module_steps(module: torch.nn.Module, build: Callable[[Any], list[NativeCellStep]]) -> ModuleSteps:
-    """The cached :class:`ModuleSteps` of ``module``, from ``build(module)`` on first use and again
-    whenever one of its parameters was replaced."""
-    key = parameter_key(module)
-    entry = STEPS.get(module)
-    if entry is None or entry.key != key:
-        entry = STEPS[module] = ModuleSteps(key, build(module))
-    return entry
-
-
-def _cell_steps(cell: Any) -> list[NativeCellStep]:
-    return [NativeCellStep.from_module(cell)]
-
-
-def cell_step_for(cell: Any) -> NativeCellStep:
-    """The cached :class:`NativeCellStep` of an ``LSTMCell`` module, rebuilt if a parameter was replaced."""
-    return module_steps(cell, _cell_steps).steps[0]
-
-
-def repack(module: Any) -> None:
-    """Repack now the native weights cached for ``module`` (an ``LSTMCell`` or an ``LSTM``'s ``step()``).
-
-    Needed only after an in-place edit through ``.data``, which version counters do not see; every other
-    change (optimizer steps, ``load_state_dict``, ``copy_`` under ``no_grad``, replaced parameters) is
-    picked up on the next step by itself.
-    """
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"repack expects an LSTMCell or LSTM module, got {type(module).__name__}")
-    entry = STEPS.get(module)
-    if entry is not None:
-        for step in entry.steps:
-            step.refresh(force=True)
+    def _check(self, x: Any) -> None:
+        p, (h, c) = self.cell._packing, self.state
+        if h.dtype != p.dtype or tuple(h.shape) != (self.batch, p.rsize) or c.shape[1] != p.hidden:
+            raise ValueError(
+                f"NativeStream state is {h.dtype} with (B, R, H) = ({self.batch}, {h.shape[1]}, "
+                f"{c.shape[1]}), but its cell's weights are now {p.dtype} with R={p.rsize}, H={p.hidden} "
+                "(converted or replaced since the state was made); call reset() to start from zeros"
+            )
+        if isinstance(x, Tensor) and x.dim() == 2 and x.shape[0] != self.batch:
+            raise ValueError(
+                f"NativeStream runs {self.batch} streams: expected x of shape ({self.batch}, {p.inputs}), "
+                f"got {tuple(x.shape)}"
+            )

@@ -61,6 +61,8 @@ def recurrence(
     if _SCAN is None:
         raise RuntimeError(f"torch {torch.__version__} has no scan operator (torch._higher_order_ops.scan)")
     steps = inputs.xg.shape[0]
+    if isinstance(steps, int) and steps == 0:  # scan needs a step; reference.recurrence's empty outputs
+        return inputs.xg.new_zeros((0, *inputs.h0.shape)), inputs.h0, inputs.c0
     copies = RecurrenceParams._make(None if p is None else p.clone() for p in params)
     mask = None if inputs.recurrent_mask is None else inputs.recurrent_mask.clone()
     lengths = inputs.lengths

@@ -152,3 +152,17 @@ def test_pack_vectors_refuses_a_vector_of_another_dtype_or_size() -> None:
         lay.pack_vectors([torch.zeros(9)], [4], 16, torch.float32)
     with pytest.raises(ValueError, match=r"pack_vectors: \(68,\) is not 4 rows of at most 16"):
         lay.pack_vectors([torch.zeros(68)], [4], 16, torch.float32)  # 17 a row: past the padded width
+
+
+@pytest.mark.parametrize("source", ["plain", "negated view"])
+def test_pad_last_into_a_reused_buffer_pads_with_zeros(source: str) -> None:
+    x = torch.rand(3, 4, 5) + 1.0
+    if source == "negated view":  # its values are read with their sign
+        x = torch.complex(torch.zeros_like(x), -x).conj().imag
+        assert x.is_neg()
+    garbage = torch.full((3, 4, 8), float("nan"))  # a pooled buffer keeps the previous call's values
+
+    out = lay.pad_last(x, 8, torch.float32, lambda *shape: garbage.view(shape))
+
+    assert out.data_ptr() == garbage.data_ptr()
+    torch.testing.assert_close(out, F.pad(x.resolve_neg(), (0, 3)), rtol=0, atol=0)

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from lstmkit.ops.dispatch import NATIVE_DTYPES
 from lstmkit.ops.native import native_available, native_module
+from lstmkit.ops.native_pool import POOL
 
 _SEED_BOUND = 2**62
 
@@ -34,9 +35,11 @@ def bernoulli_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"bernoulli_mask: p must be in [0, 1], got {p}")
-    out = like.new_empty(shape)
-    if native_available() and out.device.type == "cpu" and out.dtype in NATIVE_DTYPES:
+    if native_available() and like.device.type == "cpu" and like.dtype in NATIVE_DTYPES:
+        # from the kernel's buffer pool: a zoneout mask is T·B·H values a call, whose fresh pages would
+        # fault on first touch every call (C1: ~0.1 ms a mask)
+        out = POOL.empty(shape, like.dtype)
         seed = int(torch.randint(0, _SEED_BOUND, (), dtype=torch.int64).item())
         native_module().bernoulli(out.dtype == torch.float64, out.data_ptr(), out.numel(), p, seed)
         return out
-    return out.bernoulli_(p)
+    return like.new_empty(shape).bernoulli_(p)

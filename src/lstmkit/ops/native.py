@@ -246,8 +246,8 @@ class NativeKernel:
         packed = (
             *vectors[:5],
             lay.pad_last(inputs.recurrent_mask, rp, dtype),
-            lay.pad_last(_zoneout_rows(inputs.zoneout_h, zconst), rp, dtype),
-            lay.pad_last(_zoneout_rows(inputs.zoneout_c, zconst), hp, dtype),
+            lay.pad_last(_zoneout_rows(inputs.zoneout_h, zconst), rp, dtype, big),
+            lay.pad_last(_zoneout_rows(inputs.zoneout_c, zconst), hp, dtype, big),
             none if inputs.lengths is None else lay.readable(inputs.lengths.detach().to(torch.int64)),
         )
         width = int(module.panel(inputs.xg.element_size()))

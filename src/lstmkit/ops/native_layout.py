@@ -11,7 +11,7 @@ packed matrix).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -53,14 +53,25 @@ def resolved(t: Tensor) -> Tensor:
     return t.resolve_neg() if t.is_neg() else t
 
 
-def pad_last(x: Tensor | None, size: int, dtype: torch.dtype) -> Tensor:
-    """``x`` zero-padded on its last dimension to ``size`` and contiguous; the empty buffer for ``None``."""
+def pad_last(
+    x: Tensor | None, size: int, dtype: torch.dtype, alloc: Callable[..., Tensor] | None = None
+) -> Tensor:
+    """``x`` zero-padded on its last dimension to ``size`` and contiguous; the empty buffer for ``None``.
+
+    ``alloc(*shape)``, where given, makes the padded tensor (the native kernel's buffer pool, whose pages
+    are warm: a fresh one of a zoneout mask's size faults on every page, several times the copy's cost).
+    """
     if x is None:
         return empty(dtype)
     x = x.detach()
     if x.shape[-1] == size:
         return readable(x)
-    return F.pad(x, (0, size - x.shape[-1]))
+    if alloc is None:
+        return F.pad(x, (0, size - x.shape[-1]))
+    out = alloc(*x.shape[:-1], size)
+    out[..., : x.shape[-1]].copy_(x)
+    out[..., x.shape[-1] :].zero_()
+    return out
 
 
 class Block(NamedTuple):

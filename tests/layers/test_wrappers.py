@@ -105,3 +105,12 @@ def test_a_frozen_wrapper_and_its_inner_layers_stay_frozen_through_a_file(make: 
     assert not any(p.requires_grad for p in loaded.parameters())
     rebuilt = type(wrapper).from_config(wrapper.get_config())
     assert not rebuilt.trainable and not any(m.trainable for m in rebuilt.modules() if isinstance(m, Layer))
+
+
+def test_time_distributed_refuses_a_layer_that_returns_its_states() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"TimeDistributed wraps layers that return one tensor, and LSTM 'states' returns a tuple "
+        r"\(output, \*states\) because return_state=True; set return_state=False",
+    ):
+        TimeDistributed(LSTM(2, return_state=True, name="states"))

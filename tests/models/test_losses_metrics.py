@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
+from lstmkit.layers import Dense
+from lstmkit.models import Sequential, load_model
 from lstmkit.models.losses import LOSSES, get_loss
 from lstmkit.models.metrics import AUC, Accuracy, Precision, Recall, get_metric
 
@@ -79,3 +84,25 @@ def test_auc_close_to_exact_rank_auc() -> None:
 def test_unknown_metric_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="unknown metric 'f1'; expected one of acc, accuracy, auc"):
         get_metric("f1")
+
+
+def test_binary_accuracy_scores_each_output_and_accuracy_follows_the_shapes_as_keras_3() -> None:
+    pred = torch.tensor([[0.9, 0.8, 0.1], [0.2, 0.7, 0.6]])
+    true = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert _accumulate(get_metric("binary_accuracy"), [(pred, true)]) == pytest.approx(5 / 6)
+    # Keras 3's compile_utils.get_metric picks 'accuracy' from the shapes, whatever the loss: (B, 3)
+    # predictions against (B, 3) targets are categorical (argmax), multi-label or not
+    assert _accumulate(get_metric("accuracy"), [(pred, true)]) == pytest.approx(1 / 2)
+
+
+def test_binary_accuracy_of_a_multi_label_model_survives_a_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 2), dtype=np.float32), (rng.random((64, 3)) > 0.5).astype(np.float32)
+    model = Sequential([Dense(3, activation="sigmoid", input_shape=(2,))])
+    model.compile("adam", "binary_crossentropy", metrics=["binary_accuracy"])
+    expected = float(((model.predict(x) > 0.5) == (y > 0.5)).mean())
+    assert model.evaluate(x, y, verbose=0)[1] == pytest.approx(expected)
+    model.save(tmp_path / "multi_label.lstmkit")
+    assert load_model(tmp_path / "multi_label.lstmkit").evaluate(x, y, verbose=0)[1] == pytest.approx(
+        expected
+    )

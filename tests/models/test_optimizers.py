@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
 
-from lstmkit.models.optimizers import Adam, OptimizerSpec, build_optimizer, get_optimizer, torch_adam
+from lstmkit.models.optimizers import (
+    SGD,
+    Adagrad,
+    Adam,
+    OptimizerSpec,
+    RMSprop,
+    build_optimizer,
+    get_optimizer,
+    torch_adam,
+)
 from lstmkit.nn import LSTM
 
 
@@ -61,3 +73,94 @@ def test_lr_is_the_learning_rate_and_a_conflict_is_refused() -> None:
     assert Adam(learning_rate=0.5, lr=0.5).kwargs["lr"] == 0.5
     with pytest.raises(ValueError, match=r"got learning_rate=0\.1 and lr=0\.5; pass one of them"):
         Adam(learning_rate=0.1, lr=0.5)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(
+            lambda: Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+            {"betas": (0.8, 0.99), "eps": 1e-6},
+            id="adam",
+        ),
+        pytest.param(lambda: Adam(beta_2=0.9), {"betas": (0.9, 0.9)}, id="adam-beta_2-only"),
+        pytest.param(
+            lambda: RMSprop(rho=0.95, epsilon=1e-6, momentum=0.5),
+            {"alpha": 0.95, "eps": 1e-6, "momentum": 0.5},
+            id="rmsprop",
+        ),
+        pytest.param(lambda: SGD(momentum=0.9, nesterov=True), {"momentum": 0.9, "nesterov": True}, id="sgd"),
+        pytest.param(lambda: Adagrad(epsilon=1e-5), {"eps": 1e-5}, id="adagrad"),
+    ],
+)
+def test_keras_argument_names_become_torch_ones_and_the_optimizer_builds(
+    make: Callable[[], OptimizerSpec], expected: dict[str, Any]
+) -> None:
+    spec = make()
+    assert {k: spec.kwargs[k] for k in expected} == expected
+    optimizer = build_optimizer(spec, nn.Linear(2, 1))
+    assert {k: optimizer.defaults[k] for k in expected} == expected
+
+
+def test_unknown_aliased_and_clipping_arguments_are_refused_where_the_spec_is_made() -> None:
+    with pytest.raises(
+        TypeError, match=r"Adam got an unknown argument 'beta1'; it accepts amsgrad, beta_1, "
+    ):
+        Adam(beta1=0.8)
+    with pytest.raises(TypeError, match=r"RMSprop got an unknown argument 'nesterov'; .*\brho\b"):
+        RMSprop(nesterov=True)
+    with pytest.raises(ValueError, match=r"Adam got epsilon= and eps=, the same setting; pass one of them"):
+        Adam(epsilon=1e-7, eps=1e-8)
+    with pytest.raises(ValueError, match=r"Adam got beta_1/beta_2 and betas, the same setting"):
+        Adam(beta_1=0.8, betas=(0.8, 0.9))
+    with pytest.raises(
+        TypeError, match=r"Adam\(clipnorm=\.\.\.\) is not supported: .*compile\(\.\.\., clipnorm"
+    ):
+        Adam(clipnorm=1.0)
+    with pytest.raises(TypeError, match=r"SGD\(clipvalue=\.\.\.\) is not supported: use model\.compile"):
+        SGD(clipvalue=0.5)
+    with pytest.raises(TypeError, match=r"RMSprop\(global_clipnorm=\.\.\.\) is not supported"):
+        RMSprop(global_clipnorm=1.0)
+    with pytest.raises(TypeError, match=r"SGD got an unknown argument 'rho'"):  # a hand-made spec, at build
+        build_optimizer(OptimizerSpec(torch.optim.SGD, {"rho": 0.9}), nn.Linear(2, 1))
+
+
+def _one_step(spec: OptimizerSpec, grad: float) -> float:
+    net = nn.Linear(1, 1, bias=False)
+    nn.init.ones_(net.weight)
+    optimizer = build_optimizer(spec, net)
+    net.weight.grad = torch.full_like(net.weight, grad)
+    optimizer.step()
+    return net.weight.item()
+
+
+@pytest.mark.parametrize("grad", [0.0, 0.5], ids=["zero-grad", "grad"])
+def test_adam_weight_decay_is_keras_decoupled_decay(grad: float) -> None:
+    lr, wd, eps = 0.1, 0.01, 1e-7
+    # Keras 3: p -= lr * wd * p, then Adam's first step p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = g,
+    # v_hat = g**2
+    decayed = 1.0 - lr * wd * 1.0
+    expected = decayed - lr * grad / (abs(grad) + eps)
+    assert _one_step(Adam(learning_rate=lr, weight_decay=wd), grad) == pytest.approx(expected, rel=1e-6)
+    assert Adam(weight_decay=None).cls is torch.optim.Adam  # Keras's default: no decay
+
+
+@pytest.mark.parametrize("make", [SGD, RMSprop, Adagrad], ids=["sgd", "rmsprop", "adagrad"])
+def test_weight_decay_torch_couples_to_the_gradient_is_refused(make: Callable[..., OptimizerSpec]) -> None:
+    name = make.__name__
+    extra = {"momentum": 0.9} if name == "SGD" else {}  # plain SGD's L2 step is Keras's decay (below)
+    with pytest.raises(ValueError, match=rf"{name}\(weight_decay=0\.01\) is not supported: Keras decays"):
+        make(weight_decay=0.01, **extra)
+    assert make(weight_decay=0.0).kwargs["weight_decay"] == 0.0
+
+
+def test_sgd_without_momentum_decays_as_keras() -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    holder = nn.Module()
+    holder.p = p
+    optimizer = build_optimizer(SGD(learning_rate=0.1, weight_decay=0.01), holder)
+    p.grad = torch.tensor([0.5, 0.25])
+    optimizer.step()
+    # Keras 3: p -= lr * wd * p, then p -= lr * g (with g taken before the decay)
+    expected = torch.tensor([1.0, -2.0]) * (1 - 0.1 * 0.01) - 0.1 * torch.tensor([0.5, 0.25])
+    torch.testing.assert_close(p.detach(), expected)

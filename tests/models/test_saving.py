@@ -366,3 +366,25 @@ def test_an_optimizer_over_tensors_outside_the_model_is_saved_by_position(tmp_pa
         model.save(tmp_path / "extra.lstmkit")
     _, config = load_bundle(tmp_path / "extra.lstmkit")
     assert "param_names" not in config["optimizer"]
+
+
+def test_an_optimizer_given_keras_argument_names_round_trips_before_and_after_training(
+    tmp_path: Path,
+) -> None:
+    from lstmkit.models import optimizers
+
+    x, y = _data()
+    model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizers.Adam(0.01, beta_1=0.8, epsilon=1e-6, weight_decay=0.01), "mse")
+    expected = {"lr": 0.01, "betas": (0.8, 0.999), "eps": 1e-6, "weight_decay": 0.01}
+    for trained in (False, True):
+        model.save(tmp_path / "adam.lstmkit")
+        loaded = load_model(tmp_path / "adam.lstmkit")
+        if trained:
+            assert_resumes_identically(model, loaded, x, y)
+        else:
+            loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+            model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        assert isinstance(loaded.optimizer, torch.optim.AdamW)  # Keras's decoupled weight decay
+        group = loaded.optimizer.param_groups[0]
+        assert {k: group[k] for k in expected} == expected

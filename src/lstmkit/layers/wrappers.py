@@ -142,6 +142,12 @@ class TimeDistributed(Layer):
     ) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"TimeDistributed wraps an lstmkit layer, got {type(layer).__name__}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(
+                f"TimeDistributed wraps layers that return one tensor, and {type(layer).__name__} "
+                f"'{layer.name}' returns a tuple (output, *states) because return_state=True; set "
+                f"return_state=False"
+            )
         super().__init__(input_shape=input_shape, name=name)
         self.layer = layer
 

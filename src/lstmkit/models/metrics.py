@@ -41,7 +41,9 @@ def _flat_pair(y_pred: Tensor, y_true: Tensor) -> tuple[Tensor, Tensor]:
 class Accuracy(Metric):
     """Keras's ``'accuracy'``: binary (threshold 0.5) for one output, categorical for several.
 
-    For ``C > 1`` outputs, targets may be one-hot ``(B, C)`` or class ids ``(B,)``.
+    For ``C > 1`` outputs, targets may be one-hot ``(B, C)`` or class ids ``(B,)``. As in Keras 3, the
+    shapes choose, not the loss: several sigmoid outputs trained with ``binary_crossentropy`` (multi-label)
+    are scored by argmax here; ask for ``'binary_accuracy'`` to score each output at 0.5.
     """
 
     name = "accuracy"
@@ -58,6 +60,17 @@ class Accuracy(Metric):
         else:
             pred, true = _flat_pair(y_pred, y_true)
             correct = (pred > 0.5) == (true > 0.5)
+        self.state += torch.tensor([float(correct.sum()), float(correct.numel())], dtype=torch.float64)
+
+
+class BinaryAccuracy(Metric):
+    """Keras's ``'binary_accuracy'``: the share of outputs on the same side of 0.5 as their targets."""
+
+    name = "binary_accuracy"
+
+    def update(self, y_pred: Tensor, y_true: Tensor) -> None:
+        pred, true = _flat_pair(y_pred, y_true)
+        correct = (pred > 0.5) == (true > 0.5)
         self.state += torch.tensor([float(correct.sum()), float(correct.numel())], dtype=torch.float64)
 
 
@@ -142,6 +155,7 @@ class AUC(Metric):
 METRICS: dict[str, type[Metric]] = {
     "accuracy": Accuracy,
     "acc": Accuracy,
+    "binary_accuracy": BinaryAccuracy,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
     "mse": MeanSquaredError,

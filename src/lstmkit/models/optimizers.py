@@ -33,9 +33,30 @@ class OptimizerSpec:
     name: str = ""
 
 
+# Keras's argument names that torch spells differently, per optimizer (Keras's ``beta_1``/``beta_2`` are
+# torch's ``betas`` pair, handled in _torch_names)
+KERAS_NAMES: dict[str, dict[str, str]] = {
+    "adam": {"epsilon": "eps"},
+    "adamw": {"epsilon": "eps"},
+    "sgd": {},
+    "rmsprop": {"rho": "alpha", "epsilon": "eps"},
+    "adagrad": {"epsilon": "eps"},
+}
+
+# Keras's per-optimizer clipping, and where lstmkit configures clipping instead
+CLIPPING = {
+    "clipnorm": "Keras's clipnorm clips each gradient tensor's norm; lstmkit clips the global norm of all of "
+    "them, as Keras's global_clipnorm does: model.compile(..., clipnorm=...)",
+    "global_clipnorm": "use model.compile(..., clipnorm=...), which clips the global gradient norm",
+    "clipvalue": "use model.compile(..., clipvalue=...)",
+}
+
+
 def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> OptimizerSpec:
     cls, defaults = OPTIMIZERS[name]
-    kwargs = dict(kwargs)
+    label = cls.__name__
+    kwargs = _torch_names(name, label, kwargs, defaults)
+    check_arguments(cls, kwargs, aliases=KERAS_NAMES[name].keys() | _betas_names(name))
     if "lr" in kwargs:  # Keras 2's alias and torch's own name: the same setting as learning_rate
         lr = kwargs.pop("lr")
         if learning_rate not in (None, defaults["lr"], lr):  # learning_rate= given too, and differs
@@ -46,31 +67,107 @@ def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> Opt
         if not isinstance(learning_rate, int | float) or not learning_rate > 0:
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
         merged["lr"] = float(learning_rate)
+    if "weight_decay" in merged and merged["weight_decay"] is None:  # Keras's default: no decay
+        merged["weight_decay"] = 0.0
+    if merged.get("weight_decay") and name == "adam":  # Keras decays decoupled: Adam with it is AdamW
+        cls = torch.optim.AdamW
+    elif merged.get("weight_decay") and name == "sgd" and not merged.get("momentum"):
+        pass  # without momentum p - lr (g + wd p) is Keras's decoupled step exactly
+    elif merged.get("weight_decay") and name != "adamw":
+        raise ValueError(
+            f"{label}(weight_decay={merged['weight_decay']!r}) is not supported: Keras decays the weights "
+            f"apart from the gradient (p -= learning_rate * weight_decay * p) and torch's {label} adds "
+            f"weight_decay * p to the gradient instead; use AdamW(weight_decay=...), or pass "
+            f"torch.optim.{label} itself for torch's L2 penalty"
+        )
     return OptimizerSpec(cls, merged, name)
 
 
+def _betas_names(name: str) -> set[str]:
+    return {"beta_1", "beta_2"} if name in ("adam", "adamw") else set()
+
+
+def _torch_names(name: str, label: str, kwargs: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with Keras's argument names in torch's spelling; refuses Keras's clipping arguments."""
+    clipping = sorted(CLIPPING.keys() & kwargs.keys())
+    if clipping:
+        raise TypeError(f"{label}({clipping[0]}=...) is not supported: {CLIPPING[clipping[0]]}")
+    renamed: dict[str, Any] = {}
+    given: dict[str, str] = {}  # torch's name -> the name it was given as
+    for key, value in kwargs.items():
+        torch_key = KERAS_NAMES[name].get(key, key)
+        if torch_key in renamed:
+            raise ValueError(
+                f"{label} got {given[torch_key]}= and {key}=, the same setting; pass one of them"
+            )
+        renamed[torch_key], given[torch_key] = value, key
+    if _betas_names(name) & kwargs.keys():
+        if "betas" in kwargs:
+            raise ValueError(f"{label} got beta_1/beta_2 and betas, the same setting; pass one of them")
+        beta_1, beta_2 = defaults["betas"]
+        renamed["betas"] = (renamed.pop("beta_1", beta_1), renamed.pop("beta_2", beta_2))
+    return renamed
+
+
+def check_arguments(
+    cls: type[torch.optim.Optimizer], kwargs: dict[str, Any], aliases: Iterable[str] = ()
+) -> None:
+    """Refuse keyword arguments that ``cls`` does not take, naming the ones it does (and their ``aliases``).
+
+    Raises:
+        TypeError: an unknown argument.
+    """
+    accepted = set(inspect.signature(cls).parameters) - {"params"}
+    unknown = sorted(kwargs.keys() - accepted)
+    if unknown:
+        names = ", ".join(sorted(accepted | set(aliases)))
+        raise TypeError(f"{cls.__name__} got an unknown argument {unknown[0]!r}; it accepts {names}")
+
+
 def Adam(learning_rate: float = 1e-3, **kwargs: Any) -> OptimizerSpec:
-    """Adam (Kingma & Ba 2014, arXiv:1412.6980v9) with Keras's defaults; extra kwargs go to torch."""
+    """Adam (Kingma & Ba 2014, arXiv:1412.6980v9) with Keras's defaults and argument names.
+
+    ``beta_1``, ``beta_2`` and ``epsilon`` are Keras's names (torch's ``betas`` and ``eps`` work too);
+    other keyword arguments go to ``torch.optim.Adam``. ``weight_decay`` is Keras's: decoupled from the
+    gradient, ``p -= learning_rate * weight_decay * p`` each step, which makes this torch's ``AdamW``.
+    """
     return _spec("adam", learning_rate, kwargs)
 
 
 def AdamW(learning_rate: float = 1e-3, **kwargs: Any) -> OptimizerSpec:
-    """AdamW (Loshchilov & Hutter 2017, arXiv:1711.05101v3) with Keras's defaults."""
+    """AdamW (Loshchilov & Hutter 2017, arXiv:1711.05101v3) with Keras's defaults and argument names."""
     return _spec("adamw", learning_rate, kwargs)
 
 
 def SGD(learning_rate: float = 1e-2, **kwargs: Any) -> OptimizerSpec:
-    """Stochastic gradient descent (``momentum=`` and ``nesterov=`` go to torch)."""
+    """Stochastic gradient descent (``momentum=`` and ``nesterov=`` go to torch).
+
+    Raises:
+        ValueError: ``weight_decay`` above 0 with ``momentum`` (torch's SGD adds it to the gradient, which
+            momentum then carries; Keras decays apart). Without momentum the two are the same step.
+    """
     return _spec("sgd", learning_rate, kwargs)
 
 
 def RMSprop(learning_rate: float = 1e-3, **kwargs: Any) -> OptimizerSpec:
-    """RMSprop with Keras's defaults (``rho=0.9`` is torch's ``alpha``)."""
+    """RMSprop with Keras's defaults (``rho=0.9`` is torch's ``alpha``, ``epsilon`` torch's ``eps``).
+
+    Implementation notes:
+        torch adds ``epsilon`` outside the square root, ``p -= lr * g / (sqrt(v) + eps)``, where Keras
+        adds it inside, ``p -= lr * g / sqrt(v + eps)`` (``v`` the moving mean of ``g**2``). torch's step
+        is ``sqrt(v + eps) / (sqrt(v) + eps)`` times Keras's: ~1 while ``v >> eps = 1e-7``, ~10x on the
+        first step of a gradient of ``1e-4`` (``v = 0.1 * g**2``), about ``1 / (2 * sqrt(eps))`` (~1600x)
+        at most.
+        ``weight_decay`` above 0 is refused, as for :func:`SGD`.
+    """
     return _spec("rmsprop", learning_rate, kwargs)
 
 
 def Adagrad(learning_rate: float = 1e-3, **kwargs: Any) -> OptimizerSpec:
-    """Adagrad with Keras's defaults."""
+    """Adagrad with Keras's defaults.
+
+    ``epsilon`` is torch's ``eps``; ``weight_decay`` above 0 is refused, as for :func:`SGD`.
+    """
     return _spec("adagrad", learning_rate, kwargs)
 
 
@@ -122,6 +219,7 @@ def build_optimizer(
         raise ValueError(
             "the model has no trainable parameters; build it (give input_shape or fit data) first"
         )
+    check_arguments(spec.cls, spec.kwargs)
     arg: Any = params if groups is None else groups
     if _fusable(spec, params):
         try:

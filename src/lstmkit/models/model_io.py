@@ -66,14 +66,17 @@ class ModelIO:
         self._require_built("set_weights")
         set_module_weights(self.module, weights, f"model '{self.name}'")
 
-    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
-        """Layers, output shapes and parameter counts, as Keras's ``summary``; returns the text too."""
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str | None:
+        """Layers, output shapes and parameter counts, as Keras's ``summary``: handed to ``print_fn`` and
+        ``None`` returned (as Keras, so a notebook does not show it twice), or returned with
+        ``print_fn=None``."""
         from lstmkit.models.summary import summarize
 
         text = summarize(self)  # type: ignore[arg-type]  # (self is a Model)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        if print_fn is None:
+            return text
+        print_fn(text)
+        return None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write config, weights and optimizer state to one safetensors file, atomically."""

@@ -108,3 +108,14 @@ def test_embedding_takes_id_sequences_of_any_length_from_input_shape_none() -> N
         ValueError, match=r"None for any number of steps, not for the features\), got \(4, None\)"
     ):
         LSTM(3, input_shape=(4, None))
+
+
+def test_embedding_takes_keras_2s_input_length(tmp_path: Path) -> None:
+    model = Sequential([Embedding(20, 4, input_length=7), LSTM(3), Dense(1)])  # Keras 2 tutorials' spelling
+    assert model.built and model.layers[0].input_shape_arg == (7,)
+    model.save(tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors").layers[0].input_shape_arg == (7,)
+    with pytest.raises(ValueError, match=r"input_length=7 and input_shape=\(5,\); input_length=T means"):
+        Embedding(20, 4, input_shape=(5,), input_length=7)
+    with pytest.raises(ValueError, match="Embedding input_length"):
+        Embedding(20, 4, input_length=0)

@@ -21,6 +21,7 @@ class Embedding(Layer):
         mask_zero: treat id 0 as padding: the output mask ``(B, T)`` is ``ids != 0``, and recurrent
             layers downstream skip those steps (as Keras).
         input_shape: ``(T,)`` of one sample.
+        input_length: Keras 2's spelling of ``input_shape=(input_length,)`` (Keras 3 dropped it).
         name: layer name.
 
     Example:
@@ -40,8 +41,17 @@ class Embedding(Layer):
         mask_zero: bool = False,
         *,
         input_shape: tuple[int, ...] | None = None,
+        input_length: int | None = None,
         name: str | None = None,
     ) -> None:
+        if input_length is not None:
+            length = check_positive_int("Embedding input_length", input_length)
+            if input_shape is not None and tuple(input_shape) != (length,):
+                raise ValueError(
+                    f"Embedding got input_length={length} and input_shape={tuple(input_shape)}; "
+                    f"input_length=T means input_shape=(T,): pass one of them"
+                )
+            input_shape = (length,)
         super().__init__(input_shape=input_shape, name=name)
         self.input_dim = check_positive_int("Embedding input_dim", input_dim)
         self.output_dim = check_positive_int("Embedding output_dim", output_dim)

@@ -119,3 +119,19 @@ def test_embedding_takes_keras_2s_input_length(tmp_path: Path) -> None:
         Embedding(20, 4, input_shape=(5,), input_length=7)
     with pytest.raises(ValueError, match="Embedding input_length"):
         Embedding(20, 4, input_length=0)
+
+
+def test_dropout_noise_shape_shares_one_draw_along_its_ones(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    layer = Dropout(0.5, noise_shape=(None, 1, None))
+    y = layer(torch.ones(8, 6, 5))
+    assert bool((y == y[:, :1]).all())  # every step drops the same units
+    assert set(y.unique().tolist()) == {0.0, 2.0}  # kept ones scaled by 1 / (1 - rate)
+    assert torch.equal(layer.eval()(torch.ones(8, 6, 5)), torch.ones(8, 6, 5))
+    model = Sequential([Dropout(0.2, noise_shape=[None, 1, None], input_shape=(6, 5)), LSTM(3), Dense(1)])
+    model.save(tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors").layers[0].noise_shape == (None, 1, None)
+    with pytest.raises(ValueError, match=r"noise_shape \(None, 4, None\) does not broadcast .* \(8, 6, 5\)"):
+        Dropout(0.5, noise_shape=(None, 4, None)).train()(torch.ones(8, 6, 5))
+    with pytest.raises(ValueError, match="Dropout noise_shape must be a tuple of positive ints or None"):
+        Dropout(0.5, noise_shape=(0, 1))

@@ -131,25 +131,60 @@ class Dense(Layer):
 class Dropout(Layer):
     """Zero each input element with probability ``rate`` during training, scaling the rest by ``1/(1-rate)``.
 
+    ``noise_shape`` (Keras's) is the shape of the drawn mask, broadcast over the input: one entry per input
+    dimension, batch included, each ``None`` (the input's size), ``1`` (one draw shared along it) or the
+    input's size; ``(None, 1, None)`` drops the same features at every step of a sequence.
+
     Example:
         >>> layer = Dropout(0.5).eval()
         >>> bool(torch.equal(layer(torch.ones(3)), torch.ones(3)))
+        True
+        >>> y = Dropout(0.5, noise_shape=(None, 1, None))(torch.ones(2, 4, 3))
+        >>> bool((y == y[:, :1]).all())  # the same units dropped at every step
         True
     """
 
     supports_masking = True
 
     def __init__(
-        self, rate: float, *, input_shape: tuple[int, ...] | None = None, name: str | None = None
+        self,
+        rate: float,
+        noise_shape: tuple[int | None, ...] | list[int | None] | None = None,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(input_shape=input_shape, name=name)
         self.rate = check_probability("Dropout rate", rate)
+        if noise_shape is not None:
+            if not isinstance(noise_shape, tuple | list) or not all(
+                d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in noise_shape
+            ):
+                raise ValueError(
+                    f"Dropout noise_shape must be a tuple of positive ints or None, got {noise_shape!r}"
+                )
+            noise_shape = tuple(noise_shape)
+        self.noise_shape = noise_shape
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        return nn.functional.dropout(x, self.rate, self.training)
+        if self.noise_shape is None or not self.training or self.rate == 0.0:
+            return nn.functional.dropout(x, self.rate, self.training)
+        if len(self.noise_shape) != x.dim() or any(
+            d is not None and d not in (1, n) for d, n in zip(self.noise_shape, x.shape, strict=True)
+        ):
+            raise ValueError(
+                f"Dropout '{self.name}' noise_shape {self.noise_shape} does not broadcast to its input of "
+                f"shape {tuple(x.shape)}: one entry per dimension, each None, 1 or the input's size"
+            )
+        shape = [n if d is None else d for d, n in zip(self.noise_shape, x.shape, strict=True)]
+        keep = 1.0 - self.rate
+        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate}
+        config = {**super().get_config(), "rate": self.rate}
+        if self.noise_shape is not None:
+            config["noise_shape"] = list(self.noise_shape)
+        return config
 
 
 class Masking(Layer):

@@ -11,7 +11,13 @@ from torch.nn import functional as F
 
 from lstmkit.layers import Dense
 from lstmkit.models import Sequential, load_model
-from lstmkit.models.losses import LOSSES, get_loss
+from lstmkit.models.losses import (
+    LOSSES,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    get_loss,
+)
 from lstmkit.models.metrics import AUC, Accuracy, Precision, Recall, get_metric
 
 
@@ -106,3 +112,50 @@ def test_binary_accuracy_of_a_multi_label_model_survives_a_file(tmp_path: Path) 
     assert load_model(tmp_path / "multi_label.lstmkit").evaluate(x, y, verbose=0)[1] == pytest.approx(
         expected
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "probabilities", "targets"),
+    [
+        (BinaryCrossentropy, torch.sigmoid, torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])),
+        (CategoricalCrossentropy, lambda z: z.softmax(-1), torch.eye(3)[[0, 2, 1]][:, :2].softmax(-1)),
+        (SparseCategoricalCrossentropy, lambda z: z.softmax(-1), torch.tensor([1, 0, 1])),
+    ],
+    ids=["binary", "categorical", "sparse"],
+)
+def test_losses_from_logits_equal_the_loss_of_the_probabilities_and_stay_finite(
+    make: object, probabilities: object, targets: torch.Tensor
+) -> None:
+    assert callable(make) and callable(probabilities)
+    logits = torch.tensor([[0.3, -1.2], [2.0, 0.1], [-0.7, 0.4]], dtype=torch.float64)
+    on_logits, on_probabilities = LOSSES[make(from_logits=True)], LOSSES[make()]
+    torch.testing.assert_close(on_logits(logits, targets), on_probabilities(probabilities(logits), targets))
+    # where the probabilities round to 0 or 1, the logits' form keeps the true (large) loss
+    far = on_logits(logits * 200, targets)
+    assert bool(torch.isfinite(far).all()) and float(far.max()) > 100
+
+
+def test_from_logits_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="from_logits must be True or False, got 'yes'"):
+        BinaryCrossentropy(from_logits="yes")  # type: ignore[arg-type]
+
+
+def test_a_model_on_logits_scores_its_metrics_on_the_probabilities(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = (x[:, :1] > 0.2).float()
+    model = Sequential([Dense(1, input_shape=(3,))])  # no sigmoid: the output is a logit
+    model.compile(loss=BinaryCrossentropy(from_logits=True), optimizer="adam", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    logits = model.predict(x, verbose=0)
+    expected_loss = float(F.binary_cross_entropy_with_logits(torch.as_tensor(logits), y))
+    # Keras would threshold the logits at 0.5; the probability's 0.5 is the logit's 0
+    expected_accuracy = float(((torch.as_tensor(logits) > 0) == (y > 0.5)).float().mean())
+    assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == pytest.approx(expected_accuracy)
+    assert expected_accuracy != pytest.approx(
+        float(((torch.as_tensor(logits) > 0.5) == (y > 0.5)).float().mean())
+    )
+    model.save(tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.loss_name == "binary_crossentropy_from_logits"
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx([loss, accuracy])

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmkit.forecast.spans import count_test_rows, plan_spans
+from lstmkit.forecast.spans import Span, count_test_rows, plan_spans
 
 
-def _plan(**changes: object) -> list[tuple[int, int]]:
+def _spans(rows: int = 100, **changes: object) -> list[Span]:
+    """plan_spans with a sliding window of 30 rows, two folds of 10 and a test span of 20, but for
+    ``changes``."""
     settings: dict[str, object] = {
         "min_train": 10,
         "folds": 2,
@@ -20,68 +22,30 @@ def _plan(**changes: object) -> list[tuple[int, int]]:
         "refit_every": 1,
     }
     settings.update(changes)
-    return [(s.train_start, s.train_end) for s in plan_spans(100, **settings)]  # type: ignore[arg-type]
+    return plan_spans(rows, **settings)  # type: ignore[arg-type]
 
 
-def test_plan_spans_expanding_and_sliding() -> None:
-    spans = plan_spans(
-        100,
-        min_train=10,
-        folds=3,
-        test_size=20,
-        fold_size=10,
-        horizon=2,
-        window="expanding",
-        train_size=None,
-        refit_every=2,
-    )
+def _plan(**changes: object) -> list[tuple[int, int]]:
+    return [(s.train_start, s.train_end) for s in _spans(**changes)]
+
+
+def test_plan_spans_expanding() -> None:
+    spans = _spans(folds=3, window="expanding", train_size=None, refit_every=2)
     assert [(s.name, s.train_start, s.train_end, s.eval_end, s.refit) for s in spans] == [
         ("fold1", 0, 50, 60, True),
         ("fold2", 0, 60, 70, False),
         ("fold3", 0, 70, 80, True),
         ("test", 0, 80, 100, True),
     ]
-    sliding = plan_spans(
-        100,
-        min_train=10,
-        folds=2,
-        test_size=20,
-        fold_size=10,
-        horizon=2,
-        window="sliding",
-        train_size=30,
-        refit_every=1,
-    )
-    assert [(s.train_start, s.train_end) for s in sliding] == [(30, 60), (40, 70), (50, 80)]
 
 
 def test_plan_spans_too_short() -> None:
     with pytest.raises(
         ValueError, match=r"a series of 40 rows is too short.*lookback \+ horizon \+ test span"
     ):
-        plan_spans(
-            40,
-            min_train=30,
-            folds=2,
-            test_size=10,
-            fold_size=5,
-            horizon=2,
-            window="expanding",
-            train_size=None,
-            refit_every=1,
-        )
+        _spans(40, min_train=30, test_size=10, fold_size=5, window="expanding", train_size=None)
     with pytest.raises(ValueError, match="unknown window 'rolling'"):
-        plan_spans(
-            40,
-            min_train=3,
-            folds=1,
-            test_size=10,
-            fold_size=5,
-            horizon=2,
-            window="rolling",
-            train_size=None,
-            refit_every=1,
-        )
+        _spans(40, min_train=3, folds=1, test_size=10, fold_size=5, window="rolling", train_size=None)
 
 
 def test_sliding_window_sizes() -> None:

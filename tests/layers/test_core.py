@@ -133,5 +133,8 @@ def test_dropout_noise_shape_shares_one_draw_along_its_ones(tmp_path: Path) -> N
     assert load_model(tmp_path / "m.safetensors").layers[0].noise_shape == (None, 1, None)
     with pytest.raises(ValueError, match=r"noise_shape \(None, 4, None\) does not broadcast .* \(8, 6, 5\)"):
         Dropout(0.5, noise_shape=(None, 4, None)).train()(torch.ones(8, 6, 5))
-    with pytest.raises(ValueError, match="Dropout noise_shape must be a tuple of positive ints or None"):
+    with pytest.raises(ValueError, match=r"Dropout noise_shape\[0\] must be >= 1, got 0"):
         Dropout(0.5, noise_shape=(0, 1))
+    with pytest.raises(TypeError, match="Dropout noise_shape must be a tuple of positive ints or None"):
+        Dropout(0.5, noise_shape=5)  # type: ignore[arg-type]
+    assert Dropout(0.5, noise_shape=(None, np.int64(1))).noise_shape == (None, 1)  # type: ignore[arg-type]

@@ -113,3 +113,17 @@ def test_each_rank_takes_back_its_own_generators() -> None:
             assert _draws() == draws[0], rank
     finally:
         restore_rng(*before)
+
+
+def test_a_backup_without_a_usable_epoch_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    # every rank must reach the agreement on the epoch, so _read returns what went wrong instead of raising
+    from lstmkit.models.callbacks import BackupAndRestore
+    from lstmkit.models.callbacks.backup import BACKUP_KIND
+    from lstmkit.utils.serialization import save_bundle
+
+    callback = BackupAndRestore(tmp_path)
+    for epoch in ({}, {"epoch": "3"}, {"epoch": -1}, {"epoch": True}):
+        save_bundle(callback.path, {"w": torch.zeros(1)}, {"kind": BACKUP_KIND, **epoch})
+        backup, found, error = callback._read()
+        assert backup is None and found == -2
+        assert isinstance(error, ValueError) and "corrupt header: epoch" in str(error)

@@ -159,3 +159,14 @@ def test_a_model_on_logits_scores_its_metrics_on_the_probabilities(tmp_path: Pat
     loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.loss_name == "binary_crossentropy_from_logits"
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx([loss, accuracy])
+
+
+def test_only_lstmkits_own_logit_losses_turn_the_metrics_to_probabilities() -> None:
+    def binary_crossentropy_from_logits(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return ((y_pred - y_true) ** 2).flatten(1).mean(1)  # the user's, on probabilities: same name only
+
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(loss=binary_crossentropy_from_logits, metrics=["accuracy"])
+    assert model.loss_name == "binary_crossentropy_from_logits" and model.metric_inputs is None
+    model.compile(loss=BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    assert model.metric_inputs is torch.sigmoid

@@ -164,3 +164,16 @@ def test_sgd_without_momentum_decays_as_keras() -> None:
     # Keras 3: p -= lr * wd * p, then p -= lr * g (with g taken before the decay)
     expected = torch.tensor([1.0, -2.0]) * (1 - 0.1 * 0.01) - 0.1 * torch.tensor([0.5, 0.25])
     torch.testing.assert_close(p.detach(), expected)
+
+
+@pytest.mark.parametrize(
+    ("decay", "error", "message"),
+    [(-1.0, ValueError, "weight_decay must be a finite number >= 0, got -1.0"),
+     ("0.1", TypeError, "weight_decay must be a number, got str '0.1'")],
+    ids=["negative", "text"],
+)  # fmt: skip
+def test_a_bad_weight_decay_is_refused_when_the_spec_is_made(
+    decay: object, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=f"^{message}$"):
+        Adam(weight_decay=decay)

@@ -740,3 +740,10 @@ def test_a_meta_module_runs_the_fused_loop_for_shapes(options: dict[str, object]
     lstm = LSTM(4, 6, device="meta", **options)  # type: ignore[arg-type]
     y, (h, c) = lstm(torch.randn(5, 3, 4, device="meta"))
     assert y.shape == (5, 3, 6) and h.shape == c.shape == (1, 3, 6) and y.is_meta
+
+
+@pytest.mark.parametrize("backend", ["reference", "fused", "torch"])
+def test_an_empty_batch_with_lengths_returns_empty_outputs(backend: str) -> None:
+    lstm = LSTM(3, 4, backend=backend)
+    out, (h, c) = lstm(torch.randn(5, 0, 3), lengths=torch.zeros(0, dtype=torch.int64))
+    assert out.shape == (5, 0, 4) and h.shape == c.shape == (1, 0, 4)

@@ -203,6 +203,22 @@ def test_config_stores_lists_as_tuples_and_defaults_to_forget_bias_one() -> None
     assert MemoryBenchConfig().lstm_forget_bias == 1.0  # as the CLI's --lstm-forget-bias and the docs
 
 
+def test_config_keeps_numpy_numbers_as_plain_ones_for_metrics_json() -> None:
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    config = MemoryBenchConfig(
+        lengths=[np.int64(8)],
+        lr=np.float32(0.5),
+        seed=np.int64(3),
+        hidden_size=np.int32(4),  # type: ignore[list-item,arg-type]
+    )
+    assert json.loads(json.dumps(dataclasses.asdict(config)))["lengths"] == [8]
+    assert type(config.lr) is float and type(config.seed) is int and type(config.hidden_size) is int
+
+
 @pytest.mark.parametrize(
     ("task", "shortest"), [("adding", 2), ("copy", 1), ("temporal_order", 20)], ids=lambda v: str(v)
 )

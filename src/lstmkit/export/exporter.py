@@ -151,7 +151,7 @@ def to_onnx(
     _refuse_half_precision(model, sig.args, in_names)
     _check_example(sig.args, axes, in_names)
     what = type(model).__name__
-    _build(sig, what)
+    _build(sig, what)  # not the reference run: layers it creates ran in the mode they were made in
     chosen = _choose_exporter(exporter, model, axes, opset)
     with eval_mode(sig.graph), torch.no_grad():  # (the graph: the model, or an adapter around it)
         expected = _run(sig.graph, sig.args, what, "example_input")

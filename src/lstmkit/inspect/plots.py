@@ -174,9 +174,10 @@ def forget_time_constants(records: Sequence[GateRecord]) -> dict[str, np.ndarray
     out = {}
     for rec in records:
         mean_f = rec.f.reshape(-1, rec.f.shape[-1]).astype(np.float64).mean(axis=0)  # (H,)
-        with np.errstate(divide="ignore"):
-            tau = np.where(mean_f >= 1.0, np.inf, -1.0 / np.log(np.clip(mean_f, 1e-300, 1.0)))
-        out[rec.key] = np.where(mean_f <= 0.0, 0.0, tau)
+        with np.errstate(divide="ignore"):  # log 0 = -inf gives tau = 0 where the gate is shut
+            tau = -1.0 / np.log(mean_f)
+        tau[mean_f >= 1.0] = np.inf  # log 1 = 0: a saturated gate keeps its cell for ever (not -inf)
+        out[rec.key] = tau
     return out
 
 

@@ -157,13 +157,14 @@ class Dropout(Layer):
         super().__init__(input_shape=input_shape, name=name)
         self.rate = check_probability("Dropout rate", rate)
         if noise_shape is not None:
-            if not isinstance(noise_shape, tuple | list) or not all(
-                d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in noise_shape
-            ):
-                raise ValueError(
+            if not isinstance(noise_shape, tuple | list):
+                raise TypeError(
                     f"Dropout noise_shape must be a tuple of positive ints or None, got {noise_shape!r}"
                 )
-            noise_shape = tuple(noise_shape)
+            noise_shape = tuple(
+                None if d is None else check_positive_int(f"Dropout noise_shape[{i}]", d)
+                for i, d in enumerate(noise_shape)
+            )
         self.noise_shape = noise_shape
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from lstmkit.models.data import (
     validation_sources,
 )
 from lstmkit.models.distributed import Distributed
-from lstmkit.models.losses import LossFn, get_loss
+from lstmkit.models.losses import LOSSES, PROBABILITIES, LossFn, get_loss
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.model_io import ModelIO
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
@@ -67,6 +67,8 @@ class Model(ModelIO, nn.Module):
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_spec: OptimizerSpec | torch.optim.Optimizer | None = None
         self.loss_name: str | None = None
+        # what the metrics see of the outputs: the probabilities, for a loss on logits (losses.PROBABILITIES)
+        self.metric_inputs: Callable[[Tensor], Tensor] | None = None
         self.loss_fn: LossFn | None = None
         self.metrics: list[Metric] = []
         self.clipnorm: float | None = None
@@ -162,6 +164,8 @@ class Model(ModelIO, nn.Module):
         use_amp = target.type == "cuda" if amp is None else amp
         # everything is valid: configure
         self.loss_name, self.loss_fn = loss_name, loss_fn
+        # by identity, not by name: a callable of the user's that happens to share the name is not ours
+        self.metric_inputs = PROBABILITIES.get(loss_name) if LOSSES.get(loss_name) is loss_fn else None
         self.optimizer_spec = optimizer_spec
         self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) else None
         self.metrics = metric_objects

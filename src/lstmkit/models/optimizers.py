@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from lstmkit.utils.validation import check_real
+
 # name -> (torch class, Keras defaults translated to torch argument names)
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
     "adam": (torch.optim.Adam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
@@ -67,13 +69,15 @@ def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> Opt
         if not isinstance(learning_rate, int | float) or not learning_rate > 0:
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
         merged["lr"] = float(learning_rate)
-    if "weight_decay" in merged and merged["weight_decay"] is None:  # Keras's default: no decay
-        merged["weight_decay"] = 0.0
-    if merged.get("weight_decay") and name == "adam":  # Keras decays decoupled: Adam with it is AdamW
+    if "weight_decay" in merged:  # None is Keras's default: no decay
+        decay = merged["weight_decay"]
+        merged["weight_decay"] = 0.0 if decay is None else check_real("weight_decay", decay, minimum=0.0)
+    # Keras decays apart from the gradient (p -= lr * wd * p): Adam with it is AdamW; plain SGD's
+    # p - lr (g + wd p) is the same step; the others add wd * p to the gradient, which is not
+    decoupled = name == "adamw" or (name == "sgd" and not merged.get("momentum"))
+    if merged.get("weight_decay") and name == "adam":
         cls = torch.optim.AdamW
-    elif merged.get("weight_decay") and name == "sgd" and not merged.get("momentum"):
-        pass  # without momentum p - lr (g + wd p) is Keras's decoupled step exactly
-    elif merged.get("weight_decay") and name != "adamw":
+    elif merged.get("weight_decay") and not decoupled:
         raise ValueError(
             f"{label}(weight_decay={merged['weight_decay']!r}) is not supported: Keras decays the weights "
             f"apart from the gradient (p -= learning_rate * weight_decay * p) and torch's {label} adds "

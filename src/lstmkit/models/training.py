@@ -18,7 +18,6 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.models.data import Batch, iterate
-from lstmkit.models.losses import PROBABILITIES
 
 if TYPE_CHECKING:
     from lstmkit.models.model import Model
@@ -82,9 +81,8 @@ class Accumulator:
         y_pred, y = y_pred.detach(), y.to(y_pred.device)
         if mask is not None and tuple(y.shape[:2]) == tuple(mask.shape):
             y_pred, y = y_pred[mask], y[mask]
-        probabilities = PROBABILITIES.get(self.model.loss_name or "")
-        if probabilities is not None:  # a loss on logits: the metrics score what the loss scores
-            y_pred = probabilities(y_pred)
+        if self.model.metric_inputs is not None:  # a loss on logits: the metrics score what the loss scores
+            y_pred = self.model.metric_inputs(y_pred)
         for metric in self.model.metrics:
             metric.update(y_pred, y)
 

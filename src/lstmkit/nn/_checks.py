@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.ops.dispatch import is_exporting
+from lstmkit.ops.fused import autocast_enabled
 from lstmkit.utils.validation import check_finite, check_positive_int, check_probability, check_real
 
 
@@ -45,7 +46,7 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
     """Check type, dtype and device of an input tensor against the module's parameters."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{owner} expected {name} to be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype != param.dtype and x.is_floating_point() and _autocast(x.device.type):
+    if x.dtype != param.dtype and x.is_floating_point() and autocast_enabled(x.device.type):
         x = x.to(param.dtype)  # under autocast (a bfloat16 Linear's output, say) the recurrence runs in
         # the weights' dtype, as torch.nn.LSTM takes such inputs
     if x.dtype != param.dtype:
@@ -60,12 +61,6 @@ def check_input(owner: str, x: Any, *, name: str, param: Tensor, finite: bool) -
     if finite:
         check_finite(f"{owner} {name}", x)
     return x
-
-
-def _autocast(device_type: str) -> bool:
-    """Whether autocast is on for ``device_type`` (``False`` for types it does not know, such as meta,
-    for which ``torch.is_autocast_enabled`` raises)."""
-    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
 def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_sorted: bool) -> Tensor:

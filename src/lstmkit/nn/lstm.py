@@ -19,6 +19,7 @@ from lstmkit.nn._stream import (
 )
 from lstmkit.nn.sequences import gather_time, repack_like, reverse_index
 from lstmkit.ops.dispatch import Variant, is_exporting, resolve_backend, run_recurrence
+from lstmkit.ops.lengths import sequence_mask
 from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.ops.native_projected import InputProjection, gate_inputs, projected_recurrence
 from lstmkit.ops.types import LSTMState, RecurrenceInputs, RecurrenceParams, layer_norm_parts
@@ -397,7 +398,7 @@ class LSTM(nn.Module):
             if user_padding and _padding_in(lengths, steps):
                 # a NaN or inf in the padding would reach h_n through the masked updates (lerp, y * valid)
                 # and the weight gradients through sums over every step (0 * NaN is NaN)
-                padding = torch.arange(steps, device=x.device)[:, None] >= lengths_on_device[None, :]
+                padding = ~sequence_mask(lengths_on_device, steps).T  # (T, B)
                 x = x.masked_fill(padding[..., None], 0.0)
         h_n, c_n = [], []
         layer_input = x
@@ -516,7 +517,7 @@ def _padding_in(lengths: Tensor, steps: int) -> bool:
     exporting, where reading the value would fix the graph to this batch's lengths."""
     if torch.jit.is_tracing() or is_exporting() or torch.compiler.is_compiling():
         return True
-    return int(lengths.min()) < steps
+    return lengths.numel() > 0 and int(lengths.min()) < steps
 
 
 def _between_graphs() -> Any:

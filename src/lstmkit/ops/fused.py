@@ -210,6 +210,7 @@ class EagerKernel:
         dy: Tensor,
         dh_T: Tensor,
         dc_T: Tensor,
+        checked: bool = False,
     ) -> RecurrenceGrads:
         acts, _, c_states, c_new, tanh_c, _, a_hh, ln_hh_stats, ln_c_stats = saved
         steps, _, gates = acts.shape
@@ -399,10 +400,16 @@ class Recurrence(torch.autograd.Function):
         n_inputs = len(RecurrenceInputs._fields)
         inputs = RecurrenceInputs(*tensors[ctx.n_saved : ctx.n_saved + n_inputs])
         params = RecurrenceParams(*tensors[ctx.n_saved + n_inputs :])
-        grads = ctx.kernel.backward(saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T)
+        grads = ctx.kernel.backward(saved, inputs, params, ctx.coupled_gates, dy, dh_T, dc_T, checked=True)
         wanted = ctx.needs_input_grad
         param_grads = tuple(g if wanted[9 + k] else None for k, g in enumerate(grads.params))
         return (None, None, grads.xg, grads.h0, grads.c0, None, None, None, None, *param_grads)
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type``, asked only of the device types autocast knows
+    (``torch.is_autocast_enabled`` raises for ``"meta"``)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
 def fused_recurrence(
@@ -425,9 +432,8 @@ def fused_recurrence(
     """
     chosen = kernel if kernel is not None else EAGER
     device = inputs.xg.device.type
-    # the loop runs in the weights' dtype under autocast, as the native kernel does (asked only of device
-    # types autocast knows: torch.is_autocast_enabled raises for "meta")
-    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+    # the loop runs in the weights' dtype under autocast, as the native kernel does
+    if autocast_enabled(device):
         dtype = params.w_hh.dtype
         inputs = RecurrenceInputs(
             *(t.to(dtype) if t is not None and t.is_floating_point() else t for t in inputs)  # type: ignore[arg-type]

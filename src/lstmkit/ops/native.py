@@ -303,9 +303,12 @@ class NativeKernel:
         dy: Tensor,
         dh_T: Tensor,
         dc_T: Tensor,
+        checked: bool = False,
     ) -> RecurrenceGrads:
         """Gradients of the loss given ``dy (T, B, R)``, ``dh_T (B, R)`` and ``dc_T (B, H)``."""
-        return self.backward_projected(saved, inputs, params, coupled_gates, dy, dh_T, dc_T, None, False)[0]
+        return self.backward_projected(
+            saved, inputs, params, coupled_gates, dy, dh_T, dc_T, None, False, checked
+        )[0]
 
     def backward_projected(
         self,

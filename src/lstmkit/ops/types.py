@@ -141,6 +141,11 @@ class RecurrenceKernel(Protocol):
         dy: Tensor,
         dh_T: Tensor,
         dc_T: Tensor,
+        checked: bool = False,
     ) -> RecurrenceGrads:
-        """Gradients of the loss given ``dy (T, B, R)``, ``dh_T (B, R)`` and ``dc_T (B, H)``."""
+        """Gradients of the loss given ``dy (T, B, R)``, ``dh_T (B, R)`` and ``dc_T (B, H)``.
+
+        ``checked``: ``saved``, ``inputs`` and ``params`` are the very tensors :meth:`forward` checked and
+        saved (an autograd node's, which autograd guards against in-place changes); a kernel may then skip
+        checking them again."""
         ...

@@ -101,27 +101,33 @@ class MemoryBenchConfig:
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
-        lengths = _distinct("lengths", self.lengths, example="(100, 200)")
-        for length in lengths:
+        lengths = tuple(
             check_positive_int(f"length for task {self.task!r}", length, minimum=MIN_LENGTHS[self.task])
+            for length in _distinct("lengths", self.lengths, example="(100, 200)")
+        )
         models = _distinct("models", self.models, example=repr(CELL_KINDS))
         for model in models:
             check_choice("model", model, CELL_KINDS)
-        object.__setattr__(self, "lengths", lengths)  # frozen: set once, as the tuple the type promises
-        object.__setattr__(self, "models", models)
+        # frozen: each field set once, as the plain int, float or tuple its checks return (NumPy numbers
+        # pass the checks, and metrics.json is written from these fields)
+        normalized: dict[str, Any] = {"lengths": lengths, "models": models}
         for name in ("hidden_size", "batch_size", "max_steps", "eval_every", "eval_size", "test_size"):
-            check_positive_int(name, getattr(self, name))
-        check_real("lr", self.lr, positive=True)
+            normalized[name] = check_positive_int(name, getattr(self, name))
+        normalized["lr"] = check_real("lr", self.lr, positive=True)
         if self.time_limit is not None:
-            check_real("time_limit (seconds, or None for no limit)", self.time_limit, positive=True)
-        check_real("clip_norm", self.clip_norm, positive=True)
-        check_real("lstm_forget_bias", self.lstm_forget_bias)
+            normalized["time_limit"] = check_real(
+                "time_limit (seconds, or None for no limit)", self.time_limit, positive=True
+            )
+        normalized["clip_norm"] = check_real("clip_norm", self.clip_norm, positive=True)
+        normalized["lstm_forget_bias"] = check_real("lstm_forget_bias", self.lstm_forget_bias)
         if not isinstance(self.stop_when_solved, bool):
             raise TypeError(
                 f"stop_when_solved must be True or False, got {type(self.stop_when_solved).__name__} "
                 f"{self.stop_when_solved!r}"
             )
-        check_seed("seed", self.seed)
+        normalized["seed"] = check_seed("seed", self.seed)
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)
 
 
 def _distinct(name: str, values: Any, *, example: str) -> tuple[Any, ...]:

@@ -116,14 +116,17 @@ class BackupAndRestore(Callback):
         """``(backup or None, its epoch or -1 for none or -2 for unreadable, the error reading it)``."""
         if not self.path.is_file():
             return None, -1, None
-        try:
+        try:  # every failure is returned, not raised: the ranks must all reach the collective after this
             tensors, config = load_bundle(self.path)
             if config.get("kind") != BACKUP_KIND:
                 kind = config.get("kind")
                 raise ValueError(f"'{self.path}' is not a BackupAndRestore file (kind {kind!r})")
+            epoch = config.get("epoch")
+            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+                raise ValueError(f"'{self.path}' has a corrupt header: epoch {epoch!r}, not a count")
         except (ValueError, OSError) as err:
             return None, -2, err
-        return (tensors, config), int(config["epoch"]), None
+        return (tensors, config), epoch, None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         distributed = self.model.distributed

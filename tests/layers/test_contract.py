@@ -12,14 +12,28 @@ import torch
 from lstmkit.layers import (
     GRU,
     LSTM,
+    Activation,
+    AveragePooling1D,
+    BatchNormalization,
     Bidirectional,
+    Conv1D,
     Dense,
     Dropout,
     Embedding,
+    Flatten,
+    GaussianDropout,
+    GaussianNoise,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
     Layer,
     LayerNormalization,
     Masking,
+    MaxPooling1D,
+    Permute,
+    RepeatVector,
+    Reshape,
     SimpleRNN,
+    SpatialDropout1D,
     TimeDistributed,
 )
 from lstmkit.models import Sequential, load_model
@@ -37,6 +51,20 @@ CASES: dict[str, tuple[Callable[[], Layer], tuple[int, ...], tuple[int, ...]]] =
     "bidirectional-ave": (lambda: Bidirectional(LSTM(2), merge_mode="ave"), (6, 2), (2,)),
     "time_distributed": (lambda: TimeDistributed(Dense(2)), (6, 2), (6, 2)),
     "embedding": (lambda: Embedding(8, 3), (6,), (6, 3)),
+    "repeat_vector": (lambda: RepeatVector(3), (5,), (3, 5)),
+    "flatten": (lambda: Flatten(), (4, 5), (20,)),
+    "reshape-inferred": (lambda: Reshape((-1, 2, 5)), (4, 5), (2, 2, 5)),
+    "permute": (lambda: Permute((2, 1)), (4, 5), (5, 4)),
+    "activation-softmax": (lambda: Activation("softmax"), (4, 5), (4, 5)),
+    "max_pooling1d-same": (lambda: MaxPooling1D(2, padding="same"), (5, 3), (3, 3)),
+    "average_pooling1d-same": (lambda: AveragePooling1D(3, strides=1, padding="same"), (5, 3), (5, 3)),
+    "global_average_pooling1d": (lambda: GlobalAveragePooling1D(), (6, 2), (2,)),
+    "global_max_pooling1d-keepdims": (lambda: GlobalMaxPooling1D(keepdims=True), (6, 2), (1, 2)),
+    "conv1d-causal-relu": (lambda: Conv1D(3, 2, padding="causal", activation="relu"), (6, 2), (6, 3)),
+    "batch_norm": (lambda: BatchNormalization(), (4, 5), (4, 5)),
+    "spatial_dropout1d": (lambda: SpatialDropout1D(0.3), (4, 5), (4, 5)),
+    "gaussian_noise": (lambda: GaussianNoise(0.1, seed=1), (4, 5), (4, 5)),
+    "gaussian_dropout": (lambda: GaussianDropout(0.2), (4, 5), (4, 5)),
 }
 
 
@@ -64,9 +92,10 @@ def test_layer_contract(case: str, tmp_path: Path) -> None:
     # the saved file rebuilds the same function
     model.save(tmp_path / "m.lstmkit")
     np.testing.assert_array_equal(load_model(tmp_path / "m.lstmkit").predict(x), out)
-    # Keras's count equals the trainable parameters minus torch-only zero biases
+    # Keras's count equals the trainable parameters minus torch-only zero biases, plus the buffers Keras
+    # counts as non-trainable weights (a batch norm's moving statistics)
     trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
-    assert layer.count_params() == trainable
+    assert layer.count_params() == trainable + sum(b.numel() for b in layer.keras_state())
     # once built, another feature count is refused with a message naming both shapes
     if layer.input_dtype != torch.long:
         wrong = torch.zeros(3, *shape[:-1], shape[-1] + 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -281,6 +283,36 @@ def test_dataset_source_gives_an_empty_share_with_the_right_shapes() -> None:
     assert xs.shape == (0, 6, 1) and ys is not None and ys.shape == (0, 1) and ws is None
 
 
+def test_summary_prints_none_for_the_axes_that_follow_a_free_length() -> None:
+    # built for inputs of any length: the steps are None as Keras prints them, a fixed length stays fixed
+    from lstmkit.layers import GlobalAveragePooling1D, MaxPooling1D, RepeatVector
+
+    model = Sequential(
+        [
+            LSTM(3, return_sequences=True, input_shape=(None, 2)),
+            MaxPooling1D(4),  # a window longer than the old build's two steps
+            LSTM(4),
+            RepeatVector(5),
+            LSTM(2, return_sequences=True),
+            GlobalAveragePooling1D(),
+        ]
+    )
+    text = model.summary(print_fn=None)
+    shapes = re.findall(r"\(None[^)]*\)", text)
+    assert shapes == [
+        "(None, None, 3)", "(None, None, 3)", "(None, 4)", "(None, 5, 4)", "(None, 5, 2)", "(None, 2)"
+    ]  # fmt: skip
+    assert model.predict(np.zeros((2, 9, 2), dtype="float32"), verbose=0).shape == (2, 2)
+
+
+def test_layer_names_follow_keras_snake_case() -> None:
+    from lstmkit.layers import GlobalAveragePooling1D, MaxPooling1D, SimpleRNN
+
+    assert MaxPooling1D().name.startswith("max_pooling1d")
+    assert GlobalAveragePooling1D().name.startswith("global_average_pooling1d")
+    assert SimpleRNN(2).name.startswith("simple_rnn")
+
+
 def test_input_layer_declares_the_shape_and_is_not_a_summary_row() -> None:
     from lstmkit.layers import Input
 
@@ -301,8 +333,9 @@ def test_loss_of_a_masked_sequence_output_skips_padding() -> None:
     y = np.random.default_rng(0).normal(size=(2, 5, 1)).astype("float32")
     model.build((None, 5))
     pred = model.predict(ids)
-    per_sample = [((pred[0, :3] - y[0, :3]) ** 2).mean(), ((pred[1] - y[1]) ** 2).mean()]
-    assert model.evaluate(ids, y) == pytest.approx(float(np.mean(per_sample)), rel=1e-5)
+    # Keras 3's reduction: the sum over the batch's 8 valid steps over 8 (not the mean of per-sample means)
+    valid_sum = ((pred[0, :3] - y[0, :3]) ** 2).sum() + ((pred[1] - y[1]) ** 2).sum()
+    assert model.evaluate(ids, y) == pytest.approx(float(valid_sum / 8), rel=1e-5)
     y_changed = y.copy()
     y_changed[0, 3:] = 100.0  # targets at padded steps do not matter
     assert model.evaluate(ids, y_changed) == pytest.approx(model.evaluate(ids, y), rel=1e-6)
@@ -324,7 +357,7 @@ def test_metrics_of_a_masked_sequence_output_skip_padding_as_the_loss_does() -> 
     loss, mae, mse = model.evaluate(ids, y)
     assert mae == pytest.approx(float(np.abs(pred - y)[valid].mean()), rel=1e-5)
     assert mse == pytest.approx(float(((pred - y) ** 2)[valid].mean()), rel=1e-5)
-    assert loss < 5 and mae < 5  # (per-sample means weigh the samples' steps differently from mae)
+    assert loss == pytest.approx(mae, rel=1e-6)  # the loss counts every valid step once, as the metric does
     logs = model.train_on_batch(ids, y, return_dict=True)
     assert isinstance(logs, dict) and logs["mae"] < 5
 

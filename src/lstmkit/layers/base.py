@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lstmkit.utils.validation import check_choice, check_positive_int
+
 Shape = tuple[int | None, ...]
 #: ``(label, tensor)`` pairs: a weight's name and its value in Keras's layout
 WeightSlots = list[tuple[str, Tensor]]
@@ -28,7 +30,8 @@ _name_counters: dict[str, itertools.count[int]] = {}
 
 
 def _auto_name(cls_name: str) -> str:
-    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls_name).lower()
+    # Keras's snake case: MaxPooling1D -> max_pooling1d, SimpleRNN -> simple_rnn, Conv1D -> conv1d
+    base = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", cls_name)).lower()
     counter = _name_counters.setdefault(base, itertools.count())
     index = next(counter)
     return base if index == 0 else f"{base}_{index}"
@@ -181,13 +184,24 @@ class Layer(nn.Module):
             )
 
     def count_params(self) -> int:
-        """Number of weights as Keras counts them (see ``keras_excluded_parameters``)."""
+        """Number of weights as Keras counts them: the parameters but those of
+        ``keras_excluded_parameters``, and the buffers of ``keras_non_trainable_buffers``."""
         excluded = set(self.keras_excluded_parameters())
-        return sum(p.numel() for n, p in self.named_parameters() if n not in excluded)
+        kept = sum(p.numel() for n, p in self.named_parameters() if n not in excluded)
+        return kept + sum(b.numel() for b in self.keras_state())
 
     def keras_excluded_parameters(self) -> list[str]:
         """Names of torch parameters that have no Keras counterpart (held at zero, never trained)."""
         return []
+
+    def keras_non_trainable_buffers(self) -> list[str]:
+        """Names of this layer's own torch buffers that Keras counts as non-trainable weights (a batch
+        norm's moving statistics): in ``count_params`` and ``summary``, never in the optimizer."""
+        return []
+
+    def keras_state(self) -> list[Tensor]:
+        """The buffers of ``keras_non_trainable_buffers`` that exist (built)."""
+        return [b for n, b in self.named_buffers(recurse=False) if n in self.keras_non_trainable_buffers()]
 
     # -- weights in Keras's layout ------------------------------------------------------------------------
     def keras_weights(self) -> dict[str, Tensor]:
@@ -404,3 +418,36 @@ def set_module_weights(module: nn.Module, values: Sequence[Any], where: str) -> 
             else:
                 owner.copy_(part[0])
             start += len(slots)
+
+
+DATA_FORMATS = ("channels_last", "channels_first")
+"""Keras's ``data_format`` values of the 1D layers: ``(B, T, C)`` and ``(B, C, T)``."""
+
+
+def keras_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` checked against ``choices`` without regard to case, as Keras takes ``"SAME"``."""
+    lowered = value.lower() if isinstance(value, str) else value
+    return check_choice(name, lowered if lowered in choices else value, choices)
+
+
+def one_int(name: str, value: Any) -> int:
+    """A positive int, given as itself or as Keras's one-int tuple (``kernel_size=(3,)``, ``pool_size=(2,)``:
+    the form Keras's saved configs hold)."""
+    if isinstance(value, tuple | list):
+        if len(value) != 1:
+            raise ValueError(f"{name} must be an int or a tuple of one int, got {value!r}")
+        value = value[0]
+    return check_positive_int(name, value)
+
+
+def same_padding(steps: int, window: int, strides: int) -> tuple[int, int]:
+    """``(before, after)`` zeros of TensorFlow's and Keras 3's ``"same"`` padding for windows spanning
+    ``window`` steps: ``ceil(steps / strides)`` windows, the odd padded step after the last.
+
+    Example:
+        >>> same_padding(5, 2, 1), same_padding(5, 3, 2), same_padding(4, 2, 2)
+        ((0, 1), (1, 1), (0, 0))
+    """
+    windows = -(-steps // strides)
+    total = max((windows - 1) * strides + window - steps, 0)
+    return total // 2, total - total // 2

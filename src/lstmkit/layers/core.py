@@ -1,4 +1,4 @@
-"""Stateless and feed-forward layers: Input, Dense, Dropout, Masking, LayerNormalization."""
+"""Stateless and feed-forward layers: Input, Dense, Activation, Dropout, Masking, LayerNormalization."""
 
 from __future__ import annotations
 
@@ -125,6 +125,48 @@ class Dense(Layer):
             "units": self.units,
             "activation": activation_config(self.activation_arg, f"Dense '{self.name}'"),
             "use_bias": self.use_bias,
+        }
+
+
+class Activation(Layer):
+    """Apply an activation function to the input, elementwise (``softmax`` over the last axis).
+
+    Args:
+        activation: a Keras activation name (``None``/``"linear"``, ``"relu"``, ``"softmax"``, ...) or a
+            callable on tensors, e.g. ``torch.relu``; a callable that is not one of the named activations
+            cannot be saved to a model file (``get_config`` raises ``TypeError``).
+        input_shape: shape of one sample, e.g. ``(8,)``.
+        name: layer name.
+
+    Shapes:
+        ``(B, ...) -> (B, ...)``; an incoming mask passes on unchanged, as in Keras.
+
+    Example:
+        >>> Activation("relu")(torch.tensor([[-1.0, 2.0]])).tolist()
+        [[0.0, 2.0]]
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        activation: str | ActivationFn | None,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        self.activation_arg = activation
+        self.activation = get_activation(activation)
+
+    def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.activation(x)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments; ``TypeError`` for a callable activation that has no name."""
+        return {
+            **super().get_config(),
+            "activation": activation_config(self.activation_arg, f"Activation '{self.name}'"),
         }
 
 

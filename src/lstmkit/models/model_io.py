@@ -39,14 +39,21 @@ class ModelIO:
         raise NotImplementedError  # Model's
 
     def count_params(self) -> int:
-        """Parameters as Keras counts them (torch-only zero biases of recurrent layers excluded)."""
+        """Weights as Keras counts them: torch-only zero biases of recurrent layers excluded, a batch norm's
+        moving statistics included (non-trainable)."""
         excluded = {
             f"{prefix}.{name}" if prefix else name
             for prefix, layer in self.module.named_modules()
             if isinstance(layer, Layer)
             for name in layer.keras_excluded_parameters()
         }
-        return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded)
+        state = sum(
+            b.numel()
+            for layer in self.module.modules()
+            if isinstance(layer, Layer)
+            for b in layer.keras_state()
+        )
+        return sum(p.numel() for n, p in self.module.named_parameters() if n not in excluded) + state
 
     def get_weights(self) -> list[np.ndarray]:
         """Every weight as a NumPy array: the layers' in order, each layer's in Keras's order and layout

@@ -51,6 +51,20 @@ def _shape_of(x: Any) -> Shape:
     return tuple(_shape_of(t) for t in x)  # type: ignore[misc]
 
 
+PROBE_STEPS = (32, 48)
+"""The lengths a model built for inputs of any length (``input_shape=(None, F)``) runs on, zeros, twice:
+an output axis that differs between the two runs follows the input's length and is ``None`` in
+``summary()``, as Keras prints it; both are long enough for the usual convolution and pooling windows."""
+
+
+def _merge_shapes(*shapes: Any) -> Any:
+    """One shape from the shapes of the same output in several runs: ``None`` where they differ."""
+    first = shapes[0]
+    if all(isinstance(s, tuple) for s in shapes) and len({len(s) for s in shapes}) == 1:
+        return tuple(_merge_shapes(*parts) for parts in zip(*shapes, strict=True))
+    return first if all(s == first for s in shapes) else None
+
+
 class Sequential(Model):
     """A linear stack of layers (Keras's ``Sequential``); ``model.module`` is the underlying ``nn.Module``.
 
@@ -121,12 +135,21 @@ class Sequential(Model):
             raise ValueError("Sequential has no layers; add() some before building")
         if self.built and self.stack.output_shapes:
             return
-        dims = [2 if d is None else int(d) for d in input_shape]
-        sample = torch.zeros(dims, dtype=self._input_dtype())
+        free = any(d is None for d in list(input_shape)[1:])
         was_training = self.module.training
         self.module.eval()
-        with torch.no_grad():
-            self.module(sample.to(self.device))
+        recorded: list[list[Shape]] = []
+        for steps in PROBE_STEPS if free else (None,):
+            dims = [
+                2 if i == 0 and d is None else steps if d is None else int(d)
+                for i, d in enumerate(input_shape)
+            ]
+            sample = torch.zeros(dims, dtype=self._input_dtype())
+            self.stack.output_shapes = []  # recorded afresh by this run
+            with torch.no_grad():
+                self.module(sample.to(self.device))
+            recorded.append(self.stack.output_shapes)
+        self.stack.output_shapes = [_merge_shapes(*shapes) for shapes in zip(*recorded, strict=True)]
         self.module.train(was_training)
         self.module.to(self.device)
         self.reset_states()

@@ -23,21 +23,43 @@ import json, os, sys
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
-from lstmkit.layers import LSTM, Dense
+from lstmkit.layers import LSTM, Dense, Embedding, TimeDistributed
 from lstmkit.models import Sequential
 from lstmkit.utils import set_seed
 
-out, distributed, use_dataset = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+out, distributed, variant = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
 torch.set_num_threads(1)
 set_seed(0)
 x = np.random.default_rng(0).normal(size=(21, 5, 1)).astype("float32")
 y = x[:, -2:, 0].sum(axis=1, keepdims=True)
 model = Sequential([LSTM(4, input_shape=(5, 1)), Dense(1)])
 model.compile(optimizer="adam", loss="mse", metrics=["mae"])
-if use_dataset:
+if variant == "dataset":
     data = TensorDataset(torch.from_numpy(x[:17]), torch.from_numpy(y[:17]))
     history = model.fit(data, epochs=2, batch_size=8, verbose=0, validation_data=(x[17:], y[17:]),
                         distributed=distributed)
+elif variant == "masked":
+    # a masked sequence output (Keras's reduction: the weighted sum over the valid steps of the whole global
+    # batch over their count), padded token ids (0) with sample weights. In order (shuffle=False): rank 0's
+    # share (rows 0-3) of the first global batch of 8 holds no valid step, the last training batch of 1 leaves
+    # rank 1 an empty share; validation (rows 17-29) gives rank 0 a share without valid steps (rows 17-20),
+    # then a batch whose two shares both have some
+    rng = np.random.default_rng(1)
+    ids = rng.integers(1, 6, size=(30, 5))
+    lengths = rng.integers(1, 6, size=30)
+    lengths[[0, 1, 2, 3, 17, 18, 19, 20]] = 0
+    ids[np.arange(5)[None, :] >= lengths[:, None]] = 0
+    ids[1::2] = ids[1::2, ::-1]  # every other row padded in front (Keras's default padding='pre')
+    targets = rng.normal(size=(30, 5, 1)).astype("float32")
+    weights = rng.uniform(0.5, 2.0, size=30).astype("float32")
+    model = Sequential(
+        [Embedding(6, 3, mask_zero=True, input_shape=(5,)), LSTM(4, return_sequences=True),
+         TimeDistributed(Dense(1))]
+    )
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    history = model.fit(ids[:17], targets[:17], sample_weight=weights[:17], epochs=2, batch_size=8,
+                        shuffle=False, verbose=0, distributed=distributed,
+                        validation_data=(ids[17:], targets[17:], weights[17:]))
 else:
     # 17 training samples in global batches of 8: the last batch of 1 leaves rank 1 an empty share
     history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.2, verbose=0,
@@ -66,19 +88,18 @@ def _env() -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("use_dataset", [False], ids=["arrays"])  # "dataset" also passes; kept out for time
-def test_two_process_ddp_matches_single_process(tmp_path: Path, use_dataset: bool) -> None:
+@pytest.mark.parametrize("variant", ["arrays", "masked"])  # "dataset" also passes; kept out for time
+def test_two_process_ddp_matches_single_process(tmp_path: Path, variant: str) -> None:
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    flag = "1" if use_dataset else "0"
     single = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "single.lstmkit"), "0", flag],
+        [sys.executable, str(script), str(tmp_path / "single.lstmkit"), "0", variant],
         env=_env(), capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert single.returncode == 0, single.stderr.decode()
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     ddp = subprocess.run(
-        [*launcher, str(script), str(tmp_path / "ddp.lstmkit"), "1", flag],
+        [*launcher, str(script), str(tmp_path / "ddp.lstmkit"), "1", variant],
         env=_env(), capture_output=True, timeout=180, check=False,
     )  # fmt: skip
     assert ddp.returncode == 0, ddp.stderr.decode()[-3000:]

@@ -11,6 +11,7 @@ import torch
 
 from lstmkit.layers import GRU, LSTM, Dense, Dropout, LayerNormalization, SimpleRNN
 from lstmkit.models import Model, Sequential, load_model
+from lstmkit.models.losses import BinaryCrossentropy, CategoricalCrossentropy, Huber
 from lstmkit.utils import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
@@ -388,3 +389,35 @@ def test_an_optimizer_given_keras_argument_names_round_trips_before_and_after_tr
         assert isinstance(loaded.optimizer, torch.optim.AdamW)  # Keras's decoupled weight decay
         group = loaded.optimizer.param_groups[0]
         assert {k: group[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("loss", "units", "activation"),
+    [
+        (BinaryCrossentropy(label_smoothing=0.2), 1, "sigmoid"),
+        (BinaryCrossentropy(from_logits=True, label_smoothing=0.2), 1, None),
+        (CategoricalCrossentropy(label_smoothing=0.1), 3, "softmax"),
+        (CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), 3, None),
+        (Huber(delta=0.5), 1, None),
+    ],
+    ids=["binary", "binary-logits", "categorical", "categorical-logits", "huber-delta"],
+)
+def test_a_loss_with_a_parameter_round_trips_and_compiles_from_the_file(
+    tmp_path: Path, loss: str, units: int, activation: str | None
+) -> None:
+    set_seed(0)
+    x = np.random.default_rng(2).normal(size=(12, 4, 2)).astype("float32")
+    y = np.eye(units)[np.arange(12) % units] if units > 1 else (x[:, -1, :1] > 0).astype("float32")
+    model = Sequential([LSTM(3, input_shape=(4, 2)), Dense(units, activation=activation)])
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    model.save(tmp_path / "m.lstmkit")
+    assert load_bundle(tmp_path / "m.lstmkit")[1]["compile"]["loss"] == loss  # saved as its spec, e.g.
+    loaded = load_model(tmp_path / "m.lstmkit")  # 'binary_crossentropy(label_smoothing=0.2)'
+    assert loaded.loss_name == loss and loaded.metric_inputs is model.metric_inputs
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+    unsmoothed = Sequential([LSTM(3, input_shape=(4, 2)), Dense(units, activation=activation)])
+    unsmoothed.compile(loss=loss.split("(")[0], metrics=["accuracy"])
+    unsmoothed.set_weights(model.get_weights())
+    assert unsmoothed.evaluate(x, y, verbose=0)[0] != pytest.approx(loaded.evaluate(x, y, verbose=0)[0])
+    assert_resumes_identically(model, loaded, x, y)

@@ -2,7 +2,8 @@
 
 Every rank draws the same shuffle (each epoch's generator is seeded with rank 0's seed), takes its
 contiguous share of each global batch, and computes its share of the global-batch loss (see
-:mod:`lstmkit.models.training`); DDP averages gradients. Loss sums, sample counts and metric states are
+:mod:`lstmkit.models.training`; a masked sequence output's count of valid steps is summed across ranks
+every batch); DDP averages gradients. Loss sums, sample counts and metric states are
 summed across ranks, after every batch and every epoch, so every rank's callbacks see the same logs.
 After ``fit`` the model is back to one process (``world == 1``), keeping its rank for ``is_chief``.
 """
@@ -75,6 +76,15 @@ class Distributed:
         dist.all_reduce(flat)
         parts = list(flat.cpu().split([1, 1, *sizes]))
         return parts[0][0], parts[1][0], parts[2:]
+
+    def all_reduce_sum(self, value: Tensor) -> Tensor:
+        """``value`` summed over ranks, on its device and in its dtype (one collective, in float64: counts
+        stay exact; ``value`` itself outside distributed training)."""
+        if self.world == 1:
+            return value
+        total = value.detach().to(collective_device(), torch.float64)
+        dist.all_reduce(total)
+        return total.to(value.device, value.dtype)
 
     def all_gather(self, value: Any) -> list[Any]:
         """Every rank's ``value`` (picklable), by rank (one collective; ``[value]`` outside distributed

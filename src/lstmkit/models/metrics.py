@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.models import losses
+
 
 class Metric:
     """An accumulating metric: ``update`` per batch, ``result`` per epoch, ``reset`` between epochs."""
@@ -90,6 +92,60 @@ class MeanSquaredError(Metric):
         self.state += torch.stack([((pred - true) ** 2).sum(), torch.tensor(float(pred.numel()))])
 
 
+class LossMean(Metric):
+    """The mean over samples of a per-sample loss of :mod:`lstmkit.models.losses` (Keras's
+    ``MeanMetricWrapper``), times ``sign`` (+1, or -1 where Keras's metric is the loss's negative)."""
+
+    loss = "mean_absolute_percentage_error"
+    sign = 1.0
+
+    def update(self, y_pred: Tensor, y_true: Tensor) -> None:
+        pred = y_pred.detach().double().cpu()
+        true = y_true.detach().double().cpu()
+        if true.numel() != pred.numel():
+            raise ValueError(
+                f"metric '{self.name}' expected targets of shape {tuple(pred.shape)} (the model's output), "
+                f"got {tuple(true.shape)}"
+            )
+        values = self.sign * losses.LOSSES[self.loss](pred, true.reshape(pred.shape))
+        self.state += torch.stack([values.sum(), torch.tensor(float(values.numel()), dtype=torch.float64)])
+
+
+class MeanAbsolutePercentageError(LossMean):
+    name = loss = "mean_absolute_percentage_error"
+
+
+class MeanSquaredLogarithmicError(LossMean):
+    name = loss = "mean_squared_logarithmic_error"
+
+
+class LogCoshError(LossMean):
+    name, loss = "logcosh", "log_cosh"  # Keras 3's default name for it
+
+
+class CosineSimilarity(LossMean):
+    """The mean cosine similarity, +1 when aligned: the negative of the loss, as Keras's metric."""
+
+    name = loss = "cosine_similarity"
+    sign = -1.0
+
+
+class Poisson(LossMean):
+    name = loss = "poisson"
+
+
+class KLDivergence(LossMean):
+    name = loss = "kl_divergence"
+
+
+class Hinge(LossMean):
+    name = loss = "hinge"
+
+
+class SquaredHinge(LossMean):
+    name = loss = "squared_hinge"
+
+
 class Precision(Metric):
     """``TP / (TP + FP)`` of binary predictions at threshold 0.5."""
 
@@ -160,6 +216,17 @@ METRICS: dict[str, type[Metric]] = {
     "mean_absolute_error": MeanAbsoluteError,
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "log_cosh_error": LogCoshError,
+    "logcosh": LogCoshError,  # Keras 2's name
+    "cosine_similarity": CosineSimilarity,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
     "auc": AUC,
     "precision": Precision,
     "recall": Recall,

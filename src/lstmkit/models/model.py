@@ -27,7 +27,7 @@ from lstmkit.models.data import (
     validation_sources,
 )
 from lstmkit.models.distributed import Distributed
-from lstmkit.models.losses import LOSSES, PROBABILITIES, LossFn, get_loss
+from lstmkit.models.losses import LossFn, get_loss, probabilities_for
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.model_io import ModelIO
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
@@ -128,11 +128,18 @@ class Model(ModelIO, nn.Module):
             optimizer: ``'adam'``, ``'adamw'``, ``'sgd'``, ``'rmsprop'``, ``'adagrad'`` (Keras defaults),
                 an ``lstmkit.models.optimizers.Adam(learning_rate=...)`` spec, a torch optimizer class or
                 instance.
-            loss: ``'mse'``/``'mean_squared_error'``, ``'mae'``, ``'huber'``, ``'binary_crossentropy'``,
-                ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``, or a callable
-                ``loss(y_pred, y_true)`` (PyTorch's argument order) returning per-sample values or a scalar.
-            metrics: names among ``'accuracy'``, ``'mae'``, ``'mse'``, ``'auc'``, ``'precision'``,
-                ``'recall'``.
+            loss: a Keras loss name: ``'mse'``/``'mean_squared_error'``, ``'mae'``, ``'mape'``, ``'msle'``,
+                ``'huber'``, ``'log_cosh'``, ``'cosine_similarity'``, ``'poisson'``, ``'kl_divergence'``,
+                ``'hinge'``, ``'squared_hinge'``, ``'binary_crossentropy'``, ``'categorical_crossentropy'``,
+                ``'sparse_categorical_crossentropy'``; a spec from :mod:`lstmkit.models.losses`
+                (``BinaryCrossentropy(from_logits=True, label_smoothing=0.1)``, ``Huber(delta=2.0)``); or a
+                callable ``loss(y_pred, y_true)`` (PyTorch's argument order) returning per-sample values or
+                a scalar. A masked sequence output's loss is the sum over its valid steps divided by their
+                number in the batch (Keras 3's reduction; see :mod:`lstmkit.models.training`).
+            metrics: names among ``'accuracy'``, ``'binary_accuracy'``, ``'mae'``, ``'mse'``, ``'mape'``,
+                ``'msle'``, ``'log_cosh_error'``, ``'cosine_similarity'``, ``'poisson'``,
+                ``'kl_divergence'``, ``'hinge'``, ``'squared_hinge'``, ``'auc'``, ``'precision'``,
+                ``'recall'`` (Keras 3's names; History shows each under the name given).
             clipnorm: clip the global gradient norm to this value before each step.
             clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
             device: ``'cpu'`` (default), ``'cuda'``, ``'cuda:1'``, or ``'auto'`` (CUDA when available).
@@ -164,8 +171,8 @@ class Model(ModelIO, nn.Module):
         use_amp = target.type == "cuda" if amp is None else amp
         # everything is valid: configure
         self.loss_name, self.loss_fn = loss_name, loss_fn
-        # by identity, not by name: a callable of the user's that happens to share the name is not ours
-        self.metric_inputs = PROBABILITIES.get(loss_name) if LOSSES.get(loss_name) is loss_fn else None
+        # a spec, or our own function by identity: a callable of the user's that shares the name is not ours
+        self.metric_inputs = probabilities_for(loss)
         self.optimizer_spec = optimizer_spec
         self.optimizer = optimizer_spec if isinstance(optimizer_spec, torch.optim.Optimizer) else None
         self.metrics = metric_objects

@@ -245,10 +245,10 @@ def _compile_spec(
 ) -> OptimizerSpec | str:
     """The optimizer spec to compile a loaded model with (from the saved optimizer, or the one chosen at
     ``compile`` for a model saved before training), or why the file's settings cannot be rebuilt."""
-    from lstmkit.models.losses import LOSSES
+    from lstmkit.models.losses import is_named
     from lstmkit.models.metrics import METRICS
 
-    if compiled["loss"] not in LOSSES:
+    if not is_named(compiled["loss"]):
         return f"it was compiled with a custom loss ({compiled['loss']!r}), which a file does not hold"
     custom = [name for name in compiled["metrics"] if name not in METRICS]
     if custom:

@@ -1,10 +1,22 @@
 """The training and evaluation loops behind ``Model.fit``/``evaluate``/``train_on_batch``.
 
-Loss per batch (Keras's ``sum_over_batch_size``): ``L = sum_b w_b * l_b / N`` with ``l_b`` the per-sample
-loss, ``w_b`` the sample (times class) weight and ``N`` the global batch size. In data-parallel training each
-rank computes its share's ``sum_b w_b l_b / N`` multiplied by the world size, so DDP's gradient average
-equals the single-process gradient on the same global batch; a rank whose share is empty contributes zero
-(the loss function is not called: a batch mean over no samples is NaN).
+The loss of a batch is Keras 3's (``sum_over_batch_size``, ``keras/src/losses/loss.py``):
+
+    L = sum_b w_b l_b / N                                 (one value per sample)
+    L = sum_{b,t} w_b m_bt l_bt / sum_{b,t} m_bt          (a masked sequence output, (B, T) mask m)
+
+with ``l_b`` the per-sample loss, ``l_bt`` the loss of step ``t`` of sample ``b``, ``w_b`` the sample weight
+times the class weight (1 without them) and ``N`` the batch size. A masked output divides by the number of
+valid steps in the whole batch, not per sample: every valid step weighs the same, a long sequence more than a
+short one, and the weights do not enter the divisor; a batch without valid steps has loss 0. The epoch's loss
+(``History``, ``evaluate``) is Keras's loss tracker: the mean of the batch losses weighted by their sample
+counts, ``sum_k N_k L_k / sum_k N_k``.
+
+In data-parallel training each rank computes its share of the global batch's sums, divides by the global
+``N`` (or the global count of valid steps, summed across ranks each batch) and multiplies by the world size,
+so DDP's gradient average equals the single-process gradient on the same global batch. A rank whose share is
+empty contributes zero (the loss function is not called: a mean over no samples is NaN) but still takes part
+in the count.
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -60,7 +72,8 @@ def check_class_weight(class_weight: Any) -> Mapping[int, float] | None:
 
 
 class Accumulator:
-    """Sums the weighted loss and the sample count of an epoch, plus the metrics' states."""
+    """Sums an epoch's loss (each batch's ``N_k L_k``, or this rank's share of it) and sample count, plus
+    the metrics' states."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -72,8 +85,9 @@ class Accumulator:
     def add(
         self, loss_sum: Tensor, count: int, y_pred: Tensor, y: Tensor | None, mask: Tensor | None = None
     ) -> None:
-        """One batch; ``mask`` ``(B, T)`` (a sequence output's valid steps) keeps the metrics to the steps
-        the loss counts, as Keras's metrics honour the mask."""
+        """One batch: ``loss_sum`` is ``N_k L_k`` (this rank's share of it), ``count`` this rank's samples;
+        ``mask`` ``(B, T)`` (a sequence output's valid steps) keeps the metrics to the steps the loss counts,
+        as Keras's metrics honour the mask."""
         self.loss_sum += loss_sum.detach().double().cpu()
         self.count += count
         if y is None or not self.model.metrics:
@@ -108,22 +122,49 @@ def output_mask(module: nn.Module, y_pred: Tensor) -> Tensor | None:
     return mask.to(device=y_pred.device, dtype=torch.bool)
 
 
-def masked_loss(model: Model, module: nn.Module, y_pred: Tensor, y: Tensor) -> Tensor:
-    """Per-sample loss; for a sequence output with a mask ``(B, T)``, the mean over the valid steps only.
+def masked_loss(model: Model, y_pred: Tensor, y: Tensor, mask: Tensor, weight: Tensor | None) -> Tensor:
+    """``sum_{b,t} w_b m_bt l_bt``: the weighted sum of a masked sequence output's per-step losses over its
+    valid steps (``l_bt`` of a padded step is left out, not multiplied by 0, so a NaN there does not spread).
 
-    ``l_b = sum_t m_bt * l_bt / max(1, sum_t m_bt)``, with ``l_bt`` the loss of step ``t`` of sample ``b``.
+    Args:
+        y_pred: the output ``(B, T, ...)``.
+        y: targets ``(B, T, ...)`` (or as many values).
+        mask: ``(B, T)``, True at valid steps.
+        weight: ``(B,)`` per-sample weights, shared by a sample's steps, or ``None``.
     """
     assert model.loss_fn is not None
-    mask = output_mask(module, y_pred)
-    if mask is None:
-        return model.loss_fn(y_pred, y)
     batch, steps = mask.shape
     y_steps = y.reshape(batch * steps, *y.shape[2:]) if y.shape[:2] == mask.shape else y
     per_step = model.loss_fn(y_pred.reshape(batch * steps, *y_pred.shape[2:]), y_steps)
-    if per_step.dim() == 0:
-        raise ValueError("a masked sequence output needs a loss that returns one value per sample")
-    weights = mask.to(per_step.dtype)
-    return (per_step.reshape(batch, steps) * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    if per_step.shape != (batch * steps,):
+        raise ValueError(
+            f"a masked sequence output needs a loss that returns one value per sample: its steps were passed "
+            f"as {batch * steps} samples, and it returned shape {tuple(per_step.shape)}"
+        )
+    per_step = per_step.reshape(batch, steps)
+    if weight is not None:
+        per_step = per_step * weight.unsqueeze(1)
+    return torch.where(mask, per_step, torch.zeros_like(per_step)).sum()
+
+
+def sample_weights(
+    batch: Batch, class_weight: Mapping[int, float] | None, device: torch.device
+) -> Tensor | None:
+    """Each sample's ``w_b``: its ``sample_weight`` times ``class_weight[label]`` (``None`` without both)."""
+    local = batch.x.shape[0]
+    weight = None
+    if batch.weight is not None:
+        if batch.weight.numel() != local:
+            raise ValueError(
+                f"sample_weight must hold one weight per sample, shape ({local},), got a batch of shape "
+                f"{tuple(batch.weight.shape)}"
+            )
+        weight = batch.weight.reshape(local).to(device)
+    if class_weight is not None:
+        assert batch.y is not None
+        cw = class_weights_for(batch.y, class_weight).to(device)
+        weight = cw if weight is None else weight * cw
+    return weight
 
 
 def model_inputs(model: Model, x: Tensor) -> Tensor:
@@ -147,10 +188,37 @@ def mixed_precision(model: Model) -> torch.autocast:
     return torch.autocast(model.device.type, dtype=dtype, enabled=model.amp)
 
 
+class BatchLoss(NamedTuple):
+    """One batch's loss as one rank computes it: Keras's ``total / divisor``.
+
+    ``loss`` is what to backpropagate (``total / divisor``, times the world size under DDP); ``total`` the
+    sum of ``w l`` over this rank's samples (a masked output: over their valid steps); ``divisor`` the
+    global batch size or, for a masked output, the count of valid steps (over every rank under DDP, this
+    rank's own otherwise); ``mask`` the output's ``(B, T)`` mask, for a masked sequence output.
+    """
+
+    loss: Tensor
+    total: Tensor
+    divisor: Tensor
+    y_pred: Tensor
+    mask: Tensor | None
+
+    def epoch_share(self, size: int) -> Tensor:
+        """This rank's share of ``N L``, the batch's term in the epoch's loss, for a batch of ``size``
+        samples (``total`` itself when the divisor is the batch size)."""
+        if self.mask is None:
+            return self.total
+        return size * self.total / self.divisor if self.divisor > 0 else self.total * 0.0
+
+
 def batch_loss(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Forward one batch; return ``(loss to backpropagate, weighted loss sum, y_pred)``."""
+) -> BatchLoss:
+    """Forward one batch and compute its loss.
+
+    Under DDP (``module`` wrapped for data-parallel training) the count of valid steps of a masked output is
+    summed across ranks: a collective that every rank joins for every batch, an empty share included.
+    """
     assert model.loss_fn is not None
     if batch.y is None:
         raise ValueError("the loss needs targets: the Dataset/DataLoader yielded x alone; yield (x, y)")
@@ -161,41 +229,47 @@ def batch_loss(
     if not isinstance(y_pred, Tensor):
         raise TypeError(f"the model must return one tensor for compile()'s loss, got {type(y_pred).__name__}")
     y_pred = y_pred.float()
-    local = x.shape[0]
-    if local == 0:  # an empty share in distributed training: a loss averaged over no samples is NaN
-        zero = y_pred.sum() * 0.0  # through the graph: DDP waits for every rank's gradients
-        return zero, zero, y_pred
-    per_sample = masked_loss(model, module, y_pred, y)
-    if per_sample.dim() == 0:  # a custom loss that already averaged over the batch
-        if batch.weight is not None or class_weight is not None:
-            raise ValueError("sample_weight/class_weight need a loss that returns one value per sample")
-        weighted_sum = per_sample * local
-    else:
-        if per_sample.shape != (local,):
-            raise ValueError(
-                f"the loss must return shape ({local},) or a scalar, got {tuple(per_sample.shape)}"
-            )
-        weight = batch.weight.to(device) if batch.weight is not None else None
-        if class_weight is not None:
-            cw = class_weights_for(batch.y, class_weight).to(device)
-            weight = cw if weight is None else weight * cw
-        weighted_sum = (per_sample * weight).sum() if weight is not None else per_sample.sum()
+    mask = output_mask(module, y_pred)
     # DDP averages the ranks' gradients; a plain module (train_on_batch from a callback during a
     # distributed fit) averages nothing, so its loss is not scaled up
-    scale = model.world if isinstance(module, nn.parallel.DistributedDataParallel) else 1
-    loss = weighted_sum / batch.global_size * scale
-    return loss, weighted_sum, y_pred
+    shared = isinstance(module, nn.parallel.DistributedDataParallel)
+    local = x.shape[0]
+    if local == 0:  # an empty share in distributed training: a loss averaged over no samples is NaN
+        total = y_pred.sum() * 0.0  # through the graph: DDP waits for every rank's gradients
+    elif mask is None:
+        per_sample = model.loss_fn(y_pred, y)
+        weight = sample_weights(batch, class_weight, y_pred.device)
+        if per_sample.dim() == 0:  # a custom loss that already averaged over the batch
+            if weight is not None:
+                raise ValueError("sample_weight/class_weight need a loss that returns one value per sample")
+            total = per_sample * local
+        else:
+            if per_sample.shape != (local,):
+                raise ValueError(
+                    f"the loss must return shape ({local},) or a scalar, got {tuple(per_sample.shape)}"
+                )
+            total = (per_sample * weight).sum() if weight is not None else per_sample.sum()
+    else:
+        total = masked_loss(model, y_pred, y, mask, sample_weights(batch, class_weight, y_pred.device))
+    if mask is None:
+        divisor = torch.tensor(float(batch.global_size), device=y_pred.device)
+    else:
+        valid = mask.sum().to(y_pred.dtype)
+        divisor = model.distributed.all_reduce_sum(valid) if shared else valid
+    scale = model.world if shared else 1
+    loss = total / divisor.clamp(min=1.0) * scale  # no valid step: total is 0, and so is the loss
+    return BatchLoss(loss, total, divisor, y_pred, mask)
 
 
 def train_batch(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
 ) -> tuple[Tensor, Tensor]:
-    """One optimizer step; returns ``(weighted loss sum, y_pred)``."""
+    """One optimizer step; returns ``(this rank's share of N L, y_pred)`` for :meth:`Accumulator.add`."""
     optimizer = model.optimizer
     assert optimizer is not None
     optimizer.zero_grad(set_to_none=True)
-    loss, weighted_sum, y_pred = batch_loss(model, module, batch, class_weight)
-    model.scaler.scale(loss).backward()
+    part = batch_loss(model, module, batch, class_weight)
+    model.scaler.scale(part.loss).backward()
     if model.clipnorm is not None or model.clipvalue is not None:
         model.scaler.unscale_(optimizer)
         params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -205,7 +279,7 @@ def train_batch(
             nn.utils.clip_grad_norm_(params, model.clipnorm)
     model.scaler.step(optimizer)
     model.scaler.update()
-    return weighted_sum, y_pred
+    return part.epoch_share(batch.global_size), part.y_pred
 
 
 def run_epoch(
@@ -221,8 +295,8 @@ def run_epoch(
     acc = Accumulator(model)
     for step, batch in enumerate(batches):
         callbacks.on_train_batch_begin(step)
-        weighted_sum, y_pred = train_batch(model, module, batch, class_weight)
-        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y, output_mask(module, y_pred))
+        share, y_pred = train_batch(model, module, batch, class_weight)
+        acc.add(share, batch.x.shape[0], y_pred, batch.y, output_mask(module, y_pred))
         # reduced across ranks (a collective only in distributed training), so that every rank's callbacks
         # see the same logs and stop at the same batch (TerminateOnNaN); otherwise the ranks would deadlock
         callbacks.on_train_batch_end(step, acc.logs(reduce=True))
@@ -233,13 +307,38 @@ def run_epoch(
 
 @torch.no_grad()
 def evaluate_batches(model: Model, batches: Iterable[Batch], prefix: str = "") -> dict[str, float]:
-    """Loss and metrics over batches, in eval mode, reduced across ranks."""
+    """Loss and metrics over batches, in eval mode, reduced across ranks.
+
+    With several ranks a masked output's batch loss needs the valid steps of every rank's share; rather than
+    a collective per batch, each rank keeps its shares' sums and the counts are gathered once at the end.
+    """
     model.module.eval()
     acc = Accumulator(model)
+    pending: list[tuple[float, float, int]] = []  # masked batches: (total, valid steps, samples) of a share
     for batch in batches:
-        _, weighted_sum, y_pred = batch_loss(model, model.module, batch, None)
-        acc.add(weighted_sum, batch.x.shape[0], y_pred, batch.y, output_mask(model.module, y_pred))
+        part = batch_loss(model, model.module, batch, None)
+        samples = batch.x.shape[0]
+        if part.mask is not None and model.world > 1:
+            pending.append((float(part.total), float(part.divisor), samples))
+            share = torch.zeros(())
+        else:
+            share = part.epoch_share(batch.global_size)
+        acc.add(share, samples, part.y_pred, batch.y, part.mask)
+    if model.world > 1:  # every rank, even without masked batches: the gather is a collective
+        acc.loss_sum += _masked_shares(model, pending)
     return acc.logs(prefix, reduce=True)
+
+
+def _masked_shares(model: Model, pending: list[tuple[float, float, int]]) -> float:
+    """This rank's part of the epoch loss of masked batches split across ranks: batch ``k`` weighs
+    ``N_k * total_k / V_k``, with ``N_k`` and ``V_k`` (samples, valid steps) summed over the ranks' shares."""
+    counts = model.distributed.all_gather([(valid, samples) for _, valid, samples in pending])
+    share = 0.0
+    for k, (total, _, _) in enumerate(pending):
+        valid = sum(rank[k][0] for rank in counts if k < len(rank))
+        samples = sum(rank[k][1] for rank in counts if k < len(rank))
+        share += samples * total / valid if valid > 0 else 0.0
+    return share
 
 
 @torch.no_grad()

@@ -64,7 +64,7 @@ def test_plain_lstm_is_onnx_lstm_operator_with_free_batch_and_steps(plain_export
         "c_n": {1: "batch"},
     }
     assert report.max_abs_diff is not None and report.max_abs_diff < ATOL
-    assert report.checked_shapes == (((2, 5, 3),), ((3, 7, 3),))
+    assert report.checked_shapes == (((2, 5, 3),), ((3, 6, 3),))
     for batch, steps in [(1, 1), (4, 9), (7, 33)]:  # other sizes than the example and the check's
         assert_matches(report.path, lstm, {"input": torch.randn(batch, steps, 3)})
 
@@ -198,6 +198,53 @@ def test_an_unbuilt_keras_model_is_built_before_the_exporter_is_chosen(tmp_path:
         x = np.random.default_rng(steps).standard_normal((3, steps, 3)).astype(np.float32)
         got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
         np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+
+
+def test_a_cnn_lstm_exports_with_free_steps_and_matches_at_odd_and_even_lengths(tmp_path: Path) -> None:
+    # Conv1D 'same', a pool 'same' of stride 1 and a valid pool: ONNX Conv/MaxPool/AveragePool with a free
+    # time axis; the check's second input is one step longer, so a parity-kept amount would show
+    torch.manual_seed(0)
+    model = Sequential(
+        [
+            layers.Conv1D(4, 3, padding="same", activation="relu", input_shape=(None, 2)),
+            layers.BatchNormalization(),
+            layers.AveragePooling1D(3, strides=1, padding="same"),
+            layers.MaxPooling1D(2),
+            layers.LSTM(3),
+            layers.Dense(1),
+        ]
+    )
+    report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 10, 2))
+    assert report.exporter == "torchscript" and report.checked_shapes[1] == ((3, 11, 2),)
+    for steps in (7, 8, 13):
+        x = np.random.default_rng(steps).standard_normal((3, steps, 2)).astype(np.float32)
+        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+
+
+def test_same_padding_with_strides_takes_fixed_steps(tmp_path: Path) -> None:
+    # its padding follows the number of steps: refused with a free time axis, exact with a fixed one
+    torch.manual_seed(0)
+    model = Sequential(
+        [layers.Conv1D(4, 3, strides=2, padding="same", input_shape=(None, 2)), layers.LSTM(3)]
+    )
+    example = torch.randn(2, 9, 2)
+    with pytest.raises(ValueError, match=r"layers.0 \(Conv1D\): padding='same' with strides > 1 .* "
+                       r"pass dynamic_steps=False"):  # fmt: skip
+        model.export(tmp_path / "m.onnx", example_input=example)
+    assert not (tmp_path / "m.onnx").exists()
+    report = model.export(tmp_path / "m.onnx", example_input=example, dynamic_steps=False)
+    assert report.dynamic_axes["input"] == {0: "batch"}
+    assert_matches(report.path, model.module.eval(), {"input": torch.randn(4, 9, 2)})
+
+
+def test_torch_export_tying_the_steps_is_a_clear_error(tmp_path: Path) -> None:
+    # a peephole LSTM takes the dynamo exporter, whose torch.export fixes the steps of torch's pooling
+    model = Sequential([layers.MaxPooling1D(2, input_shape=(None, 2)), layers.LSTM(3, peephole=True)])
+    with pytest.raises(ValueError, match=r"torch.export cannot keep the time axis of .* dynamic_steps=False"):
+        model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 8, 2))
+    report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 8, 2), dynamic_steps=False)
+    assert_matches(report.path, model.module.eval(), {"input": torch.randn(3, 8, 2)})
 
 
 def test_a_torch_gru_beside_an_lstm_variant_exports_with_fixed_steps(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def to_onnx(
         dynamic_steps: leave the time axis free (the example then needs at least 2 steps).
         opset: ONNX operator set version; ``None`` for the exporter's default.
         check: run the file in onnxruntime on the example, and with dynamic axes on a second input one
-            larger in batch and two longer in time, and compare with PyTorch.
+            larger in batch and one longer in time, and compare with PyTorch.
         atol: the largest absolute difference ``check`` accepts.
         exporter: ``"auto"``, ``"torchscript"`` or ``"dynamo"`` (see the module docstring).
         input_names: names of the graph's inputs; defaults as above, ``input`` or ``input_0, input_1, ...``
@@ -279,6 +279,19 @@ def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], o
             f"the dynamo exporter{why} cannot leave the time axis free for torch's own recurrent "
             f"module(s) {_named_types(torch_loops)}: torch.export fixes their number of steps to the "
             f"example's; {fix}"
+        )
+    padded = [
+        (name or type(m).__name__, m)
+        for name, m in model.named_modules()
+        if getattr(m, "steps_set_padding", False)
+    ]
+    if padded and free_steps:
+        raise ValueError(
+            f"to_onnx cannot leave the time axis free for {_named_types(padded)}: padding='same' with "
+            f"strides > 1 pads by an amount that follows the number of steps, which the torchscript "
+            f"exporter records as the example's and torch.export cannot follow through torch's convolution "
+            f"and pooling; pass dynamic_steps=False for a graph of the example's number of steps, or "
+            f"use strides=1 or padding='valid'/'causal'"
         )
     loops = [(name, module) for name, module in variants if isinstance(module, LSTM)]
     if loops and free_steps:

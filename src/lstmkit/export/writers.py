@@ -100,6 +100,15 @@ def dynamo_bytes(
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
         try:
             program = torch.export.export(sig.graph, sig.args, dynamic_shapes=dynamic_shapes, strict=False)
+        except torch._dynamo.exc.UserError as err:
+            if "Constraints violated" not in str(err) and "specialized it to be a constant" not in str(err):
+                raise
+            first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+            raise ValueError(
+                f"torch.export cannot keep the time axis of {type(sig.graph).__name__} free: an operation "
+                f"ties it to the example's number of steps or to a range ({first}); torch's convolution and "
+                f"pooling do this; pass dynamic_steps=False for a graph of the example's number of steps"
+            ) from err
         except GuardOnDataDependentSymNode as err:
             first = str(err).splitlines()[0]
             raise RuntimeError(

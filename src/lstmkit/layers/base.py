@@ -442,12 +442,26 @@ def one_int(name: str, value: Any) -> int:
 
 def same_padding(steps: int, window: int, strides: int) -> tuple[int, int]:
     """``(before, after)`` zeros of TensorFlow's and Keras 3's ``"same"`` padding for windows spanning
-    ``window`` steps: ``ceil(steps / strides)`` windows, the odd padded step after the last.
+    ``window`` steps: ``ceil(steps / strides)`` windows, the odd padded step after the last. The amounts
+    follow ``steps`` unless ``strides`` is 1: a traced graph (``torch.jit.trace``) would keep the
+    example's, so such layers export with torch.export (:func:`lstmkit.export.to_onnx` chooses it).
 
     Example:
         >>> same_padding(5, 2, 1), same_padding(5, 3, 2), same_padding(4, 2, 2)
         ((0, 1), (1, 1), (0, 0))
     """
-    windows = -(-steps // strides)
-    total = max((windows - 1) * strides + window - steps, 0)
+    windows = (steps + strides - 1) // strides  # ceil, of positive values only: ONNX's Div truncates
+    excess = (windows - 1) * strides + window - steps
+    # a size is a tensor under torch.jit.trace and symbolic under torch.export, where max() would guard
+    total = excess.clamp(min=0) if isinstance(excess, Tensor) else torch.sym_max(excess, 0)
     return total // 2, total - total // 2
+
+
+def pad_same(x: Tensor, window: int, strides: int, value: float = 0.0) -> Tensor:
+    """``x`` ``(..., T)`` padded for ``"same"`` windows of ``window`` steps moved by ``strides``: TensorFlow's
+    ``before`` (:func:`same_padding`), and after the last step ``window - 1 - before``, at least
+    TensorFlow's, which the ``ceil(T / strides)`` windows never reach. The padded length is then
+    ``T + window - 1`` for every ``T``, which torch.export follows without a guard on ``T`` (TensorFlow's
+    own ``after`` leaves a window-fits check it cannot prove, and an export with free steps fails)."""
+    before, _ = same_padding(x.shape[-1], window, strides)
+    return nn.functional.pad(x, (before, window - 1 - before), value=value)

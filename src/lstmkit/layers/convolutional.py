@@ -15,6 +15,7 @@ from lstmkit.layers.base import (
     get_activation,
     keras_choice,
     one_int,
+    pad_same,
     same_padding,
 )
 from lstmkit.utils.validation import check_positive_int
@@ -114,6 +115,12 @@ class Conv1D(Layer):
         self.conv: nn.Conv1d | None = None
 
     @property
+    def steps_set_padding(self) -> bool:
+        """Whether the zeros padded follow the number of steps (``"same"`` with ``strides > 1``): an ONNX
+        graph with a free time axis cannot hold such a layer (:func:`lstmkit.export.to_onnx` says so)."""
+        return self.padding == "same" and self.strides > 1
+
+    @property
     def channel_axis(self) -> int:
         return 2 if self.data_format == "channels_last" else 1
 
@@ -163,15 +170,19 @@ class Conv1D(Layer):
         assert self.conv is not None
         if self.data_format == "channels_last":
             x = x.transpose(1, 2)  # (B, C, T)
-        before, after = self.padding_for(x.shape[-1])
         span = (self.kernel_size - 1) * self.dilation_rate + 1
-        if x.shape[-1] + before + after < span:
-            raise ValueError(
-                f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
-                f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {x.shape[-1]}; use longer "
-                f"sequences, a smaller kernel, or padding='same' or 'causal'"
-            )
-        y = self.conv(nn.functional.pad(x, (before, after)))  # (B, F, T')
+        if self.padding == "same":
+            x = pad_same(x, span, self.strides)  # the amounts follow T under torch.export
+        else:
+            before, after = self.padding_for(x.shape[-1])
+            if isinstance(x.shape[-1], int) and x.shape[-1] + before + after < span:  # not under export
+                raise ValueError(
+                    f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
+                    f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {x.shape[-1]}; use longer "
+                    f"sequences, a smaller kernel, or padding='same' or 'causal'"
+                )
+            x = nn.functional.pad(x, (before, after))
+        y = self.conv(x)  # (B, F, T')
         if self.data_format == "channels_last":
             y = y.transpose(1, 2)  # (B, T', F)
         return self.activation(y)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from lstmkit.layers.base import DATA_FORMATS, Layer, Shape, keras_choice, one_int, same_padding
+from lstmkit.layers.base import DATA_FORMATS, Layer, Shape, keras_choice, one_int, pad_same
 
 PADDINGS = ("valid", "same")
 
@@ -72,13 +72,19 @@ class _WindowPooling1D(_Pooling1D):
         self.strides = self.pool_size if strides is None else one_int(f"{cls} strides", strides)
         self.padding = keras_choice(f"{cls} padding", padding, PADDINGS)
 
+    @property
+    def steps_set_padding(self) -> bool:
+        """Whether the zeros padded follow the number of steps (``"same"`` with ``strides > 1``): an ONNX
+        graph with a free time axis cannot hold such a layer (:func:`lstmkit.export.to_onnx` says so)."""
+        return self.padding == "same" and self.strides > 1
+
     def pool(self, x: Tensor) -> Tensor:
         """Pool ``x`` of shape ``(B, I, T)`` over its last axis."""
         raise NotImplementedError
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         steps = x.shape[self.steps_axis]
-        if self.padding == "valid" and steps < self.pool_size:
+        if self.padding == "valid" and isinstance(steps, int) and steps < self.pool_size:  # not under export
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' with padding='valid' needs at least "
                 f"pool_size={self.pool_size} steps, got {steps} (input shape {tuple(x.shape)}); use "
@@ -135,7 +141,7 @@ class MaxPooling1D(_WindowPooling1D):
 
     def pool(self, x: Tensor) -> Tensor:
         if self.padding == "same":
-            x = functional.pad(x, same_padding(x.shape[-1], self.pool_size, self.strides), value=-math.inf)
+            x = pad_same(x, self.pool_size, self.strides, value=-math.inf)
         return functional.max_pool1d(x, self.pool_size, self.strides)
 
 
@@ -182,9 +188,10 @@ class AveragePooling1D(_WindowPooling1D):
         # Keras's TensorFlow and JAX backends average over the real steps only (its torch backend pads an
         # asymmetric window by repeating the edge step, which counts that step twice): divide each window's
         # mean with padding counted as zero by the share of real steps in it
-        pad = same_padding(x.shape[-1], self.pool_size, self.strides)
-        window_mean = functional.avg_pool1d(functional.pad(x, pad), self.pool_size, self.strides)
-        real = functional.pad(torch.ones_like(x[:1, :1]), pad)  # (1, 1, T + padding)
+        window_mean = functional.avg_pool1d(
+            pad_same(x, self.pool_size, self.strides), self.pool_size, self.strides
+        )
+        real = pad_same(torch.ones_like(x[:1, :1]), self.pool_size, self.strides)  # (1, 1, T + padding)
         real_share = functional.avg_pool1d(real, self.pool_size, self.strides)
         return window_mean / real_share
 

@@ -139,11 +139,8 @@ class Sequential(Model):
         was_training = self.module.training
         self.module.eval()
         recorded: list[list[Shape]] = []
-        for steps in PROBE_STEPS if free else (None,):
-            dims = [
-                2 if i == 0 and d is None else steps if d is None else int(d)
-                for i, d in enumerate(input_shape)
-            ]
+        for steps in PROBE_STEPS if free else PROBE_STEPS[:1]:
+            dims = [(2 if i == 0 else steps) if d is None else int(d) for i, d in enumerate(input_shape)]
             sample = torch.zeros(dims, dtype=self._input_dtype())
             self.stack.output_shapes = []  # recorded afresh by this run
             with torch.no_grad():

@@ -320,6 +320,45 @@ def test_a_batch_without_valid_steps_has_loss_0_as_kerass_divide_no_nan() -> Non
     assert loss == 0.0 and np.isnan(mae)  # (a metric over no values is NaN)
 
 
+def test_the_loss_sees_the_valid_steps_only_in_value_and_gradient() -> None:
+    # a loss that is NaN at a padded step (sqrt of a negative output) reaches neither the loss nor the
+    # weights; and hinge's 0/1-or-(-1)/1 reading of the targets is not decided by padded targets
+    def nan_at_padding(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt(y_pred - y_true + 10.0).mean(dim=-1)  # NaN, and a NaN derivative, where y = 1000
+
+    model = _masked_model()
+    model.compile(optimizer="sgd", loss=nan_at_padding)
+    y = np.where(VALID[..., None], 0.0, 1e3).astype("float32")
+    before = [q.detach().clone() for q in model.module.parameters()]
+    assert np.isfinite(model.train_on_batch(IDS, y))
+    after = list(model.module.parameters())
+    assert all(torch.isfinite(q).all() for q in after)
+    assert any(not torch.equal(q, b) for q, b in zip(after, before, strict=True))
+
+    model = _masked_model()
+    model.compile(optimizer="sgd", loss="hinge", metrics=["hinge"])
+    y01 = (np.random.default_rng(3).random((4, 5, 1)) > 0.5).astype("float32")
+    minus = y01.copy()
+    minus[~VALID] = -1.0  # a -1 at padding: over every target the labels would read as -1/1
+    assert model.evaluate(IDS, minus) == pytest.approx(model.evaluate(IDS, y01), rel=1e-6)
+    loss, metric = model.evaluate(IDS, y01)
+    assert loss == pytest.approx(metric, rel=1e-6)
+
+
+def test_under_a_logits_loss_only_the_threshold_metrics_see_probabilities() -> None:
+    set_seed(0)
+    model = Sequential([LSTM(3, input_shape=(4, 2)), Dense(1)])
+    model.compile("adam", BinaryCrossentropy(from_logits=True), metrics=["binary_accuracy", "hinge", "mae"])
+    x = np.random.default_rng(0).normal(size=(16, 4, 2)).astype("float32") * 3
+    y = (np.random.default_rng(1).random((16, 1)) > 0.5).astype("float32")
+    logits = model.predict(x)
+    _, accuracy, hinge, mae = model.evaluate(x, y)
+    probabilities = 1 / (1 + np.exp(-logits))
+    assert accuracy == pytest.approx(float(((probabilities > 0.5) == y).mean()))
+    assert hinge == pytest.approx(float(np.maximum(1 - (2 * y - 1) * logits, 0).mean()), rel=1e-5)  # as Keras
+    assert mae == pytest.approx(float(np.abs(logits - y).mean()), rel=1e-5)
+
+
 def test_class_weight_needs_one_label_per_sample_not_per_step() -> None:
     model = _masked_model()  # (Keras 3's class_weight_to_sample_weights fails on them too)
     model.compile(optimizer="sgd", loss="binary_crossentropy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -235,6 +236,30 @@ def test_a_safetensors_file_with_a_config_lstmkit_did_not_write_is_a_value_error
         load_model(tmp_path / "string_metadata.lstmkit")
 
 
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("huber(delta=-1)", "delta must be a finite number > 0"),
+        ("mse(delta=2)", "mse takes no parameter"),
+        ("binary_crossentropy(axis=-1)", "takes only label_smoothing, got axis"),  # a later lstmkit's
+    ],
+)
+def test_a_loss_spec_the_file_cannot_rebuild_loads_uncompiled(spec: str, reason: str, tmp_path: Path) -> None:
+    x, y = _data()
+    model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
+    model.compile("adam", "huber")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.lstmkit")
+    tensors, config = load_bundle(tmp_path / "m.lstmkit")
+    config["compile"]["loss"] = spec
+    save_bundle(tmp_path / "damaged.lstmkit", tensors, config)
+    expected = rf"loads uncompiled.*its loss '{re.escape(spec)}' cannot be rebuilt.*{reason}"
+    with pytest.warns(UserWarning, match=expected):
+        loaded = load_model(tmp_path / "damaged.lstmkit")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
 def test_frozen_layers_stay_frozen_in_training_and_through_a_file(tmp_path: Path) -> None:
     x, y = _data()
     keras_way = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
@@ -286,10 +311,18 @@ def test_what_a_file_cannot_rebuild_loads_uncompiled_with_a_warning(tmp_path: Pa
     class Custom(MeanAbsoluteError):
         name = "custom_mae"
 
+    class SameName(MeanAbsoluteError):  # a metric of the user's that shares a name of lstmkit's
+        name = "hinge"
+
+    def poisson(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:  # lstmkit has one too
+        return (torch.exp(y_pred) - y_true * y_pred).mean(dim=-1)
+
     x, y = _data()
     cases = {
         "custom loss": ("adam", lambda p, t: ((p - t) ** 2).mean(dim=-1), []),
+        r"custom loss \('poisson'\)": ("adam", poisson, []),
         "custom metrics": ("adam", "mse", [Custom()]),
+        r"custom metrics \('hinge'\)": ("adam", "mse", [SameName()]),
         "not a torch.optim": (MyAdam, "mse", []),
     }
     for reason, (optimizer, loss, metrics) in cases.items():

@@ -297,6 +297,14 @@ def is_named(loss: str) -> bool:
     return (match["base"] if match else loss) in LOSSES
 
 
+def is_builtin(loss: str | LossFn) -> bool:
+    """True for a spec of :data:`LOSSES` or one of its functions itself: what a saved file can name. A
+    callable of the user's that shares a name (a ``def poisson(...)`` of its own) is not."""
+    if isinstance(loss, str):
+        return is_named(loss)
+    return LOSSES.get(getattr(loss, "__name__", "")) is loss
+
+
 def get_loss(loss: str | LossFn) -> tuple[str, LossFn]:
     """Resolve a loss spec or callable to ``(name, per-sample function)``.
 
@@ -328,8 +336,7 @@ def probabilities_for(loss: str | LossFn) -> Callable[[Tensor], Tensor] | None:
     for any other loss, a callable of the user's that shares a name included."""
     if isinstance(loss, str):
         return PROBABILITIES.get(_parse(loss)[0])
-    name = getattr(loss, "__name__", "")
-    return PROBABILITIES.get(name) if LOSSES.get(name) is loss else None
+    return PROBABILITIES.get(getattr(loss, "__name__", "")) if is_builtin(loss) else None
 
 
 # -- Keras's loss classes, as specs for compile(loss=...) ------------------------------------------------

@@ -17,6 +17,9 @@ class Metric:
 
     name = "metric"
     state_size = 2
+    #: scores probabilities: under a loss on logits (``from_logits=True``) it sees the sigmoid/softmax of the
+    #: outputs, where Keras's would threshold the logits; the other metrics see the outputs, as Keras's
+    on_probabilities = False
 
     def __init__(self) -> None:
         self.state = torch.zeros(self.state_size, dtype=torch.float64)
@@ -49,6 +52,7 @@ class Accuracy(Metric):
     """
 
     name = "accuracy"
+    on_probabilities = True
 
     def update(self, y_pred: Tensor, y_true: Tensor) -> None:
         y_pred = y_pred.detach().cpu()
@@ -69,6 +73,7 @@ class BinaryAccuracy(Metric):
     """Keras's ``'binary_accuracy'``: the share of outputs on the same side of 0.5 as their targets."""
 
     name = "binary_accuracy"
+    on_probabilities = True
 
     def update(self, y_pred: Tensor, y_true: Tensor) -> None:
         pred, true = _flat_pair(y_pred, y_true)
@@ -150,6 +155,7 @@ class Precision(Metric):
     """``TP / (TP + FP)`` of binary predictions at threshold 0.5."""
 
     name = "precision"
+    on_probabilities = True
 
     def update(self, y_pred: Tensor, y_true: Tensor) -> None:
         pred, true = _flat_pair(y_pred, y_true)
@@ -165,6 +171,7 @@ class Recall(Metric):
     """``TP / (TP + FN)`` of binary predictions at threshold 0.5."""
 
     name = "recall"
+    on_probabilities = True
 
     def update(self, y_pred: Tensor, y_true: Tensor) -> None:
         pred, true = _flat_pair(y_pred, y_true)
@@ -184,6 +191,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    on_probabilities = True
     thresholds = 200
     state_size = 2 * 200 + 2
 

@@ -27,7 +27,7 @@ from lstmkit.models.data import (
     validation_sources,
 )
 from lstmkit.models.distributed import Distributed
-from lstmkit.models.losses import LossFn, get_loss, probabilities_for
+from lstmkit.models.losses import LossFn, get_loss, is_builtin, probabilities_for
 from lstmkit.models.metrics import Metric, get_metric
 from lstmkit.models.model_io import ModelIO
 from lstmkit.models.optimizers import OptimizerSpec, build_optimizer, get_optimizer
@@ -67,6 +67,7 @@ class Model(ModelIO, nn.Module):
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_spec: OptimizerSpec | torch.optim.Optimizer | None = None
         self.loss_name: str | None = None
+        self.loss_builtin = False
         # what the metrics see of the outputs: the probabilities, for a loss on logits (losses.PROBABILITIES)
         self.metric_inputs: Callable[[Tensor], Tensor] | None = None
         self.loss_fn: LossFn | None = None
@@ -171,6 +172,7 @@ class Model(ModelIO, nn.Module):
         use_amp = target.type == "cuda" if amp is None else amp
         # everything is valid: configure
         self.loss_name, self.loss_fn = loss_name, loss_fn
+        self.loss_builtin = is_builtin(loss)  # a file can name it (save/load_model)
         # a spec, or our own function by identity: a callable of the user's that shares the name is not ours
         self.metric_inputs = probabilities_for(loss)
         self.optimizer_spec = optimizer_spec

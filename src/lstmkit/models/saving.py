@@ -116,9 +116,14 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
             config["input_shape"] = list(shape)
             config["input_dtype"] = "int64" if not dtype.is_floating_point else "float32"
     if model.compiled:
+        from lstmkit.models.metrics import METRICS
+
         config["compile"] = {
             "loss": model.loss_name,
+            "loss_builtin": model.loss_builtin,
             "metrics": [m.name for m in model.metrics],
+            # a Metric of the user's that shares a name of lstmkit's is not lstmkit's
+            "custom_metrics": [m.name for m in model.metrics if type(m) is not METRICS.get(m.name)],
             "clipnorm": model.clipnorm,
             "clipvalue": model.clipvalue,
         }
@@ -245,12 +250,18 @@ def _compile_spec(
 ) -> OptimizerSpec | str:
     """The optimizer spec to compile a loaded model with (from the saved optimizer, or the one chosen at
     ``compile`` for a model saved before training), or why the file's settings cannot be rebuilt."""
-    from lstmkit.models.losses import is_named
+    from lstmkit.models.losses import get_loss, is_named
     from lstmkit.models.metrics import METRICS
 
-    if not is_named(compiled["loss"]):
+    # files written before "loss_builtin" hold a registry name for lstmkit's losses only
+    if not compiled.get("loss_builtin", is_named(compiled["loss"])):
         return f"it was compiled with a custom loss ({compiled['loss']!r}), which a file does not hold"
-    custom = [name for name in compiled["metrics"] if name not in METRICS]
+    try:
+        get_loss(compiled["loss"])
+    except (ValueError, TypeError) as err:  # a damaged file, or one of a later lstmkit
+        return f"its loss {compiled['loss']!r} cannot be rebuilt ({err})"
+    listed = set(compiled.get("custom_metrics", ()))
+    custom = [name for name in compiled["metrics"] if name not in METRICS or name in listed]
     if custom:
         names = ", ".join(map(repr, custom))
         return f"it was compiled with custom metrics ({names}), which a file does not hold"

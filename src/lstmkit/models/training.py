@@ -95,10 +95,11 @@ class Accumulator:
         y_pred, y = y_pred.detach(), y.to(y_pred.device)
         if mask is not None and tuple(y.shape[:2]) == tuple(mask.shape):
             y_pred, y = y_pred[mask], y[mask]
-        if self.model.metric_inputs is not None:  # a loss on logits: the metrics score what the loss scores
-            y_pred = self.model.metric_inputs(y_pred)
+        # a loss on logits: the metrics that score probabilities see them (the others the outputs, as Keras)
+        transform = self.model.metric_inputs
+        probabilities = transform(y_pred) if transform is not None else y_pred
         for metric in self.model.metrics:
-            metric.update(y_pred, y)
+            metric.update(probabilities if metric.on_probabilities else y_pred, y)
 
     def logs(self, prefix: str = "", reduce: bool = False) -> dict[str, float]:
         loss_sum, count = self.loss_sum, self.count
@@ -124,27 +125,37 @@ def output_mask(module: nn.Module, y_pred: Tensor) -> Tensor | None:
 
 def masked_loss(model: Model, y_pred: Tensor, y: Tensor, mask: Tensor, weight: Tensor | None) -> Tensor:
     """``sum_{b,t} w_b m_bt l_bt``: the weighted sum of a masked sequence output's per-step losses over its
-    valid steps (``l_bt`` of a padded step is left out, not multiplied by 0, so a NaN there does not spread).
+    valid steps. The loss sees the valid steps only, as one batch of that many samples: a padded step's
+    output and target reach neither the value nor the gradient (a loss that is NaN there, or a hinge loss
+    that reads every target to tell 0/1 labels from -1/1, is not affected by padding).
 
     Args:
         y_pred: the output ``(B, T, ...)``.
-        y: targets ``(B, T, ...)`` (or as many values).
+        y: targets ``(B, T, ...)``, or as many values as ``y_pred`` in another shape.
         mask: ``(B, T)``, True at valid steps.
         weight: ``(B,)`` per-sample weights, shared by a sample's steps, or ``None``.
     """
     assert model.loss_fn is not None
     batch, steps = mask.shape
-    y_steps = y.reshape(batch * steps, *y.shape[2:]) if y.shape[:2] == mask.shape else y
-    per_step = model.loss_fn(y_pred.reshape(batch * steps, *y_pred.shape[2:]), y_steps)
-    if per_step.shape != (batch * steps,):
+    if y.shape[:2] != mask.shape:  # as many values as the output, in another shape
+        if y.numel() != y_pred.numel():
+            raise ValueError(
+                f"a masked sequence output of shape {tuple(y_pred.shape)} needs targets of shape "
+                f"({batch}, {steps}, ...), got {tuple(y.shape)}"
+            )
+        y = y.reshape(y_pred.shape)
+    valid = int(mask.sum())
+    if valid == 0:  # through the graph, so that DDP still sees every parameter used
+        return y_pred.sum() * 0.0
+    per_step = model.loss_fn(y_pred[mask], y[mask])
+    if per_step.shape != (valid,):
         raise ValueError(
-            f"a masked sequence output needs a loss that returns one value per sample: its steps were passed "
-            f"as {batch * steps} samples, and it returned shape {tuple(per_step.shape)}"
+            f"a masked sequence output needs a loss that returns one value per sample: its {valid} valid "
+            f"steps were passed as {valid} samples, and it returned shape {tuple(per_step.shape)}"
         )
-    per_step = per_step.reshape(batch, steps)
     if weight is not None:
-        per_step = per_step * weight.unsqueeze(1)
-    return torch.where(mask, per_step, torch.zeros_like(per_step)).sum()
+        per_step = per_step * weight.unsqueeze(1).expand(batch, steps)[mask]
+    return per_step.sum()
 
 
 def sample_weights(
@@ -333,10 +344,12 @@ def _masked_shares(model: Model, pending: list[tuple[float, float, int]]) -> flo
     """This rank's part of the epoch loss of masked batches split across ranks: batch ``k`` weighs
     ``N_k * total_k / V_k``, with ``N_k`` and ``V_k`` (samples, valid steps) summed over the ranks' shares."""
     counts = model.distributed.all_gather([(valid, samples) for _, valid, samples in pending])
+    # every rank runs every global batch (its share possibly empty), so each has one entry per batch
+    assert all(len(rank) == len(pending) for rank in counts), "ranks evaluated different numbers of batches"
     share = 0.0
     for k, (total, _, _) in enumerate(pending):
-        valid = sum(rank[k][0] for rank in counts if k < len(rank))
-        samples = sum(rank[k][1] for rank in counts if k < len(rank))
+        valid = sum(rank[k][0] for rank in counts)
+        samples = sum(rank[k][1] for rank in counts)
         share += samples * total / valid if valid > 0 else 0.0
     return share
 

@@ -96,9 +96,9 @@ def check_real(name: str, value: Any, *, minimum: float | None = None, positive:
 
 def check_probability(name: str, value: Any, *, upper_inclusive: bool = False) -> float:
     """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]``), else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} {value!r}")
     bound = "[0, 1]" if upper_inclusive else "[0, 1)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in {bound}, got {type(value).__name__} {value!r}")
     try:
         number = float(value)
     except OverflowError as err:  # an int beyond float's range, e.g. 10**400

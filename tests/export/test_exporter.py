@@ -222,27 +222,34 @@ def test_a_cnn_lstm_exports_with_free_steps_and_matches_at_odd_and_even_lengths(
         np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
 
 
-def test_same_padding_with_strides_takes_fixed_steps(tmp_path: Path) -> None:
-    # its padding follows the number of steps: refused with a free time axis, exact with a fixed one
+def test_same_padding_with_strides_follows_the_steps_in_the_graph(tmp_path: Path) -> None:
+    # its padding follows the number of steps: computed in the traced graph, so every length pads as in
+    # PyTorch (odd and even lengths pad differently with strides 2)
     torch.manual_seed(0)
     model = Sequential(
-        [layers.Conv1D(4, 3, strides=2, padding="same", input_shape=(None, 2)), layers.LSTM(3)]
+        [
+            layers.Conv1D(4, 3, strides=2, padding="same", input_shape=(None, 2)),
+            layers.MaxPooling1D(2, padding="same"),
+            layers.LSTM(3),
+        ]
     )
-    example = torch.randn(2, 9, 2)
-    with pytest.raises(ValueError, match=r"layers.0 \(Conv1D\): padding='same' with strides > 1 .* "
-                       r"pass dynamic_steps=False"):  # fmt: skip
-        model.export(tmp_path / "m.onnx", example_input=example)
-    assert not (tmp_path / "m.onnx").exists()
-    report = model.export(tmp_path / "m.onnx", example_input=example, dynamic_steps=False)
-    assert report.dynamic_axes["input"] == {0: "batch"}
-    assert_matches(report.path, model.module.eval(), {"input": torch.randn(4, 9, 2)})
+    report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 9, 2))
+    assert report.dynamic_axes["input"] == {0: "batch", 1: "steps"}
+    for steps in (2, 7, 12, 13):
+        x = np.random.default_rng(steps).standard_normal((3, steps, 2)).astype(np.float32)
+        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
 
 
 def test_torch_export_tying_the_steps_is_a_clear_error(tmp_path: Path) -> None:
-    # a peephole LSTM takes the dynamo exporter, whose torch.export fixes the steps of torch's pooling
+    # a peephole LSTM takes the dynamo exporter: torch.export fixes the steps of torch's pooling, and keeps
+    # a valid convolution's free over a range only
     model = Sequential([layers.MaxPooling1D(2, input_shape=(None, 2)), layers.LSTM(3, peephole=True)])
-    with pytest.raises(ValueError, match=r"torch.export cannot keep the time axis of .* dynamic_steps=False"):
+    with pytest.raises(ValueError, match=r"torch.export fixes the time axis .* dynamic_steps=False"):
         model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 8, 2))
+    conv = Sequential([layers.Conv1D(2, 3, input_shape=(None, 2)), layers.LSTM(3, peephole=True)])
+    with pytest.raises(ValueError, match=r"free only over a range of lengths.*needs at least its window"):
+        conv.export(tmp_path / "c.onnx", example_input=torch.randn(2, 8, 2))
     report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 8, 2), dynamic_steps=False)
     assert_matches(report.path, model.module.eval(), {"input": torch.randn(3, 8, 2)})
 

@@ -458,3 +458,45 @@ def test_cnn_lstm_fits_and_round_trips_save_and_load(tmp_path: Path) -> None:
     assert [type(layer).__name__ for layer in loaded.layers] == [
         type(layer).__name__ for layer in model.layers
     ]
+
+
+# -- edges found in review -------------------------------------------------------------------------------
+
+
+def test_batch_norm_keeps_its_moving_statistics_on_an_empty_batch() -> None:
+    # data-parallel training runs a rank's empty share of a batch; NaN statistics would reach every rank
+    layer = BatchNormalization()
+    layer(torch.randn(8, 3))
+    mean, variance = layer.moving_mean.clone(), layer.moving_variance.clone()
+    assert layer(torch.zeros(0, 3)).shape == (0, 3)
+    torch.testing.assert_close(layer.moving_mean, mean, rtol=0, atol=0)
+    torch.testing.assert_close(layer.moving_variance, variance, rtol=0, atol=0)
+
+
+def test_conv1d_on_no_steps_is_empty_with_same_or_causal_and_an_error_with_valid() -> None:
+    for padding, strides in (("same", 1), ("same", 2), ("causal", 1)):
+        assert Conv1D(4, 3, strides=strides, padding=padding)(torch.zeros(2, 0, 3)).shape == (2, 0, 4)
+    with pytest.raises(ValueError, match=r"with padding='valid' needs at least 3 steps .*got 0"):
+        Conv1D(4, 3)(torch.zeros(2, 0, 3))
+
+
+def test_channels_first_input_shape_needs_its_channels() -> None:
+    with pytest.raises(ValueError, match=r"Conv1D input_shape with data_format='channels_first' is \(C, T\)"):
+        Conv1D(4, 3, data_format="channels_first", input_shape=(None, None))
+
+
+def test_a_channels_first_stack_takes_any_length_through_activation_and_noise() -> None:
+    # layers without weights over the features fix no axis (they fixed the last, here the steps)
+    from lstmkit.layers import Activation, GlobalAveragePooling1D
+
+    model = Sequential(
+        [
+            Conv1D(4, 3, data_format="channels_first", input_shape=(2, None)),
+            Activation("relu"),
+            GaussianNoise(0.1),
+            GlobalAveragePooling1D(data_format="channels_first"),
+            Dense(1),
+        ]
+    )
+    for steps in (5, 9):
+        assert model.predict(np.zeros((2, 2, steps), dtype="float32"), verbose=0).shape == (2, 1)

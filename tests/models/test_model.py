@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lstmkit.layers import LSTM, Dense, Dropout
-from lstmkit.models import Model, Sequential, optimizers
+from lstmkit.models import Model, Sequential, load_model, optimizers
 from lstmkit.utils import set_seed
 
 
@@ -585,3 +586,29 @@ def test_a_float64_network_fits_evaluates_and_predicts_arrays_of_floats() -> Non
     expected = model.module(torch.as_tensor(x)).detach().numpy()
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-6)
     assert np.isfinite(model.evaluate(x, y))
+
+
+def test_a_free_length_model_with_long_windows_builds_on_longer_probes() -> None:
+    # windows beyond the first probe's 32 steps (one kernel of 64, four conv + pool blocks) build, as Keras
+    from lstmkit.layers import Conv1D, Input, MaxPooling1D
+
+    wide = Sequential([Conv1D(4, 64, input_shape=(None, 1)), LSTM(3), Dense(1)])
+    assert wide.built and wide.stack.output_shapes[0] == (None, None, 4)
+    blocks = [layer for _ in range(4) for layer in (Conv1D(4, 3), MaxPooling1D(2))]
+    deep = Sequential([Input((None, 1)), *blocks, LSTM(3), Dense(1)])
+    assert deep.predict(np.zeros((2, 100, 1), dtype="float32"), verbose=0).shape == (2, 1)
+    plain = Model(torch.nn.Sequential(Conv1D(4, 40), LSTM(2)))
+    plain.build((None, None, 2))
+    assert plain.built
+
+
+def test_a_sequential_built_from_data_reloads_on_that_shape(tmp_path: Path) -> None:
+    # a Flatten before a Dense ties the Dense to the length the model was built on, which the file keeps
+    from lstmkit.layers import Conv1D, Flatten
+
+    model = Sequential([Conv1D(4, 3), Flatten(), Dense(1)])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).normal(size=(16, 10, 2)).astype("float32")
+    model.fit(x, np.zeros((16, 1), dtype="float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "m.lstmkit")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.lstmkit").predict(x), model.predict(x))

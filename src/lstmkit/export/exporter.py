@@ -280,19 +280,6 @@ def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], o
             f"module(s) {_named_types(torch_loops)}: torch.export fixes their number of steps to the "
             f"example's; {fix}"
         )
-    padded = [
-        (name or type(m).__name__, m)
-        for name, m in model.named_modules()
-        if getattr(m, "steps_set_padding", False)
-    ]
-    if padded and free_steps:
-        raise ValueError(
-            f"to_onnx cannot leave the time axis free for {_named_types(padded)}: padding='same' with "
-            f"strides > 1 pads by an amount that follows the number of steps, which the torchscript "
-            f"exporter records as the example's and torch.export cannot follow through torch's convolution "
-            f"and pooling; pass dynamic_steps=False for a graph of the example's number of steps, or "
-            f"use strides=1 or padding='valid'/'causal'"
-        )
     loops = [(name, module) for name, module in variants if isinstance(module, LSTM)]
     if loops and free_steps:
         if chosen == "torchscript":

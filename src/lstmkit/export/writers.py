@@ -100,15 +100,23 @@ def dynamo_bytes(
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
         try:
             program = torch.export.export(sig.graph, sig.args, dynamic_shapes=dynamic_shapes, strict=False)
-        except torch._dynamo.exc.UserError as err:
-            if "Constraints violated" not in str(err) and "specialized it to be a constant" not in str(err):
-                raise
-            first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
-            raise ValueError(
-                f"torch.export cannot keep the time axis of {type(sig.graph).__name__} free: an operation "
-                f"ties it to the example's number of steps or to a range ({first}); torch's convolution and "
-                f"pooling do this; pass dynamic_steps=False for a graph of the example's number of steps"
-            ) from err
+        except torch._dynamo.exc.UserError as err:  # torch.export's constraint violations on a free axis
+            text = str(err)
+            lines = [line.strip() for line in text.splitlines() if line.strip().startswith("- ")]
+            first = lines[0][2:] if lines else text.splitlines()[0]
+            name = type(sig.graph).__name__
+            if "specialized it to be a constant" in text:
+                raise ValueError(
+                    f"torch.export fixes the time axis of {name} to the example's number of steps (torch's "
+                    f"pooling does: {first}); pass dynamic_steps=False for a graph of that many steps"
+                ) from err
+            if "Constraints violated" in text:
+                raise ValueError(
+                    f"torch.export keeps the time axis of {name} free only over a range of lengths, which "
+                    f"to_onnx does not declare ({first}); a 'valid' convolution or pooling needs at least "
+                    f"its window: pass dynamic_steps=False, or use padding='same' or 'causal'"
+                ) from err
+            raise
         except GuardOnDataDependentSymNode as err:
             first = str(err).splitlines()[0]
             raise RuntimeError(

@@ -60,6 +60,9 @@ class Layer(nn.Module):
     #: whether the last input axis holds features, which must have a size (``Embedding``'s is time: its
     #: ``input_shape=(None,)`` takes id sequences of any length, as Keras's ``Input(shape=(None,))``)
     last_axis_is_features: bool = True
+    #: whether the size of the features axis is fixed once built (weights over it); the shape and noise
+    #: layers take any size on every axis, only the rank fixed, as Keras's
+    fixes_features: bool = True
 
     def __init__(self, *, input_shape: tuple[int | None, ...] | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -151,7 +154,10 @@ class Layer(nn.Module):
             self.built_input_shape = self._declared_shape() or self.generic_input_shape(input_shape)
 
     def generic_input_shape(self, input_shape: Shape) -> Shape:
-        """The shapes this layer accepts once built: only the feature (last) axis is fixed by default."""
+        """The shapes this layer accepts once built: only the feature (last) axis is fixed by default, no
+        axis for a layer without weights over the features (``fixes_features = False``)."""
+        if not self.fixes_features:
+            return (None,) * len(input_shape)
         if len(input_shape) < 2:
             return (None,)
         return (None, *(None,) * (len(input_shape) - 2), input_shape[-1])
@@ -424,6 +430,16 @@ DATA_FORMATS = ("channels_last", "channels_first")
 """Keras's ``data_format`` values of the 1D layers: ``(B, T, C)`` and ``(B, C, T)``."""
 
 
+def check_channels_first(owner: str, data_format: str, input_shape: tuple[int | None, ...] | None) -> None:
+    """``ValueError`` for a ``channels_first`` ``input_shape`` ``(C, T)`` whose channels ``C`` are ``None``
+    (the base check covers ``channels_last``, whose channels are last)."""
+    if data_format == "channels_first" and input_shape is not None and input_shape[0] is None:
+        raise ValueError(
+            f"{owner} input_shape with data_format='channels_first' is (C, T): C, the channels, must be a "
+            f"positive int (None for any number of steps T only), got {input_shape!r}"
+        )
+
+
 def keras_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """``value`` checked against ``choices`` without regard to case, as Keras takes ``"SAME"``."""
     lowered = value.lower() if isinstance(value, str) else value
@@ -443,8 +459,9 @@ def one_int(name: str, value: Any) -> int:
 def same_padding(steps: int, window: int, strides: int) -> tuple[int, int]:
     """``(before, after)`` zeros of TensorFlow's and Keras 3's ``"same"`` padding for windows spanning
     ``window`` steps: ``ceil(steps / strides)`` windows, the odd padded step after the last. The amounts
-    follow ``steps`` unless ``strides`` is 1: a traced graph (``torch.jit.trace``) would keep the
-    example's, so such layers export with torch.export (:func:`lstmkit.export.to_onnx` chooses it).
+    follow ``steps`` unless ``strides`` is 1; they are computed with tensor operations under
+    ``torch.jit.trace`` (``steps`` is then a tensor) and symbolically under torch.export, so an exported
+    graph pads every length as PyTorch does.
 
     Example:
         >>> same_padding(5, 2, 1), same_padding(5, 3, 2), same_padding(4, 2, 2)

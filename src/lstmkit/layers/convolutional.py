@@ -12,6 +12,7 @@ from lstmkit.layers.base import (
     Layer,
     Shape,
     activation_config,
+    check_channels_first,
     get_activation,
     keras_choice,
     one_int,
@@ -88,6 +89,7 @@ class Conv1D(Layer):
         # (B, C, T) takes any number of steps: its last axis is time, not features
         self.last_axis_is_features = data_format == "channels_last"
         super().__init__(input_shape=input_shape, name=name)
+        check_channels_first("Conv1D", data_format, input_shape)
         self.data_format = data_format
         self.filters = check_positive_int("Conv1D filters", filters)
         self.kernel_size = one_int("Conv1D kernel_size", kernel_size)
@@ -113,12 +115,6 @@ class Conv1D(Layer):
         self.activation_arg = activation
         self.activation = get_activation(activation)
         self.conv: nn.Conv1d | None = None
-
-    @property
-    def steps_set_padding(self) -> bool:
-        """Whether the zeros padded follow the number of steps (``"same"`` with ``strides > 1``): an ONNX
-        graph with a free time axis cannot hold such a layer (:func:`lstmkit.export.to_onnx` says so)."""
-        return self.padding == "same" and self.strides > 1
 
     @property
     def channel_axis(self) -> int:
@@ -171,18 +167,22 @@ class Conv1D(Layer):
         if self.data_format == "channels_last":
             x = x.transpose(1, 2)  # (B, C, T)
         span = (self.kernel_size - 1) * self.dilation_rate + 1
-        if self.padding == "same":
-            x = pad_same(x, span, self.strides)  # the amounts follow T under torch.export
+        steps = x.shape[-1]
+        if self.padding != "valid" and isinstance(steps, int) and steps == 0:
+            y = x.new_zeros(x.shape[0], self.filters, 0)  # no step, no window: an empty output, as Keras
         else:
-            before, after = self.padding_for(x.shape[-1])
-            if isinstance(x.shape[-1], int) and x.shape[-1] + before + after < span:  # not under export
-                raise ValueError(
-                    f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
-                    f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {x.shape[-1]}; use longer "
-                    f"sequences, a smaller kernel, or padding='same' or 'causal'"
-                )
-            x = nn.functional.pad(x, (before, after))
-        y = self.conv(x)  # (B, F, T')
+            if self.padding == "same":
+                x = pad_same(x, span, self.strides)  # the amounts follow T under torch.export
+            else:  # "causal" pads span - 1 before: only "valid" can leave too few steps
+                before, after = self.padding_for(steps)
+                if isinstance(steps, int) and steps + before + after < span:  # not under torch.export
+                    raise ValueError(
+                        f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
+                        f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {steps}; use longer "
+                        f"sequences, a smaller kernel, or padding='same' or 'causal'"
+                    )
+                x = nn.functional.pad(x, (before, after))
+            y = self.conv(x)  # (B, F, T')
         if self.data_format == "channels_last":
             y = y.transpose(1, 2)  # (B, T', F)
         return self.activation(y)

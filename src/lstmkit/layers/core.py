@@ -146,6 +146,8 @@ class Activation(Layer):
         [[0.0, 2.0]]
     """
 
+    fixes_features = False
+
     supports_masking = True
 
     def __init__(
@@ -185,6 +187,8 @@ class Dropout(Layer):
         >>> bool((y == y[:, :1]).all())  # the same units dropped at every step
         True
     """
+
+    fixes_features = False
 
     supports_masking = True
 
@@ -241,6 +245,8 @@ class Masking(Layer):
         >>> Masking(0.0).compute_mask(x, None).tolist()
         [[True, False]]
     """
+
+    fixes_features = False
 
     def __init__(
         self, mask_value: float = 0.0, *, input_shape: tuple[int, ...] | None = None, name: str | None = None

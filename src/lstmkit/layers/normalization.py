@@ -131,7 +131,7 @@ class BatchNormalization(Layer):
         dtype = x.dtype
         if dtype in (torch.float16, torch.bfloat16):
             x = x.float()
-        if self.training and self.trainable:
+        if self.training and self.trainable and x.shape[0] > 0:  # (an empty share of a data-parallel batch)
             mean, var = self.moments(x, mask)
             with torch.no_grad():
                 self.moving_mean.copy_(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))

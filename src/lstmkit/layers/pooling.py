@@ -16,7 +16,15 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from lstmkit.layers.base import DATA_FORMATS, Layer, Shape, keras_choice, one_int, pad_same
+from lstmkit.layers.base import (
+    DATA_FORMATS,
+    Layer,
+    Shape,
+    check_channels_first,
+    keras_choice,
+    one_int,
+    pad_same,
+)
 
 PADDINGS = ("valid", "same")
 
@@ -31,6 +39,7 @@ class _Pooling1D(Layer):
         # read by Layer.__init__: (I, None) declares any number of steps with channels first
         self.last_axis_is_features = self.data_format == "channels_last"
         super().__init__(input_shape=input_shape, name=name)
+        check_channels_first(type(self).__name__, self.data_format, input_shape)
 
     @property
     def steps_axis(self) -> int:
@@ -72,18 +81,14 @@ class _WindowPooling1D(_Pooling1D):
         self.strides = self.pool_size if strides is None else one_int(f"{cls} strides", strides)
         self.padding = keras_choice(f"{cls} padding", padding, PADDINGS)
 
-    @property
-    def steps_set_padding(self) -> bool:
-        """Whether the zeros padded follow the number of steps (``"same"`` with ``strides > 1``): an ONNX
-        graph with a free time axis cannot hold such a layer (:func:`lstmkit.export.to_onnx` says so)."""
-        return self.padding == "same" and self.strides > 1
-
     def pool(self, x: Tensor) -> Tensor:
         """Pool ``x`` of shape ``(B, I, T)`` over its last axis."""
         raise NotImplementedError
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         steps = x.shape[self.steps_axis]
+        if self.padding == "same" and isinstance(steps, int) and steps == 0:
+            return x  # ceil(0 / strides) = 0 windows, as Keras
         if self.padding == "valid" and isinstance(steps, int) and steps < self.pool_size:  # not under export
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' with padding='valid' needs at least "
@@ -218,6 +223,15 @@ class _GlobalPooling1D(_Pooling1D):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "keepdims": self.keepdims}
 
+    def _require_steps(self, x: Tensor) -> None:
+        """A global pool of no steps has no value (a max or a mean of nothing)."""
+        steps = x.shape[self.steps_axis]
+        if isinstance(steps, int) and steps == 0:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' needs at least one step, got input of shape "
+                f"{tuple(x.shape)}"
+            )
+
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """The mean over all steps, per channel; with a mask, the mean over each sample's valid steps.
@@ -256,6 +270,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         axis = self.steps_axis
+        self._require_steps(x)
         if mask is None:
             return x.mean(dim=axis, keepdim=self.keepdims)
         expected = (x.shape[0], x.shape[axis])
@@ -303,4 +318,5 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         # Keras 3's GlobalMaxPooling1D takes no mask (keras/src/layers/pooling/global_max_pooling1d.py):
         # padded steps count toward the max, and the mask stops here
+        self._require_steps(x)
         return x.amax(dim=self.steps_axis, keepdim=self.keepdims)

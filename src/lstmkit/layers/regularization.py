@@ -60,6 +60,8 @@ class _GaussianNoiseLayer(Layer):
     from torch's global generator (``lstmkit.utils.set_seed``).
     """
 
+    fixes_features = False
+
     supports_masking = True
 
     def __init__(

@@ -39,6 +39,8 @@ class RepeatVector(Layer):
         [[[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]]
     """
 
+    fixes_features = False
+
     def __init__(
         self, n: int, *, input_shape: tuple[int, ...] | None = None, name: str | None = None
     ) -> None:
@@ -77,6 +79,8 @@ class Flatten(Layer):
         >>> Flatten()(torch.zeros(2, 10, 64)).shape
         torch.Size([2, 640])
     """
+
+    fixes_features = False
 
     def __init__(
         self,
@@ -123,6 +127,8 @@ class Reshape(Layer):
         >>> Reshape((-1, 2, 2))(torch.zeros(2, 12)).shape
         torch.Size([2, 3, 2, 2])
     """
+
+    fixes_features = False
 
     def __init__(
         self,
@@ -188,6 +194,8 @@ class Permute(Layer):
         >>> Permute((2, 1))(torch.zeros(2, 10, 64)).shape
         torch.Size([2, 64, 10])
     """
+
+    fixes_features = False
 
     def __init__(
         self,

@@ -35,6 +35,17 @@ from lstmkit.models.progress import ProgbarLogger, check_verbose
 from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
+PROBE_STEPS = ((32, 48), (256, 384), (2048, 3072))
+"""The lengths a model declared for inputs of any length (``input_shape=(None, F)``) is built on, zeros:
+each pair in turn until the model runs (a convolution or pooling window, or a stack of them, longer than
+the shorter pairs), the run twice so that ``summary()`` prints ``None`` for every output axis that follows
+the length, as Keras does."""
+
+
+def probe_dims(input_shape: Sequence[int | None], steps: int) -> list[int]:
+    """``input_shape`` with a batch of 2 and ``steps`` for every other ``None``."""
+    return [(2 if i == 0 else steps) if d is None else int(d) for i, d in enumerate(input_shape)]
+
 
 class Model(ModelIO, nn.Module):
     """A trainable model: wraps any ``torch.nn.Module`` (``model.module``) with Keras's training API.
@@ -199,9 +210,15 @@ class Model(ModelIO, nn.Module):
         return all(layer.built for layer in self.module.modules() if isinstance(layer, Layer))
 
     def build(self, input_shape: Sequence[int | None]) -> None:
-        """Create the weights for inputs of ``input_shape``, batch dimension included: ``(None, 100, 1)``."""
-        dims = [2 if d is None else int(d) for d in input_shape]
-        self._build_from(torch.zeros(dims, dtype=self._input_dtype()))
+        """Create the weights for inputs of ``input_shape``, batch dimension included: ``(None, 100, 1)``;
+        ``None`` steps are built on :data:`PROBE_STEPS`."""
+        for attempt, steps in enumerate(PROBE_STEPS):
+            try:
+                self._build_from(torch.zeros(probe_dims(input_shape, steps[0]), dtype=self._input_dtype()))
+                return
+            except ValueError:  # a window longer than the probe: a longer one
+                if attempt == len(PROBE_STEPS) - 1 or not any(d is None for d in list(input_shape)[1:]):
+                    raise
 
     def _input_dtype(self) -> torch.dtype:
         first = next((m for m in self.module.modules() if isinstance(m, Layer)), None)

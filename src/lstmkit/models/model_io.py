@@ -38,15 +38,19 @@ class ModelIO:
     def _require_built(self, what: str) -> None:
         raise NotImplementedError  # Model's
 
-    def count_params(self) -> int:
-        """Weights as Keras counts them: torch-only zero biases of recurrent layers excluded, a batch norm's
-        moving statistics included (non-trainable)."""
-        excluded = {
+    def keras_excluded_names(self) -> set[str]:
+        """Names in ``module`` of the torch parameters Keras has none of (torch-only zero biases)."""
+        return {
             f"{prefix}.{name}" if prefix else name
             for prefix, layer in self.module.named_modules()
             if isinstance(layer, Layer)
             for name in layer.keras_excluded_parameters()
         }
+
+    def count_params(self) -> int:
+        """Weights as Keras counts them: torch-only zero biases of recurrent layers excluded, a batch norm's
+        moving statistics included (non-trainable)."""
+        excluded = self.keras_excluded_names()
         state = sum(
             b.numel()
             for layer in self.module.modules()

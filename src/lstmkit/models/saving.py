@@ -106,7 +106,9 @@ def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
     if isinstance(model, Sequential):
         config["class"] = "Sequential"
         config["architecture"] = model.get_config()
-        config["input_shape"] = list(model.stack.layers[0].built_input_shape or ())[1:]  # type: ignore[arg-type]
+        # the shape it was built on (from data: its steps too, which a Flatten before a Dense needs)
+        built = model.build_shape or model.stack.layers[0].built_input_shape or ()
+        config["input_shape"] = list(built)[1:]  # type: ignore[arg-type]
     else:
         cls = type(model.module)
         config["class"] = "Model"

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, Shape
-from lstmkit.models.model import Model
+from lstmkit.models.model import PROBE_STEPS, Model, probe_dims
 
 
 class LayerStack(nn.Module):
@@ -51,12 +51,6 @@ def _shape_of(x: Any) -> Shape:
     return tuple(_shape_of(t) for t in x)  # type: ignore[misc]
 
 
-PROBE_STEPS = (32, 48)
-"""The lengths a model built for inputs of any length (``input_shape=(None, F)``) runs on, zeros, twice:
-an output axis that differs between the two runs follows the input's length and is ``None`` in
-``summary()``, as Keras prints it; both are long enough for the usual convolution and pooling windows."""
-
-
 def _merge_shapes(*shapes: Any) -> Any:
     """One shape from the shapes of the same output in several runs: ``None`` where they differ."""
     first = shapes[0]
@@ -86,6 +80,9 @@ class Sequential(Model):
 
     def __init__(self, layers: Iterable[nn.Module] | None = None, *, name: str = "sequential") -> None:
         super().__init__(LayerStack(), name=name)
+        self.build_shape: Shape | None = (
+            None  # what build() was given, batch axis included: saved with the model
+        )
         for layer in layers or []:
             self.add(layer)
 
@@ -138,18 +135,30 @@ class Sequential(Model):
         free = any(d is None for d in list(input_shape)[1:])
         was_training = self.module.training
         self.module.eval()
-        recorded: list[list[Shape]] = []
-        for steps in PROBE_STEPS if free else PROBE_STEPS[:1]:
-            dims = [(2 if i == 0 else steps) if d is None else int(d) for i, d in enumerate(input_shape)]
-            sample = torch.zeros(dims, dtype=self._input_dtype())
-            self.stack.output_shapes = []  # recorded afresh by this run
-            with torch.no_grad():
-                self.module(sample.to(self.device))
-            recorded.append(self.stack.output_shapes)
-        self.stack.output_shapes = [_merge_shapes(*shapes) for shapes in zip(*recorded, strict=True)]
-        self.module.train(was_training)
+        try:
+            for attempt, lengths in enumerate(PROBE_STEPS if free else PROBE_STEPS[:1]):
+                try:
+                    recorded = [
+                        self._probe(input_shape, steps) for steps in (lengths if free else lengths[:1])
+                    ]
+                    break
+                except ValueError:  # a window longer than the probe: a longer one
+                    if not free or attempt == len(PROBE_STEPS) - 1:
+                        raise
+            self.stack.output_shapes = [_merge_shapes(*shapes) for shapes in zip(*recorded, strict=True)]
+        finally:
+            self.module.train(was_training)
+        self.build_shape = tuple(None if d is None else int(d) for d in input_shape)
         self.module.to(self.device)
         self.reset_states()
+
+    def _probe(self, input_shape: Any, steps: int) -> list[Shape]:
+        """Run zeros of ``input_shape`` (``steps`` for its free axes) through the stack: its output shapes."""
+        sample = torch.zeros(probe_dims(input_shape, steps), dtype=self._input_dtype())
+        self.stack.output_shapes = []  # recorded afresh by this run
+        with torch.no_grad():
+            self.module(sample.to(self.device))
+        return self.stack.output_shapes
 
     def _build_from(self, sample: Tensor) -> None:
         if not self.layers:

@@ -42,13 +42,7 @@ def summarize(model: Model) -> str:
         if not rows:
             rows.append((f"module ({type(model.module).__name__})", "?", _params(model.module)))
     total = model.count_params()
-    excluded = {
-        f"{prefix}.{n}" if prefix else n
-        for prefix, layer in model.module.named_modules()
-        if isinstance(layer, Layer)
-        for n in layer.keras_excluded_parameters()
-    }
-    trainable = _trainable(model.module, excluded)
+    trainable = _trainable(model.module, model.keras_excluded_names())
     width = (max(32, *(len(r[0]) + 2 for r in rows)), max(26, *(len(r[1]) + 2 for r in rows)), 12)
     rule = "=" * sum(width)
     lines = [f'Model: "{model.name}"', "_" * sum(width)]

@@ -26,7 +26,8 @@ from lstmkit.layers import (
     Reshape,
     TimeDistributed,
 )
-from lstmkit.layers.base import ACTIVATIONS, same_padding
+from lstmkit.layers.base import ACTIVATIONS
+from lstmkit.layers.windows import same_padding
 from lstmkit.models import Sequential, load_model
 from lstmkit.utils import set_seed
 

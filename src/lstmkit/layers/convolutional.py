@@ -6,14 +6,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from lstmkit.layers.base import (
+from lstmkit.layers.base import ActivationFn, Layer, Shape, activation_config, get_activation
+from lstmkit.layers.windows import (
     DATA_FORMATS,
-    ActivationFn,
-    Layer,
-    Shape,
-    activation_config,
     check_channels_first,
-    get_activation,
     keras_choice,
     one_int,
     pad_same,

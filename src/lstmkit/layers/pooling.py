@@ -16,15 +16,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from lstmkit.layers.base import (
-    DATA_FORMATS,
-    Layer,
-    Shape,
-    check_channels_first,
-    keras_choice,
-    one_int,
-    pad_same,
-)
+from lstmkit.layers.base import Layer, Shape
+from lstmkit.layers.windows import DATA_FORMATS, check_channels_first, keras_choice, one_int, pad_same
 
 PADDINGS = ("valid", "same")
 

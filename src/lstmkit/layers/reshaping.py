@@ -11,7 +11,8 @@ from typing import Any
 
 from torch import Tensor
 
-from lstmkit.layers.base import DATA_FORMATS, Layer, Shape, keras_choice
+from lstmkit.layers.base import Layer, Shape
+from lstmkit.layers.windows import DATA_FORMATS, keras_choice
 from lstmkit.utils.validation import check_positive_int
 
 

@@ -1,4 +1,5 @@
-"""The two Keras-style USD/EUR examples run end to end on the shared data (few windows, one epoch)."""
+"""The Keras-style examples run end to end: the two USD/EUR ones on the shared data (few windows, one epoch),
+the encoder-decoder on the bundled airline series (two epochs)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def test_forecaster_example_scores_beside_persistence(shared_data: Path, example
 def teardown_module() -> None:
     for name in ("keras_classifier_usdeur", "keras_forecaster_usdeur", "usdeur_data"):
         sys.modules.pop(name, None)
+
+
+def test_encoder_decoder_example_scores_beside_seasonal_baselines(examples_path: None) -> None:
+    from lstmkit.datasets import load_airline
+
+    example = importlib.import_module("keras_encoder_decoder_airline")
+    result = example.main(epochs=2)
+    passengers = load_airline()["Passengers"].to_numpy(dtype=float)
+    train, test = passengers[:-12], passengers[-12:]
+    assert result["windows_train"] == len(train) - 12 - 24 - 12 + 1  # growth starts a year in
+    assert result["mae_seasonal_naive"] == pytest.approx(float(np.mean(np.abs(train[-12:] - test))))
+    drift = float(np.mean(np.log(train[12:]) - np.log(train[:-12])))
+    expected = float(np.mean(np.abs(train[-12:] * np.exp(drift) - test)))
+    assert result["mae_seasonal_naive_drift"] == pytest.approx(expected)
+    assert np.isfinite(result["mae"]) and result["mae"] > 0

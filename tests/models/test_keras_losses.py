@@ -350,11 +350,16 @@ def test_under_a_logits_loss_only_the_threshold_metrics_see_probabilities() -> N
     model = Sequential([LSTM(3, input_shape=(4, 2)), Dense(1)])
     model.compile("adam", BinaryCrossentropy(from_logits=True), metrics=["binary_accuracy", "hinge", "mae"])
     x = np.random.default_rng(0).normal(size=(16, 4, 2)).astype("float32") * 3
-    y = (np.random.default_rng(1).random((16, 1)) > 0.5).astype("float32")
     logits = model.predict(x)
-    _, accuracy, hinge, mae = model.evaluate(x, y)
+    y = ((logits > 0) & (logits <= 0.5)).astype("float32")  # where thresholding logits at 0.5 would err
     probabilities = 1 / (1 + np.exp(-logits))
-    assert accuracy == pytest.approx(float(((probabilities > 0.5) == y).mean()))
+    on_probabilities, on_logits = (
+        float(((probabilities > 0.5) == y).mean()),
+        float(((logits > 0.5) == y).mean()),
+    )
+    assert on_probabilities != on_logits  # the data tells the two apart
+    _, accuracy, hinge, mae = model.evaluate(x, y)
+    assert accuracy == pytest.approx(on_probabilities)
     assert hinge == pytest.approx(float(np.maximum(1 - (2 * y - 1) * logits, 0).mean()), rel=1e-5)  # as Keras
     assert mae == pytest.approx(float(np.abs(logits - y).mean()), rel=1e-5)
 

@@ -588,7 +588,7 @@ def test_a_float64_network_fits_evaluates_and_predicts_arrays_of_floats() -> Non
     assert np.isfinite(model.evaluate(x, y))
 
 
-def test_a_free_length_model_with_long_windows_builds_on_longer_probes() -> None:
+def test_a_free_length_model_with_long_windows_builds_on_longer_probes(tmp_path: Path) -> None:
     # windows beyond the first probe's 32 steps (one kernel of 64, four conv + pool blocks) build, as Keras
     from lstmkit.layers import Conv1D, Input, MaxPooling1D
 
@@ -599,7 +599,16 @@ def test_a_free_length_model_with_long_windows_builds_on_longer_probes() -> None
     assert deep.predict(np.zeros((2, 100, 1), dtype="float32"), verbose=0).shape == (2, 1)
     plain = Model(torch.nn.Sequential(Conv1D(4, 40), LSTM(2)))
     plain.build((None, None, 2))
-    assert plain.built
+    assert plain.built and plain.module.training  # the mode it had, after a failed probe too
+    plain.save(tmp_path / "plain.lstmkit")  # the shape it was built on, not the failed probe's
+    loaded = load_model(tmp_path / "plain.lstmkit", module=torch.nn.Sequential(Conv1D(4, 40), LSTM(2)))
+    x = np.random.default_rng(0).normal(size=(2, 50, 2)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), plain.predict(x, verbose=0))
+    # another failure is raised at once, from the first probe
+    from lstmkit.layers import Reshape
+
+    with pytest.raises(ValueError, match=r"Reshape .* cannot reshape input of shape \(2, 32, 3\)"):
+        Sequential([LSTM(3, return_sequences=True, input_shape=(None, 2)), Reshape((5, 7))])
 
 
 def test_a_sequential_built_from_data_reloads_on_that_shape(tmp_path: Path) -> None:
@@ -612,3 +621,13 @@ def test_a_sequential_built_from_data_reloads_on_that_shape(tmp_path: Path) -> N
     model.fit(x, np.zeros((16, 1), dtype="float32"), epochs=1, verbose=0)
     model.save(tmp_path / "m.lstmkit")
     np.testing.assert_array_equal(load_model(tmp_path / "m.lstmkit").predict(x), model.predict(x))
+
+
+def test_export_of_a_model_built_from_data_behind_a_dropout_takes_its_features(tmp_path: Path) -> None:
+    # the Dropout fixes no axis: the made-up export example takes the features the model was built with
+    model = Sequential([Dropout(0.1), LSTM(3), Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(np.zeros((8, 5, 2), dtype="float32"), np.zeros((8, 1), dtype="float32"), epochs=1, verbose=0)
+    example = model.example_input_array
+    assert example is not None and example.shape == (2, 5, 2)
+    model.export(tmp_path / "m.onnx")

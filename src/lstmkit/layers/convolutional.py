@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from lstmkit.layers.base import ActivationFn, Layer, Shape, activation_config, get_activation
 from lstmkit.layers.windows import (
     DATA_FORMATS,
+    TooFewStepsError,
     check_channels_first,
     keras_choice,
     one_int,
@@ -172,7 +173,7 @@ class Conv1D(Layer):
             else:  # "causal" pads span - 1 before: only "valid" can leave too few steps
                 before, after = self.padding_for(steps)
                 if isinstance(steps, int) and steps + before + after < span:  # not under torch.export
-                    raise ValueError(
+                    raise TooFewStepsError(
                         f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
                         f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {steps}; use longer "
                         f"sequences, a smaller kernel, or padding='same' or 'causal'"

@@ -17,7 +17,14 @@ from torch import Tensor
 from torch.nn import functional
 
 from lstmkit.layers.base import Layer, Shape
-from lstmkit.layers.windows import DATA_FORMATS, check_channels_first, keras_choice, one_int, pad_same
+from lstmkit.layers.windows import (
+    DATA_FORMATS,
+    TooFewStepsError,
+    check_channels_first,
+    keras_choice,
+    one_int,
+    pad_same,
+)
 
 PADDINGS = ("valid", "same")
 
@@ -83,7 +90,7 @@ class _WindowPooling1D(_Pooling1D):
         if self.padding == "same" and isinstance(steps, int) and steps == 0:
             return x  # ceil(0 / strides) = 0 windows, as Keras
         if self.padding == "valid" and isinstance(steps, int) and steps < self.pool_size:  # not under export
-            raise ValueError(
+            raise TooFewStepsError(
                 f"{type(self).__name__} '{self.name}' with padding='valid' needs at least "
                 f"pool_size={self.pool_size} steps, got {steps} (input shape {tuple(x.shape)}); use "
                 f"padding='same', a smaller pool_size or longer sequences"

@@ -11,6 +11,12 @@ from torch import Tensor, nn
 
 from lstmkit.utils.validation import check_choice, check_positive_int
 
+
+class TooFewStepsError(ValueError):
+    """A ``'valid'`` window longer than the input: the one failure a longer probe of a model declared for
+    any length (``lstmkit.models``' build) can avoid."""
+
+
 DATA_FORMATS = ("channels_last", "channels_first")
 """Keras's ``data_format`` values of the 1D layers: ``(B, T, C)`` and ``(B, C, T)``."""
 

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from lstmkit.layers.base import Layer
 from lstmkit.layers.recurrent import Recurrent
+from lstmkit.layers.windows import TooFewStepsError
 from lstmkit.models import training
 from lstmkit.models.callbacks.base import Callback, CallbackList, History, check_callbacks
 from lstmkit.models.data import (
@@ -36,10 +37,10 @@ from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
 PROBE_STEPS = ((32, 48), (256, 384), (2048, 3072))
-"""The lengths a model declared for inputs of any length (``input_shape=(None, F)``) is built on, zeros:
-each pair in turn until the model runs (a convolution or pooling window, or a stack of them, longer than
-the shorter pairs), the run twice so that ``summary()`` prints ``None`` for every output axis that follows
-the length, as Keras does."""
+"""The lengths a ``Sequential`` declared for inputs of any length (``input_shape=(None, F)``) is built on,
+zeros: each pair in turn until no convolution or pooling window (or stack of them) is longer than the
+input, the model run twice so that ``summary()`` prints ``None`` for every output axis that follows the
+length, as Keras does. ``Model.build`` tries 2 steps first, then the first of each pair."""
 
 
 def probe_dims(input_shape: Sequence[int | None], steps: int) -> list[int]:
@@ -212,12 +213,15 @@ class Model(ModelIO, nn.Module):
     def build(self, input_shape: Sequence[int | None]) -> None:
         """Create the weights for inputs of ``input_shape``, batch dimension included: ``(None, 100, 1)``;
         ``None`` steps are built on :data:`PROBE_STEPS`."""
-        for attempt, steps in enumerate(PROBE_STEPS):
+        noted = self.input_signature
+        lengths = (2, *(pair[0] for pair in PROBE_STEPS))  # 2 first: a module may cap the length
+        for attempt, steps in enumerate(lengths):
             try:
-                self._build_from(torch.zeros(probe_dims(input_shape, steps[0]), dtype=self._input_dtype()))
+                self._build_from(torch.zeros(probe_dims(input_shape, steps), dtype=self._input_dtype()))
                 return
-            except ValueError:  # a window longer than the probe: a longer one
-                if attempt == len(PROBE_STEPS) - 1 or not any(d is None for d in list(input_shape)[1:]):
+            except TooFewStepsError:  # a window longer than the probe: a longer one
+                self.input_signature = noted  # (the failed probe's shape is not one to save)
+                if attempt == len(lengths) - 1 or not any(d is None for d in list(input_shape)[1:]):
                     raise
 
     def _input_dtype(self) -> torch.dtype:
@@ -231,9 +235,11 @@ class Model(ModelIO, nn.Module):
             return
         was_training = self.module.training
         self.module.eval()
-        with torch.no_grad():
-            self.module(sample[:2].to(self.device))
-        self.module.train(was_training)
+        try:
+            with torch.no_grad():
+                self.module(sample[:2].to(self.device))
+        finally:
+            self.module.train(was_training)
         self.module.to(self.device)
         self.reset_states()
 

@@ -186,12 +186,14 @@ class ModelIO:
         number is free), standard normal floats or zero ids; for a custom module without lstmkit layers,
         the shape and dtype of the first input the model was called on. ``None`` until the shape is known."""
         first = self._first_layer()
-        if first is not None:
-            shape = first.built_input_shape
-            if shape is None:
-                return None
+        # what the model was built for (a Sequential's build), or what its first layer fixes: a layer that
+        # fixes no axis (Dropout, Activation, ...) leaves the features to the next
+        built = getattr(self, "build_shape", None)
+        if built is None and first is not None and first.built_input_shape is not None:
+            built = first.built_input_shape if first.fixes_features or self.input_signature is None else None
+        if built is not None and first is not None:
             sample, input_dtype = (
-                tuple(EXAMPLE_STEPS if d is None else d for d in shape[1:]),
+                tuple(EXAMPLE_STEPS if d is None else d for d in built[1:]),
                 first.input_dtype,
             )
         elif self.input_signature is not None:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, Shape
+from lstmkit.layers.windows import TooFewStepsError
 from lstmkit.models.model import PROBE_STEPS, Model, probe_dims
 
 
@@ -142,7 +143,7 @@ class Sequential(Model):
                         self._probe(input_shape, steps) for steps in (lengths if free else lengths[:1])
                     ]
                     break
-                except ValueError:  # a window longer than the probe: a longer one
+                except TooFewStepsError:  # a window longer than the probe: a longer one
                     if not free or attempt == len(PROBE_STEPS) - 1:
                         raise
             self.stack.output_shapes = [_merge_shapes(*shapes) for shapes in zip(*recorded, strict=True)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from lstmkit.layers import GRU, LSTM, Embedding, SimpleRNN
-from lstmkit.models import Sequential
+from lstmkit.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+from lstmkit.models import Model, Sequential
 
 
 @pytest.mark.parametrize(
@@ -202,3 +203,71 @@ def test_masked_empty_batch_returns_empty_outputs_and_states(layer_class: type[L
 def test_embedding_mask_zero_model_takes_an_empty_batch() -> None:
     model = Sequential([Embedding(5, 2, mask_zero=True, input_shape=(4,)), LSTM(3)])
     assert model(torch.zeros(0, 4, dtype=torch.long)).shape == (0, 3)
+
+
+# -- initial_state (Keras's call argument) ----------------------------------------------------------------
+
+
+class _EncoderDecoder(torch.nn.Module):
+    """Keras's translation pattern: the encoder's final state starts the decoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = LSTM(4, return_state=True)
+        self.decoder = LSTM(4, return_sequences=True)
+        self.head = Dense(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        source, target = x[:, :5], x[:, 5:]
+        _, h, c = self.encoder(source)
+        return self.head(self.decoder(target, initial_state=[h, c]))
+
+
+def test_initial_state_starts_the_recurrence_and_takes_gradients() -> None:
+    torch.manual_seed(0)
+    net = _EncoderDecoder()
+    x = torch.randn(3, 11, 2)
+    y = net(x)
+    _, h, c = net.encoder(x[:, :5])
+    assert net.decoder.rnn is not None
+    expected, _ = net.decoder.rnn(x[:, 5:], (h.unsqueeze(0), c.unsqueeze(0)))
+    torch.testing.assert_close(y, net.head(expected))
+    y.sum().backward()
+    assert net.encoder.rnn is not None and net.encoder.rnn.weight_hh_l0.grad is not None
+    assert float(net.encoder.rnn.weight_hh_l0.grad.abs().sum()) > 0  # through the handed-over state
+    model = Model(_EncoderDecoder())  # and the Keras face trains it end to end
+    model.compile("adam", "mse")
+    history = model.fit(x.numpy(), np.zeros((3, 6, 1), dtype="float32"), epochs=3, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_initial_state_of_a_fully_padded_row_stays_and_replaces_a_carried_state() -> None:
+    torch.manual_seed(1)
+    layer = GRU(3, return_state=True, stateful=True)
+    x = torch.randn(2, 4, 2)
+    mask = torch.tensor([[True, True, False, False], [False, False, False, False]])
+    start = torch.randn(2, 3)
+    layer(x)  # carries a state now
+    _, h = layer(x, mask, initial_state=start)
+    torch.testing.assert_close(h[1], start[1])  # no valid step: the start stays
+    fresh = GRU(3, return_state=True)
+    fresh(x)
+    fresh.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(fresh(x, mask, initial_state=start)[1], h)  # the start, not the carried one
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        ("h", TypeError, r"initial_state must be a tensor or a list of tensors, got str"),
+        (1, ValueError, r"initial_state must be \[h, c\], got 1 tensor"),
+        (2, ValueError, r"expected tensors of shape \[\(3, 4\), \(3, 4\)\], got \[\(2, 4\), \(3, 4\)\]"),
+    ],
+    ids=["not-tensors", "count", "shape"],
+)
+def test_bad_initial_state_names_what_was_expected(state: object, error: type, message: str) -> None:
+    layer = LSTM(4)
+    x = torch.randn(3, 5, 2)
+    given = {"h": "h", 1: [torch.zeros(3, 4)], 2: [torch.zeros(2, 4), torch.zeros(3, 4)]}[state]
+    with pytest.raises(error, match=message):
+        layer(x, initial_state=given)

@@ -75,6 +75,7 @@ class Recurrent(Layer):
         self.stateful = bool(stateful)
         self.states: State | None = None
         self.rnn: nn.Module | None = None
+        self._start: Any = None  # forward's initial_state, for call
 
     # -- subclass interface -------------------------------------------------------------------------------
     def make_rnn(self, input_size: int) -> nn.Module:
@@ -102,6 +103,24 @@ class Recurrent(Layer):
             return None
         return mask.flip(1) if self.go_backwards else mask
 
+    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state: Any = None) -> Any:
+        """Keras's call, ``layer(x, mask=None, initial_state=None)``.
+
+        ``initial_state`` is the state the sequence starts from, as Keras takes it: ``[h, c]`` for an LSTM
+        (``h`` of the output size, ``c`` of ``units``), ``[h]`` or ``h`` for GRU and SimpleRNN, each
+        ``(B, ...)``; gradients flow into it (an encoder's final state handed to a decoder). It takes the
+        place of a stateful layer's carried state for this call.
+
+        Raises:
+            TypeError: ``initial_state`` is not a tensor or a list of them.
+            ValueError: the wrong number of states, or a state of the wrong shape (both named).
+        """
+        self._start = initial_state
+        try:
+            return super().forward(x, mask)
+        finally:
+            self._start = None
+
     def call(self, x: Tensor, mask: Tensor | None = None) -> Any:
         assert self.rnn is not None
         batch, steps, _ = x.shape
@@ -111,7 +130,9 @@ class Recurrent(Layer):
         if self.training and self.dropout > 0:
             keep = torch.full((batch, 1, x.shape[-1]), 1.0 - self.dropout, device=x.device, dtype=x.dtype)
             x = x * torch.bernoulli(keep) / (1.0 - self.dropout)  # one mask for all steps, as Keras
-        hx = self._initial_state(batch, x)
+        hx = (
+            self._initial_state(batch, x) if self._start is None else self._given_state(self._start, batch, x)
+        )
         if mask is None:
             output, state = self._run(x, hx)
             # the final hidden state is the last output; reading it rather than output[:, -1] spares the
@@ -131,6 +152,30 @@ class Recurrent(Layer):
         return result
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _given_state(self, start: Any, batch: int, x: Tensor) -> State:
+        """``initial_state`` checked against the layer and the batch, as the recurrence takes it (1, B, .)."""
+        cls = type(self).__name__
+        states = [start] if isinstance(start, Tensor) else start
+        if not isinstance(states, list | tuple) or not all(isinstance(s, Tensor) for s in states):
+            raise TypeError(
+                f"{cls} '{self.name}' initial_state must be a tensor or a list of tensors, got "
+                f"{type(start).__name__}"
+            )
+        sizes = [self.output_size, self.units][: self.state_count]
+        if len(states) != len(sizes):
+            names = "[h, c]" if self.state_count == 2 else "[h]"
+            raise ValueError(
+                f"{cls} '{self.name}' initial_state must be {names}, got {len(states)} tensor(s)"
+            )
+        for state, size in zip(states, sizes, strict=True):
+            if tuple(state.shape) != (batch, size):
+                expected = [(batch, n) for n in sizes]
+                raise ValueError(
+                    f"{cls} '{self.name}' initial_state expected tensors of shape {expected}, got "
+                    f"{[tuple(s.shape) for s in states]}"
+                )
+        return tuple(state.to(device=x.device, dtype=x.dtype).unsqueeze(0) for state in states)
+
     def _initial_state(self, batch: int, x: Tensor) -> State | None:
         if not self.stateful or self.states is None:
             return None

@@ -45,6 +45,14 @@ def assert_matches(path: Path, module: nn.Module, feed: dict[str, Tensor], *args
     return worst
 
 
+def assert_predicts_alike(path: Path, model: Sequential, steps: tuple[int, ...], features: int) -> None:
+    """The file in onnxruntime against the Keras model's ``predict`` on batches of 3 of each length."""
+    for length in steps:
+        x = np.random.default_rng(length).standard_normal((3, length, features)).astype(np.float32)
+        got = onnx_outputs(path, {"input": torch.from_numpy(x)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+
+
 @pytest.fixture(scope="module")
 def plain_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[LSTM, ExportReport]:
     torch.manual_seed(0)
@@ -194,10 +202,7 @@ def test_an_unbuilt_keras_model_is_built_before_the_exporter_is_chosen(tmp_path:
     assert report.exporter == "dynamo" and "Scan" in report.operators
     assert report.dynamic_axes["input"] == {0: "batch", 1: "steps"}
     assert all(m.training for m in model.module.modules())  # the built LSTM too, as its parents
-    for steps in (3, 5, 7):
-        x = np.random.default_rng(steps).standard_normal((3, steps, 3)).astype(np.float32)
-        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
-        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+    assert_predicts_alike(report.path, model, (3, 5, 7), features=3)
 
 
 def test_a_cnn_lstm_exports_with_free_steps_and_matches_at_odd_and_even_lengths(tmp_path: Path) -> None:
@@ -216,10 +221,7 @@ def test_a_cnn_lstm_exports_with_free_steps_and_matches_at_odd_and_even_lengths(
     )
     report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 10, 2))
     assert report.exporter == "torchscript" and report.checked_shapes[1] == ((3, 11, 2),)
-    for steps in (7, 8, 13):
-        x = np.random.default_rng(steps).standard_normal((3, steps, 2)).astype(np.float32)
-        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
-        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+    assert_predicts_alike(report.path, model, (7, 8, 13), features=2)
 
 
 def test_same_padding_with_strides_follows_the_steps_in_the_graph(tmp_path: Path) -> None:
@@ -235,10 +237,7 @@ def test_same_padding_with_strides_follows_the_steps_in_the_graph(tmp_path: Path
     )
     report = model.export(tmp_path / "m.onnx", example_input=torch.randn(2, 9, 2))
     assert report.dynamic_axes["input"] == {0: "batch", 1: "steps"}
-    for steps in (2, 7, 12, 13):
-        x = np.random.default_rng(steps).standard_normal((3, steps, 2)).astype(np.float32)
-        got = onnx_outputs(report.path, {"input": torch.from_numpy(x)})[0]
-        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=ATOL, rtol=0)
+    assert_predicts_alike(report.path, model, (2, 7, 12, 13), features=2)
 
 
 def test_torch_export_tying_the_steps_is_a_clear_error(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from lstmkit.layers import (
     SpatialDropout1D,
     TimeDistributed,
 )
+from lstmkit.layers.windows import same_padding
 from lstmkit.models import Sequential, load_model
 from lstmkit.models.optimizers import Adam
 
@@ -65,7 +66,8 @@ def test_conv1d_matches_torch_conv1d_with_explicit_padding(case: str) -> None:
     layer = _float64(Conv1D(4, k, strides=s, padding=padding, dilation_rate=d, groups=groups), (3, steps, 4))
     x = torch.randn(3, steps, 4, dtype=torch.float64)  # (B, T, C)
     y = layer(x)
-    assert layer.padding_for(steps) == pads
+    if padding == "same":  # TensorFlow's amounts (the layer pads more after, which no window reaches)
+        assert same_padding(steps, layer.span, s) == pads
     assert layer.conv is not None
     expected = F.conv1d(
         F.pad(x.transpose(1, 2), pads), layer.conv.weight, layer.conv.bias, s, dilation=d, groups=groups
@@ -250,6 +252,13 @@ def test_batch_norm_on_channels_first_axis() -> None:
     assert layer(torch.zeros(2, 3, 7, dtype=torch.float64)).shape == (2, 3, 7)  # any steps once built
     with pytest.raises(ValueError, match=r"expected input of shape \(B, 3, \?\), got \(2, 4, 5\)"):
         layer(torch.zeros(2, 4, 5, dtype=torch.float64))
+    # a (B, T) mask on (B, C, T): the statistics over each channel's valid steps
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False], [False] * 5, [True] * 5])
+    layer(x, mask)
+    expected = torch.stack([x[:, c][mask].mean() for c in range(3)])
+    torch.testing.assert_close(layer.moving_mean, expected)
+    with pytest.raises(ValueError, match=r"expected a mask of shape \(4, 5\) .*got \(4, 3\)"):
+        layer(x, torch.ones(4, 3, dtype=torch.bool))
 
 
 def test_batch_norm_moving_statistics_survive_save_and_load(tmp_path: Path) -> None:

@@ -23,6 +23,18 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, x[:, -1, :1] * 2
 
 
+def _saved_after_training(folder: Path, loss: str, hidden: int) -> tuple[Sequential, dict, dict]:
+    """A model trained one epoch on :func:`_data` and saved: ``(model, tensors, config)`` of its file, to
+    write back altered."""
+    x, y = _data()
+    model = Sequential([LSTM(hidden, input_shape=(5, 2)), Dense(1)])
+    model.compile("adam", loss)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(folder / "saved.lstmkit")
+    tensors, config = load_bundle(folder / "saved.lstmkit")
+    return model, tensors, config
+
+
 def assert_resumes_identically(model: Model, loaded: Model, x: np.ndarray, y: np.ndarray) -> None:
     """One more epoch from the same seed gives identical weights: the optimizer state came along."""
     set_seed(5)
@@ -245,12 +257,8 @@ def test_a_safetensors_file_with_a_config_lstmkit_did_not_write_is_a_value_error
     ],
 )
 def test_a_loss_spec_the_file_cannot_rebuild_loads_uncompiled(spec: str, reason: str, tmp_path: Path) -> None:
-    x, y = _data()
-    model = Sequential([LSTM(3, input_shape=(5, 2)), Dense(1)])
-    model.compile("adam", "huber")
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    model.save(tmp_path / "m.lstmkit")
-    tensors, config = load_bundle(tmp_path / "m.lstmkit")
+    x, _ = _data()
+    model, tensors, config = _saved_after_training(tmp_path, "huber", hidden=3)
     config["compile"]["loss"] = spec
     save_bundle(tmp_path / "damaged.lstmkit", tensors, config)
     expected = rf"loads uncompiled.*its loss '{re.escape(spec)}' cannot be rebuilt.*{reason}"
@@ -380,11 +388,7 @@ def test_a_model_saved_compiled_before_training_keeps_its_optimizer_choice(tmp_p
 
 def test_a_file_of_the_previous_layout_loads_and_resumes(tmp_path: Path) -> None:
     x, y = _data()
-    model = Sequential([LSTM(4, input_shape=(5, 2)), Dense(1)])
-    model.compile("adam", "mse")
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    model.save(tmp_path / "new.lstmkit")
-    tensors, config = load_bundle(tmp_path / "new.lstmkit")
+    model, tensors, config = _saved_after_training(tmp_path, "mse", hidden=4)
     del config["optimizer"]["param_names"]  # written before lstmkit named the optimizer's parameters
     save_bundle(tmp_path / "old.lstmkit", tensors, config)
     assert_resumes_identically(model, load_model(tmp_path / "old.lstmkit"), x, y)

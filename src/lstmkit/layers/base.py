@@ -160,7 +160,9 @@ class Layer(nn.Module):
             return (None,)
         return (None, *(None,) * (len(input_shape) - 2), input_shape[-1])
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None = None, **call_options: Any) -> Tensor:
+        """Build on first use, check ``x`` against the built shape, then ``call(x, mask, **call_options)``
+        (a layer's own keyword arguments, e.g. a recurrent layer's ``initial_state``)."""
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.name} expected a torch.Tensor input, got {type(x).__name__}")
         expected = self.built_input_shape if self.built else self._declared_shape()
@@ -171,7 +173,7 @@ class Layer(nn.Module):
         if self.casts_input and self.input_dtype.is_floating_point and not x.is_floating_point():
             floating = (p.dtype for p in self.parameters() if p.is_floating_point())
             x = x.to(next(floating, self.input_dtype))
-        return self.call(x, mask)
+        return self.call(x, mask, **call_options)
 
     def _declared_shape(self) -> Shape | None:
         return None if self.input_shape_arg is None else (None, *self.input_shape_arg)

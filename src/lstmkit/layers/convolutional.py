@@ -14,7 +14,6 @@ from lstmkit.layers.windows import (
     keras_choice,
     one_int,
     pad_same,
-    same_padding,
 )
 from lstmkit.utils.validation import check_positive_int
 
@@ -92,6 +91,7 @@ class Conv1D(Layer):
         self.kernel_size = one_int("Conv1D kernel_size", kernel_size)
         self.strides = one_int("Conv1D strides", strides)
         self.dilation_rate = one_int("Conv1D dilation_rate", dilation_rate)
+        self.span = (self.kernel_size - 1) * self.dilation_rate + 1  # the steps one window covers
         self.padding = keras_choice("Conv1D padding", padding, PADDINGS)
         self.groups = check_positive_int("Conv1D groups", groups)
         if self.filters % self.groups:
@@ -150,20 +150,11 @@ class Conv1D(Layer):
         shape[self.channel_axis] = input_shape[self.channel_axis]
         return tuple(shape)
 
-    def padding_for(self, steps: int) -> tuple[int, int]:
-        """The zeros padded ``(before, after)`` a sequence of ``steps`` steps."""
-        span = (self.kernel_size - 1) * self.dilation_rate + 1  # steps one window covers
-        if self.padding == "causal":
-            return span - 1, 0
-        if self.padding == "same":
-            return same_padding(steps, span, self.strides)
-        return 0, 0
-
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         assert self.conv is not None
         if self.data_format == "channels_last":
             x = x.transpose(1, 2)  # (B, C, T)
-        span = (self.kernel_size - 1) * self.dilation_rate + 1
+        span = self.span
         steps = x.shape[-1]
         if self.padding != "valid" and isinstance(steps, int) and steps == 0:
             y = x.new_zeros(x.shape[0], self.filters, 0)  # no step, no window: an empty output, as Keras
@@ -171,14 +162,14 @@ class Conv1D(Layer):
             if self.padding == "same":
                 x = pad_same(x, span, self.strides)  # the amounts follow T under torch.export
             else:  # "causal" pads span - 1 before: only "valid" can leave too few steps
-                before, after = self.padding_for(steps)
-                if isinstance(steps, int) and steps + before + after < span:  # not under torch.export
+                before = span - 1 if self.padding == "causal" else 0
+                if isinstance(steps, int) and steps + before < span:  # not under torch.export
                     raise TooFewStepsError(
                         f"Conv1D '{self.name}' with padding='valid' needs at least {span} steps (kernel_size="
                         f"{self.kernel_size}, dilation_rate={self.dilation_rate}), got {steps}; use longer "
                         f"sequences, a smaller kernel, or padding='same' or 'causal'"
                     )
-                x = nn.functional.pad(x, (before, after))
+                x = nn.functional.pad(x, (before, 0))
             y = self.conv(x)  # (B, F, T')
         if self.data_format == "channels_last":
             y = y.transpose(1, 2)  # (B, T', F)

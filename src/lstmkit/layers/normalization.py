@@ -138,7 +138,7 @@ class BatchNormalization(Layer):
                 self.moving_variance.copy_(self.moving_variance * self.momentum + var * (1.0 - self.momentum))
         else:
             mean, var = self.moving_mean.to(x.dtype), self.moving_variance.to(x.dtype)
-        view = [-1 if d == self.features_axis else 1 for d in range(x.dim())]  # (1, ..., C, ..., 1)
+        view = self._feature_view(x)
         inv = torch.rsqrt(var + self.epsilon)
         if self.gamma is not None:
             inv = inv * self.gamma
@@ -151,23 +151,28 @@ class BatchNormalization(Layer):
         """The batch's mean and biased variance per feature ``(C,)``, over the valid steps under ``mask``.
 
         Raises:
-            ValueError: a mask that is not the input's shape without its last axis (``(B, T)``).
+            ValueError: a mask that is not the input's shape without its features axis (``(B, T)``).
         """
         reduce = [d for d in range(x.dim()) if d != self.features_axis]
         if mask is None:
             var, mean = torch.var_mean(x, dim=reduce, correction=0)
             return mean, var
-        if tuple(mask.shape) != tuple(x.shape[:-1]):
+        expected = tuple(n for d, n in enumerate(x.shape) if d != self.features_axis)
+        if tuple(mask.shape) != expected:
             raise ValueError(
-                f"BatchNormalization '{self.name}' expected a mask of shape {tuple(x.shape[:-1])} (its "
-                f"input's without the last axis), got {tuple(mask.shape)}"
+                f"BatchNormalization '{self.name}' expected a mask of shape {expected} (its input's without "
+                f"the features axis), got {tuple(mask.shape)}"
             )
-        view = [-1 if d == self.features_axis else 1 for d in range(x.dim())]
-        weight = mask.to(x.dtype).unsqueeze(-1).expand_as(x)  # 1 at valid steps, 0 at padding
+        view = self._feature_view(x)
+        weight = mask.to(x.dtype).unsqueeze(self.features_axis).expand_as(x)  # 1 at valid steps, 0 at padding
         count = weight.sum(reduce).clamp_min(1.0)
         mean = (weight * x).sum(reduce) / count
         var = (weight * (x - mean.view(view)) ** 2).sum(reduce) / count
         return mean, var
+
+    def _feature_view(self, x: Tensor) -> list[int]:
+        """The shape a ``(C,)`` vector broadcasts over ``x`` with: ``(1, ..., C, ..., 1)``."""
+        return [-1 if d == self.features_axis else 1 for d in range(x.dim())]
 
     def keras_non_trainable_buffers(self) -> list[str]:
         return ["moving_mean", "moving_variance"]

@@ -67,13 +67,13 @@ class _WindowPooling1D(_Pooling1D):
 
     def __init__(
         self,
-        pool_size: int,
-        strides: int | None,
-        padding: str,
-        data_format: str,
+        pool_size: int = 2,
+        strides: int | None = None,
+        padding: str = "valid",
+        data_format: str = "channels_last",
         *,
-        input_shape: tuple[int | None, ...] | None,
-        name: str | None,
+        input_shape: tuple[int | None, ...] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(data_format, input_shape=input_shape, name=name)
         cls = type(self).__name__
@@ -132,18 +132,6 @@ class MaxPooling1D(_WindowPooling1D):
         [2.0, 3.0, 4.0, 5.0, 5.0]
     """
 
-    def __init__(
-        self,
-        pool_size: int = 2,
-        strides: int | None = None,
-        padding: str = "valid",
-        data_format: str = "channels_last",
-        *,
-        input_shape: tuple[int | None, ...] | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(pool_size, strides, padding, data_format, input_shape=input_shape, name=name)
-
     def pool(self, x: Tensor) -> Tensor:
         if self.padding == "same":
             x = pad_same(x, self.pool_size, self.strides, value=-math.inf)
@@ -175,18 +163,6 @@ class AveragePooling1D(_WindowPooling1D):
         [1.5, 2.5, 3.5, 4.5, 5.0]
     """
 
-    def __init__(
-        self,
-        pool_size: int = 2,
-        strides: int | None = None,
-        padding: str = "valid",
-        data_format: str = "channels_last",
-        *,
-        input_shape: tuple[int | None, ...] | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(pool_size, strides, padding, data_format, input_shape=input_shape, name=name)
-
     def pool(self, x: Tensor) -> Tensor:
         if self.padding == "valid":
             return functional.avg_pool1d(x, self.pool_size, self.strides)
@@ -206,11 +182,11 @@ class _GlobalPooling1D(_Pooling1D):
 
     def __init__(
         self,
-        data_format: str,
-        keepdims: bool,
+        data_format: str = "channels_last",
+        keepdims: bool = False,
         *,
-        input_shape: tuple[int | None, ...] | None,
-        name: str | None,
+        input_shape: tuple[int | None, ...] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(data_format, input_shape=input_shape, name=name)
         if not isinstance(keepdims, bool):
@@ -258,16 +234,6 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         ([[4.0]], [[2.0]])
     """
 
-    def __init__(
-        self,
-        data_format: str = "channels_last",
-        keepdims: bool = False,
-        *,
-        input_shape: tuple[int | None, ...] | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(data_format, keepdims, input_shape=input_shape, name=name)
-
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         axis = self.steps_axis
         self._require_steps(x)
@@ -304,16 +270,6 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         >>> GlobalMaxPooling1D()(torch.tensor([[[1.0, -2.0], [3.0, -4.0]]])).tolist()
         [[3.0, -2.0]]
     """
-
-    def __init__(
-        self,
-        data_format: str = "channels_last",
-        keepdims: bool = False,
-        *,
-        input_shape: tuple[int | None, ...] | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(data_format, keepdims, input_shape=input_shape, name=name)
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         # Keras 3's GlobalMaxPooling1D takes no mask (keras/src/layers/pooling/global_max_pooling1d.py):

@@ -75,7 +75,6 @@ class Recurrent(Layer):
         self.stateful = bool(stateful)
         self.states: State | None = None
         self.rnn: nn.Module | None = None
-        self._start: Any = None  # forward's initial_state, for call
 
     # -- subclass interface -------------------------------------------------------------------------------
     def make_rnn(self, input_size: int) -> nn.Module:
@@ -103,7 +102,7 @@ class Recurrent(Layer):
             return None
         return mask.flip(1) if self.go_backwards else mask
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state: Any = None) -> Any:
+    def call(self, x: Tensor, mask: Tensor | None = None, initial_state: Any = None) -> Any:
         """Keras's call, ``layer(x, mask=None, initial_state=None)``.
 
         ``initial_state`` is the state the sequence starts from, as Keras takes it: ``[h, c]`` for an LSTM
@@ -115,13 +114,6 @@ class Recurrent(Layer):
             TypeError: ``initial_state`` is not a tensor or a list of them.
             ValueError: the wrong number of states, or a state of the wrong shape (both named).
         """
-        self._start = initial_state
-        try:
-            return super().forward(x, mask)
-        finally:
-            self._start = None
-
-    def call(self, x: Tensor, mask: Tensor | None = None) -> Any:
         assert self.rnn is not None
         batch, steps, _ = x.shape
         if self.go_backwards:
@@ -130,9 +122,8 @@ class Recurrent(Layer):
         if self.training and self.dropout > 0:
             keep = torch.full((batch, 1, x.shape[-1]), 1.0 - self.dropout, device=x.device, dtype=x.dtype)
             x = x * torch.bernoulli(keep) / (1.0 - self.dropout)  # one mask for all steps, as Keras
-        hx = (
-            self._initial_state(batch, x) if self._start is None else self._given_state(self._start, batch, x)
-        )
+        given = initial_state is not None
+        hx = self._given_state(initial_state, batch, x) if given else self._initial_state(batch, x)
         if mask is None:
             output, state = self._run(x, hx)
             # the final hidden state is the last output; reading it rather than output[:, -1] spares the

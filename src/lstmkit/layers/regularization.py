@@ -167,12 +167,12 @@ class GaussianDropout(_GaussianNoiseLayer):
     ) -> None:
         super().__init__(seed, input_shape=input_shape, name=name)
         self.rate = check_probability("GaussianDropout rate", rate)
+        self.stddev = math.sqrt(self.rate / (1.0 - self.rate))  # Dropout(rate)'s variance
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         if not self.training or self.rate == 0.0:
             return x
-        stddev = math.sqrt(self.rate / (1.0 - self.rate))
-        return x * (1.0 + stddev * self.standard_normal(x))
+        return x * (1.0 + self.stddev * self.standard_normal(x))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate}

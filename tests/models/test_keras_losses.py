@@ -178,6 +178,11 @@ BAD_SPECS = {
         r"label_smoothing must be in \[0, 1\], got nan",
     ),
     "unknown": (lambda: get_loss("focal(gamma=2)"), ValueError, r"unknown loss 'focal\(gamma=2\)'; expected"),
+    "class-not-called": (
+        lambda: get_loss(Huber),
+        TypeError,
+        r"loss=Huber is a factory of a loss spec; call it: loss=Huber\(\)",
+    ),
 }
 
 

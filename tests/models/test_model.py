@@ -631,3 +631,17 @@ def test_export_of_a_model_built_from_data_behind_a_dropout_takes_its_features(t
     example = model.example_input_array
     assert example is not None and example.shape == (2, 5, 2)
     model.export(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize(
+    ("shape", "error", "message"),
+    [
+        ((None, 0), ValueError, r"build input_shape\[1\] must be >= 1, got 0"),
+        ((None, 3.5), TypeError, r"build input_shape\[1\] must be an integer, got float 3.5"),
+        ("abc", TypeError, r"build expects input_shape as a tuple like \(None, 100, 1\), got 'abc'"),
+    ],
+    ids=["zero", "float", "text"],
+)
+def test_build_refuses_a_shape_it_cannot_build(shape: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Sequential([Dense(2)]).build(shape)

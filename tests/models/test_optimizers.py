@@ -125,6 +125,24 @@ def test_unknown_aliased_and_clipping_arguments_are_refused_where_the_spec_is_ma
         build_optimizer(OptimizerSpec(torch.optim.SGD, {"rho": 0.9}), nn.Linear(2, 1))
 
 
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: Adam(beta_1="x"), TypeError, r"Adam beta_1 must be a number in \[0, 1\), got str 'x'"),
+        (lambda: Adam(beta_2=1.0), ValueError, r"Adam beta_2 must be in \[0, 1\), got 1.0"),
+        (lambda: RMSprop(rho=2), ValueError, r"RMSprop rho must be in \[0, 1\), got 2"),
+        (lambda: Adam(epsilon=-1), ValueError, r"Adam epsilon must be a finite number > 0, got -1"),
+    ],
+    ids=["beta_1-text", "beta_2-one", "rho-two", "epsilon-negative"],
+)
+def test_keras_argument_values_are_checked_where_the_spec_is_made(
+    make: Callable[[], OptimizerSpec], error: type[Exception], message: str
+) -> None:
+    # (they reached torch only at fit, whose messages do not name Keras's arguments; rho=2 trained)
+    with pytest.raises(error, match=message):
+        make()
+
+
 def _one_step(spec: OptimizerSpec, grad: float) -> float:
     net = nn.Linear(1, 1, bias=False)
     nn.init.ones_(net.weight)

@@ -273,28 +273,32 @@ def _spec(base: str, value: Any) -> str:
     return base if number == default else f"{base}({key}={number!r})"
 
 
-def _parse(loss: str) -> tuple[str, dict[str, float]]:
-    """``'huber(delta=2.0)'`` -> ``('huber', {'delta': 2.0})``; a bare name -> ``(name, {})``."""
+def _split(loss: str) -> tuple[str, re.Match[str] | None]:
+    """``'huber(delta=2.0)'`` -> ``('huber', its match)``; a bare name -> ``(name, None)``."""
     match = _SPEC.fullmatch(loss)
-    base = match["base"] if match else loss
+    return (match["base"] if match else loss), match
+
+
+def _parse(loss: str) -> tuple[str, float | None]:
+    """``'huber(delta=2.0)'`` -> ``('huber', 2.0)``; a bare name -> ``(name, None)``. The value is checked
+    by :func:`_spec`, the one place that knows each parameter's range."""
+    base, match = _split(loss)
     if base not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(sorted(LOSSES))} or a callable")
     if match is None:
-        return base, {}
+        return base, None
     if base not in PARAMETERS or match["key"] != PARAMETERS[base][0]:
         takes = f"takes only {PARAMETERS[base][0]}" if base in PARAMETERS else "takes no parameter"
         raise ValueError(f"loss {loss!r}: {base} {takes}, got {match['key']}")
     try:
-        number = float(match["value"])
+        return base, float(match["value"])
     except ValueError as err:
         raise ValueError(f"loss {loss!r}: {match['key']} must be a number, got {match['value']!r}") from err
-    return base, {match["key"]: _CHECKS[match["key"]](number)}
 
 
 def is_named(loss: str) -> bool:
-    """True when ``loss`` is a spec of :data:`LOSSES` (a name, with or without its parameter)."""
-    match = _SPEC.fullmatch(loss)
-    return (match["base"] if match else loss) in LOSSES
+    """True when ``loss`` names a loss of :data:`LOSSES` (with or without a parameter, not yet checked)."""
+    return _split(loss)[0] in LOSSES
 
 
 def is_builtin(loss: str | LossFn) -> bool:
@@ -319,12 +323,14 @@ def get_loss(loss: str | LossFn) -> tuple[str, LossFn]:
         TypeError: neither a string nor a callable.
     """
     if isinstance(loss, str):
-        base, params = _parse(loss)
-        if not params:
+        base, value = _parse(loss)
+        if value is None:
             return base, LOSSES[base]
-        ((key, value),) = params.items()
         name = _spec(base, value)
+        key = PARAMETERS[base][0]
         return name, LOSSES[base] if name == base else functools.partial(LOSSES[base], **{key: value})
+    if any(loss is factory for factory in KERAS_CLASSES):  # Keras's class, not called: call it for its spec
+        raise TypeError(f"loss={loss.__name__} is a factory of a loss spec; call it: loss={loss.__name__}()")
     if callable(loss):
         return getattr(loss, "__name__", type(loss).__name__), loss
     raise TypeError(f"loss must be a string or a callable, got {type(loss).__name__}")
@@ -432,3 +438,24 @@ def Hinge() -> str:
 def SquaredHinge() -> str:
     """Keras's ``SquaredHinge``: ``'squared_hinge'``."""
     return "squared_hinge"
+
+
+KERAS_CLASSES: frozenset[Callable[..., str]] = frozenset(
+    {
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+        Huber,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        LogCosh,
+        CosineSimilarity,
+        Poisson,
+        KLDivergence,
+        Hinge,
+        SquaredHinge,
+    }
+)
+"""Keras's loss classes above: each returns a spec, so ``compile(loss=Huber)`` (not called) is a mistake."""

@@ -44,8 +44,18 @@ length, as Keras does. ``Model.build`` tries 2 steps first, then the first of ea
 
 
 def probe_dims(input_shape: Sequence[int | None], steps: int) -> list[int]:
-    """``input_shape`` with a batch of 2 and ``steps`` for every other ``None``."""
-    return [(2 if i == 0 else steps) if d is None else int(d) for i, d in enumerate(input_shape)]
+    """``input_shape`` with a batch of 2 and ``steps`` for every other ``None``.
+
+    Raises:
+        TypeError: ``input_shape`` is not a tuple or list, or an entry is neither ``None`` nor an int.
+        ValueError: an entry below 1.
+    """
+    if not isinstance(input_shape, tuple | list) or not input_shape:
+        raise TypeError(f"build expects input_shape as a tuple like (None, 100, 1), got {input_shape!r}")
+    return [
+        (2 if i == 0 else steps) if d is None else check_positive_int(f"build input_shape[{i}]", d)
+        for i, d in enumerate(input_shape)
+    ]
 
 
 class Model(ModelIO, nn.Module):
@@ -379,12 +389,10 @@ class Model(ModelIO, nn.Module):
         acc = training.Accumulator(self)
         self.module.train()
         try:
-            weighted_sum, y_pred = training.train_batch(
-                self, self.module, batch, training.check_class_weight(class_weight)
-            )
+            part = training.train_batch(self, self.module, batch, training.check_class_weight(class_weight))
         finally:
             self.eval()  # as after fit: model(x) is inference
-        acc.add(weighted_sum, len(source), y_pred, batch.y, training.output_mask(self.module, y_pred))
+        acc.add(part.epoch_share(batch.global_size), len(source), part.y_pred, batch.y, part.mask)
         return self._format(acc.logs(), return_dict)
 
     def evaluate(

@@ -23,13 +23,15 @@ EXAMPLE_BATCH, EXAMPLE_STEPS = 2, 5
 class ModelIO:
     """Weights in Keras's layout, summary, files and ONNX export, for :class:`lstmkit.models.Model`.
 
-    Reads ``module`` (the network), ``name``, ``input_signature``, ``built`` and ``_require_built`` from
-    the model.
+    Reads ``module`` (the network), ``name``, ``input_signature``, ``build_shape``, ``built`` and
+    ``_require_built`` from the model.
     """
 
     module: nn.Module
     name: str
     input_signature: tuple[tuple[int, ...], torch.dtype] | None
+    #: the shape ``build`` was given, batch axis included (a ``Sequential``'s; ``None`` until built)
+    build_shape: tuple[int | None, ...] | None = None
 
     @property
     def built(self) -> bool:
@@ -188,7 +190,7 @@ class ModelIO:
         first = self._first_layer()
         # what the model was built for (a Sequential's build), or what its first layer fixes: a layer that
         # fixes no axis (Dropout, Activation, ...) leaves the features to the next
-        built = getattr(self, "build_shape", None)
+        built = self.build_shape
         if built is None and first is not None and first.built_input_shape is not None:
             built = first.built_input_shape if first.fixes_features or self.input_signature is None else None
         if built is not None and first is not None:

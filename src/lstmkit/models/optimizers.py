@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lstmkit.utils.validation import check_real
+from lstmkit.utils.validation import check_probability, check_real
 
 # name -> (torch class, Keras defaults translated to torch argument names)
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
@@ -44,6 +44,14 @@ KERAS_NAMES: dict[str, dict[str, str]] = {
     "rmsprop": {"rho": "alpha", "epsilon": "eps"},
     "adagrad": {"epsilon": "eps"},
 }
+
+KERAS_CHECKS: dict[str, Any] = {
+    "beta_1": check_probability,
+    "beta_2": check_probability,
+    "rho": check_probability,
+    "epsilon": lambda name, value: check_real(name, value, positive=True),
+}
+"""The ranges of Keras's own argument names: decay rates in [0, 1), epsilon > 0."""
 
 # Keras's per-optimizer clipping, and where lstmkit configures clipping instead
 CLIPPING = {
@@ -99,6 +107,8 @@ def _torch_names(name: str, label: str, kwargs: dict[str, Any], defaults: dict[s
     renamed: dict[str, Any] = {}
     given: dict[str, str] = {}  # torch's name -> the name it was given as
     for key, value in kwargs.items():
+        if key in KERAS_CHECKS:  # Keras's names reach torch only at fit, whose errors do not name them
+            value = KERAS_CHECKS[key](f"{label} {key}", value)
         torch_key = KERAS_NAMES[name].get(key, key)
         if torch_key in renamed:
             raise ValueError(

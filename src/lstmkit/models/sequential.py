@@ -81,9 +81,6 @@ class Sequential(Model):
 
     def __init__(self, layers: Iterable[nn.Module] | None = None, *, name: str = "sequential") -> None:
         super().__init__(LayerStack(), name=name)
-        self.build_shape: Shape | None = (
-            None  # what build() was given, batch axis included: saved with the model
-        )
         for layer in layers or []:
             self.add(layer)
 

@@ -144,10 +144,11 @@ def masked_loss(model: Model, y_pred: Tensor, y: Tensor, mask: Tensor, weight: T
                 f"({batch}, {steps}, ...), got {tuple(y.shape)}"
             )
         y = y.reshape(y_pred.shape)
-    valid = int(mask.sum())
+    pred_valid = y_pred[mask]  # (the boolean index syncs once; its length is the count)
+    valid = pred_valid.shape[0]
     if valid == 0:  # through the graph, so that DDP still sees every parameter used
         return y_pred.sum() * 0.0
-    per_step = model.loss_fn(y_pred[mask], y[mask])
+    per_step = model.loss_fn(pred_valid, y[mask])
     if per_step.shape != (valid,):
         raise ValueError(
             f"a masked sequence output needs a loss that returns one value per sample: its {valid} valid "
@@ -219,7 +220,7 @@ class BatchLoss(NamedTuple):
         samples (``total`` itself when the divisor is the batch size)."""
         if self.mask is None:
             return self.total
-        return size * self.total / self.divisor if self.divisor > 0 else self.total * 0.0
+        return size * self.total / self.divisor.clamp(min=1.0)  # no valid step: total is 0 (no host sync)
 
 
 def batch_loss(
@@ -274,8 +275,8 @@ def batch_loss(
 
 def train_batch(
     model: Model, module: nn.Module, batch: Batch, class_weight: Mapping[int, float] | None
-) -> tuple[Tensor, Tensor]:
-    """One optimizer step; returns ``(this rank's share of N L, y_pred)`` for :meth:`Accumulator.add`."""
+) -> BatchLoss:
+    """One optimizer step; returns the batch's loss (its epoch_share and mask feed the accumulator)."""
     optimizer = model.optimizer
     assert optimizer is not None
     optimizer.zero_grad(set_to_none=True)
@@ -290,7 +291,7 @@ def train_batch(
             nn.utils.clip_grad_norm_(params, model.clipnorm)
     model.scaler.step(optimizer)
     model.scaler.update()
-    return part.epoch_share(batch.global_size), part.y_pred
+    return part
 
 
 def run_epoch(
@@ -306,8 +307,8 @@ def run_epoch(
     acc = Accumulator(model)
     for step, batch in enumerate(batches):
         callbacks.on_train_batch_begin(step)
-        share, y_pred = train_batch(model, module, batch, class_weight)
-        acc.add(share, batch.x.shape[0], y_pred, batch.y, output_mask(module, y_pred))
+        part = train_batch(model, module, batch, class_weight)
+        acc.add(part.epoch_share(batch.global_size), batch.x.shape[0], part.y_pred, batch.y, part.mask)
         # reduced across ranks (a collective only in distributed training), so that every rank's callbacks
         # see the same logs and stop at the same batch (TerminateOnNaN); otherwise the ranks would deadlock
         callbacks.on_train_batch_end(step, acc.logs(reduce=True))

@@ -9,8 +9,9 @@ On this project's virtual machines two runs of the same build in separate proces
 a change worth a few percent cannot be seen by comparing two ``speed.py`` runs. Here the build under test
 (the installed ``lstmkit.ops._native``, "new") and another (the ``.so`` given, "old") serve the same
 models in turn: within each repeat every (build, model) pair runs ``--calls`` steps back to back, so drift
-hits all of them alike. The kernel is swapped at the module level (``lstmkit.ops.native._native``), which
-is what every native call goes through; the Python around it is the same code for both.
+hits all of them alike, and the two builds take turns going first. The kernel is swapped at the module
+level (``lstmkit.ops.native._native``), which every sequence call goes through (a streaming step keeps the
+module it was packed with, so streaming is not compared here); the Python around it is the same code.
 
 Printed per configuration, mode and model (vanilla, then each ``--variants`` entry of ``speed.py``): the
 median milliseconds per step under each build, new / old (below 1: the new build is faster), and each
@@ -72,7 +73,8 @@ def run(
     calls = args.calls or (10 if config == "C1" else 2)
     try:
         for repeat in range(args.warmup + args.repeats):
-            for build, module in builds.items():
+            order = list(builds.items())
+            for build, module in order if repeat % 2 else order[::-1]:  # neither build always first
                 native._native = module
                 for variant, fn in fns.items():
                     start = time.perf_counter()
@@ -114,6 +116,8 @@ def main() -> None:
         raise SystemExit("the native kernel is not built: nothing to compare (python -m lstmkit check)")
     if not args.old.is_file():
         raise SystemExit(f"{args.old}: no such file (the baseline build's _native*.so)")
+    if args.old.resolve() == Path(native._native.__file__).resolve():
+        raise SystemExit(f"{args.old} is the installed build itself: copy a baseline elsewhere first")
     torch.set_num_threads(args.threads)
     builds = {"old": load_build(args.old), "new": native._native}
     print(

@@ -318,6 +318,13 @@ def test_from_torch_with_variants_keeps_their_initialization() -> None:
     torch.testing.assert_close(plain(x)[0], theirs(x)[0], rtol=1e-5, atol=1e-6)
 
 
+def test_from_torch_names_the_variants_for_an_unknown_option() -> None:
+    with pytest.raises(
+        TypeError, match=r"unknown option\(s\) \['peepole'\]; it adds the variants .*'peephole'"
+    ):
+        LSTM.from_torch(torch.nn.LSTM(3, 4), peepole=True)
+
+
 def test_from_torch_copies_configuration_and_weights() -> None:
     theirs = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
     ours = LSTM.from_torch(theirs)

@@ -393,3 +393,15 @@ def test_a_stream_whose_cell_changed_dtype_says_to_reset() -> None:
         ValueError, match=r"NativeStream runs 2 streams: expected x of shape \(2, 4\), got \(3,"
     ):
         stream.step(torch.randn(3, 4, dtype=torch.float64))
+
+
+def test_a_stream_checks_its_step_and_batch() -> None:
+    from lstmkit.nn import LSTMCell
+
+    step = NativeCellStep.from_module(LSTMCell(4, 8, backend="native"))
+    with pytest.raises(TypeError, match=r"NativeStream batch must be an integer, got str '2'"):
+        NativeStream(step, batch="2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"NativeStream batch must be >= 1, got 0"):
+        NativeStream(step, batch=0)
+    with pytest.raises(TypeError, match=r"NativeStream expects a NativeCellStep, got LSTMCell; wrap"):
+        NativeStream(torch.nn.LSTMCell(4, 8))  # type: ignore[arg-type]

@@ -9,7 +9,13 @@ from torch import Tensor
 
 from lstmkit.ops.dispatch import is_exporting
 from lstmkit.ops.fused import autocast_enabled
-from lstmkit.utils.validation import check_finite, check_positive_int, check_probability, check_real
+from lstmkit.utils.validation import (
+    check_finite,
+    check_positive_int,
+    check_probability,
+    check_real,
+    is_integer_dtype,
+)
 
 
 def check_constructor(
@@ -75,8 +81,7 @@ def check_lengths(owner: str, lengths: Any, batch: int, steps: int, *, enforce_s
             raise TypeError(
                 f"{owner} expected lengths as a 1-D integer tensor or list, got {lengths!r}"
             ) from err
-    integer = not (lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool)
-    if not integer or lengths.dim() != 1:
+    if not is_integer_dtype(lengths.dtype) or lengths.dim() != 1:
         raise TypeError(
             f"{owner} expected lengths as a 1-D integer tensor of shape ({batch},), "
             f"got dtype {lengths.dtype} and shape {tuple(lengths.shape)}"

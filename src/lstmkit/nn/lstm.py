@@ -473,6 +473,12 @@ class LSTM(nn.Module):
         if not isinstance(module, nn.LSTM):
             hint = "; it is already an lstmkit LSTM" if isinstance(module, LSTM) else ""
             raise TypeError(f"LSTM.from_torch expected a torch.nn.LSTM, got {type(module).__name__}{hint}")
+        unknown = set(variants) - _FROM_TORCH_TAKEN - _FROM_TORCH_VARIANTS
+        if unknown:
+            raise TypeError(
+                f"LSTM.from_torch got unknown option(s) {sorted(unknown)}; it adds the variants "
+                f"{sorted(_FROM_TORCH_VARIANTS)}"
+            )
         taken = _FROM_TORCH_TAKEN & set(variants)
         if taken:
             raise ValueError(

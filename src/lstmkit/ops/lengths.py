@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.utils.validation import is_integer_dtype
+
 
 def sequence_mask(lengths: Tensor, steps: int) -> Tensor:
     """``(B, T)`` boolean mask, True at the steps before each sequence's length.
@@ -17,7 +19,7 @@ def sequence_mask(lengths: Tensor, steps: int) -> Tensor:
         >>> sequence_mask(torch.tensor([2, 0, 3]), 3).int().tolist()
         [[1, 1, 0], [0, 0, 0], [1, 1, 1]]
     """
-    if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+    if lengths.dim() != 1 or not is_integer_dtype(lengths.dtype):
         raise TypeError(
             f"sequence_mask expected lengths as a 1-D integer tensor, got dtype {lengths.dtype} "
             f"and shape {tuple(lengths.shape)}"

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.types import RecurrenceInputs, RecurrenceParams
+from lstmkit.utils.validation import is_integer_dtype
 
 if TYPE_CHECKING:
     from lstmkit.ops.native import InputProjection
@@ -89,12 +90,7 @@ def check_recurrence(
             _shape(name, _tensor(name, value), shape, xg)
     if inputs.lengths is not None:
         lengths = _tensor("lengths", inputs.lengths)
-        integer = (
-            not lengths.dtype.is_floating_point
-            and not lengths.dtype.is_complex
-            and lengths.dtype != torch.bool
-        )
-        if not integer or tuple(lengths.shape) != (batch,):
+        if not is_integer_dtype(lengths.dtype) or tuple(lengths.shape) != (batch,):
             received = f"{lengths.dtype} {tuple(lengths.shape)}"
             raise ValueError(f"lengths must be an integer tensor of shape ({batch},), got {received}")
         if lengths.device.type != "cpu":

@@ -34,6 +34,7 @@ from torch import Tensor
 from lstmkit.ops import native_layout as lay
 from lstmkit.ops.native import native_module
 from lstmkit.ops.types import LSTMState, layer_norm_parts
+from lstmkit.utils.validation import check_positive_int
 
 _FIELDS = (
     "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole",
@@ -390,7 +391,12 @@ class NativeStream:
     """
 
     def __init__(self, cell: NativeCellStep, batch: int = 1) -> None:
-        self.cell, self.batch = cell, int(batch)
+        if not isinstance(cell, NativeCellStep):
+            raise TypeError(
+                f"NativeStream expects a NativeCellStep, got {type(cell).__name__}; wrap the cell with "
+                f"NativeCellStep.from_module(cell)"
+            )
+        self.cell, self.batch = cell, check_positive_int("NativeStream batch", batch)
         self.state: LSTMState = self._zeros()
 
     def _zeros(self) -> LSTMState:

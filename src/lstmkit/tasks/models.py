@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from lstmkit.nn import LSTM
 from lstmkit.utils.serialization import load_bundle, save_bundle
-from lstmkit.utils.validation import check_choice, check_positive_int, check_real
+from lstmkit.utils.validation import check_choice, check_positive_int, check_real, is_integer_dtype
 
 CellKind = Literal["lstm", "gru", "rnn"]
 Readout = Literal["last", "all"]
@@ -127,7 +127,7 @@ def _check_tokens(x: Any, vocab_size: int) -> Tensor:
     expected = f"SequenceNet with vocab_size={vocab_size} expected integer tokens of shape (B, T)"
     if not isinstance(x, Tensor):
         raise TypeError(f"{expected}, got {type(x).__name__}")
-    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+    if not is_integer_dtype(x.dtype):
         raise TypeError(f"{expected}, got a {x.dtype} tensor; pass token ids as an integer tensor")
     if x.dim() != 2 or x.shape[1] == 0:
         raise ValueError(f"{expected} with T >= 1, got shape {tuple(x.shape)}")

@@ -19,6 +19,11 @@ def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
     return value
 
 
+def is_integer_dtype(dtype: torch.dtype) -> bool:
+    """True for torch's integer dtypes (not floating, complex or bool): what lengths and token ids take."""
+    return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+
+
 def check_finite(name: str, value: torch.Tensor | np.ndarray) -> None:
     """Raise ``ValueError`` if a floating array holds NaN or infinity, saying where the first one is."""
     if isinstance(value, torch.Tensor):

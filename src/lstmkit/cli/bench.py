@@ -219,7 +219,8 @@ def _run_memory(config: MemoryBenchConfig, threads: int, out: Path | None) -> No
         return
     plot_loss_curves(results, out / "loss_curves.png")
     written = ["loss_curves.png"] + [f"{r.model}_T{r.length}.safetensors" for r in results]
-    flows = _gradient_flows(config, nets, out, written)
+    flows, files = _gradient_flows(config, nets, out)
+    written += files
     _write_metrics(out, config, results, flows)
     click.echo(f"wrote to {out}: metrics.json, {', '.join(written)}")
 
@@ -271,13 +272,13 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 
 def _gradient_flows(
-    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path, written: list[str]
-) -> dict[int, dict[str, GradientFlow]]:
+    config: MemoryBenchConfig, nets: dict[tuple[str, int], nn.Module], out: Path
+) -> tuple[dict[int, dict[str, GradientFlow]], list[str]]:
     """Gradient flow of each model, untrained and trained, on the same examples; writes those examples.
 
     Writes ``data_T<length>.npy`` (the examples' inputs, for ``lstmkit gates`` except copy's tokens) and,
     for adding, ``signal_T<length>.npy``: the running sum of the marked values, which a solving LSTM must
-    hold; appends the name of each file written to ``written``. Copy memory takes tokens, so it has no
+    hold; returns the flows and the names of the files written. Copy memory takes tokens, so it has no
     input gradient and no gradient-flow plot. Gradients are taken
     on float64 copies of the networks, so that a vanishing gradient shows its exponential decay instead
     of stopping at float32's underflow (about 1e-45).
@@ -290,6 +291,7 @@ def _gradient_flows(
     from lstmkit.tasks.memory import derived_seed, generate, initial_network, task_loss
 
     flows: dict[int, dict[str, GradientFlow]] = {}
+    written: list[str] = []
     seed = derived_seed(config.seed, 3_000_017)
     for length in config.lengths:
         data = generate(config.task, GRADIENT_FLOW_EXAMPLES, length, seed=seed)
@@ -318,4 +320,4 @@ def _gradient_flows(
         )
         written.append(f"gradient_flow_T{length}.png")
         flows[length] = trained
-    return flows
+    return flows, written

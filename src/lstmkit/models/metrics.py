@@ -101,7 +101,7 @@ class LossMean(Metric):
     """The mean over samples of a per-sample loss of :mod:`lstmkit.models.losses` (Keras's
     ``MeanMetricWrapper``), times ``sign`` (+1, or -1 where Keras's metric is the loss's negative)."""
 
-    loss = "mean_absolute_percentage_error"
+    loss: str  # the LOSSES name each subclass averages (its class's: a metric asked for by alias keeps it)
     sign = 1.0
 
     def update(self, y_pred: Tensor, y_true: Tensor) -> None:

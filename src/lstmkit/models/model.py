@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ from lstmkit.models.progress import ProgbarLogger, check_verbose
 from lstmkit.ops.dispatch import is_exporting
 from lstmkit.utils.validation import check_positive_int
 
+Probe = TypeVar("Probe")
+Ran = TypeVar("Ran")
+
 PROBE_STEPS = ((32, 48), (256, 384), (2048, 3072))
 """The lengths a ``Sequential`` declared for inputs of any length (``input_shape=(None, F)``) is built on,
 zeros: each pair in turn until no convolution or pooling window (or stack of them) is longer than the
@@ -56,6 +59,22 @@ def probe_dims(input_shape: Sequence[int | None], steps: int) -> list[int]:
         (2 if i == 0 else steps) if d is None else check_positive_int(f"build input_shape[{i}]", d)
         for i, d in enumerate(input_shape)
     ]
+
+
+def probe_until_fits(
+    input_shape: Sequence[Any], attempts: Sequence[Probe], run: Callable[[Probe], Ran]
+) -> Ran:
+    """``run(attempt)`` for each attempt in turn until no window is longer than the input (any other error
+    at once); for an ``input_shape`` with a fixed length, the first attempt only."""
+    free = any(d is None for d in list(input_shape)[1:])
+    tries = attempts if free else attempts[:1]
+    for k, attempt in enumerate(tries):
+        try:
+            return run(attempt)
+        except TooFewStepsError:  # a window longer than the probe: a longer one
+            if k == len(tries) - 1:
+                raise
+    raise AssertionError("no attempt to probe with")
 
 
 class Model(ModelIO, nn.Module):
@@ -224,15 +243,16 @@ class Model(ModelIO, nn.Module):
         """Create the weights for inputs of ``input_shape``, batch dimension included: ``(None, 100, 1)``;
         ``None`` steps are built on :data:`PROBE_STEPS`."""
         noted = self.input_signature
-        lengths = (2, *(pair[0] for pair in PROBE_STEPS))  # 2 first: a module may cap the length
-        for attempt, steps in enumerate(lengths):
+
+        def run(steps: int) -> None:
             try:
                 self._build_from(torch.zeros(probe_dims(input_shape, steps), dtype=self._input_dtype()))
-                return
-            except TooFewStepsError:  # a window longer than the probe: a longer one
+            except TooFewStepsError:
                 self.input_signature = noted  # (the failed probe's shape is not one to save)
-                if attempt == len(lengths) - 1 or not any(d is None for d in list(input_shape)[1:]):
-                    raise
+                raise
+
+        # 2 steps first: a module may cap the length
+        probe_until_fits(input_shape, (2, *(pair[0] for pair in PROBE_STEPS)), run)
 
     def _input_dtype(self) -> torch.dtype:
         first = next((m for m in self.module.modules() if isinstance(m, Layer)), None)

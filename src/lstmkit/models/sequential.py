@@ -9,8 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, Shape
-from lstmkit.layers.windows import TooFewStepsError
-from lstmkit.models.model import PROBE_STEPS, Model, probe_dims
+from lstmkit.models.model import PROBE_STEPS, Model, probe_dims, probe_until_fits
 
 
 class LayerStack(nn.Module):
@@ -134,15 +133,12 @@ class Sequential(Model):
         was_training = self.module.training
         self.module.eval()
         try:
-            for attempt, lengths in enumerate(PROBE_STEPS if free else PROBE_STEPS[:1]):
-                try:
-                    recorded = [
-                        self._probe(input_shape, steps) for steps in (lengths if free else lengths[:1])
-                    ]
-                    break
-                except TooFewStepsError:  # a window longer than the probe: a longer one
-                    if not free or attempt == len(PROBE_STEPS) - 1:
-                        raise
+            # both lengths of a pair where the length is free (which axes follow it), one run otherwise
+            recorded = probe_until_fits(
+                input_shape,
+                PROBE_STEPS,
+                lambda pair: [self._probe(input_shape, steps) for steps in (pair if free else pair[:1])],
+            )
             self.stack.output_shapes = [_merge_shapes(*shapes) for shapes in zip(*recorded, strict=True)]
         finally:
             self.module.train(was_training)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,11 +112,25 @@ def test_a_model_with_text_classes_scores_the_same_classes_typed(tmp_path: Path)
     assert with_unseen.labels == ["1", "2", "3"]
 
 
-def test_seeds_may_be_numpy_integers() -> None:
+def test_seeds_may_be_zero_or_numpy_integers() -> None:
     clf = TimeSeriesClassifier("lstm", seed=np.int64(3))  # type: ignore[arg-type]
     assert type(clf.seed) is int and clf.seed == 3
-    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
-        TimeSeriesClassifier("lstm", seed=-1)
+    assert TimeSeriesClassifier("lstm", seed=0).seed == 0
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [
+        pytest.param(-1, ValueError, "seed must be an integer in [0, 2**63 - 1], got -1", id="negative"),
+        pytest.param(
+            2**63, ValueError, f"seed must be an integer in [0, 2**63 - 1], got {2**63}", id="too-large"
+        ),
+        pytest.param(True, TypeError, "seed must be an integer in [0, 2**63 - 1], got bool True", id="bool"),
+    ],
+)
+def test_a_seed_out_of_range_is_refused_at_once(seed: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        TimeSeriesClassifier("lstm", seed=seed)  # type: ignore[arg-type]
 
 
 def test_labels_of_any_type_come_back_unchanged() -> None:

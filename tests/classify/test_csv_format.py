@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from lstmkit.classify.csv_format import csv_header, read_series_csv, read_series_csv_like
+from lstmkit.classify.csv_format import read_series_csv, read_series_csv_like
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -72,13 +74,57 @@ def test_the_value_columns_are_kept(tmp_path: Path) -> None:
     assert long.value_columns == ("x", "y")
 
 
-def test_csv_header_reads_as_pandas_does(tmp_path: Path) -> None:
-    path = tmp_path / "bom.csv"
-    path.write_bytes('\ufeff"id","a,b",label\n1,2,3\n'.encode())
-    assert csv_header(path) == ["id", "a,b", "label"]  # byte order mark dropped, quoted comma kept
-
-
 TRAINING_STEPS = ("t0", "t1", "t2", "t3")
+
+
+def test_the_label_column_is_found_as_pandas_reads_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes('\ufeff"t0","t1",label\n1,2,x\n'.encode())  # byte order mark, quoted names
+    data = read_series_csv_like(path, {}, ("t0", "t1"))
+    assert data.labels is not None and list(data.labels) == ["x"]
+
+
+def test_a_file_to_predict_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[object] = []
+    read_csv = pd.read_csv
+
+    def counted(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        reads.append(args[0])
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", counted)
+    path = write(tmp_path, "t0,t1,t2,t3,target\n1,2,3,4,1\n")
+    read_series_csv_like(path, {"label_column": "target"}, TRAINING_STEPS)
+    assert reads == [path]
+
+
+@pytest.mark.parametrize(
+    ("text", "csv_columns", "message"),
+    [
+        pytest.param("", {}, "is empty; expected a CSV with a header row and one row per series", id="empty"),
+        pytest.param("t0,t1\n", {}, "has a header but no rows; expected a header row", id="no-rows"),
+        pytest.param("t0,t1\n1,x\n", {}, "has a non-numeric series value", id="text-value"),
+        pytest.param("t0,t1,label\n,,a\n", {}, "row 1 has no values; expected at least one", id="empty-row"),
+        pytest.param("t0,label\n1,a\n2,\n", {}, "row 2 has no value in label column 'label'", id="no-label"),
+        pytest.param(
+            "x,label\n1,a\n",
+            {"id_column": "id"},
+            "id_column='id' is not a column of",
+            id="missing-id-column",
+        ),
+        pytest.param(
+            "id,x\n1,0\n,1\n",
+            {"id_column": "id"},
+            "row 2 has no value in id column 'id'",
+            id="missing-id",
+        ),
+    ],
+)
+def test_a_bad_file_to_predict_is_refused_as_read_series_csv_refuses_it(
+    tmp_path: Path, text: str, csv_columns: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_series_csv_like(write(tmp_path, text), csv_columns, ())
 
 
 @pytest.mark.parametrize(

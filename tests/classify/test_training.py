@@ -85,8 +85,24 @@ def test_a_loss_that_is_never_finite_is_a_clear_error() -> None:
             "reduce_lr_patience must be >= 1, got 0",
             id="lr-patience-0",
         ),
-        pytest.param({"seed": "0"}, TypeError, "seed must be an integer, got str '0'", id="seed-str"),
-        pytest.param({"seed": -1}, ValueError, "seed must be >= 0, got -1", id="seed-negative"),
+        pytest.param(
+            {"seed": "0"}, TypeError, "seed must be an integer in [0, 2**63 - 1], got str '0'", id="seed-str"
+        ),
+        pytest.param(
+            {"seed": True},
+            TypeError,
+            "seed must be an integer in [0, 2**63 - 1], got bool True",
+            id="seed-bool",
+        ),
+        pytest.param(
+            {"seed": -1}, ValueError, "seed must be an integer in [0, 2**63 - 1], got -1", id="seed-negative"
+        ),
+        pytest.param(
+            {"seed": 2**63},
+            ValueError,
+            f"seed must be an integer in [0, 2**63 - 1], got {2**63}",
+            id="seed-too-large",
+        ),
         pytest.param(
             {"learning_rate": 10**400},
             ValueError,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +64,24 @@ def test_text_column_is_saved_and_old_files_without_it_load(tmp_path: Path) -> N
     assert TextClassifier.load(path).text_column is None
 
 
-def test_seed_may_be_a_numpy_integer() -> None:
+def test_seed_may_be_zero_or_a_numpy_integer() -> None:
     assert type(quick(seed=np.int64(2)).seed) is int
-    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
-        quick(seed=-1)
+    assert quick(seed=0).seed == 0
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [
+        pytest.param(-1, ValueError, "seed must be an integer in [0, 2**63 - 1], got -1", id="negative"),
+        pytest.param(
+            2**63, ValueError, f"seed must be an integer in [0, 2**63 - 1], got {2**63}", id="too-large"
+        ),
+        pytest.param(True, TypeError, "seed must be an integer in [0, 2**63 - 1], got bool True", id="bool"),
+    ],
+)
+def test_a_seed_out_of_range_is_refused_at_once(seed: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        quick(seed=seed)
 
 
 def test_empty_texts_are_skipped_in_training_and_refused_in_prediction() -> None:

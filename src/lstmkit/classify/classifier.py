@@ -33,7 +33,7 @@ from lstmkit.classify.training import (
 from lstmkit.classify.ts_format import SeriesDataset
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
-from lstmkit.utils.validation import check_choice, check_positive_int
+from lstmkit.utils.validation import check_choice, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,9 @@ class TimeSeriesClassifier:
             ``zscore`` for univariate data, ``channel`` for multivariate data. Default ``"auto"``.
         fit_config: training settings; default ``FitConfig(epochs=200, reduce_lr_patience=20)``.
         model_options: keyword arguments for the model class (e.g. ``hidden_size``).
-        seed: seed (an integer >= 0) for initialization, and for the batch order unless ``fit_config.seed``
-            is set (an explicit ``FitConfig(seed=...)`` fixes the batch order whatever this seed is).
+        seed: seed (an integer in ``[0, 2**63 - 1]``) for initialization, and for the batch order unless
+            ``fit_config.seed`` is set (an explicit ``FitConfig(seed=...)`` fixes the batch order whatever
+            this seed is).
 
     Attributes set by :meth:`fit` (and saved): ``n_channels``; ``csv_columns`` and ``value_columns``, the
     columns of the training CSV (``label_column``, ``id_column``, ``time_column``; the time steps or
@@ -139,7 +140,7 @@ class TimeSeriesClassifier:
         self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
         self.fit_config = fit_config or FitConfig(epochs=200, reduce_lr_patience=20)
         self.model_options = dict(model_options or {})
-        self.seed = check_positive_int("seed", seed, minimum=0)
+        self.seed = check_seed("seed", seed)
         self.encoder: LabelEncoder | None = None
         self.module: nn.Module | None = None
         self.n_channels: int | None = None

@@ -24,6 +24,8 @@ from lstmkit.classify.labels import check_label_types
 from lstmkit.classify.ts_format import SeriesDataset
 from lstmkit.utils.tables import read_table
 
+EXPECTED_LAYOUT = "a header row and one row per series"  # for read_table's messages
+
 
 def read_series_csv(
     path: str | Path,
@@ -58,7 +60,17 @@ def read_series_csv(
         ([3, 2], ['up', 'down'])
     """
     source = Path(path)
-    frame = read_table(source, "a header row and one row per series")
+    return _from_frame(read_table(source, EXPECTED_LAYOUT), source, label_column, id_column, time_column)
+
+
+def _from_frame(
+    frame: pd.DataFrame,
+    source: Path,
+    label_column: str | None,
+    id_column: str | None,
+    time_column: str | None,
+) -> SeriesDataset:
+    """The series of a CSV file read into ``frame``, as :func:`read_series_csv` documents."""
     for name, column in (
         ("label_column", label_column),
         ("id_column", id_column),
@@ -86,16 +98,6 @@ def read_series_csv(
     return replace(data, csv_columns=columns, value_columns=tuple(str(c) for c in values))
 
 
-def csv_header(path: str | Path) -> list[str]:
-    """The column names of a CSV file, as :func:`read_series_csv` reads them (pandas; a UTF-8 BOM is dropped).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: an empty file, one that does not parse as CSV, or a header without rows.
-    """
-    return [str(c) for c in read_table(path, "a header row and one row per series", nrows=1).columns]
-
-
 def read_series_csv_like(
     path: str | Path, csv_columns: Mapping[str, str | None], value_columns: Sequence[str]
 ) -> SeriesDataset:
@@ -106,7 +108,7 @@ def read_series_csv_like(
     long layout the same channels in the same order; in the wide layout the training time steps in order,
     fewer of them (shorter series), or more where the training columns number the steps (``t0``, ``t1``,
     ... continue as ``t9``, ``t10``). Any other column would be read as one more step or channel, so it is an
-    error that names it.
+    error that names it. The file is read once; its header says whether the label column is there.
 
     Args:
         path: the CSV file.
@@ -124,12 +126,9 @@ def read_series_csv_like(
     source = Path(path)
     label_column = csv_columns.get("label_column", "label")
     id_column, time_column = csv_columns.get("id_column"), csv_columns.get("time_column")
-    data = read_series_csv(
-        source,
-        label_column=label_column if label_column in csv_header(source) else None,
-        id_column=id_column,
-        time_column=time_column,
-    )
+    frame = read_table(source, EXPECTED_LAYOUT)
+    label = label_column if label_column in frame.columns else None
+    data = _from_frame(frame, source, label, id_column, time_column)
     if not value_columns:
         return data
     if id_column is not None:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from lstmkit.models import Callback, Model
 from lstmkit.models.optimizers import torch_adam
 from lstmkit.ops.lengths import sequence_mask
-from lstmkit.utils.validation import check_positive_int, check_real
+from lstmkit.utils.validation import check_positive_int, check_real, check_seed
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -46,9 +46,9 @@ class FitConfig:
 
     Raises:
         TypeError: a setting of the wrong type (``learning_rate="0.1"``, ``epochs=2.0``).
-        ValueError: ``epochs``, ``batch_size`` or a patience below 1, a ``seed`` below 0, a
-            ``learning_rate`` that is not a finite number above 0, or a ``weight_decay`` that is not a finite
-            number of at least 0.
+        ValueError: ``epochs``, ``batch_size`` or a patience below 1, a ``seed`` outside
+            ``[0, 2**63 - 1]``, a ``learning_rate`` that is not a finite number above 0, or a ``weight_decay``
+            that is not a finite number of at least 0.
 
     Example:
         >>> FitConfig(learning_rate="0.1")
@@ -77,7 +77,7 @@ class FitConfig:
             if getattr(self, name) is not None:
                 checked[name] = check_positive_int(name, getattr(self, name))
         if self.seed is not None:
-            checked["seed"] = check_positive_int("seed", self.seed, minimum=0)
+            checked["seed"] = check_seed("seed", self.seed)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 

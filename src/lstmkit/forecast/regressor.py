@@ -25,7 +25,7 @@ from torch import nn
 
 from lstmkit.forecast.intervals import mc_dropout_quantiles, pinball_loss, sort_quantiles
 from lstmkit.models.optimizers import torch_adam
-from lstmkit.utils.validation import check_finite, check_positive_int, check_probability
+from lstmkit.utils.validation import check_finite, check_positive_int, check_probability, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class TrainConfig:
         validation_fraction: last share of windows held out for early stopping (0 disables it).
         patience: epochs without validation improvement before stopping; the best weights are restored.
         clip_norm: gradient-norm clipping threshold.
-        seed: seeds the shuffling of windows (and the MC dropout masks at prediction).
+        seed: seeds the shuffling of windows (and the MC dropout masks at prediction); an integer in
+            ``[0, 2**63 - 1]``.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'`` (a ``torch.device`` is stored as its
             string); checked at once to exist on this machine (:func:`available_devices`), so a config
             naming an accelerator cannot be built where there is none, even if it is never used to train.
@@ -78,7 +79,7 @@ class TrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("patience", self.patience)
-        check_positive_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         check_probability("validation_fraction", self.validation_fraction)
         for name in ("learning_rate", "clip_norm"):
             value = getattr(self, name)

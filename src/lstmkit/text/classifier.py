@@ -27,7 +27,7 @@ from lstmkit.text.vectors import load_vectors
 from lstmkit.text.vocabulary import Vocabulary, pad_batch
 from lstmkit.utils.seed import set_seed
 from lstmkit.utils.serialization import load_bundle, save_bundle
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_seed
 
 KIND = "text_classifier"
 
@@ -75,9 +75,9 @@ class TextClassifier:
             ``num_layers``, ``bidirectional``, ``dropout``, ``pooling``).
         fit_config: training settings; default ``FitConfig(epochs=15, batch_size=32, learning_rate=2e-3,
             patience=4, reduce_lr_patience=1)`` (tuned on the SST-2 dev set).
-        seed: seed (an integer >= 0) for initialization (and word vectors missing from ``vectors``), and for
-            the batch order unless ``fit_config.seed`` is set (an explicit ``FitConfig(seed=...)`` fixes the
-            batch order whatever this seed is).
+        seed: seed (an integer in ``[0, 2**63 - 1]``) for initialization (and word vectors missing from
+            ``vectors``), and for the batch order unless ``fit_config.seed`` is set (an explicit
+            ``FitConfig(seed=...)`` fixes the batch order whatever this seed is).
 
     Attributes:
         text_column: the CSV column the training texts were read from, recorded on the fitted model by
@@ -114,7 +114,7 @@ class TextClassifier:
         self.fit_config = fit_config or FitConfig(
             epochs=15, batch_size=32, learning_rate=2e-3, patience=4, reduce_lr_patience=1
         )
-        self.seed = check_positive_int("seed", seed, minimum=0)
+        self.seed = check_seed("seed", seed)
         self.text_column: str | None = None
         self.vocabulary: Vocabulary | None = None
         self.encoder: LabelEncoder | None = None

@@ -7,6 +7,7 @@ import os
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,18 @@ DECOMPRESSION_ERRORS = (zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, zl
 
 
 def compression_of(path: Path, compression: Any = "infer") -> str | None:
-    """The compression pandas reads ``path`` with, for ``read_csv``'s ``compression`` option."""
-    if compression == "infer":
+    """The compression pandas reads ``path`` with, for ``read_csv``'s ``compression`` option.
+
+    The option is a method name, ``None``, ``"infer"`` (from the file name's suffix), or a mapping whose
+    ``"method"`` is one of those. pandas resolves it with ``pandas.io.common.get_compression_method`` and
+    ``infer_compression``, which are not public (not in pandas' API reference, not typed by pandas-stubs),
+    so the rule is written out here and a test holds it to the installed pandas'.
+    """
+    method = compression.get("method") if isinstance(compression, Mapping) else compression
+    if method == "infer":
         name = path.name.lower()
-        return next(
-            (method for suffix, method in COMPRESSION_BY_SUFFIX.items() if name.endswith(suffix)), None
-        )
-    if isinstance(compression, dict):
-        return compression.get("method")
-    return compression if isinstance(compression, str) else None
+        return next((kind for suffix, kind in COMPRESSION_BY_SUFFIX.items() if name.endswith(suffix)), None)
+    return method if isinstance(method, str) else None
 
 
 def read_table(path: str | os.PathLike[str], expected: str, **options: Any) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def test_wrong_types_and_values_of_arguments(folder: Path) -> None:
         to_onnx(lstm, folder / "m.onnx", x, opset=8)  # (opsets 7 and 8 lack ConstantOfShape)
     with pytest.raises(ValueError, match=r"expected atol as a finite number >= 0, got -1"):
         to_onnx(lstm, folder / "m.onnx", x, atol=-1)
-    with pytest.raises(TypeError, match=r"expected dynamic_steps to be True or False, got 'yes'"):
+    with pytest.raises(TypeError, match=r"to_onnx dynamic_steps must be True or False, got str 'yes'"):
         to_onnx(lstm, folder / "m.onnx", x, dynamic_steps="yes")  # type: ignore[arg-type]
     with pytest.raises(
         ValueError, match=r"expected 1 distinct input_names \(one per tensor\), got \['a', 'b'\]"

@@ -379,6 +379,38 @@ def test_an_exporter_error_restores_the_model_and_writes_nothing(tmp_path: Path,
     assert lstm.backend == "fused" and lstm.check_finite and lstm.training
 
 
+class _CountingRuns(nn.Module):
+    """Counts its runs in PyTorch, not those the exporter records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = LSTM(2, 3, batch_first=True)
+        self.runs = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            self.runs += 1
+        out = self.lstm(x)[0]
+        assert isinstance(out, Tensor)
+        return out[:, -1]
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_a_built_model_runs_once_on_the_example(tmp_path: Path, exporter: str) -> None:
+    # the run that builds lazy layers is the reference too when it built nothing (fixed axes: no run on
+    # grown inputs)
+    net = _CountingRuns().eval()
+    report = to_onnx(
+        net,
+        tmp_path / "m.onnx",
+        torch.randn(2, 4, 2),
+        dynamic_batch=False,
+        dynamic_steps=False,
+        exporter=exporter,
+    )
+    assert net.runs == 1 and report.max_abs_diff is not None and report.max_abs_diff < ATOL
+
+
 def test_check_false_skips_onnxruntime(tmp_path: Path) -> None:
     report = to_onnx(LSTM(2, 3), tmp_path / "m.onnx", check=False)
     assert report.max_abs_diff is None and report.checked_shapes == () and report.path.is_file()

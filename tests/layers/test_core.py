@@ -10,6 +10,7 @@ import torch
 
 from lstmkit.layers import LSTM, Dense, Dropout, Embedding, Input, LayerNormalization, Masking
 from lstmkit.models import Sequential, load_model
+from lstmkit.ops.masks import bernoulli_mask
 
 
 def test_dense_applies_to_last_axis_with_keras_count() -> None:
@@ -138,3 +139,22 @@ def test_dropout_noise_shape_shares_one_draw_along_its_ones(tmp_path: Path) -> N
     with pytest.raises(TypeError, match="Dropout noise_shape must be a tuple of positive ints or None"):
         Dropout(0.5, noise_shape=5)  # type: ignore[arg-type]
     assert Dropout(0.5, noise_shape=(None, np.int64(1))).noise_shape == (None, 1)  # type: ignore[arg-type]
+
+
+def test_dropout_noise_shape_draws_its_mask_with_the_shared_helper() -> None:
+    x = torch.ones(8, 6, 5)
+    torch.manual_seed(0)
+    expected = x * bernoulli_mask((8, 1, 5), 0.5, x) / 0.5  # the native kernel's draw where it is built
+    torch.manual_seed(0)
+    assert torch.equal(Dropout(0.5, noise_shape=(None, 1, None))(x), expected)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+def test_dropout_noise_shape_checks_the_input_rank_in_both_modes(training: bool) -> None:
+    layer = Dropout(0.5, noise_shape=(None, 1, None)).train(training)
+    with pytest.raises(
+        ValueError,
+        match=r"noise_shape \(None, 1, None\) expects input with 3 dimensions \(one per entry, batch "
+        r"included\), got shape \(8, 5\)",
+    ):
+        layer(torch.ones(8, 5))

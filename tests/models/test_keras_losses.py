@@ -158,7 +158,7 @@ BAD_SPECS = {
     "from-logits-an-int": (
         lambda: BinaryCrossentropy(from_logits=1),
         TypeError,
-        "from_logits must be True or False, got 1",
+        "from_logits must be True or False, got int 1",
     ),
     "delta-0": (lambda: Huber(delta=0), ValueError, "delta must be a finite number > 0, got 0"),
     "mse-takes-none": (

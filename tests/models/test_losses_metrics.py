@@ -136,7 +136,7 @@ def test_losses_from_logits_equal_the_loss_of_the_probabilities_and_stay_finite(
 
 
 def test_from_logits_must_be_a_bool() -> None:
-    with pytest.raises(TypeError, match="from_logits must be True or False, got 'yes'"):
+    with pytest.raises(TypeError, match="from_logits must be True or False, got str 'yes'"):
         BinaryCrossentropy(from_logits="yes")  # type: ignore[arg-type]
 
 

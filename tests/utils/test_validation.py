@@ -1,4 +1,5 @@
-"""``check_real``: finite real numbers in, one clear ``TypeError``/``ValueError`` for anything else."""
+"""``check_real``, ``check_probability``, ``check_bool``: the accepted values in, one clear ``TypeError``/
+``ValueError`` for anything else."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lstmkit.utils.validation import check_probability, check_real
+from lstmkit.utils.validation import check_bool, check_probability, check_real
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,27 @@ def test_a_probability_too_large_for_a_float_is_a_value_error() -> None:
         check_probability("validation_split", 10**400)
     with pytest.raises(ValueError, match=r"^zoneout must be in \[0, 1\], got 1\.5$"):
         check_probability("zoneout", 1.5, upper_inclusive=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, np.bool_(True), np.bool_(False)],
+    ids=["true", "false", "numpy-true", "numpy-false"],
+)
+def test_a_flag_comes_back_as_a_python_bool(value: object) -> None:
+    result = check_bool("use_bias", value)
+    assert result == bool(value) and type(result) is bool
+
+
+@pytest.mark.parametrize(
+    ("value", "received"),
+    [
+        pytest.param(1, "int 1", id="int"),
+        pytest.param(0.0, "float 0.0", id="float"),
+        pytest.param("yes", "str 'yes'", id="str"),
+        pytest.param(None, "NoneType None", id="none"),
+    ],
+)
+def test_a_flag_refuses_truthy_stand_ins(value: object, received: str) -> None:
+    with pytest.raises(TypeError, match=f"^{re.escape(f'use_bias must be True or False, got {received}')}$"):
+        check_bool("use_bias", value)

@@ -49,7 +49,7 @@ from lstmkit.export.writers import declare_outputs, dynamo_bytes, torchscript_by
 from lstmkit.nn import LSTM
 from lstmkit.ops import scan
 from lstmkit.utils.serialization import atomic_write_bytes
-from lstmkit.utils.validation import check_choice, check_finite
+from lstmkit.utils.validation import check_bool, check_choice, check_finite
 
 EXPORTERS = ("auto", "torchscript", "dynamo")
 MIN_OPSET = 9  # (opsets 7 and 8 lack ConstantOfShape, which every exported LSTM's zero state uses)
@@ -131,9 +131,9 @@ def to_onnx(
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_onnx expected a torch.nn.Module, got {type(model).__name__}")
     target = _target(path)
-    for flag, value in (("dynamic_batch", dynamic_batch), ("dynamic_steps", dynamic_steps), ("check", check)):
-        if not isinstance(value, bool):
-            raise TypeError(f"to_onnx expected {flag} to be True or False, got {value!r}")
+    dynamic_batch = check_bool("to_onnx dynamic_batch", dynamic_batch)
+    dynamic_steps = check_bool("to_onnx dynamic_steps", dynamic_steps)
+    check = check_bool("to_onnx check", check)
     check_choice("exporter", exporter, EXPORTERS)
     if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET):
         raise ValueError(f"to_onnx expected opset as an integer >= {MIN_OPSET} or None, got {opset!r}")
@@ -151,10 +151,10 @@ def to_onnx(
     _refuse_half_precision(model, sig.args, in_names)
     _check_example(sig.args, axes, in_names)
     what = type(model).__name__
-    _build(sig, what)  # not the reference run: layers it creates ran in the mode they were made in
+    built = _build(sig, what)  # also the reference run, unless it created modules
     chosen = _choose_exporter(exporter, model, axes, opset)
     with eval_mode(sig.graph), torch.no_grad():  # (the graph: the model, or an adapter around it)
-        expected = _run(sig.graph, sig.args, what, "example_input")
+        expected = built if built is not None else _run(sig.graph, sig.args, what, "example_input")
         out_names = check_names(output_names, len(expected), "output_names") or _output_names(sig, expected)
         if set(out_names) & set(in_names):
             raise ValueError(f"to_onnx needs output names other than the input names, got both {out_names}")
@@ -228,12 +228,19 @@ def _refuse_half_precision(model: nn.Module, args: tuple[Tensor, ...], names: tu
             )
 
 
-def _build(sig: Signature, what: str) -> None:
+def _build(sig: Signature, what: str) -> list[Tensor] | None:
     """Run the graph once on the example, in eval mode and without gradients, so that a layer built lazily
     (a Keras model without ``input_shape``) has its modules before the exporter is chosen for them and
-    before :func:`eval_mode` saves their modes."""
+    before :func:`eval_mode` saves their modes.
+
+    Returns:
+        The outputs, which are the reference the file is checked against, when the run created no module;
+        ``None`` when it did: a module created during the run ran in the training mode it was made in.
+    """
+    modules = set(sig.graph.modules())
     with eval_mode(sig.graph), torch.no_grad():
-        _run(sig.graph, sig.args, what, "example_input")
+        outputs = _run(sig.graph, sig.args, what, "example_input")
+    return outputs if set(sig.graph.modules()) == modules else None
 
 
 def _choose_exporter(requested: str, model: nn.Module, axes: tuple[Axes, ...], opset: int | None) -> str:

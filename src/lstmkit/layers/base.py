@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lstmkit.utils.validation import check_bool
+
 Shape = tuple[int | None, ...]
 #: ``(label, tensor)`` pairs: a weight's name and its value in Keras's layout
 WeightSlots = list[tuple[str, Tensor]]
@@ -98,8 +100,7 @@ class Layer(nn.Module):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise TypeError(f"trainable must be True or False, got {value!r}")
+        value = check_bool("trainable", value)
         held = set()  # parameters Keras does not have, held at zero whatever ``trainable`` says
         for layer in self.modules():  # an inner layer (Bidirectional's) follows its wrapper
             if isinstance(layer, Layer):

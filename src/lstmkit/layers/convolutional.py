@@ -15,7 +15,7 @@ from lstmkit.layers.windows import (
     one_int,
     pad_same,
 )
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_bool, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -104,11 +104,7 @@ class Conv1D(Layer):
                 f"Conv1D takes strides > 1 or dilation_rate > 1, not both (as Keras), got "
                 f"strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        if not isinstance(use_bias, bool):
-            raise TypeError(
-                f"Conv1D use_bias must be True or False, got {type(use_bias).__name__} {use_bias!r}"
-            )
-        self.use_bias = use_bias
+        self.use_bias = check_bool("Conv1D use_bias", use_bias)
         self.activation_arg = activation
         self.activation = get_activation(activation)
         self.conv: nn.Conv1d | None = None

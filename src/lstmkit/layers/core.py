@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import ActivationFn, Layer, Shape, activation_config, get_activation
+from lstmkit.ops.masks import bernoulli_mask
 from lstmkit.utils.validation import check_positive_int, check_probability
 
 
@@ -214,18 +215,24 @@ class Dropout(Layer):
         self.noise_shape = noise_shape
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        if self.noise_shape is None or not self.training or self.rate == 0.0:
+        if self.noise_shape is None:
             return nn.functional.dropout(x, self.rate, self.training)
-        if len(self.noise_shape) != x.dim() or any(
-            d is not None and d not in (1, n) for d, n in zip(self.noise_shape, x.shape, strict=True)
-        ):
+        if len(self.noise_shape) != x.dim():  # in eval too: a wrong rank is a wrong model, not a no-op
+            raise ValueError(
+                f"Dropout '{self.name}' noise_shape {self.noise_shape} expects input with "
+                f"{len(self.noise_shape)} dimensions (one per entry, batch included), got shape "
+                f"{tuple(x.shape)}"
+            )
+        if not self.training or self.rate == 0.0:
+            return x
+        if any(d is not None and d not in (1, n) for d, n in zip(self.noise_shape, x.shape, strict=True)):
             raise ValueError(
                 f"Dropout '{self.name}' noise_shape {self.noise_shape} does not broadcast to its input of "
                 f"shape {tuple(x.shape)}: one entry per dimension, each None, 1 or the input's size"
             )
-        shape = [n if d is None else d for d, n in zip(self.noise_shape, x.shape, strict=True)]
+        shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape, strict=True))
         keep = 1.0 - self.rate
-        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
+        return x * bernoulli_mask(shape, keep, x).div_(keep)
 
     def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "rate": self.rate}

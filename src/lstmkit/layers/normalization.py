@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.layers.base import Layer, Shape
-from lstmkit.utils.validation import check_probability, check_real
+from lstmkit.utils.validation import check_bool, check_probability, check_real
 
 
 class BatchNormalization(Layer):
@@ -89,16 +89,11 @@ class BatchNormalization(Layer):
                 "BatchNormalization axis must be a features axis, got 0 (the batch axis); use -1, the last "
                 "axis (Keras's default)"
             )
-        for flag, value in (("center", center), ("scale", scale)):
-            if not isinstance(value, bool):
-                raise TypeError(
-                    f"BatchNormalization {flag} must be True or False, got {type(value).__name__} {value!r}"
-                )
         self.axis = int(axis)
         self.momentum = check_probability("BatchNormalization momentum", momentum, upper_inclusive=True)
         self.epsilon = check_real("BatchNormalization epsilon", epsilon, positive=True)
-        self.center = center
-        self.scale = scale
+        self.center = check_bool("BatchNormalization center", center)
+        self.scale = check_bool("BatchNormalization scale", scale)
         self.features_axis = -1  # ``axis`` counted from the front, once the input's rank is known
         self.register_parameter("gamma", None)
         self.register_parameter("beta", None)

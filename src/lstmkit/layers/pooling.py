@@ -25,6 +25,7 @@ from lstmkit.layers.windows import (
     one_int,
     pad_same,
 )
+from lstmkit.utils.validation import check_bool
 
 PADDINGS = ("valid", "same")
 
@@ -189,12 +190,7 @@ class _GlobalPooling1D(_Pooling1D):
         name: str | None = None,
     ) -> None:
         super().__init__(data_format, input_shape=input_shape, name=name)
-        if not isinstance(keepdims, bool):
-            raise TypeError(
-                f"{type(self).__name__} keepdims must be True or False, got {type(keepdims).__name__} "
-                f"{keepdims!r}"
-            )
-        self.keepdims = keepdims
+        self.keepdims = check_bool(f"{type(self).__name__} keepdims", keepdims)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "keepdims": self.keepdims}

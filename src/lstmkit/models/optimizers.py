@@ -28,11 +28,19 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A deferred optimizer: a torch optimizer class and its keyword arguments."""
+    """A deferred optimizer: a torch optimizer class and its keyword arguments.
+
+    Raises:
+        TypeError: an argument that ``cls`` does not take (checked here, when the spec is made, so a bad
+            argument fails at ``compile`` rather than at ``fit``).
+    """
 
     cls: type[torch.optim.Optimizer]
     kwargs: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+
+    def __post_init__(self) -> None:
+        check_arguments(self.cls, self.kwargs, aliases=_keras_aliases(self.name))
 
 
 # Keras's argument names that torch spells differently, per optimizer (Keras's ``beta_1``/``beta_2`` are
@@ -66,7 +74,6 @@ def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> Opt
     cls, defaults = OPTIMIZERS[name]
     label = cls.__name__
     kwargs = _torch_names(name, label, kwargs, defaults)
-    check_arguments(cls, kwargs, aliases=KERAS_NAMES[name].keys() | _betas_names(name))
     if "lr" in kwargs:  # Keras 2's alias and torch's own name: the same setting as learning_rate
         lr = kwargs.pop("lr")
         if learning_rate not in (None, defaults["lr"], lr):  # learning_rate= given too, and differs
@@ -97,6 +104,11 @@ def _spec(name: str, learning_rate: float | None, kwargs: dict[str, Any]) -> Opt
 
 def _betas_names(name: str) -> set[str]:
     return {"beta_1", "beta_2"} if name in ("adam", "adamw") else set()
+
+
+def _keras_aliases(name: str) -> set[str]:
+    """Keras's argument names that the factory of optimizer ``name`` takes besides torch's."""
+    return set(KERAS_NAMES.get(name, {})) | _betas_names(name)
 
 
 def _torch_names(name: str, label: str, kwargs: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +245,6 @@ def build_optimizer(
         raise ValueError(
             "the model has no trainable parameters; build it (give input_shape or fit data) first"
         )
-    check_arguments(spec.cls, spec.kwargs)
     arg: Any = params if groups is None else groups
     if _fusable(spec, params):
         try:
@@ -245,7 +256,7 @@ def build_optimizer(
 
 def torch_adam(module: nn.Module, **kwargs: Any) -> torch.optim.Optimizer:
     """``torch.optim.Adam`` with torch's defaults (not Keras's ``eps``), fused where it can be."""
-    return build_optimizer(OptimizerSpec(torch.optim.Adam, kwargs, "adam"), module)
+    return build_optimizer(OptimizerSpec(torch.optim.Adam, kwargs), module)  # torch's names, no Keras aliases
 
 
 def _fusable(spec: OptimizerSpec, params: list[nn.Parameter]) -> bool:

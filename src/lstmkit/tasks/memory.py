@@ -40,7 +40,14 @@ from lstmkit.tasks.generators import (
 )
 from lstmkit.tasks.models import CELL_KINDS, SequenceNet, count_parameters
 from lstmkit.utils.seed import set_seed
-from lstmkit.utils.validation import MAX_SEED, check_choice, check_positive_int, check_real, check_seed
+from lstmkit.utils.validation import (
+    MAX_SEED,
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 
 TASKS: tuple[str, ...] = ("adding", "copy", "temporal_order")
 MIN_LENGTHS: dict[str, int] = {
@@ -120,11 +127,7 @@ class MemoryBenchConfig:
             )
         normalized["clip_norm"] = check_real("clip_norm", self.clip_norm, positive=True)
         normalized["lstm_forget_bias"] = check_real("lstm_forget_bias", self.lstm_forget_bias)
-        if not isinstance(self.stop_when_solved, bool):
-            raise TypeError(
-                f"stop_when_solved must be True or False, got {type(self.stop_when_solved).__name__} "
-                f"{self.stop_when_solved!r}"
-            )
+        normalized["stop_when_solved"] = check_bool("stop_when_solved", self.stop_when_solved)
         normalized["seed"] = check_seed("seed", self.seed)
         for name, value in normalized.items():
             object.__setattr__(self, name, value)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from lstmkit.utils.validation import check_seed
+from lstmkit.utils.validation import check_bool, check_seed
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
@@ -28,10 +28,7 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         True
     """
     seed = check_seed("seed", seed)
-    if not isinstance(deterministic, bool):
-        raise TypeError(
-            f"deterministic must be True or False, got {type(deterministic).__name__} {deterministic!r}"
-        )
+    deterministic = check_bool("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

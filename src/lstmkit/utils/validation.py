@@ -19,6 +19,24 @@ def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool if it is ``True`` or ``False`` (NumPy's ``bool_`` too), else raise.
+
+    Truthy stand-ins (``1``, ``"yes"``, ``None``) are refused, as Keras's flags refuse them.
+
+    Example:
+        >>> check_bool("use_bias", np.bool_(True))
+        True
+        >>> check_bool("use_bias", 1)
+        Traceback (most recent call last):
+        ...
+        TypeError: use_bias must be True or False, got int 1
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def is_integer_dtype(dtype: torch.dtype) -> bool:
     """True for torch's integer dtypes (not floating, complex or bool): what lengths and token ids take."""
     return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)

@@ -32,3 +32,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared data folder missing at {SHARED_DATA}; tests need ../shared/data beside the repo")
     return SHARED_DATA
+
+
+@pytest.fixture(
+    params=[
+        pytest.param((-1, ValueError, "got -1"), id="negative"),
+        pytest.param((2**63, ValueError, f"got {2**63}"), id="too-large"),
+        pytest.param((True, TypeError, "got bool True"), id="bool"),
+    ]
+)
+def bad_seed(request: pytest.FixtureRequest) -> tuple[object, type[Exception], str]:
+    """``(seed, error, message)``: a seed every ``seed=`` argument refuses (``check_seed``), the error it
+    raises and the message, which names the range."""
+    seed, error, got = request.param
+    return seed, error, f"seed must be an integer in [0, 2**63 - 1], {got}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from lstmkit.models.optimizer_state import check_saved_state
 from lstmkit.models.optimizers import (
     SGD,
     Adagrad,
@@ -195,3 +197,47 @@ def test_a_bad_weight_decay_is_refused_when_the_spec_is_made(
 ) -> None:
     with pytest.raises(error, match=f"^{message}$"):
         Adam(weight_decay=decay)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (torch.optim.Adam, {"amsgrad": True, "fused": True}),
+        (torch.optim.AdamW, {}),
+        (torch.optim.SGD, {"lr": 0.1}),
+        (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9, "fused": True}),
+        (torch.optim.RMSprop, {"centered": True, "momentum": 0.9}),
+        (torch.optim.Adagrad, {"fused": True}),
+        (torch.optim.Adadelta, {}),
+        (torch.optim.Adamax, {}),
+        (torch.optim.NAdam, {}),
+        (torch.optim.RAdam, {}),
+        (torch.optim.ASGD, {}),
+        (torch.optim.Rprop, {}),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "-".join(v) or "defaults",
+)
+def test_the_state_torch_saves_passes_the_check_of_a_saved_state(
+    cls: type[torch.optim.Optimizer], kwargs: dict[str, Any]
+) -> None:
+    torch.manual_seed(0)
+    net = _Net()
+    optimizer = cls(net.parameters(), **kwargs)
+    for _ in range(2):
+        net(torch.randn(4, 3, 2)).sum().backward()
+        optimizer.step()
+    saved = optimizer.state_dict()
+    check_saved_state(optimizer, saved["state"], saved["param_groups"])
+
+
+def test_a_saved_state_of_a_complex_parameter_must_be_complex() -> None:
+    weight = nn.Parameter(torch.ones(3, dtype=torch.complex64))
+    optimizer = torch.optim.Adam([weight])
+    weight.grad = torch.ones_like(weight)
+    optimizer.step()
+    saved = optimizer.state_dict()
+    check_saved_state(optimizer, saved["state"], saved["param_groups"], ["w"])
+    saved["state"][0]["exp_avg"] = torch.zeros(3)
+    message = "the 'exp_avg' state of parameter 0 (w) holds torch.float32; expected a complex dtype, as the "
+    with pytest.raises(ValueError, match=re.escape(message) + "parameter's torch.complex64$"):
+        check_saved_state(optimizer, saved["state"], saved["param_groups"], ["w"])

@@ -458,3 +458,151 @@ def test_a_loss_with_a_parameter_round_trips_and_compiles_from_the_file(
     unsmoothed.set_weights(model.get_weights())
     assert unsmoothed.evaluate(x, y, verbose=0)[0] != pytest.approx(loaded.evaluate(x, y, verbose=0)[0])
     assert_resumes_identically(model, loaded, x, y)
+
+
+_WEIGHT_HH = "parameter 1 (layers.0.rnn.weight_hh_l0)"  # (16, 4) in the LSTM(4) of _saved_after_training
+
+
+@pytest.mark.parametrize(
+    ("tensors_edit", "scalars", "reason"),
+    [
+        pytest.param(
+            {"optimizer.1.exp_avg": torch.zeros(3)},
+            {},
+            f"the 'exp_avg' state of {_WEIGHT_HH} has shape (3,), the parameter (16, 4)",
+            id="moment-of-another-shape",
+        ),
+        pytest.param(
+            {"optimizer.1.exp_avg_sq": torch.zeros(16, 4, dtype=torch.int64)},
+            {},
+            f"the 'exp_avg_sq' state of {_WEIGHT_HH} holds torch.int64; expected a floating dtype, as the "
+            f"parameter's torch.float32",
+            id="moment-of-integers",
+        ),
+        pytest.param(
+            {},
+            {"1": {"exp_avg": 5}},
+            f"the 'exp_avg' state of {_WEIGHT_HH} must be a tensor of shape (16, 4), got 5",
+            id="moment-as-a-number",
+        ),
+        pytest.param(
+            {"optimizer.1.step": torch.zeros(3)},
+            {},
+            f"the 'step' state of {_WEIGHT_HH} must be one real number, got a tensor of torch.float32 and "
+            f"shape (3,)",
+            id="step-of-three-numbers",
+        ),
+        pytest.param(
+            {"optimizer.1.step": torch.tensor(-1.0)},
+            {},
+            f"the 'step' state of {_WEIGHT_HH} must be a finite number >= 0, got -1.0",
+            id="negative-step",
+        ),
+        pytest.param(
+            {"optimizer.99.exp_avg": torch.zeros(3)},
+            {},
+            "it holds a state of parameter 99, which none of its groups lists",
+            id="state-of-no-parameter",
+        ),
+        pytest.param(
+            {"optimizer.1": torch.zeros(1)},
+            {},
+            "its tensor 'optimizer.1' is not named optimizer.<parameter index>.<state key>",
+            id="misnamed-tensor",
+        ),
+    ],
+)
+def test_an_optimizer_state_that_does_not_fit_its_parameters_never_reaches_the_optimizer(
+    tensors_edit: dict[str, torch.Tensor], scalars: dict, reason: str, tmp_path: Path
+) -> None:
+    """torch's fused Adam steps every moment as if it had its parameter's shape: a smaller one in a file
+    was written past its end at fit (a segmentation fault). It is refused at load, naming the file, the
+    parameter, the state and both shapes, and a live optimizer is left as it was."""
+    model, tensors, config = _saved_after_training(tmp_path, "mse", hidden=4)
+    assert model.optimizer is not None and model.optimizer.defaults["fused"]
+    tensors = {**tensors, **tensors_edit}
+    config["optimizer"]["scalars"] = scalars
+    path = tmp_path / "tampered.lstmkit"
+    save_bundle(path, tensors, config)
+    message = f"'{path}' holds an optimizer state that does not fit the model: {reason}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+    from lstmkit.models.saving import restore_into  # as BackupAndRestore resumes a run
+
+    before = model.optimizer.state_dict()["state"]
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        restore_into(model, tensors, config, str(path))
+    after = model.optimizer.state_dict()["state"]
+    assert before.keys() == after.keys()
+    for index, entries in before.items():
+        for key, value in entries.items():
+            torch.testing.assert_close(after[index][key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "reason"),
+    [
+        pytest.param(
+            ("frozen",), 5, ": 'frozen' must be a list of parameter names, got int 5", id="frozen-int"
+        ),
+        pytest.param(
+            ("frozen",),
+            "module",
+            ": 'frozen' must be a list of parameter names, got str 'module'",
+            id="frozen-string",
+        ),
+        pytest.param(
+            ("optimizer", "scalars"),
+            [1],
+            ": the optimizer's 'scalars' must map parameter indices to objects, got list [1]",
+            id="scalars-list",
+        ),
+        pytest.param(
+            ("optimizer", "param_groups"),
+            [],
+            ": the optimizer's 'param_groups' must be a non-empty list of objects with 'params' indices, got "
+            "list []",
+            id="no-parameter-groups",
+        ),
+        pytest.param(
+            ("optimizer", "param_groups", 0, "lr"),
+            "fast",
+            " (TypeError: Adam lr must be a number, got str 'fast')",
+            id="lr-string",
+        ),
+        pytest.param(
+            ("optimizer", "param_groups", 0, "maximize"),
+            "yes",
+            " (TypeError: Adam maximize must be True or False, got str 'yes')",
+            id="flag-string",
+        ),
+        pytest.param(
+            ("architecture", "layers", 0, "config", "units"),
+            -4,
+            " (ValueError: LSTM units must be >= 1, got -4)",
+            id="units-negative",
+        ),
+        pytest.param(
+            ("compile", "clipnorm"),
+            "x",
+            " (ValueError: clipnorm must be a positive number, got 'x')",
+            id="clipnorm",
+        ),
+    ],
+)
+def test_a_config_value_of_the_wrong_kind_is_a_value_error_naming_the_file(
+    keys: tuple, value: object, reason: str, tmp_path: Path
+) -> None:
+    _, tensors, config = _saved_after_training(tmp_path, "mse", hidden=4)
+    *parents, last = keys
+    entry = config
+    for key in parents:
+        entry = entry[key]
+    entry[last] = value
+    path = tmp_path / "edited.lstmkit"
+    save_bundle(path, tensors, config)
+    message = f"'{path}' holds a model config lstmkit cannot read{reason}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$") as caught:
+        load_model(path)
+    if reason.startswith(" ("):  # another error of reading the config, chained
+        assert caught.value.__cause__ is not None

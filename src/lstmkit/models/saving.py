@@ -7,7 +7,6 @@ the optimizer's per-parameter state. The JSON config (``kind = "keras_model"``) 
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from typing import Any
@@ -15,82 +14,24 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lstmkit.models.file_errors import ModelFileError, unreadable
 from lstmkit.models.model import Model
+from lstmkit.models.optimizer_state import (
+    OLD_LAYER_NORM_KEY,
+    check_saved_group,
+    check_saved_optimizer,
+    is_names,
+    optimizer_class,
+    optimizer_from_bundle,
+    optimizer_to_bundle,
+    pack_layer_norm_optimizer_state,
+    saved_optimizer,
+)
 from lstmkit.models.optimizers import OptimizerSpec, get_optimizer
-from lstmkit.nn._params import OLD_LAYER_NORM, pack_old_layer_norm
 from lstmkit.utils.serialization import load_bundle, save_bundle
 
 KIND = "keras_model"
 WEIGHTS_KIND = "keras_weights"
-
-
-def optimizer_to_bundle(
-    optimizer: torch.optim.Optimizer, module: nn.Module
-) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Split an optimizer's ``state_dict`` into tensors and a JSON document.
-
-    Each parameter group's parameters are recorded by their names in ``module`` (``param_names``), so
-    that loading rebuilds the same groups (per-group learning rates, frozen layers left out). An optimizer
-    that also updates tensors outside ``module`` is saved by position, with a warning.
-    """
-    names = {id(p): name for name, p in module.named_parameters(remove_duplicate=False)}
-    missing = [tuple(p.shape) for g in optimizer.param_groups for p in g["params"] if id(p) not in names]
-    if missing:
-        warnings.warn(
-            f"the optimizer updates tensors that are not the model's parameters (shapes {missing[:3]}); its "
-            f"state is saved by position, and loading it needs an optimizer over the same tensors in the "
-            f"same order",
-            stacklevel=3,
-        )
-    state = optimizer.state_dict()
-    tensors: dict[str, Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, entries in state["state"].items():
-        for key, value in entries.items():
-            if isinstance(value, Tensor):
-                tensors[f"optimizer.{index}.{key}"] = value
-            else:
-                scalars.setdefault(str(index), {})[key] = value
-    groups = [
-        {k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in state["param_groups"]
-    ]
-    config = {
-        "class": f"{type(optimizer).__module__}:{type(optimizer).__qualname__}",
-        "param_groups": groups,
-        "scalars": scalars,
-    }
-    if not missing:
-        config["param_names"] = [[names[id(p)] for p in g["params"]] for g in optimizer.param_groups]
-    return tensors, config
-
-
-def optimizer_from_bundle(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], config: dict[str, Any]
-) -> None:
-    """Load the state written by :func:`optimizer_to_bundle` into ``optimizer``."""
-    state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-    for index, entries in config.get("scalars", {}).items():
-        state.setdefault(int(index), {}).update(entries)
-    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in config["param_groups"]]
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _optimizer_class(path: str) -> type[torch.optim.Optimizer] | str:
-    """The saved optimizer's class, or why it cannot be had (lstmkit imports nothing outside torch.optim)."""
-    module_name, _, qualname = path.partition(":")
-    if not (module_name == "torch.optim" or module_name.startswith("torch.optim.")):
-        return f"its optimizer class {path!r} is not a torch.optim optimizer, and lstmkit will not import it"
-    try:
-        cls = getattr(importlib.import_module(module_name), qualname, None)
-    except ImportError:
-        cls = None
-    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        return f"its optimizer class {path!r} does not exist in this torch"
-    return cls
 
 
 def model_to_bundle(model: Model) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -160,7 +101,9 @@ def load_weights(model: Model, path: str | os.PathLike[str]) -> None:
     """Load weights written by :func:`save_weights` or :func:`save_model` into a built ``model``."""
     tensors, config = load_bundle(path)
     if config.get("kind") not in (KIND, WEIGHTS_KIND):
-        raise ValueError(f"'{path}' holds an lstmkit file of kind {config.get('kind')!r}, not model weights")
+        raise ModelFileError(
+            f"'{path}' holds an lstmkit file of kind {config.get('kind')!r}, not model weights"
+        )
     restore_into(model, tensors, {}, str(path))
 
 
@@ -180,20 +123,23 @@ def load_model(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: corrupt, truncated or foreign file; a custom model without ``module``; mismatched weights.
+        ValueError: corrupt, truncated or foreign file; a config lstmkit cannot read; a custom model without
+            ``module``; mismatched weights or optimizer state. The message names the file.
     """
     tensors, config = load_bundle(path)
     if config.get("kind") != KIND:
-        raise ValueError(
+        raise ModelFileError(
             f"'{path}' holds an lstmkit model of kind {config.get('kind')!r}, not a Keras-style model"
         )
     try:
         model = model_from_config(config, module, str(path), compile=compile)
-    except (KeyError, TypeError, AttributeError, IndexError) as err:  # a config lstmkit did not write
-        raise ValueError(
+        restore_into(model, tensors, config, str(path))
+    except ModelFileError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:  # a config not lstmkit's
+        raise ModelFileError(
             f"'{path}' holds a model config lstmkit cannot read ({type(err).__name__}: {err})"
         ) from err
-    restore_into(model, tensors, config, str(path))
     return model
 
 
@@ -210,13 +156,13 @@ def model_from_config(
         for entry in config["architecture"]["layers"]:
             cls = LAYERS.get(entry["class_name"])
             if cls is None:
-                raise ValueError(f"'{source}' uses unknown layer {entry['class_name']!r}")
+                raise ModelFileError(f"'{source}' uses unknown layer {entry['class_name']!r}")
             layers.append(cls.from_config(entry["config"]))
         model = Sequential(layers, name=config.get("name", "sequential"))
         model.build((None, *config["input_shape"]))
     elif config.get("class") == "Model":
         if module is None:
-            raise ValueError(
+            raise ModelFileError(
                 f"'{source}' holds the weights of a custom module {config.get('module_class')}; lstmkit "
                 f"never imports code from a model file. Pass a fresh instance: "
                 f"load_model(path, module=MyNet())"
@@ -226,9 +172,11 @@ def model_from_config(
             dtype = torch.int64 if config.get("input_dtype") == "int64" else torch.float32
             model._build_from(torch.zeros((2, *(int(d) for d in config["input_shape"])), dtype=dtype))
     else:
-        raise ValueError(f"'{source}' holds an unknown model class {config.get('class')!r}")
+        raise ModelFileError(f"'{source}' holds an unknown model class {config.get('class')!r}")
     compiled = config.get("compile")
     if compile and compiled is not None:
+        if "optimizer" in config:
+            check_saved_optimizer(config["optimizer"], source)
         spec = _compile_spec(compiled, config.get("optimizer"), config.get("optimizer_spec"))
         if isinstance(spec, str):
             warnings.warn(
@@ -272,14 +220,16 @@ def _compile_spec(
             spec = get_optimizer("rmsprop")
             assert isinstance(spec, OptimizerSpec)
             return spec
-        chosen_cls = _optimizer_class(chosen["class"])
+        chosen_cls = optimizer_class(chosen["class"])
         if isinstance(chosen_cls, str):
             return chosen_cls
+        check_saved_group(chosen_cls, chosen["kwargs"])
         kwargs = {k: tuple(v) if k == "betas" else v for k, v in chosen["kwargs"].items()}
         return OptimizerSpec(chosen_cls, kwargs, chosen.get("name", ""))
-    cls = _optimizer_class(optimizer["class"])
+    cls = optimizer_class(optimizer["class"])
     if isinstance(cls, str):
         return cls
+    check_saved_group(cls, optimizer["param_groups"][0])
     kwargs = {k: v for k, v in optimizer["param_groups"][0].items() if k != "params"}
     return OptimizerSpec(cls, _init_kwargs(kwargs))
 
@@ -300,10 +250,15 @@ def _init_kwargs(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any], source: str) -> None:
-    """Load weights (strictly) and, if present, the optimizer state into ``model``."""
+    """Load weights (strictly) and, if present, the optimizer state into ``model``.
+
+    Raises:
+        ValueError: weights, frozen parameters or an optimizer state that do not fit the model, or an
+            optimizer config not laid out as lstmkit writes it; the message names ``source``.
+    """
     weights = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
     if not model.built:
-        raise ValueError(
+        raise ModelFileError(
             f"'{source}': the custom module must be built before loading weights into it, and this file "
             f"does not record the input shape to build it from (it was saved before the module saw an "
             f"input); run one forward pass first, module(x) on a batch of inputs, then load"
@@ -311,90 +266,27 @@ def restore_into(model: Model, tensors: dict[str, Tensor], config: dict[str, Any
     try:
         model.module.load_state_dict(weights, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"'{source}' does not match the model's weights: {err}") from err
+        raise ModelFileError(f"'{source}' does not match the model's weights: {err}") from err
     parameters = dict(model.module.named_parameters(remove_duplicate=False))
-    unknown = [name for name in config.get("frozen", []) if name not in parameters]
+    frozen = config.get("frozen", [])
+    if not is_names(frozen):
+        raise unreadable(source, "'frozen' must be a list of parameter names", frozen)
+    unknown = [name for name in frozen if name not in parameters]
     if unknown:
-        raise ValueError(f"'{source}' freezes parameters the model does not have: {unknown[:3]}")
-    for name in config.get("frozen", []):
+        raise ModelFileError(f"'{source}' freezes parameters the model does not have: {unknown[:3]}")
+    for name in frozen:
         parameters[name].requires_grad_(False)
     if "optimizer" in config and model.compiled:
+        check_saved_optimizer(config["optimizer"], source)
         if model.optimizer is None:
             assert isinstance(model.optimizer_spec, OptimizerSpec)
             spec, saved = model.optimizer_spec, config["optimizer"]
-            model.optimizer = _saved_optimizer(spec, model.module, saved, source)
+            model.optimizer = saved_optimizer(spec, model.module, saved, source)
         try:
-            if any(_OLD_LAYER_NORM_KEY in key for key in weights):
-                tensors, config = _pack_layer_norm_optimizer_state(model.module, tensors, config)
+            if any(OLD_LAYER_NORM_KEY in key for key in weights):
+                tensors, config = pack_layer_norm_optimizer_state(model.module, tensors, config)
             optimizer_from_bundle(model.optimizer, tensors, config["optimizer"])
-        except (ValueError, KeyError) as err:
-            raise ValueError(
+        except (ValueError, TypeError, KeyError) as err:
+            raise ModelFileError(
                 f"'{source}' holds an optimizer state that does not fit the model: {err}"
             ) from err
-
-
-def _saved_optimizer(
-    spec: OptimizerSpec, module: nn.Module, saved: dict[str, Any], source: str
-) -> torch.optim.Optimizer:
-    """The optimizer over the saved parameter groups (by parameter name), or, for a file written before
-    lstmkit recorded them, over the trainable parameters in module order."""
-    from lstmkit.models.optimizers import build_optimizer
-
-    names = saved.get("param_names")
-    if names is None:
-        return build_optimizer(spec, module)
-    parameters = dict(module.named_parameters(remove_duplicate=False))
-    unknown = [name for group in names for name in group if name not in parameters]
-    if unknown:
-        raise ValueError(f"'{source}' holds an optimizer over parameters the model lacks: {unknown[:3]}")
-    groups = [{"params": [parameters[name] for name in group]} for group in names]
-    return build_optimizer(spec, module, groups)
-
-
-_OLD_LAYER_NORM_KEY = f".{OLD_LAYER_NORM[0]}"
-"""In a file of lstmkit 0.1, whose LSTM cells kept six layer-norm vectors (now one ``ln_affine``)."""
-
-
-def _pack_layer_norm_optimizer_state(
-    module: nn.Module, tensors: dict[str, Tensor], config: dict[str, Any]
-) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """An optimizer state saved by lstmkit 0.1 regrouped for one ``ln_affine`` per cell.
-
-    There each layer-norm cell had six parameters (the gains and biases of ``LN_ih``, ``LN_hh``, ``LN_c``,
-    interleaved) where it now has ``ln_affine`` ``(2, 9H)``; the optimizer indexed the trainable parameters
-    in module order. Their per-parameter tensors (Adam's moments, SGD's momentum) are packed as the
-    weights are (``nn._params.pack_layer_norm_keys``); scalars and 0-d tensors (``step``) come from the
-    first of the six.
-    """
-    opt = config["optimizer"]
-    if len(opt["param_groups"]) != 1:
-        raise ValueError("an lstmkit 0.1 optimizer state with several parameter groups cannot be regrouped")
-    names = [name for name, p in module.named_parameters() if p.requires_grad]
-    old_tensors: dict[int, dict[str, Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, field = key.split(".", 2)
-            old_tensors.setdefault(int(index), {})[field] = value
-    old_scalars = {int(k): v for k, v in opt.get("scalars", {}).items()}
-    new_tensors = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
-    new_scalars: dict[str, Any] = {}
-    old = 0
-    for new, name in enumerate(names):
-        width = len(OLD_LAYER_NORM) if name.rsplit(".", 1)[-1].startswith("ln_affine") else 1
-        sources = [old_tensors.get(old + k, {}) for k in range(width)]
-        for field, first in sources[0].items():
-            if width > 1 and first.dim() > 0:  # moments, laid out as the weights they belong to
-                value = pack_old_layer_norm([source[field] for source in sources])
-            else:
-                value = first
-            new_tensors[f"optimizer.{new}.{field}"] = value
-        if old in old_scalars:
-            new_scalars[str(new)] = old_scalars[old]
-        old += width
-    if old != len(opt["param_groups"][0]["params"]):
-        raise ValueError(
-            f"the saved optimizer has {len(opt['param_groups'][0]['params'])} parameters; the model had "
-            f"{old} in lstmkit 0.1's layout"
-        )
-    group = {**opt["param_groups"][0], "params": list(range(len(names)))}
-    return new_tensors, {**config, "optimizer": {**opt, "param_groups": [group], "scalars": new_scalars}}

@@ -269,7 +269,8 @@ def test_bench_memory_out_under_a_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_bench_memory_defaults_are_the_configs() -> None:
-    from lstmkit.cli.bench import MAX_SEED, memory
+    from lstmkit.cli.bench import memory
+    from lstmkit.cli.options import MAX_SEED
     from lstmkit.tasks.memory import MemoryBenchConfig
     from lstmkit.utils import validation
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import random
 from collections.abc import Callable
@@ -317,3 +318,36 @@ def test_predict_reads_a_csv_that_starts_with_a_byte_order_mark(
     code, stdout, stderr = run("predict", tmp_path / "out" / MODEL, write(tmp_path / "bom.csv", True))
     assert code == 0, stderr
     assert stdout.strip().splitlines()[-1].endswith("on 12 labelled series")
+
+
+def test_infinite_test_values_are_refused_before_training(tmp_path: Path) -> None:
+    train = write_wide(tmp_path / "train.csv", "label")
+    test = write_wide(tmp_path / "test.csv", "label")
+    lines = test.read_text().splitlines()
+    lines[3] = "inf," + lines[3].split(",", 1)[1]  # series 2 (the third data row)
+    test.write_text("\n".join(lines) + "\n")
+    code, stdout, stderr = run("classify", train, test, "--model", "lstm", "--epochs", "1", "--no-dtw")
+    assert code == 2
+    assert stderr == (
+        f"lstmkit: error: TEST '{test}'[2] contains infinite values; expected finite numbers or NaN "
+        f"(missing)\n"
+    )
+    assert stdout == ""  # no summary line: nothing was trained
+
+
+def test_predict_out_that_cannot_be_written_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmkit.utils import serialization
+
+    data = write_wide(tmp_path / "data.csv", "label")
+    train_toy(data, tmp_path / "out")
+    target = tmp_path / "predictions.csv"
+
+    def refused(path: Path, text: str) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(serialization, "atomic_write_text", refused)
+    code, _, stderr = run("predict", tmp_path / "out" / MODEL, data, "--out", target)
+    assert code == 2
+    assert stderr == f"lstmkit: error: Permission denied: '{target}'\n"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -61,3 +63,17 @@ def test_a_failed_check_exits_1_and_writes_nothing(tmp_path: Path, monkeypatch) 
         "the exported LayerStack does not match PyTorch: max abs difference 0.5"
     )
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_file_that_cannot_be_written_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmkit.export import exporter
+
+    def refused(path: Path, data: bytes) -> None:  # as writing into /sys
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(exporter, "atomic_write_bytes", refused)
+    Sequential([LSTM(4, input_shape=(6, 1))]).save(tmp_path / "m.lstmkit")
+    out = tmp_path / "m.onnx"
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "m.lstmkit"), str(out), "--no-check"])
+    assert result.exit_code == 2
+    assert result.output == f"lstmkit: error: Permission denied: '{out}'\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -208,3 +209,60 @@ def test_unreadable_numpy_file_is_one_line_naming_it(
     assert lines[0].endswith("expected a .npy/.npz array of numbers (written by numpy.save or numpy.savez)")
     assert "pickle" not in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        pytest.param(np.zeros((3, 12), dtype=np.complex128), "complex128", id="complex"),
+        pytest.param(np.zeros((3, 12), dtype=bool), "bool", id="bool"),
+    ],
+)
+@pytest.mark.parametrize("role", ["DATA", "--signal"])
+def test_only_real_numbers_are_read(
+    model_and_data: tuple[Path, Path], tmp_path: Path, values: np.ndarray, dtype: str, role: str
+) -> None:
+    model, data = model_and_data
+    bad = tmp_path / "bad.npy"
+    np.save(bad, values if role == "--signal" else values[..., None].repeat(2, axis=-1))
+    args = [str(model), str(bad)] if role == "DATA" else [str(model), str(data), "--signal", str(bad)]
+    result = CliRunner().invoke(cli, ["gates", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"lstmkit: error: {role} '{bad}' must hold real numbers (integers or floats), got dtype {dtype}\n"
+    )  # a complex array's imaginary part was dropped
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("role", ["DATA", "--signal"])
+def test_non_finite_values_are_named_by_their_file(
+    model_and_data: tuple[Path, Path], tmp_path: Path, role: str
+) -> None:
+    model, data = model_and_data
+    values = np.load(data) if role == "DATA" else np.zeros((3, 12))
+    values[0, 1, ...] = np.inf
+    bad = tmp_path / "bad.npy"
+    np.save(bad, values)
+    args = [str(model), str(bad)] if role == "DATA" else [str(model), str(data), "--signal", str(bad)]
+    result = CliRunner().invoke(cli, ["gates", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"lstmkit: error: {role} '{bad}' contains ")
+    assert "NaN or infinite value(s), the first at index (0, 1" in result.output
+
+
+def test_values_beyond_float32_are_refused_before_the_cast(
+    model_and_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model, data = model_and_data
+    values = np.load(data).astype(np.float64)
+    values[1, 2, 0] = -1e39
+    big = tmp_path / "big.npy"
+    np.save(big, values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's "overflow encountered in cast"
+        result = CliRunner().invoke(cli, ["gates", str(model), str(big), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"lstmkit: error: DATA '{big}' holds -1e+39 at index (1, 2, 0), beyond float32's largest magnitude "
+        f"3.4e+38 (the model runs in float32); rescale the data\n"
+    )

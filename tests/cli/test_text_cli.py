@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from lstmkit.cli import cli
 from lstmkit.datasets.text import load_uci_sentiment
-from lstmkit.utils.serialization import load_bundle
+from lstmkit.utils.serialization import load_bundle, save_bundle
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -167,16 +167,30 @@ def test_predict_reads_the_text_column_the_model_was_trained_on(tmp_path: Path) 
     assert len(stdout.strip().splitlines()) == 20
     other = tmp_path / "other.csv"
     other.write_text("text\ngood fun\n")
-    code, _, stderr = run("predict", model, other)
-    assert code == 2
-    assert (
+    missing = (
         f"lstmkit: error: this model reads texts from the column 'review' (its training column), but "
-        f"'{other}' has no such column; columns: ['text']" in stderr
+        f"'{other}' has no such column; columns: ['text']; rename the column or pass --text-column\n"
     )
-    code, stdout, stderr = run("text", "predict", model, "--csv", other, "--text-column", "text")
-    assert code == 0 and stdout.strip().endswith("good fun"), stderr
+    for command in (("predict", model, other), ("text", "predict", model, "--csv", other)):
+        code, _, stderr = run(*command)
+        assert code == 2 and stderr == missing, command
+        code, stdout, stderr = run(*command, "--text-column", "text")  # the option the message advises
+        assert code == 0 and stdout.strip().endswith("good fun"), stderr
     code, _, stderr = run("text", "predict", model, "--csv", other, "--text-column", "body")
     assert code == 2
     assert f"lstmkit: error: --text-column 'body' is not a column of '{other}'; columns: ['text']" in stderr
     _, config = load_bundle(model)
     assert config["text_column"] == "review" and "label_column" not in config  # only what predict uses
+
+
+def test_predict_text_column_is_for_text_models_only(tmp_path: Path) -> None:
+    model = tmp_path / "forecaster.safetensors"
+    save_bundle(model, {}, {"kind": "forecaster"})
+    data = tmp_path / "data.csv"
+    data.write_text("text\ngood fun\n")
+    code, _, stderr = run("predict", model, data, "--text-column", "text")
+    assert code == 2
+    assert stderr == (
+        f"lstmkit: error: --text-column is for text models, and '{model}' holds a model of kind "
+        f"'forecaster'; leave it out\n"
+    )

@@ -61,9 +61,28 @@ def test_opsets_the_exporter_cannot_write(folder: Path) -> None:
         to_onnx(peephole, folder / "m.onnx", x, opset=17)
     with pytest.raises(ValueError, match=r"got opset=21, but the torchscript exporter writes opsets 9 to 20"):
         to_onnx(LSTM(3, 4, batch_first=True), folder / "m.onnx", x, opset=21, exporter="torchscript")
-    # torch.onnx falls back to opset 18 where it cannot convert: the file would not be what was asked
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    with pytest.raises(
+        ValueError,
+        match=rf"got opset=99, but the installed onnx {re.escape(onnx.__version__)} knows opsets up to "
+        rf"{newest}; pass {newest} or less",
+    ):
+        to_onnx(peephole, folder / "m.onnx", x, opset=99)  # refused before the exporter runs
+
+
+def test_an_opset_the_converter_cannot_reach_is_refused_after_export(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+
+    # an onnx that claims opset 99: torch.onnx falls back to opset 18 where it cannot convert, and the
+    # file would not be what was asked
+    monkeypatch.setattr(onnx.defs, "onnx_opset_version", lambda: 99)
+    peephole = LSTM(3, 4, batch_first=True, peephole=True)
     with pytest.raises(ValueError, match=r"asked the dynamo exporter for opset 99 and it wrote opset 18"):
-        to_onnx(peephole, folder / "m.onnx", x, opset=99)
+        to_onnx(peephole, folder / "m.onnx", torch.randn(2, 5, 3), opset=99)
 
 
 def test_paths(folder: Path) -> None:
@@ -117,6 +136,22 @@ def test_non_finite_example(folder: Path) -> None:
         ValueError, match=r"example_input 'input' contains 1 NaN or infinite value\(s\), the first at"
     ):
         to_onnx(LSTM(3, 4, batch_first=True), folder / "m.onnx", x)
+
+
+@pytest.mark.parametrize(
+    ("shape", "fixed"),
+    [((0, 5, 3), {"dynamic_batch": False}), ((2, 0, 3), {"dynamic_steps": False})],
+    ids=["no-samples", "no-steps"],
+)
+def test_an_empty_example_is_refused(folder: Path, shape: tuple[int, ...], fixed: dict[str, bool]) -> None:
+    # with check=True onnxruntime aborted the process on it; without, the graph's batch was fixed at 0
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"to_onnx example_input 'input' of shape {shape} is empty; give at least one sample and one step"
+        ),
+    ):
+        to_onnx(LSTM(3, 4, batch_first=True), folder / "m.onnx", torch.randn(shape), check=False, **fixed)
 
 
 def test_a_dynamic_axis_needs_two_in_the_example(folder: Path) -> None:

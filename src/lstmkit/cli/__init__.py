@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and is imported only when it runs (click's lazy-group recipe),
 so ``lstmkit --help`` stays fast. Errors from the library (``ValueError``, ``TypeError``, missing files)
-become one readable line on stderr and exit code 2, never a traceback.
+and from the file system (an ``OSError`` such as a folder that cannot be written in) become one readable
+line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -75,10 +76,22 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        except (ValueError, TypeError, OSError, KeyError) as err:
+            if isinstance(err, OSError):
+                message: object = describe_os_error(err)
+            else:
+                message = err.args[0] if isinstance(err, KeyError) and err.args else err
             click.echo(f"lstmkit: error: {message}", err=True)
             sys.exit(2)
+
+
+def describe_os_error(err: OSError) -> str:
+    """``Permission denied: '/sys/out.onnx'``: the reason and the file(s) of an ``OSError``, without the
+    ``[Errno 13]`` prefix; a message of lstmkit's own (no ``strerror``) as it is."""
+    if err.strerror is None:
+        return str(err)
+    files = [f"'{name}'" for name in (err.filename, err.filename2) if name is not None]
+    return f"{err.strerror}: {' -> '.join(files)}" if files else err.strerror
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
+from lstmkit.cli.options import SEED
+
 if TYPE_CHECKING:
     import numpy as np
     from torch import nn
@@ -27,9 +29,6 @@ CELL_KINDS = ("lstm", "gru", "rnn")
 
 log = logging.getLogger(__name__)
 GRADIENT_FLOW_EXAMPLES = 64
-
-
-MAX_SEED = 2**63 - 1  # lstmkit.utils.validation.MAX_SEED, copied so that --help imports no torch
 
 
 def _is_number(arg: str) -> bool:
@@ -113,7 +112,7 @@ def bench() -> None:
     help="Seconds per model and length.",
 )
 @click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),

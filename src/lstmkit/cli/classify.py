@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
+from lstmkit.cli.options import SEED, OutFolder
+
 if TYPE_CHECKING:
     from lstmkit.classify.ts_format import SeriesDataset
 
@@ -82,11 +84,11 @@ def _with_csv_options(function: click.decorators.FC) -> click.decorators.FC:
     "--hidden-size", type=click.IntRange(min=1), default=None, help="LSTM units (model default if unset)."
 )
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default="auto", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--no-dtw", is_flag=True, help="Skip the 1-NN DTW baseline (slow on long or many series).")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutFolder(),
     default=None,
     help="Write metrics and model here.",
 )
@@ -109,7 +111,7 @@ def classify(
 ) -> None:
     """Train a classifier on TRAIN (.ts or .csv), score it on TEST beside 1-NN DTW and the majority class."""
     from lstmkit.classify.baselines import dtw_1nn, majority_accuracy
-    from lstmkit.classify.classifier import TimeSeriesClassifier
+    from lstmkit.classify.classifier import TimeSeriesClassifier, as_series_list
     from lstmkit.classify.metrics import accuracy, format_confusion
     from lstmkit.classify.training import FitConfig
     from lstmkit.utils.serialization import atomic_write_text
@@ -117,7 +119,8 @@ def classify(
     columns = {"label_column": label_column, "id_column": id_column, "time_column": time_column}
     train_set = read_series_file(train, **columns)
     test_set = read_series_file(test, **columns)
-    for name, data in (("TRAIN", train_set), ("TEST", test_set)):
+    for name, path, data in (("TRAIN", train, train_set), ("TEST", test, test_set)):
+        as_series_list(data, f"{name} '{path}'")  # the classifier's checks, before training, naming the file
         if data.labels is None:
             raise ValueError(
                 f"{name} file has no class labels; lstmkit classify needs labelled train and test data"
@@ -210,7 +213,7 @@ def predict_classifier(model_path: Path, data_path: Path, out: Path | None) -> N
     else:
         data = read_series_file(data_path, label_column=None, id_column=None, time_column=None)
     with warnings_as_lines():
-        probabilities = clf.predict_proba(as_series_list(data))
+        probabilities = clf.predict_proba(as_series_list(data, f"DATA '{data_path}'"))
         predictions = clf.encoder.decode(probabilities.argmax(axis=1))
         truth = None if data.labels is None else list(data.labels)
         report = None if truth is None else score_predictions(truth, predictions, clf.encoder)

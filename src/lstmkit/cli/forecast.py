@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from lstmkit.cli.options import DEVICE
+from lstmkit.cli.options import DEVICE, SEED, OutFolder
 from lstmkit.cli.predict import load_model_file
 
 if TYPE_CHECKING:
@@ -146,13 +146,11 @@ TEST_SIZE = RowsOrFraction()
 )
 @click.option("--fill", type=click.Choice(FILL_POLICIES), help="Gap/NaN policy.  [default: none; demo drop]")
 @click.option("--arima", is_flag=True, help="Add an ARIMA(1,1,1) baseline (needs statsmodels).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--device", type=DEVICE, default="cpu", show_default=True, help="Where to train: cpu, cuda[:N], mps."
 )
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), help="Write results and the model here."
-)
+@click.option("--out", type=OutFolder(beside=True), help="Write results and the model here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option(
     "--demo", is_flag=True, help="Use the bundled FRED DEXUSEU series (US dollars per euro, daily)."

@@ -73,8 +73,14 @@ def _reason(err: Exception) -> str:
 
 
 def read_array(path: Path, *, name: str) -> np.ndarray:
-    """Read ``.npy`` (the array), ``.npz`` (its ``x`` or only array) or ``.csv`` (numeric columns)."""
+    """Read ``.npy`` (the array), ``.npz`` (its ``x`` or only array) or ``.csv`` (numeric columns).
+
+    Raises:
+        TypeError: the array holds no real numbers (booleans, complex numbers, text).
+        ValueError: the file cannot be read, or holds NaN or infinite values.
+    """
     from lstmkit.utils.tables import read_table
+    from lstmkit.utils.validation import check_finite
 
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
@@ -90,8 +96,11 @@ def read_array(path: Path, *, name: str) -> np.ndarray:
         array = numeric.to_numpy()
     else:
         raise ValueError(f"{name} must be a .npy, .npz or .csv file, got '{path.name}'")
-    if not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} '{path}' must hold numbers, got dtype {array.dtype}")
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(
+            f"{name} '{path}' must hold real numbers (integers or floats), got dtype {array.dtype}"
+        )
+    check_finite(f"{name} '{path}'", array)
     return array
 
 
@@ -106,6 +115,13 @@ def load_sequences(path: Path) -> np.ndarray:
     if array.ndim != 3 or 0 in array.shape:
         raise ValueError(
             f"{name} '{path}' must hold (B, T, I), (T, I) or (T,) values, got shape {array.shape}"
+        )
+    magnitude, limit = np.abs(array), float(np.finfo(np.float32).max)
+    if magnitude.max() > limit:  # checked before the cast, which would warn and make it inf
+        index = tuple(int(i) for i in np.unravel_index(magnitude.argmax(), array.shape))
+        raise ValueError(
+            f"{name} '{path}' holds {array[index]:.3g} at index {index}, beyond float32's largest magnitude "
+            f"{limit:.3g} (the model runs in float32); rescale the data"
         )
     return array.astype(np.float32)
 

@@ -12,7 +12,8 @@ from typing import TypeVar
 
 import click
 
-# config "kind" -> "module:function(model_path, data_path, out_path) -> None"
+# config "kind" -> "module:function(model_path, data_path, out_path) -> None" (the text classifier's also
+# takes text_column, from --text-column)
 PREDICTORS: dict[str, str] = {
     "forecaster": "lstmkit.cli.forecast:predict_forecaster",
     "tsc_classifier": "lstmkit.cli.classify:predict_classifier",
@@ -41,7 +42,12 @@ def load_model_file(load: Callable[[Path], Loaded], path: Path) -> Loaded:
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write predictions to this CSV.")
-def predict(model: Path, data: Path, out: Path | None) -> None:
+@click.option(
+    "--text-column",
+    default=None,
+    help="Text models: the column of texts. [default: the model's training column, else text]",
+)
+def predict(model: Path, data: Path, out: Path | None, text_column: str | None) -> None:
     """Apply the saved model MODEL to DATA and print (or write) its predictions."""
     from lstmkit.utils.serialization import load_bundle
 
@@ -51,5 +57,10 @@ def predict(model: Path, data: Path, out: Path | None) -> None:
     if target is None:
         valid = ", ".join(sorted(PREDICTORS))
         raise ValueError(f"'{model}' holds a model of kind {kind!r}; lstmkit predict applies {valid}")
+    if text_column is not None and kind != "text_classifier":
+        raise ValueError(
+            f"--text-column is for text models, and '{model}' holds a model of kind {kind!r}; leave it out"
+        )
+    options = {} if text_column is None else {"text_column": text_column}
     module_name, function = target.split(":")
-    getattr(importlib.import_module(module_name), function)(model, data, out)
+    getattr(importlib.import_module(module_name), function)(model, data, out, **options)

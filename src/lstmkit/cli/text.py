@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from lstmkit.cli.classify import warnings_as_lines
+from lstmkit.cli.options import SEED, OutFolder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,10 +153,10 @@ def text() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Pretrained GloVe/word2vec text-format vectors.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutFolder(),
     required=True,
     help="Write metrics.json and the model here.",
 )
@@ -358,12 +359,15 @@ def read_texts_like_training(path: Path, clf: TextClassifier, text_column: str |
     return texts
 
 
-def predict_text_classifier(model_path: Path, data_path: Path, out: Path | None) -> None:
+def predict_text_classifier(
+    model_path: Path, data_path: Path, out: Path | None, text_column: str | None = None
+) -> None:
     """``lstmkit predict MODEL DATA.csv`` for saved ``text_classifier`` models.
 
-    Texts are read from the column the model was trained on (``text`` for models saved without it).
+    Texts are read from ``text_column`` (``--text-column``), else from the column the model was trained
+    on (``text`` for models saved without it).
     """
     from lstmkit.text.classifier import TextClassifier
 
     clf = TextClassifier.load(model_path)
-    write_text_predictions(clf, read_texts_like_training(data_path, clf), out)
+    write_text_predictions(clf, read_texts_like_training(data_path, clf, text_column), out)

@@ -107,9 +107,10 @@ def to_onnx(
 
     Raises:
         TypeError: a wrong type of ``model``, ``example_input``, names or flags.
-        ValueError: an unknown ``exporter``, a bad ``opset`` or ``atol``, a non-finite example, a dynamic axis
-            of size 1, an example the model does not take, a stateful module, a layer that masks by value
-            (``Masking``, ``Embedding(mask_zero=True)``), float16 or bfloat16 weights or example, a float64
+        ValueError: an unknown ``exporter``, a bad ``opset`` (newer than the installed ``onnx`` knows, too),
+            a bad ``atol``, an empty or non-finite example, a dynamic axis of size 1, an example the model
+            does not take, a stateful module, a layer that masks by value (``Masking``,
+            ``Embedding(mask_zero=True)``), float16 or bfloat16 weights or example, a float64
             LSTM/GRU/RNN operator with ``exporter="torchscript"``, ``dynamic_steps=True`` where the chosen
             exporter unrolls a time loop or, under ``"dynamo"``, for torch's own ``nn.GRU``/``RNN``/``LSTM``.
         FileNotFoundError: the folder of ``path`` does not exist.
@@ -140,6 +141,12 @@ def to_onnx(
     if isinstance(atol, bool) or not isinstance(atol, int | float) or not math.isfinite(atol) or atol < 0:
         raise ValueError(f"to_onnx expected atol as a finite number >= 0, got {atol!r}")
     onnx = require("onnx", "to_onnx")
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and opset > newest:  # (the dynamo exporter would write opset 18 instead)
+        raise ValueError(
+            f"to_onnx got opset={opset}, but the installed onnx {onnx.__version__} knows opsets up to "
+            f"{newest}; pass {newest} or less, or opset=None for PyTorch's default"
+        )
     if check:
         require("onnxruntime", "check=True (running the exported file in onnxruntime; or pass check=False)")
     refuse_stateful(model)
@@ -201,9 +208,15 @@ def _target(path: Any) -> Path:
 
 
 def _check_example(args: tuple[Tensor, ...], axes: tuple[Axes, ...], names: tuple[str, ...]) -> None:
-    """Every floating input finite; every dynamic axis of size >= 2 (torch.export takes a size-1 axis,
-    and the TorchScript exporter may take it, for a constant)."""
+    """Every input non-empty (onnxruntime aborts the process on an empty batch, and the exporters fix a
+    size-0 axis); every floating input finite; every dynamic axis of size >= 2 (torch.export takes a
+    size-1 axis, and the TorchScript exporter may take it, for a constant)."""
     for x, x_axes, name in zip(args, axes, names, strict=True):
+        if x.numel() == 0:
+            raise ValueError(
+                f"to_onnx example_input '{name}' of shape {tuple(x.shape)} is empty; give at least one "
+                f"sample and one step"
+            )
         check_finite(f"to_onnx example_input '{name}'", x)
         for axis, kind in x_axes.items():
             if x.shape[axis] < 2:

@@ -572,3 +572,23 @@ def test_negated_views_are_read_with_their_sign() -> None:
     torch.testing.assert_close(native.NativeKernel._pad_input(negated(x), 8), padded, rtol=0, atol=0)
     strided = negated(x.transpose(0, 1).contiguous()).transpose(0, 1)
     torch.testing.assert_close(native.NativeKernel._pad_input(strided, 8), padded, rtol=0, atol=0)
+
+
+SWAPS = {  # a parameter replaced through .data between the forward and the backward
+    "w_hh-shape": lambda p: p.w_hh.data.new_zeros(4 * 40, p.w_hh.shape[1]),
+    "w_hh-dtype": lambda p: p.w_hh.data.double(),
+    "w_hr-shape": lambda p: p.w_hr.data.new_zeros(1, p.w_hr.shape[1]),
+}
+
+
+@pytest.mark.parametrize("swap", SWAPS)
+def test_a_parameter_swapped_after_the_forward_is_refused_by_the_backward(swap: str) -> None:
+    # the saved activations are for the forward's sizes: the loop must never run the new ones over them
+    # (a larger W_hh read past the saved buffers and crashed the process; a float64 one gave NaN gradients)
+    inputs, params, coupled = make_case({"proj": swap.startswith("w_hr")}, 4, 3, 6, torch.float32)
+    inputs, params = differentiable(inputs, params)
+    y, h, c = fused_recurrence(inputs, params, coupled_gates=coupled, kernel=NativeKernel())
+    name = swap.split("-")[0]
+    getattr(params, name).data = SWAPS[swap](params)
+    with pytest.raises(RuntimeError, match="changed shape or dtype between the forward and the backward"):
+        (y.sum() + h.sum() + c.sum()).backward()

@@ -369,3 +369,13 @@ def test_packed_layer_norm_frozen_empty_and_refused_twice() -> None:
     assert torch.equal(grad, torch.zeros_like(grad))
     with pytest.raises(ValueError, match="as ln_affine or as vectors, not both"):
         projected_recurrence(projection, state, params, ln_affine=ln_affine)
+
+
+@pytest.mark.parametrize("name", ["w_ih", "w_hh"])
+def test_a_weight_swapped_after_the_forward_is_refused_by_the_backward(name: str) -> None:
+    projection, state, params = make_case(set(), 4, 3, 2, 6, torch.float32)
+    y, h, c = projected_recurrence(projection, state, params)
+    weight = projection.w_ih if name == "w_ih" else params.w_hh
+    weight.data = weight.data.new_zeros(4 * 40, weight.shape[1])  # (a .data swap: no version bump)
+    with pytest.raises(RuntimeError, match="changed shape or dtype between the forward and the backward"):
+        (y.sum() + h.sum() + c.sum()).backward()

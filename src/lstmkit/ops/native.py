@@ -332,7 +332,9 @@ class NativeKernel:
         ``dx`` again; ``None`` for absent ones). An upstream gradient may be ``None`` for zeros (an output
         the loss did not use), which the kernel then skips instead of reading. ``checked``: the caller
         passes the very tensors :meth:`forward` checked (an autograd node's saved tensors, which autograd
-        guards against in-place changes), so they are not checked again. ``ln_affine_grad``: a contiguous
+        guards against in-place changes), so the saved buffers are not checked again; the parameters
+        are (a ``.data`` assignment since the forward is a ``RuntimeError``, never a read past a buffer).
+        ``ln_affine_grad``: a contiguous
         ``(2, 9H)`` tensor that receives the six layer-norm gradients in the layout of a packed
         ``ln_affine`` (``lstmkit.ops.types.layer_norm_parts``); they are then ``None`` in the result.
         ``bf16``: the backward of a ``bf16`` forward (its GEMMs in bfloat16, as the forward's were).
@@ -340,11 +342,17 @@ class NativeKernel:
         module = native_module()
         if bf16:
             check_bf16(inputs.xg.dtype)
-        if checked:
-            w_hh, xg = params.w_hh, inputs.xg
-            sizes = (int(xg.shape[0]), int(xg.shape[1]), int(w_hh.shape[0]) // 4, int(w_hh.shape[1]))
-        else:
+        try:
             sizes = check_recurrence(inputs, params, projection)
+        except (TypeError, ValueError) as err:
+            if not checked:
+                raise
+            # an autograd node's saved tensors are guarded against in-place changes, but a parameter
+            # replaced through .data is not: the loop would run the new sizes over the forward's buffers
+            raise RuntimeError(
+                f"a parameter changed shape or dtype between the forward and the backward (a .data "
+                f"assignment?), so the saved activations no longer fit it: {err}; run the forward again"
+            ) from err
         steps, batch, hidden, rsize = sizes
         if batch == 0:
             if ln_affine_grad is not None:

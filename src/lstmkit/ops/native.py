@@ -334,9 +334,9 @@ class NativeKernel:
         passes the very tensors :meth:`forward` checked (an autograd node's saved tensors, which autograd
         guards against in-place changes), so the saved buffers are not checked again; the parameters
         are (a ``.data`` assignment since the forward is a ``RuntimeError``, never a read past a buffer).
-        ``ln_affine_grad``: a contiguous
-        ``(2, 9H)`` tensor that receives the six layer-norm gradients in the layout of a packed
-        ``ln_affine`` (``lstmkit.ops.types.layer_norm_parts``); they are then ``None`` in the result.
+        ``ln_affine_grad``: a contiguous ``(2, 9H)`` tensor that receives the six layer-norm gradients in
+        the layout of a packed ``ln_affine`` (``lstmkit.ops.types.layer_norm_parts``); they are then
+        ``None`` in the result.
         ``bf16``: the backward of a ``bf16`` forward (its GEMMs in bfloat16, as the forward's were).
         """
         module = native_module()

@@ -69,7 +69,9 @@ def test_plot_gates_rejects_bad_arguments(records: list[GateRecord]) -> None:
         plot_gates(records[0], sample=3)
     with pytest.raises(ValueError, match="gates must be a non-empty list of i, f, g, o, c, h, got \\['z'\\]"):
         plot_gates(records[0], gates=("z",))
-    with pytest.raises(ValueError, match="series must have 12 steps"):
+    with pytest.raises(
+        ValueError, match=r"series must be \(T,\) or \(T, I\) with T = 12 steps .* got shape \(5,\)"
+    ):
         plot_gates(records[0], series=np.zeros(5))
     with pytest.raises(ValueError, match="max_units must be >= 1, got 0"):
         plot_gates(records[0], max_units=0)
@@ -112,3 +114,39 @@ def test_a_closed_forget_gate_has_time_constant_zero() -> None:
 def test_plot_gradient_flow_needs_a_model() -> None:
     with pytest.raises(ValueError, match="at least one model"):
         plot_gradient_flow({})
+
+
+def test_plot_arguments_of_the_wrong_type_are_named(records: list[GateRecord]) -> None:
+    flow = GradientFlow(np.ones(12))
+    with pytest.raises(TypeError, match=r"flows must map each model's name to its GradientFlow, .* got list"):
+        plot_gradient_flow([flow])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"flows\['a'\] must be a GradientFlow .* got int"):
+        plot_gradient_flow({"a": 5})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="sample must be an integer, got str '0'"):
+        plot_gates(records[0], sample="0")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"series must be \(T,\) or \(T, I\) with T = 12 .* got shape \(\)"):
+        plot_gates(records[0], series=5.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"series must be an array of numbers \(T,\) or \(T, I\), got list"):
+        plot_gates(records[0], series=["a"] * 12)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"sample must be an integer, got float 0\.0"):
+        plot_correlated_units(records[0], np.zeros((3, 12)), sample=0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_correlated_units_refuses_a_signal_with_nan_or_inf(records: list[GateRecord], bad: float) -> None:
+    signal = np.random.default_rng(0).normal(size=(3, 12))
+    signal[1, 4] = bad
+    with pytest.raises(
+        ValueError, match=r"signal contains 1 NaN or infinite value\(s\), the first at index \(1, 4\)"
+    ):
+        correlated_units(records[0], signal)
+
+
+def test_correlated_units_needs_a_positive_integer_top(records: list[GateRecord]) -> None:
+    signal = np.random.default_rng(0).normal(size=(3, 12))
+    with pytest.raises(ValueError, match="top must be >= 1, got 0"):
+        correlated_units(records[0], signal, top=0)
+    with pytest.raises(TypeError, match="top must be an integer, got str '2'"):
+        correlated_units(records[0], signal, top="2")  # type: ignore[arg-type]
+    units, r = correlated_units(records[0], signal, top=100)  # at most every unit
+    assert len(units) == len(r) == 6

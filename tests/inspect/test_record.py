@@ -164,3 +164,54 @@ def test_record_unbatched_input() -> None:
     output, _ = lstm(x)
     assert records[1].h.shape == (1, 7, 4)
     np.testing.assert_allclose(records[1].h[0], output.detach().numpy(), atol=1e-5)
+
+
+def _keras_face(layer: object) -> tuple[object, np.ndarray]:
+    from lstmkit.models import Sequential
+
+    torch.manual_seed(0)
+    model = Sequential([layer])
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype(np.float32)
+    model.predict(x)  # builds the model
+    return model, x
+
+
+def test_record_a_keras_face_bidirectional_in_time_order() -> None:
+    from lstmkit.layers import LSTM as KerasLSTM
+    from lstmkit.layers import Bidirectional
+
+    model, x = _keras_face(Bidirectional(KerasLSTM(4, return_sequences=True), input_shape=(6, 3)))
+    forward, backward = record(model, x)
+    assert backward.key.endswith("backward_layer.rnn/l0/reverse") and backward.direction == "reverse"
+    assert forward.key.endswith("forward_layer.rnn/l0/forward") and forward.direction == "forward"
+    np.testing.assert_array_equal(backward.x, x)  # time order, not the order the backward layer read it
+    output = model.predict(x)  # (B, T, 2H): the backward half in time order
+    np.testing.assert_allclose(np.concatenate([forward.h, backward.h], axis=-1), output, atol=1e-5)
+
+
+def test_record_a_go_backwards_lstm_in_time_order() -> None:
+    from lstmkit.layers import LSTM as KerasLSTM
+
+    model, x = _keras_face(KerasLSTM(4, go_backwards=True, input_shape=(6, 3)))
+    (rec,) = record(model, x)
+    assert rec.direction == "reverse" and rec.key.endswith("/l0/reverse")
+    np.testing.assert_array_equal(rec.x, x)
+    np.testing.assert_allclose(rec.h[:, 0], model.predict(x), atol=1e-5)  # its last step is t = 0
+    # the cell recursion runs from t = T-1 down to 0: c_t = f_t c_{t+1} + i_t g_t
+    c_next = np.concatenate([rec.c[:, 1:], np.zeros((2, 1, 4))], axis=1)
+    np.testing.assert_allclose(rec.c, rec.f * c_next + rec.i * rec.g, atol=1e-5)
+
+
+def test_record_names_a_torch_lstms_wrong_input_size() -> None:
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^torch\.nn\.LSTM expected input of shape \(B, T, 5\) with batch_first=True, got \(2, 6, 3\); "
+            r"set input_size=3 or reshape the data$"
+        ),
+    ):
+        record(nn.LSTM(5, 4, batch_first=True), torch.randn(2, 6, 3))
+    net = nn.Sequential(nn.Linear(3, 2), nn.LSTM(3, 4))
+    with pytest.raises(ValueError, match=r"^torch\.nn\.LSTM '1' expected input of shape \(T, B, 3\) with "):
+        record(net, torch.randn(6, 2, 3))
+    assert not net[1]._forward_pre_hooks  # removed after the error too

@@ -10,7 +10,9 @@ import torch
 
 from lstmkit.tasks.generators import ADDING_BASELINE_MSE
 from lstmkit.tasks.memory import (
+    CurvePoint,
     MemoryBenchConfig,
+    RunResult,
     format_table,
     initial_network,
     run_memory_benchmark,
@@ -275,3 +277,37 @@ def test_a_damaged_memory_net_file_is_a_value_error(tmp_path: Path) -> None:
     save_bundle(tmp_path / "wider.safetensors", tensors, {**config, "hidden_size": 5})
     with pytest.raises(ValueError, match="is a damaged memory_task_net file: RuntimeError: Error"):
         load_memory_net(tmp_path / "wider.safetensors")
+
+
+def _result(task: str, model: str, length: int, baseline: float) -> RunResult:
+    curve = [CurvePoint(step, 1.0, 1.0 / step, None, 0.0) for step in (1, 2)]
+    return RunResult(task, model, length, 10, 0.5, baseline, None, None, 2, None, "max_steps", 0.0, curve)
+
+
+def test_loss_curves_of_two_tasks_at_one_length_go_on_two_panels() -> None:
+    results = [
+        _result("copy", "lstm", 3, 0.9),
+        _result("adding", "rnn", 3, 1 / 6),
+        _result("copy", "gru", 3, 0.9),
+    ]
+    fig = plot_loss_curves(results)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["adding, T = 3", "copy, T = 3"]
+    for ax, models, baseline in zip(fig.axes, (["rnn"], ["lstm", "gru"]), (1 / 6, 0.9), strict=True):
+        *curves, dashed = ax.lines
+        assert [line.get_label() for line in curves] == models
+        assert dashed.get_label() == "baseline" and dashed.get_ydata()[0] == pytest.approx(baseline)
+    with pytest.raises(TypeError, match="plot_loss_curves takes RunResult items, got dict"):
+        plot_loss_curves([results[0].to_dict()])  # type: ignore[list-item]
+
+
+def test_a_config_that_is_not_a_memory_bench_config_is_named() -> None:
+    settings = {"task": "adding"}
+    with pytest.raises(
+        TypeError, match=r"^config must be a MemoryBenchConfig, got dict; make one from the settings"
+    ):
+        train_one(settings, "lstm", 10)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config must be a MemoryBenchConfig, got dict"):
+        run_memory_benchmark(settings)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config must be a MemoryBenchConfig, got dict"):
+        initial_network(settings, "lstm")  # type: ignore[arg-type]

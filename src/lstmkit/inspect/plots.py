@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from lstmkit.inspect.gradient_flow import GradientFlow
 from lstmkit.inspect.record import GateRecord
 from lstmkit.utils.figures import save_figure
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_finite, check_positive_int
 
 PathLike = str | os.PathLike[str]
 GATE_TITLES = {
@@ -28,6 +28,42 @@ def _save(fig: Figure, path: PathLike | None) -> Figure:
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _check_sample(sample: object, batch: int) -> int:
+    """``sample`` as an int if it indexes a batch of ``batch`` sequences, else raise."""
+    if isinstance(sample, bool) or not isinstance(sample, int | np.integer):
+        raise TypeError(f"sample must be an integer, got {type(sample).__name__} {sample!r}")
+    if not 0 <= sample < batch:
+        raise ValueError(f"sample must be in [0, {batch}) for a batch of {batch}, got {sample}")
+    return int(sample)
+
+
+def _numbers(name: str, values: object, expected: str) -> np.ndarray:
+    """``values`` as a finite float64 array, else raise naming ``name`` and the ``expected`` shape."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be an array of numbers {expected}, got {type(values).__name__}"
+        ) from err
+    check_finite(name, array)
+    return array
+
+
+def _check_flows(flows: object, where: str) -> Mapping[str, GradientFlow]:
+    """``flows`` if it maps model names to :class:`GradientFlow`, else raise."""
+    if not isinstance(flows, Mapping):
+        raise TypeError(
+            f"{where} must map each model's name to its GradientFlow, e.g. {{'lstm': flow}}, got "
+            f"{type(flows).__name__}"
+        )
+    for model, flow in flows.items():
+        if not isinstance(flow, GradientFlow):
+            raise TypeError(
+                f"{where}[{model!r}] must be a GradientFlow (from gradient_flow), got {type(flow).__name__}"
+            )
+    return flows
 
 
 def plot_gradient_flow(
@@ -47,8 +83,10 @@ def plot_gradient_flow(
         The figure.
 
     Raises:
+        TypeError: ``flows`` is not a mapping of names to :class:`GradientFlow`.
         ValueError: ``flows`` is empty.
     """
+    _check_flows(flows, "flows")
     return plot_gradient_flow_panels({title or "gradient flow over time": flows}, path)
 
 
@@ -69,8 +107,13 @@ def plot_gradient_flow_panels(
         title: overall title.
 
     Raises:
+        TypeError: ``panels`` is not a mapping of titles to mappings of names to :class:`GradientFlow`.
         ValueError: no panel, or a panel without a model.
     """
+    if not isinstance(panels, Mapping):
+        raise TypeError(f"panels must map each panel's title to its flows, got {type(panels).__name__}")
+    for name, flows in panels.items():
+        _check_flows(flows, f"panels[{name!r}]")
     if not panels or any(not flows for flows in panels.values()):
         raise ValueError(
             "plot_gradient_flow needs at least one model's GradientFlow in every panel, got none"
@@ -114,19 +157,21 @@ def plot_gates(
         The figure.
 
     Raises:
-        ValueError: ``sample`` out of range, an unknown gate name, ``series`` of the wrong length, or
-            ``max_units`` below 1.
+        TypeError: ``sample`` or ``max_units`` is not an integer, or ``series`` does not hold numbers.
+        ValueError: ``sample`` out of range, an unknown gate name, ``series`` not ``(T,)`` or ``(T, I)``
+            with the record's ``T`` or holding NaN/inf, or ``max_units`` below 1.
     """
     check_positive_int("max_units", max_units)
     batch, steps = rec.h.shape[:2]
-    if not 0 <= sample < batch:
-        raise ValueError(f"sample must be in [0, {batch}) for a batch of {batch}, got {sample}")
+    sample = _check_sample(sample, batch)
     unknown = [g for g in gates if g not in GATE_TITLES]
     if unknown or not gates:
         raise ValueError(f"gates must be a non-empty list of {', '.join(GATE_TITLES)}, got {list(gates)}")
-    top = rec.x[sample] if series is None else np.asarray(series, dtype=np.float64)
-    if top.shape[0] != steps:
-        raise ValueError(f"series must have {steps} steps like the record, got shape {top.shape}")
+    top = rec.x[sample] if series is None else _numbers("series", series, "(T,) or (T, I)")
+    if top.ndim not in (1, 2) or top.shape[0] != steps:
+        raise ValueError(
+            f"series must be (T,) or (T, I) with T = {steps} steps like the record, got shape {top.shape}"
+        )
     top = top.reshape(steps, -1)
     fig = Figure(figsize=(7.0, 1.2 + 1.1 * len(gates)), layout="constrained")
     axes = fig.subplots(len(gates) + 1, 1, sharex=True, height_ratios=[1.2] + [1.0] * len(gates))
@@ -218,12 +263,15 @@ def correlated_units(
         ``(units, r)``: indices ``(top,)`` sorted by ``|r|`` descending, and their correlations.
 
     Raises:
-        ValueError: ``signal`` does not match the record's ``(B, T)``, or ``state`` is unknown.
+        TypeError: ``top`` is not an integer, or ``signal`` does not hold numbers.
+        ValueError: ``signal`` does not match the record's ``(B, T)`` or holds NaN/inf, ``state`` is
+            unknown, or ``top`` is below 1.
     """
     if state not in GATE_TITLES:
         raise ValueError(f"state must be one of {', '.join(GATE_TITLES)}, got {state!r}")
+    top = check_positive_int("top", top)
     values = getattr(rec, state)  # (B, T, H)
-    target = np.asarray(signal, dtype=np.float64)
+    target = _numbers("signal", signal, "(B, T) or (T,)")
     if target.ndim == 1:
         target = target[None]
     if target.shape != values.shape[:2]:
@@ -233,7 +281,7 @@ def correlated_units(
     centred = flat - flat.mean(axis=0)
     denom = np.sqrt((centred**2).sum(axis=0) * (s**2).sum())
     r = np.divide(centred.T @ s, denom, out=np.zeros(flat.shape[1]), where=denom > 0)
-    order = np.argsort(-np.abs(r))[: max(1, min(top, len(r)))]
+    order = np.argsort(-np.abs(r))[: min(top, len(r))]
     return order, r[order]
 
 
@@ -258,8 +306,7 @@ def plot_correlated_units(
     """
     units, r = correlated_units(rec, signal, state=state, top=top)
     target = np.asarray(signal, dtype=np.float64).reshape(-1, rec.h.shape[1])
-    if not 0 <= sample < target.shape[0]:
-        raise ValueError(f"sample must be in [0, {target.shape[0]}), got {sample}")
+    sample = _check_sample(sample, target.shape[0])
     fig = Figure(figsize=(7.0, 1.0 + 1.2 * len(units)), layout="constrained")
     axes = fig.subplots(len(units), 1, sharex=True, squeeze=False)[:, 0]
     for ax, unit, corr in zip(axes, units, r, strict=True):

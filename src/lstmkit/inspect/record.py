@@ -16,10 +16,15 @@ Implementation notes:
     concatenated). The re-run's last layer is then compared with the module's actual output: a mismatch
     raises instead of returning gates the model did not compute. Recording runs in eval mode (no
     dropout; zoneout at its expected value) and restores the model's mode.
+
+    A Keras-face layer with ``go_backwards=True`` (the backward half of ``Bidirectional``) flips its input in
+    time before its LSTM ``rnn`` runs forward over it, so that LSTM's step ``s`` is time ``T - 1 - s``: its
+    arrays are flipped back to time order and its direction is reported as ``"reverse"``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +32,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
+from torch.utils.hooks import RemovableHandle
 
+from lstmkit.layers.recurrent import Recurrent
 from lstmkit.nn import LSTM as KitLSTM
 from lstmkit.ops.reference import lstm_step
 from lstmkit.ops.types import RecurrenceParams
 from lstmkit.utils.validation import check_finite
 
 LSTM_TYPES: tuple[type[nn.Module], ...] = (KitLSTM, nn.LSTM)
+OPPOSITE = {"forward": "reverse", "reverse": "forward"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,47 @@ class LSTMRerun:
 def find_lstms(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """``(name, module)`` of each ``lstmkit.nn.LSTM`` or ``torch.nn.LSTM`` in ``module`` (itself included)."""
     return [(name, m) for name, m in module.named_modules() if isinstance(m, LSTM_TYPES)]
+
+
+def reads_time_backwards(root: nn.Module, name: str) -> bool:
+    """Whether the LSTM ``name`` inside ``root`` is the ``rnn`` of a Keras-face ``go_backwards=True`` layer.
+
+    Such a layer (:class:`lstmkit.layers.recurrent.Recurrent`) flips its input in time before calling its
+    LSTM, so the LSTM's step ``s`` is time ``T - 1 - s``.
+    """
+    if not name:
+        return False
+    parent = root.get_submodule(name.rpartition(".")[0])
+    return isinstance(parent, Recurrent) and parent.go_backwards and parent.rnn is root.get_submodule(name)
+
+
+def check_input_sizes(lstms: list[tuple[str, nn.Module]]) -> list[RemovableHandle]:
+    """Forward pre-hooks that check each ``torch.nn.LSTM``'s input features against its ``input_size``.
+
+    ``lstmkit.nn.LSTM`` checks its input itself; torch's own error names neither the module nor the fix.
+    The caller removes the returned handles.
+    """
+
+    def hook_for(name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            inp = args[0] if args else kwargs.get("input")
+            x = inp.data if isinstance(inp, PackedSequence) else inp
+            if isinstance(x, Tensor) and x.dim() in (2, 3) and x.shape[-1] != mod.input_size:
+                size, first = mod.input_size, mod.batch_first
+                layout = f"(B, T, {size})" if first else f"(T, B, {size})"
+                where = f" '{name}'" if name else ""
+                raise ValueError(
+                    f"torch.nn.LSTM{where} expected input of shape {layout} with batch_first={first}, got "
+                    f"{tuple(x.shape)}; set input_size={x.shape[-1]} or reshape the data"
+                )
+
+        return hook
+
+    return [
+        m.register_forward_pre_hook(hook_for(name), with_kwargs=True)
+        for name, m in lstms
+        if not isinstance(m, KitLSTM)
+    ]
 
 
 def unwrap(model: Any) -> nn.Module:
@@ -289,12 +338,14 @@ def record(model: Any, x: Tensor | np.ndarray) -> list[GateRecord]:
         return hook
 
     handles = [m.register_forward_hook(keep(name), with_kwargs=True) for name, m in lstms]
+    handles += check_input_sizes(lstms)
+    backwards = {name for name, _ in lstms if reads_time_backwards(module, name)}
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
             module(xt)
-            records = _rerun_calls(calls)
+            records = _rerun_calls(calls, backwards)
     finally:
         for handle in handles:
             handle.remove()
@@ -302,7 +353,7 @@ def record(model: Any, x: Tensor | np.ndarray) -> list[GateRecord]:
     return records
 
 
-def _rerun_calls(calls: list[tuple[str, nn.Module, Any, Any, Any]]) -> list[GateRecord]:
+def _rerun_calls(calls: list[tuple[str, nn.Module, Any, Any, Any]], backwards: set[str]) -> list[GateRecord]:
     records: list[GateRecord] = []
     seen: dict[str, int] = {}
     for name, lstm, inp, hx, actual in calls:
@@ -315,17 +366,11 @@ def _rerun_calls(calls: list[tuple[str, nn.Module, Any, Any, Any]]) -> list[Gate
                 f"record could not reproduce the output of LSTM '{name}' ({lstm!r}) with the reference "
                 "recurrence; this configuration is not supported by lstmkit.inspect"
             )
+        flip = name in backwards  # the LSTM ran over its input flipped in time: step s is time T-1-s
         for run in rerun.runs:
             assert run.gates is not None
-            arrays = {k: v.transpose(0, 1).cpu().numpy() for k, v in run.gates.items()}  # (B, T, .)
-            records.append(
-                GateRecord(
-                    module=name,
-                    call=call,
-                    layer=run.layer,
-                    direction=run.direction,
-                    x=run.x.transpose(0, 1).cpu().numpy(),
-                    **arrays,
-                )
-            )
+            tensors = {"x": run.x, **run.gates}  # (T, B, .) in the order the LSTM read them
+            arrays = {k: (v.flip(0) if flip else v).transpose(0, 1).cpu().numpy() for k, v in tensors.items()}
+            direction = OPPOSITE[run.direction] if flip else run.direction
+            records.append(GateRecord(module=name, call=call, layer=run.layer, direction=direction, **arrays))
     return records

@@ -149,6 +149,17 @@ def _distinct(name: str, values: Any, *, example: str) -> tuple[Any, ...]:
     return items
 
 
+def check_config(config: Any) -> MemoryBenchConfig:
+    """``config`` if it is a :class:`MemoryBenchConfig`, else raise ``TypeError`` saying how to make one."""
+    if not isinstance(config, MemoryBenchConfig):
+        raise TypeError(
+            f"config must be a MemoryBenchConfig, got {type(config).__name__}; make one from the "
+            "settings, e.g. MemoryBenchConfig(task='adding', lengths=(100,)) or, from a dict, "
+            "MemoryBenchConfig(**settings)"
+        )
+    return config
+
+
 def derived_seed(seed: int, offset: int) -> int:
     """``seed + offset`` wrapped into ``[0, 2**63 - 1]``: the seed of a data set of its own."""
     return (seed + offset) % (MAX_SEED + 1)
@@ -257,6 +268,7 @@ def generate(task: str, n: int, length: int, *, seed: int) -> TaskData:
 
 def initial_network(config: MemoryBenchConfig, cell: str) -> SequenceNet:
     """The untrained network :func:`train_one` starts from (same seed, same initialization)."""
+    check_config(config)
     check_choice("model", cell, CELL_KINDS)
     set_seed(config.seed)
     return _Task(config.task, config.lengths[0]).network(cell, config.hidden_size, config.lstm_forget_bias)
@@ -300,7 +312,12 @@ def train_one(
 
     Returns:
         The result and the trained network (in eval mode).
+
+    Raises:
+        TypeError: ``config`` is not a :class:`MemoryBenchConfig`, or ``length`` is not an integer.
+        ValueError: an unknown ``cell``, or ``length`` below the task's minimum.
     """
+    check_config(config)
     check_choice("model", cell, CELL_KINDS)
     task = _Task(config.task, length)
     x_val, y_val = _tensors(task.generate(config.eval_size, seed=derived_seed(config.seed, 1_000_003)))
@@ -380,7 +397,11 @@ def run_memory_benchmark(
 
     Returns:
         One result per length and model, lengths outermost.
+
+    Raises:
+        TypeError: ``config`` is not a :class:`MemoryBenchConfig`.
     """
+    check_config(config)
     results = []
     for length in config.lengths:
         for cell in config.models:

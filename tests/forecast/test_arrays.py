@@ -30,3 +30,14 @@ def test_check_origins_refuses_floats_bools_and_out_of_range() -> None:
         check_origins(np.array([1, 3]), length=5, first=2)
     with pytest.raises(ValueError, match=r"origins must be a 1-D array of row indices, got shape \(1, 1\)"):
         check_origins(np.array([[1]]), length=5)
+
+
+def test_check_series_refuses_complex_and_reads_none_as_missing() -> None:
+    with pytest.raises(
+        TypeError, match=r"^y must hold real numbers \(integers or floats\), got dtype complex128$"
+    ):
+        check_series("y", np.array([1.0, 2.0 + 1e-3j]))  # the imaginary part was dropped
+    with pytest.raises(
+        ValueError, match=r"y contains 1 NaN or infinite value\(s\), the first at index \(1,\): nan"
+    ):
+        check_series("y", [1.0, None, 3.0])

@@ -128,9 +128,11 @@ def test_folds_report_the_training_dates_of_the_model_actually_used() -> None:
 
 
 def test_seasonal_naive_without_a_season_of_history_is_unavailable_and_the_rest_is_scored() -> None:
-    # season 12, 9 initial training rows: fold1's first origin (row 8) has 9 observations, fold2's has 17
+    # season 12, 9 initial training rows: fold1's first origin (row 8) has 9 observations, fold2's has 17;
+    # a 5-point moving average (not the default 12) keeps the comparison to seasonal naive alone
     series = _series(35)
-    result = _forecaster(season=12).backtest(series, folds=2, fold_size=8, test_size=10)
+    chosen = default_baselines(12, ma_window=5)
+    result = _forecaster(season=12).backtest(series, folds=2, fold_size=8, test_size=10, baselines=chosen)
     seasonal = "seasonal_naive(m=12)"
     rows = result.folds.set_index(["span", "method"])
     fold1 = rows.loc[("fold1", seasonal)]
@@ -139,7 +141,7 @@ def test_seasonal_naive_without_a_season_of_history_is_unavailable_and_the_rest_
     )
     assert fold1["points"] == 0
     assert np.isnan(fold1[["mae", "rmse", "mase", "directional_accuracy"]].astype(float)).all()
-    for method in (MODEL, "persistence", "drift", "moving_average(k=12)"):
+    for method in (MODEL, "persistence", "drift", "moving_average(k=5)"):
         assert rows.loc[("fold1", method), "points"] == 7 * 2
         assert np.isfinite(rows.loc[("fold1", method), "mase"])
         assert pd.isna(rows.loc[("fold1", method), "unavailable"])
@@ -151,7 +153,7 @@ def test_seasonal_naive_without_a_season_of_history_is_unavailable_and_the_rest_
     assert np.isnan(pooled.loc[seasonal, "mase"]) and np.isfinite(pooled.loc["persistence", "mase"])
     assert any(note.startswith(f"{seasonal} needs 12 observations") for note in result.notes)
     # the other methods score exactly what they score without seasonal naive in the comparison
-    others = [b for b in default_baselines(12) if b.name != seasonal]
+    others = [b for b in chosen if b.name != seasonal]
     plain = _forecaster(season=12).backtest(series, folds=2, fold_size=8, test_size=10, baselines=others)
     shared = ["span", "method", "mae", "mase"]
     kept = result.folds[result.folds["method"] != seasonal][shared].reset_index(drop=True)
@@ -161,10 +163,59 @@ def test_seasonal_naive_without_a_season_of_history_is_unavailable_and_the_rest_
 def test_seasonal_naive_unavailable_on_the_test_span_leaves_the_test_scored() -> None:
     result = _forecaster(season=30).backtest(_series(30), folds=0, test_size=12)
     test = result.test.set_index("method")
-    assert test.loc["seasonal_naive(m=30)", "unavailable"].endswith("test's first origin (2020-01-18) has 18")
-    assert np.isfinite(test.drop(index="seasonal_naive(m=30)")["mase"]).all()
-    assert result.by_step["seasonal_naive(m=30)"].isna().all()
+    short = ["seasonal_naive(m=30)", "moving_average(k=30)"]  # both need 30 observations up to an origin
+    for name in short:
+        assert test.loc[name, "unavailable"].endswith("test's first origin (2020-01-18) has 18")
+        assert result.by_step[name].isna().all()
+    assert np.isfinite(test.drop(index=short)["mase"]).all()
     assert result.by_step[MODEL].notna().all()
+
+
+def test_a_moving_average_longer_than_the_history_is_unavailable_not_averaged_over_fewer_points() -> None:
+    # 40 rows, folds of 8, test span of 10: the first origins are rows 13 (fold1), 21 (fold2) and 29 (test)
+    chosen = default_baselines(None, ma_window=20)
+    result = _forecaster().backtest(_series(40), folds=2, fold_size=8, test_size=10, baselines=chosen)
+    name = "moving_average(k=20)"
+    rows = result.folds.set_index(["span", "method"])
+    reason = f"{name} needs 20 observations up to a forecast origin; fold1's first origin (2020-01-14) has 14"
+    assert rows.loc[("fold1", name), "unavailable"] == reason and rows.loc[("fold1", name), "points"] == 0
+    assert (
+        f"{reason}: it is not scored there (n/a); the model and the other methods are still scored there"
+        in (result.notes)
+    )
+    assert pd.isna(rows.loc[("fold2", name), "unavailable"])  # 22 observations up to row 21
+    assert result.summary.set_index("method").loc[name, "unavailable"] == (
+        f"{reason}, so it is not pooled over the folds"
+    )
+    test = result.forecasts[result.forecasts["span"] == "test"]
+    series = _series(40).to_numpy()
+    rows_of = (test["origin"] - pd.Timestamp("2020-01-01")).dt.days
+    expected = [series[origin - 19 : origin + 1].mean() for origin in rows_of]
+    np.testing.assert_allclose(test[name], expected)  # the mean of exactly 20 values
+
+
+def test_a_custom_baseline_of_the_wrong_shape_is_named_in_the_error() -> None:
+    from lstmkit.forecast import Baseline
+
+    flat = Baseline("flat", lambda y, o, h: y[o])  # one value per origin, not (origins, horizon)
+    with pytest.raises(
+        ValueError,
+        match=r"^baseline 'flat' returned forecasts of shape \(19,\), expected \(origins, horizon\) = "
+        r"\(19, 2\)",
+    ):
+        _forecaster().backtest(_series(), folds=0, test_size=20, baselines=[flat])
+
+
+def test_a_callback_that_cannot_be_called_is_refused_before_any_fit() -> None:
+    factory = CountingFactory()
+    with pytest.raises(
+        TypeError, match=r"^on_fold must be a callable \(done, total, span name\) or None, got int 5$"
+    ):
+        _forecaster(factory).backtest(_series(), folds=1, test_size=20, on_fold=5)  # type: ignore[arg-type]
+    assert factory.builds == 0
+    seen: list[tuple[int, int, str]] = []
+    _forecaster().backtest(_series(), folds=1, test_size=20, on_fold=lambda *done: seen.append(done))
+    assert seen == [(1, 2, "fold1"), (2, 2, "test")]
 
 
 def _flat_then_walk(flat: int, n: int) -> pd.Series:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.forecast.data import prepare_frame, read_csv, season_from_freq
+from lstmkit.forecast.data import prepare_frame, read_csv
+from lstmkit.forecast.frequency import season_from_freq
 
 
 def _daily(values: list[float], start: str = "2021-01-01") -> pd.DataFrame:
@@ -270,3 +272,113 @@ def test_fill_records_the_rows_whose_target_was_imputed() -> None:
         dates[3],
         dates[5],
     )
+
+
+def test_iso_dates_of_mixed_precision_are_parsed() -> None:
+    frame = _daily([float(v) for v in range(30)], start="2020-01-01")
+    frame.loc[15, "date"] = "2020-01-16 12:00"  # pandas 3 reads every date in the first one's format
+    with pytest.raises(
+        ValueError, match=r"^1 date\(s\) lie off the frequency 'D' .*, the first 2020-01-16 12:00:00;"
+    ):
+        prepare_frame(frame, target="y")  # parsed, and then off the daily grid
+    frame.loc[15, "date"] = "2020-01-16 00:00"
+    frame.loc[0, "date"] = "2020-01-01T00:00:00"
+    prepared = prepare_frame(frame, target="y")
+    assert prepared.freq == "D" and len(prepared.frame) == 30
+
+
+@pytest.mark.parametrize(
+    ("dates", "stray"),
+    [
+        pytest.param(
+            pd.date_range("2020-01-01", periods=30, freq="D").insert(0, pd.Timestamp("2019-12-31 12:00")),
+            "2019-12-31 12:00:00",
+            id="first-daily",
+        ),
+        pytest.param(
+            pd.date_range("2020-02-01", periods=24, freq="MS").insert(0, pd.Timestamp("2020-01-15")),
+            "2020-01-15 00:00:00",
+            id="first-monthly",
+        ),
+        pytest.param(
+            pd.date_range("2020-01-01", periods=30, freq="h").insert(0, pd.Timestamp("2019-12-31 23:30")),
+            "2019-12-31 23:30:00",
+            id="first-hourly",
+        ),
+    ],
+)
+def test_the_grid_follows_most_dates_and_blames_the_stray_one(dates: pd.DatetimeIndex, stray: str) -> None:
+    series = pd.Series(np.arange(len(dates), dtype=float), index=dates, name="y")
+    with pytest.raises(ValueError, match=rf"^1 date\(s\) lie off the frequency '\w+' .*, the first {stray};"):
+        prepare_frame(series)
+
+
+def test_duplicate_column_names_are_refused_by_name() -> None:
+    frame = pd.DataFrame(
+        np.ones((3, 4)), index=pd.date_range("2020-01-01", periods=3), columns=["y", "x", "y", 0]
+    ).assign(**{"0": 2.0})
+    with pytest.raises(
+        ValueError,
+        match=re.escape("the column name(s) ['0', 'y'] appear more than once; expected one column"),
+    ):
+        prepare_frame(frame, target="x")
+
+
+def test_labels_are_matched_as_strings_whatever_their_type() -> None:
+    dates = pd.date_range("2020-01-01", periods=4).astype(str)
+    frame = pd.DataFrame({0: [1.0, 2.0, 3.0, 4.0], 1: [5.0, 6.0, 7.0, 8.0], 2: dates})
+    prepared = prepare_frame(frame, target=0, features=[1], date_column=2)
+    assert prepared.columns == ["0", "1"] and prepared.freq == "D"
+    assert prepare_frame(frame, target="0", features=["1"], date_column="2").columns == ["0", "1"]
+    with pytest.raises(
+        ValueError, match=re.escape("target column '3' not found; the columns are ['0', '1']")
+    ):
+        prepare_frame(frame, target=3, date_column=2)
+
+
+def test_one_feature_name_is_one_column_not_its_letters() -> None:
+    frame = _daily([1.0, 2.0, 3.0]).assign(xy=[4.0, 5.0, 6.0])
+    assert prepare_frame(frame, target="y", features="xy").features == ["xy"]
+
+
+@pytest.mark.parametrize(
+    ("column", "kind", "fix"),
+    [
+        pytest.param(
+            pd.to_timedelta([1, 2, 3], unit="D"), "durations", ".dt.total_seconds()", id="timedelta"
+        ),
+        pytest.param(pd.date_range("2020-01-01", periods=3), "dates", "the date column", id="datetime"),
+        pytest.param(
+            pd.date_range("2020-01-01", periods=3, tz="UTC"), "dates", "the date column", id="datetime-tz"
+        ),
+        pytest.param(np.array([1 + 1j, 2, 3]), "complex numbers", "np.abs", id="complex"),
+        pytest.param(
+            np.array([1 + 1j, 2, 3], dtype=object), "complex numbers", "np.abs", id="complex-objects"
+        ),
+    ],
+)
+def test_dates_durations_and_complex_numbers_are_not_forecast_as_numbers(
+    column: object, kind: str, fix: str
+) -> None:
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0], "x": column}, index=pd.date_range("2020-01-01", periods=3))
+    with pytest.raises(
+        TypeError,
+        match=rf"^column 'x' must hold real numbers to forecast, got {kind} \(dtype .*{re.escape(fix)}",
+    ):
+        prepare_frame(frame, target="y", features=["x"])
+    with pytest.raises(TypeError, match=rf"^column 'x' must hold real numbers to forecast, got {kind}"):
+        prepare_frame(frame, target="x")
+
+
+def test_min_rows_must_be_an_integer() -> None:
+    with pytest.raises(TypeError, match=r"^min_rows must be an integer, got str '3'$"):
+        prepare_frame(_daily([1.0, 2.0, 3.0]), target="y", min_rows="3")  # type: ignore[arg-type]
+
+
+def test_season_from_freq_takes_a_rule_or_an_offset() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^freq must be a frequency string such as 'D', 'h' or 'MS' \(or a pandas offset\), got int 7$",
+    ):
+        season_from_freq(7)  # type: ignore[arg-type]
+    assert season_from_freq(pd.offsets.MonthBegin()) == 12 and season_from_freq(pd.offsets.Hour(2)) == 12

@@ -340,3 +340,118 @@ def test_cuda_is_refused_at_once_on_a_machine_without_it(monkeypatch: pytest.Mon
 def test_train_config_takes_a_torch_device_and_stores_its_name() -> None:
     config = TrainConfig(device=torch.device("cpu"))
     assert config.device == "cpu" and config == TrainConfig(device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        (
+            {"fill": "zero"},
+            ValueError,
+            "^unknown fill 'zero'; expected one of 'drop', 'ffill', 'interpolate', 'none'$",
+        ),
+        (
+            {"model": "lstm"},
+            TypeError,
+            r"^model must be None \(the default stacked LSTM\), a torch.nn.Module, an lstmkit Model or a "
+            r"factory \(input_size, outputs\) -> nn.Module, got str 'lstm'$",
+        ),
+        ({"model": 5}, TypeError, "^model must be None .* got int 5$"),
+        (
+            {"on_epoch": 3},
+            TypeError,
+            r"^on_epoch must be a callable \(epoch, epochs, train_loss, val_loss\) or None, got int 3$",
+        ),
+        (
+            {"quantiles": ("a", 0.5)},
+            TypeError,
+            r"^quantiles must be numbers such as \(0.1, 0.5, 0.9\), got str 'a' in \('a', 0.5\)$",
+        ),
+        ({"quantiles": (True, 0.5)}, TypeError, "^quantiles must be numbers .* got bool True in"),
+        ({"quantiles": [None, 0.5]}, TypeError, "^quantiles must be numbers .* got NoneType None in"),
+    ],
+    ids=["fill", "model-text", "model-int", "on-epoch", "quantile-text", "quantile-bool", "quantile-none"],
+)
+def test_settings_are_checked_when_the_forecaster_is_built(
+    settings: dict[str, object], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Forecaster(**settings)  # type: ignore[arg-type]
+
+
+def test_quantile_levels_may_be_numpy_numbers() -> None:
+    assert Forecaster(quantiles=np.array([0.9, 0.5, 0.1])).quantiles == (0.1, 0.5, 0.9)  # type: ignore[arg-type]
+
+
+class _PerStepOutput(nn.Module):
+    """A model that returns its LSTM's whole sequence ``(B, lookback, 1)``: one output per input step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(1, 1, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(x)[0]
+
+
+def test_a_per_step_output_is_refused_even_when_lookback_equals_horizon() -> None:
+    # (B, 2, 1) has the 2 values per window that horizon=2 asks for, but they are the LSTM's outputs at the
+    # two input steps, not forecasts of the two steps ahead
+    fc = Forecaster(lookback=2, horizon=2, model=_PerStepOutput(), train=TrainConfig(epochs=1))
+    with pytest.raises(
+        ValueError,
+        match=r"^the model returned outputs of shape \(1, 2, 1\) for 1 window\(s\), expected \(windows, "
+        r"horizon x quantiles\) = \(1, 2\); an output per input step",
+    ):
+        fc.fit(_walk())
+
+
+def test_a_three_dimensional_output_is_refused_with_the_fix() -> None:
+    per_step_quantiles = nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.Unflatten(1, (2, 3)))  # (B, 2, 3)
+    fc = Forecaster(
+        lookback=4,
+        horizon=2,
+        quantiles=(0.1, 0.5, 0.9),
+        model=per_step_quantiles,
+        train=TrainConfig(epochs=1),
+    )
+    with pytest.raises(ValueError, match=r"or flatten an output laid out as \(B, horizon, quantiles\)$"):
+        fc.fit(_walk())
+    flat = nn.Sequential(per_step_quantiles, nn.Flatten())  # the fix the message gives
+    fitted = Forecaster(
+        lookback=4, horizon=2, quantiles=(0.1, 0.5, 0.9), model=flat, train=TrainConfig(epochs=1)
+    ).fit(_walk())
+    assert fitted.predict(_walk()).shape == (2, 4)
+
+
+def test_a_transform_undefined_on_a_column_names_it_before_any_fit() -> None:
+    frame = pd.DataFrame(
+        {"y": np.linspace(1.0, 2.0, 40), "x": np.linspace(-1.0, 1.0, 40)}, index=_walk(40).index
+    )
+    calls: list[int] = []
+    settings: dict[str, object] = {"target": "y", "features": ["x"], "transform": "log_return", "units": (2,)}
+    settings["train"] = TrainConfig(epochs=1)
+    settings["on_epoch"] = lambda *progress: calls.append(1)
+    fc = Forecaster(lookback=4, horizon=2, transform_features=True, **settings)  # type: ignore[arg-type]
+    message = r"^transform 'log_return' needs positive values, got minimum -1\.0 in column 'x'; use 'diff'"
+    with pytest.raises(ValueError, match=message):
+        fc.fit(frame)
+    with pytest.raises(ValueError, match=message):
+        fc.backtest(frame, folds=0, test_size=10)
+    assert calls == []  # refused before any training
+    Forecaster(lookback=4, horizon=2, **settings).fit(frame)  # type: ignore[arg-type]  # x stays in levels
+    target = frame.assign(y=frame["y"] - 1.5)
+    with pytest.raises(ValueError, match=r"got minimum -0\.5 in column 'y'"):
+        Forecaster(lookback=4, horizon=2, **settings).fit(target)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scaler", ["none", "standard"])
+def test_a_diverged_forecast_advises_scaling_only_an_unscaled_series(
+    scaler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _seasonal(60)
+    fc = _small(scaler=scaler, train=TrainConfig(epochs=1)).fit(data)
+    monkeypatch.setattr(fc.regressor_, "predict", lambda x: np.full((len(x), 3), np.inf))
+    with pytest.raises(ValueError, match=rf"NaN or infinite.*scaler='{scaler}'") as info:
+        fc.predict(data)
+    assert ("scale the series" in str(info.value)) == (scaler == "none")

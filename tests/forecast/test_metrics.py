@@ -111,3 +111,81 @@ def test_the_naive_scale_counts_only_errors_between_observed_values() -> None:
         metrics.naive_scale(y_train, observed=np.array([True, False, True, False, True]))
     with pytest.raises(ValueError, match=r"observed must hold one flag per training value, shape \(5,\)"):
         metrics.naive_errors(y_train, observed=observed[:4])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: metrics.mae(np.array([np.nan]), np.array([1.0])),
+            ValueError,
+            r"^y_true contains 1 NaN or infinite value\(s\), the first at index \(0,\): nan",
+        ),
+        (
+            lambda: metrics.rmse(Y, np.array([1.0, np.inf, 2.0, 3.0])),
+            ValueError,
+            r"^y_pred contains 1 NaN or infinite value\(s\), the first at index \(1,\): inf",
+        ),
+        (
+            lambda: metrics.mae(["a"], ["b"]),
+            TypeError,
+            r"^y_true must hold real numbers \(integers or floats\), got dtype <U1$",
+        ),
+        (
+            lambda: metrics.smape(Y, [1.0, 2.0, None, 3.0]),
+            ValueError,
+            r"^y_pred contains 1 NaN or infinite value\(s\), the first at index \(2,\)",
+        ),
+        (
+            lambda: metrics.pinball(Y, P, "0.5"),
+            TypeError,
+            "^quantile must be a number, got str '0.5'$",
+        ),
+        (
+            lambda: metrics.pinball(Y, P[:3], 0.5),
+            ValueError,
+            r"^y_true and y_quantile must have the same shape, got \(4,\) and \(3,\)$",
+        ),
+        (
+            lambda: metrics.coverage(Y, Y[:2], Y),
+            ValueError,
+            r"^y_true and lower must have the same shape, got \(4,\) and \(2,\)$",
+        ),
+        (
+            lambda: metrics.coverage(Y, Y, Y[:3]),
+            ValueError,
+            r"^y_true and upper must have the same shape, got \(4,\) and \(3,\)$",
+        ),
+        (
+            lambda: metrics.coverage(Y, Y - 1, np.array([3.0, np.nan, 6.0, 4.0])),
+            ValueError,
+            r"^upper contains 1 NaN or infinite value\(s\)",
+        ),
+        (
+            lambda: metrics.directional_accuracy(Y, P, np.nan),
+            ValueError,
+            r"^y_last contains 1 NaN or infinite value\(s\)",
+        ),
+    ],
+    ids=[
+        "nan-actual",
+        "inf-forecast",
+        "text",
+        "none",
+        "quantile-text",
+        "pinball-shapes",
+        "lower-shape",
+        "upper-shape",
+        "nan-upper",
+        "nan-last-level",
+    ],
+)
+def test_metrics_refuse_non_finite_or_non_numeric_input_naming_the_argument(
+    call: object, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call()  # type: ignore[operator]
+
+
+def test_metrics_take_integer_lists() -> None:
+    assert metrics.mae([1, 2, 4], [1, 3, 2]) == pytest.approx(1.0)

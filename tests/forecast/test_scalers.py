@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -45,8 +47,116 @@ def test_errors() -> None:
         make_scaler("standard").fit(np.array([[1.0], [np.nan]]))
     with pytest.raises(RuntimeError, match="before fit"):
         make_scaler("standard").transform(np.zeros((2, 1)))
-    with pytest.raises(ValueError, match=r"fit on 1 column\(s\), got values with 2"):
+    with pytest.raises(ValueError, match=r"fit on 1 column\(s\), got values of shape \(3, 2\)"):
         make_scaler("standard").fit(np.zeros((3, 1))).transform(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust"])
+def test_a_small_scale_signal_is_scaled_not_erased(kind: str) -> None:
+    values = np.array([[1e-13], [2e-13], [3e-13]])  # a range of a third of the magnitude
+    scaled = make_scaler(kind).fit(values).transform(values)[:, 0]
+    assert scaled[2] - scaled[0] == pytest.approx(
+        {"standard": 2 / np.std([1, 2, 3]), "minmax": 1, "robust": 2}[kind]
+    )
+
+
+def test_standard_scaler_on_a_tiny_column_reads_it_in_its_own_units() -> None:
+    scaler = make_scaler("standard").fit(np.array([[1e-13], [3e-13]]))
+    np.testing.assert_allclose(scaler.scale, [1e-13])
+    np.testing.assert_allclose(scaler.transform(np.array([[2e-13], [3e-13]]))[:, 0], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust"])
+@pytest.mark.parametrize("level", [0.0, 0.1, 1e-13, 123.456, -7e300], ids=str)
+def test_a_constant_column_gets_scale_1(kind: str, level: float) -> None:
+    values = np.full((1001, 3), level)  # the mean of 1001 rows is off by a few ulps: no spread for all that
+    scaler = make_scaler(kind).fit(values)
+    np.testing.assert_array_equal(scaler.scale, [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(scaler.transform(values), 0.0, atol=1e-12 * abs(level))
+
+
+def test_a_robust_scaler_with_a_zero_iqr_uses_the_range() -> None:
+    values = np.array([[0.0]] * 8 + [[1e-13]])  # q25 == q75: not constant, so scaled by its range
+    scaler = make_scaler("robust").fit(values)
+    np.testing.assert_allclose(scaler.scale, [1e-13])
+    np.testing.assert_allclose(scaler.transform(values[-1:]), [[1.0]])
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust"])
+def test_a_statistic_that_overflows_is_refused(kind: str) -> None:
+    values = np.array([[1e308, 1.0], [-1e308, 2.0]])
+    with pytest.raises(
+        ValueError,
+        match=rf"the '{kind}' scaler's center or scale overflowed float64 in column\(s\) \[0\]: the values "
+        r"reach 1e\+308, too near float64's limit of 1.8e308; divide the data by a power of ten first",
+    ):
+        make_scaler(kind).fit(values)
+
+
+def test_a_large_sine_whose_variance_overflows_is_refused() -> None:
+    values = (np.sin(np.arange(60.0)) * 1e307)[:, None]  # std ~ 7e306, but the squares overflow
+    with pytest.raises(ValueError, match="overflowed float64"):
+        make_scaler("standard").fit(values)
+    np.testing.assert_array_equal(make_scaler("none").fit(values).scale, [1.0])  # nothing computed
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        pytest.param(
+            lambda s: s.transform(5.0),
+            ValueError,
+            r"scaler was fit on 1 column(s), got values of shape (); expected shape (..., 1)",
+            id="transform-scalar",
+        ),
+        pytest.param(
+            lambda s: s.inverse_transform(np.array([[1 + 2j]])),
+            TypeError,
+            "values must hold real numbers (integers or floats), got dtype complex128",
+            id="inverse-complex",
+        ),
+        pytest.param(
+            lambda s: s.transform([["a"]]),
+            TypeError,
+            "values must hold real numbers (integers or floats), got dtype <U1",
+            id="transform-text",
+        ),
+        pytest.param(
+            lambda s: s.inverse_column([1.0], 3),
+            ValueError,
+            "column must be in [0, 0] (scaler fit on 1 column(s)), got 3",
+            id="column-past-the-end",
+        ),
+        pytest.param(
+            lambda s: s.transform_column([1.0], -1),
+            ValueError,
+            "column must be in [0, 0] (scaler fit on 1 column(s)), got -1",
+            id="column-negative",
+        ),
+        pytest.param(
+            lambda s: s.inverse_column([1.0], 0.0),
+            TypeError,
+            "column must be an integer index, got float 0.0",
+            id="column-float",
+        ),
+    ],
+)
+def test_bad_values_and_columns_after_fit(call: object, error: type[Exception], message: str) -> None:
+    scaler = make_scaler("standard").fit(np.array([[1.0], [3.0]]))
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        call(scaler)  # type: ignore[operator]
+
+
+def test_fit_refuses_complex_and_text() -> None:
+    with pytest.raises(
+        TypeError, match=r"scaler.fit values must hold real numbers \(integers or floats\), got dtype complex"
+    ):
+        make_scaler("standard").fit(np.array([[1 + 2j], [3 + 0j]]))
+    with pytest.raises(TypeError, match=r"got dtype object with str 'a' at index \(1, 0\)"):
+        make_scaler("standard").fit(np.array([[1.0], ["a"]], dtype=object))
+    np.testing.assert_array_equal(  # an object array of numbers is numbers
+        make_scaler("standard").fit(np.array([[1], [3.0]], dtype=object)).center, [2.0]
+    )
 
 
 @pytest.mark.parametrize(

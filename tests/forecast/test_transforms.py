@@ -53,3 +53,17 @@ def test_domain_errors() -> None:
         transforms.forward("pct_change", np.array([-10.0, -10.5, -9.0]))
     with pytest.raises(ValueError, match="unknown transform 'log'"):
         transforms.forward("log", LEVELS)
+
+
+def test_a_domain_error_on_several_columns_names_the_column() -> None:
+    levels = np.array([[1.0, 2.0, 3.0], [2.0, -1.0, 0.0], [3.0, 1.0, 1.0]])
+    with pytest.raises(
+        ValueError,
+        match=r"^transform 'log_return' needs positive values, got minimum -1\.0 in column 'x'; use 'diff'",
+    ):
+        transforms.check_domain("log_return", levels, ["y", "x", "z"])
+    with pytest.raises(
+        ValueError, match=r"'pct_change' needs positive values, got minimum -1\.0 in column 1;"
+    ):
+        transforms.forward("pct_change", levels)  # no names: the column's position
+    transforms.check_domain("diff", levels, ["y", "x", "z"])  # defined on any value

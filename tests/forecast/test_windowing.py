@@ -79,3 +79,36 @@ def test_origins_must_be_integers() -> None:
         target_windows(values[:, 0], np.array([5.5]), 2)
     with pytest.raises(ValueError, match="horizon must be >= 1, got 0"):
         target_windows(values[:, 0], np.array([5]), 0)
+
+
+def test_missing_values_in_an_object_array_are_nan_not_windows() -> None:
+    with pytest.raises(
+        ValueError, match=r"values contains 4 NaN or infinite value\(s\), the first at index \(2, 0\): nan"
+    ):
+        make_windows([[1], [2], [None]] * 4, np.arange(12.0), lookback=3, horizon=2)  # type: ignore[arg-type]
+    x, _ = make_windows(np.array([[1], [2.5]] * 3, dtype=object), np.arange(6.0), lookback=2, horizon=1)
+    assert x.dtype == np.float32 and x[0, :, 0].tolist() == [1.0, 2.5]
+
+
+@pytest.mark.parametrize(
+    ("values", "target", "message"),
+    [
+        pytest.param(np.arange(6.0) + 1j, np.arange(6.0), "values", id="complex-values"),
+        pytest.param(np.arange(6.0), np.arange(6.0) + 1j, "target", id="complex-target"),
+        pytest.param(np.array(["a"] * 6), np.arange(6.0), "values", id="text-values"),
+    ],
+)
+def test_complex_or_text_input_is_refused_not_cast(
+    values: np.ndarray, target: np.ndarray, message: str
+) -> None:
+    with pytest.raises(
+        TypeError, match=rf"^{message} must hold real numbers \(integers or floats\), got dtype"
+    ):
+        make_windows(values, target, lookback=2, horizon=1)
+
+
+def test_windows_at_origins_refuse_complex_input() -> None:
+    with pytest.raises(TypeError, match=r"^values must hold real numbers .*, got dtype complex128$"):
+        input_windows(np.arange(6.0) + 1j, np.array([3]), 2)
+    with pytest.raises(TypeError, match=r"^target must hold real numbers .*, got dtype complex128$"):
+        target_windows(np.arange(6.0) + 1j, np.array([3]), 2)

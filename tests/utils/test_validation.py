@@ -1,5 +1,5 @@
-"""``check_real``, ``check_probability``, ``check_bool``: the accepted values in, one clear ``TypeError``/
-``ValueError`` for anything else."""
+"""``check_real``, ``check_probability``, ``check_bool``, ``check_finite``: the accepted values in, one clear
+``TypeError``/``ValueError`` for anything else."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
-from lstmkit.utils.validation import check_bool, check_probability, check_real
+from lstmkit.utils.validation import check_bool, check_finite, check_probability, check_real, real_array
 
 
 @pytest.mark.parametrize(
@@ -103,3 +104,54 @@ def test_a_flag_comes_back_as_a_python_bool(value: object) -> None:
 def test_a_flag_refuses_truthy_stand_ins(value: object, received: str) -> None:
     with pytest.raises(TypeError, match=f"^{re.escape(f'use_bias must be True or False, got {received}')}$"):
         check_bool("use_bias", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(np.array([1, 2, 3]), id="int"),
+        pytest.param(np.array([True, False]), id="bool"),
+        pytest.param(np.array([1.5, -2.0], dtype=np.float32), id="float32"),
+        pytest.param(np.array([1, 2.5, np.int64(3)], dtype=object), id="object-numbers"),
+        pytest.param(torch.tensor([1, 2]), id="int-tensor"),
+        pytest.param(torch.tensor([0.5]), id="float-tensor"),
+    ],
+)
+def test_check_finite_passes_finite_real_numbers(value: np.ndarray | torch.Tensor) -> None:
+    check_finite("x", value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(np.array([1.0, 2 + 1j]), "got dtype complex128", id="complex"),
+        pytest.param(torch.tensor([1 + 1j]), "got dtype torch.complex64", id="complex-tensor"),
+        pytest.param(np.array(["1.5", "2"]), "got dtype <U3", id="text"),
+        pytest.param(np.array(["2020-01-01"], dtype="datetime64[D]"), "got dtype datetime64[D]", id="dates"),
+        pytest.param(
+            np.array([1.0, "a"], dtype=object), "got dtype object with str 'a' at index (1,)", id="object"
+        ),
+        pytest.param(
+            np.array([[1], [2j]], dtype=object),
+            "got dtype object with complex 2j at index (1, 0)",
+            id="object-complex",
+        ),
+    ],
+)
+def test_check_finite_refuses_what_is_not_real_numbers(
+    value: np.ndarray | torch.Tensor, message: str
+) -> None:
+    with pytest.raises(
+        TypeError, match=f"^{re.escape(f'x must hold real numbers (integers or floats), {message}')}$"
+    ):
+        check_finite("x", value)
+
+
+def test_check_finite_reads_an_object_array_as_float64_with_none_missing() -> None:
+    values = np.array([[1], [2], [None]] * 2, dtype=object)
+    with pytest.raises(
+        ValueError, match=re.escape("x contains 2 NaN or infinite value(s), the first at index (2, 0): nan")
+    ):
+        check_finite("x", values)
+    assert real_array("x", values).dtype == np.float64
+    assert real_array("x", np.array([1, 2])).dtype == np.int64  # kept as it is

@@ -18,8 +18,9 @@ from lstmkit.forecast.baselines import (
     persistence,
     seasonal_naive,
 )
-from lstmkit.forecast.data import PreparedData, prepare_frame, read_csv, season_from_freq
+from lstmkit.forecast.data import PreparedData, prepare_frame, read_csv
 from lstmkit.forecast.forecaster import Forecaster
+from lstmkit.forecast.frequency import season_from_freq
 from lstmkit.forecast.regressor import ModuleRegressor, TrainConfig, WindowRegressor
 from lstmkit.forecast.scalers import make_scaler
 from lstmkit.forecast.windowing import make_windows

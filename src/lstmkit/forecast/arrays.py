@@ -3,7 +3,7 @@
 Each check returns the value in the form the caller computes with, or raises with the argument's name,
 what was expected and what was received:
 
-- a series is 1-D and finite (``(N,)`` float64);
+- a series is 1-D, real and finite (``(N,)`` float64);
 - forecast origins are integers (never silently truncated floats) inside the series.
 
 Horizons and seasons are checked with :func:`lstmkit.utils.validation.check_positive_int`.
@@ -23,17 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.utils.validation import check_finite
+from lstmkit.utils.validation import check_finite, real_array
 
 
 def check_series(name: str, values: Any) -> np.ndarray:
     """``values`` as a 1-D float64 array of finite numbers.
 
     Raises:
+        TypeError: complex numbers, text, or other objects than real numbers
+            (:func:`~lstmkit.utils.validation.real_array`'s message).
         ValueError: not 1-D (a scalar or a column ``(N, 1)`` included), or holds NaN or infinity
             (:func:`~lstmkit.utils.validation.check_finite`'s message).
     """
-    array = np.asarray(values, dtype=np.float64)
+    array = real_array(name, values).astype(np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D series of shape (N,), got shape {array.shape}")
     check_finite(name, array)

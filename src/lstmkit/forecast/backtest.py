@@ -12,10 +12,10 @@ everything before it, after all folds: nothing is ever tuned on it. Baselines fo
 origins with the same horizon; MASE is scaled by the naive in-sample error of each fold's training span.
 
 A baseline that needs more history than a span's first origin has (seasonal naive needs ``season``
-observations up to an origin) is reported as unavailable on that span, with the reason, rather than
-scored on fewer points or allowed to fail the backtest; the model and the other baselines are still
-scored there. Pooled over the folds, such a baseline is unavailable too: its pool would not cover the same
-points as the others'.
+observations up to an origin, the moving average ``window``) is reported as unavailable on that span, with
+the reason, rather than scored on fewer points or allowed to fail the backtest; the model and the other
+baselines are still scored there. Pooled over the folds, such a baseline is unavailable too: its pool
+would not cover the same points as the others'.
 
 Targets on rows that the fill policy filled in (``fill='ffill'`` or ``'interpolate'``:
 :attr:`PreparedData.imputed`) are not observations: no method is scored against them, so every method is
@@ -130,17 +130,24 @@ def backtest(
         baselines: baselines to compare (default: :func:`default_baselines` for the inferred season); their
             names must be unique and differ from the model's (``'lstm'``).
         with_arima: add the ARIMA baseline (needs statsmodels).
-        on_fold: callback ``(done, total, span name)`` after each span.
+        on_fold: callback ``(done, total, span name)`` after each span, or ``None``.
 
     Returns:
         A :class:`BacktestResult`.
 
     Raises:
         TypeError: an option of the wrong type (``test_size`` neither an integer nor a real number, a
-            ``fold_size`` that is not an integer, a baseline that is not a :class:`Baseline`).
+            ``fold_size`` that is not an integer, a baseline that is not a :class:`Baseline`, an
+            ``on_fold`` that is not callable), or a baseline whose forecasts are not numbers.
         ValueError: an option out of range, a series too short for the layout, baseline names that clash,
-            or a test span whose every target is an imputed row.
+            a baseline whose forecasts are not ``(S, H)`` finite numbers, or a test span whose every target
+            is an imputed row.
     """
+    if on_fold is not None and not callable(on_fold):
+        raise TypeError(
+            "on_fold must be a callable (done, total, span name) or None, "
+            f"got {type(on_fold).__name__} {on_fold!r}"
+        )
     check_positive_int("folds", folds, minimum=0)
     check_positive_int("refit_every", refit_every)
     check_positive_int("stride", stride)
@@ -210,7 +217,8 @@ def backtest(
                 if imputed_span is None:  # else no method is scored there anyway
                     missing[baseline.name] = reason
                     notes.append(
-                        f"{reason}: it is not scored there (n/a); the model and the other methods are"
+                        f"{reason}: it is not scored there (n/a); the model and the other methods are "
+                        "still scored there"
                     )
         for name, pred in methods.items():
             trained = fitted if name == MODEL else span
@@ -224,8 +232,9 @@ def backtest(
                 "points": int(scored.sum()),
                 "unavailable": None,
             }
-            if imputed_span is not None or name in missing:
-                row |= _unscored_row(name, imputed_span or missing[name])
+            unscored = imputed_span or missing.get(name)  # why nothing is scored, or None
+            if unscored is not None:
+                row |= _unscored_row(name, unscored)
             else:
                 row.update(metrics.point_metrics(actual[scored], pred[scored], last, scale))
                 if name == MODEL and quantiles is not None:
@@ -237,9 +246,10 @@ def backtest(
                     parts.append((actual[scored], pred[scored], last, scale))
                 if name in missing:
                     skipped.setdefault(name, missing[name])
-            else:
+            else:  # an unscored method counts no point (its forecasts are NaN placeholders): NaN MAE
+                counted = scored if unscored is None else np.zeros_like(scored)
                 step_rows.extend(
-                    {"method": name, "step": h + 1, "mae": _step_mae(actual[:, h], pred[:, h], scored[:, h])}
+                    {"method": name, "step": h + 1, "mae": _step_mae(actual[:, h], pred[:, h], counted[:, h])}
                     for h in range(horizon)
                 )
         frames.append(

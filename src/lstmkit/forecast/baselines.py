@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmkit.forecast.arrays import check_origins, check_series
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_positive_int, real_array
 
 BaselineFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
@@ -62,12 +62,23 @@ def drift(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
 
 
 def moving_average(y: np.ndarray, origins: np.ndarray, horizon: int, *, window: int) -> np.ndarray:
-    """The mean of the last ``window`` observations, flat over the horizon."""
+    """The mean of the last ``window`` observations, flat over the horizon.
+
+    Raises:
+        ValueError: an origin with fewer than ``window`` observations up to it (the mean would be over fewer
+            points than the name says).
+    """
     check_positive_int("window", window)
     y, origins = _checked(y, origins, horizon)
+    if origins.size and origins.min() < window - 1:
+        first = int(origins.min())
+        raise ValueError(
+            f"moving average with window={window} needs {window} observations up to each forecast origin "
+            f"(origins from {window - 1} on), got origin {first} with {first + 1}; start the origins later "
+            "or use a shorter window"
+        )
     cumulative = np.concatenate([[0.0], np.cumsum(y)])
-    start = np.maximum(origins + 1 - window, 0)
-    mean = (cumulative[origins + 1] - cumulative[start]) / (origins + 1 - start)
+    mean = (cumulative[origins + 1] - cumulative[origins + 1 - window]) / window
     return np.repeat(mean[:, None], horizon, axis=1)
 
 
@@ -112,8 +123,14 @@ class Baseline:
         name: the name it is reported under.
         fn: ``(y, origins, horizon) -> (S, H)`` forecasts.
         min_history: observations up to and including an origin that ``fn`` needs to forecast from it
-            (``season`` for seasonal naive, 1 for the others). The backtest reports a baseline as
-            unavailable on a span whose first origin has fewer, rather than fail.
+            (``season`` for seasonal naive, ``window`` for the moving average, 1 for the others). The
+            backtest reports a baseline as unavailable on a span whose first origin has fewer, rather than
+            fail.
+
+    Raises:
+        TypeError: a ``name`` that is not a string, an ``fn`` that is not callable, or a ``min_history``
+            that is not an integer.
+        ValueError: an empty ``name``, or ``min_history < 1``.
     """
 
     name: str
@@ -121,10 +138,40 @@ class Baseline:
     min_history: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"Baseline name must be a string, got {type(self.name).__name__} {self.name!r}")
+        if not self.name:
+            raise ValueError("Baseline name must not be empty: it names the baseline's row and column")
+        if not callable(self.fn):
+            raise TypeError(
+                f"Baseline {self.name!r}: fn must be a callable (y, origins, horizon) -> (S, H) forecasts, "
+                f"got {type(self.fn).__name__} {self.fn!r}"
+            )
         check_positive_int("min_history", self.min_history)
 
     def __call__(self, y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        return self.fn(y, origins, horizon)
+        """The ``(S, H)`` forecasts of ``fn``, checked: one row of ``horizon`` finite numbers per origin.
+
+        Raises:
+            TypeError: ``fn`` returned something other than real numbers.
+            ValueError: ``fn`` returned another shape than ``(S, H)``, or NaN or infinite forecasts.
+        """
+        forecast = real_array(f"baseline {self.name!r}'s forecasts", self.fn(y, origins, horizon))
+        expected = (int(np.size(origins)), horizon)
+        if forecast.shape != expected:
+            raise ValueError(
+                f"baseline {self.name!r} returned forecasts of shape {forecast.shape}, expected (origins, "
+                f"horizon) = {expected}: its fn must return one row of {horizon} forecast(s) per origin"
+            )
+        forecast = forecast.astype(np.float64)
+        bad = ~np.isfinite(forecast)
+        if bad.any():
+            raise ValueError(
+                f"baseline {self.name!r} returned {int(bad.sum())} NaN or infinite forecast value(s) of "
+                f"{bad.size}; forecasts must be finite (a baseline that cannot forecast from early origins "
+                "declares the history it needs as min_history)"
+            )
+        return forecast
 
 
 def default_baselines(
@@ -138,11 +185,21 @@ def default_baselines(
 
     Args:
         season: the season length, ``None`` or 1 to leave seasonal naive out.
-        ma_window: moving-average window (default: the season, else 5).
+        ma_window: moving-average window (default: the season, else 5); the moving average needs as many
+            observations up to an origin (its ``min_history``).
         train_end: needed for ARIMA (the end of its fit span).
         with_arima: add ARIMA(1,1,1) (needs statsmodels and ``train_end``).
+
+    Raises:
+        TypeError: a ``season`` or ``ma_window`` that is not an integer.
+        ValueError: a ``season`` or ``ma_window`` below 1, or ``with_arima`` without ``train_end``.
     """
-    window = ma_window or (season if season and season > 1 else 5)
+    if season is not None:
+        season = check_positive_int("season", season)
+    if ma_window is not None:
+        window = check_positive_int("ma_window", ma_window)
+    else:
+        window = season if season is not None and season > 1 else 5
     out = [Baseline("persistence", persistence)]
     if season is not None and season > 1:
         out.append(
@@ -154,7 +211,11 @@ def default_baselines(
         )
     out.append(Baseline("drift", drift))
     out.append(
-        Baseline(f"moving_average(k={window})", lambda y, o, h: moving_average(y, o, h, window=window))
+        Baseline(
+            f"moving_average(k={window})",
+            lambda y, o, h: moving_average(y, o, h, window=window),
+            min_history=window,
+        )
     )
     if with_arima:
         if train_end is None:

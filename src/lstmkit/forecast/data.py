@@ -23,37 +23,22 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from lstmkit.forecast.frequency import grid, infer_freq
 from lstmkit.forecast.timezones import parse_mixed_offsets
 from lstmkit.utils.tables import read_table
-from lstmkit.utils.validation import check_choice
+from lstmkit.utils.validation import check_choice, check_positive_int
 
 logger = logging.getLogger(__name__)
 
 FILL_POLICIES = ("none", "ffill", "interpolate", "drop")
 _DATE_NAMES = ("date", "datetime", "time", "timestamp", "ds", "year", "month", "week", "unnamed: 0", "")
-
-# frequency rule code (prefix) -> season length used by seasonal naive
-_SEASONS = {
-    "B": 5,
-    "C": 5,
-    "D": 7,
-    "h": 24,
-    "H": 24,
-    "W": 52,
-    "MS": 12,
-    "ME": 12,
-    "M": 12,
-    "QS": 4,
-    "QE": 4,
-    "Q": 4,
-}
 
 
 @dataclass(frozen=True)
@@ -95,39 +80,12 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read_table(path, "a header row and one row per time step", na_values=["."], keep_default_na=True)
 
 
-def season_from_freq(freq: str | None) -> int | None:
-    """Season length implied by a frequency rule: 12 for monthly, 24 for hourly, 5 for business days.
-
-    A multiple ``n`` of a rule divides the season: ``'2h'`` steps make a day of 12 steps and ``'2MS'`` a
-    year of 6. Whole weeks of days are weeks (``'7D'`` is ``'W'``: 52; ``'14D'`` is ``'2W'``: 26). The result
-    is ``None`` (no seasonal naive) for a rule without a season, where ``n`` does not divide the season
-    (``'2D'``: a week is 3.5 steps), and where the season would be one step (``'24h'``, ``'5B'``): seasonal
-    naive would then be persistence under another name.
-
-    Example:
-        >>> [season_from_freq(f) for f in ("MS", "h", "2h", "W-SAT", "7D", "2D", "24h", "YS-JAN")]
-        [12, 24, 12, 52, 52, None, None, None]
-    """
-    if freq is None:
-        return None
-    match = re.fullmatch(r"(\d*)([A-Za-z]+)", freq.split("-")[0])
-    if match is None:
-        return None
-    multiple, code = int(match.group(1) or 1), match.group(2)
-    if code == "D" and multiple % 7 == 0:
-        multiple, code = multiple // 7, "W"
-    season = _SEASONS.get(code)
-    if season is None or multiple == 0 or season % multiple or season == multiple:
-        return None
-    return season // multiple
-
-
 def prepare_frame(
     data: pd.DataFrame | pd.Series,
     *,
-    target: str | None = None,
-    features: list[str] | None = None,
-    date_column: str | None = None,
+    target: Hashable | None = None,
+    features: Hashable | Iterable[Hashable] | None = None,
+    date_column: Hashable | None = None,
     fill: str = "none",
     min_rows: int = 3,
 ) -> PreparedData:
@@ -136,7 +94,9 @@ def prepare_frame(
     Args:
         data: a DataFrame or Series with a ``DatetimeIndex``, or a DataFrame with a date column.
         target: the column to forecast; may be omitted for a Series or a frame with one numeric column.
-        features: covariate columns fed to the model beside the target; ``None`` means none.
+            Columns are named as strings: ``target=0`` and ``target="0"`` both name a column labelled ``0``.
+        features: covariate columns fed to the model beside the target: a list of names, or one name;
+            ``None`` means none.
         date_column: the column holding the dates; ``None`` looks for one named like a date
             (``date``, ``DATE``, ``year``, ``timestamp``, an unnamed first column).
         fill: the gap/NaN policy, one of ``'none'``, ``'ffill'``, ``'interpolate'``, ``'drop'``.
@@ -146,17 +106,24 @@ def prepare_frame(
         A :class:`PreparedData`.
 
     Raises:
-        TypeError: ``data`` is neither a DataFrame nor a Series.
-        ValueError: missing or non-numeric columns, unparseable or duplicate dates, NaNs or gaps under
-            ``fill='none'``, dates off the inferred frequency's grid, or fewer than ``min_rows`` rows.
+        TypeError: ``data`` is neither a DataFrame nor a Series; ``min_rows`` is not an integer; a target or
+            feature column holds dates, durations or complex numbers.
+        ValueError: missing, duplicate or non-numeric columns, unparseable or duplicate dates, NaNs or gaps
+            under ``fill='none'``, dates off the inferred frequency's grid, or fewer than ``min_rows`` rows.
     """
     check_choice("fill policy", fill, FILL_POLICIES)
+    min_rows = check_positive_int("min_rows", min_rows)
     if isinstance(data, pd.Series):
         data = data.to_frame(name=str(data.name) if data.name is not None else "value")
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("the data holds no rows")
+    repeated = sorted(name for name, count in Counter(str(c) for c in data.columns).items() if count > 1)
+    if repeated:
+        raise ValueError(
+            f"the column name(s) {repeated} appear more than once; expected one column per name: rename them"
+        )
     notes: list[str] = []
     frame = _with_datetime_index(data, date_column, notes)
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)  # a new frame: the caller's is kept
@@ -178,7 +145,7 @@ def prepare_frame(
     if infinite.any():
         row = int(np.argwhere(infinite)[0][0])
         raise ValueError(f"infinite value at {frame.index[row]}; clean the data first")
-    freq = _infer_freq(pd.DatetimeIndex(frame.index))
+    freq = infer_freq(pd.DatetimeIndex(frame.index))
     if freq is None:
         notes.append(
             "dates are irregular (no frequency could be inferred); rows are treated as consecutive steps"
@@ -201,15 +168,15 @@ def prepare_frame(
     )
 
 
-def _with_datetime_index(data: pd.DataFrame, date_column: str | None, notes: list[str]) -> pd.DataFrame:
+def _with_datetime_index(data: pd.DataFrame, date_column: Hashable | None, notes: list[str]) -> pd.DataFrame:
     """``data`` indexed by parsed dates; possibly ``data`` itself, which callers must not modify."""
     if date_column is not None:
-        if date_column not in data.columns:
-            raise ValueError(
-                f"date column {date_column!r} not found; the columns are {[str(c) for c in data.columns]}"
-            )
-        dates = _parse_dates(data[date_column], date_column, notes)
-        return data.drop(columns=[date_column]).set_index(pd.DatetimeIndex(dates, name=date_column))
+        labels = {str(c): c for c in data.columns}  # column names are unique as strings
+        if str(date_column) not in labels:
+            raise ValueError(f"date column {str(date_column)!r} not found; the columns are {list(labels)}")
+        label = labels[str(date_column)]
+        dates = _parse_dates(data[label], str(date_column), notes)
+        return data.drop(columns=[label]).set_index(pd.DatetimeIndex(dates, name=str(date_column)))
     if isinstance(data.index, pd.PeriodIndex):
         return data.set_index(data.index.to_timestamp())
     if isinstance(data.index, pd.DatetimeIndex):
@@ -235,6 +202,9 @@ def _with_datetime_index(data: pd.DataFrame, date_column: str | None, notes: lis
 def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
     """Parse dates, accepting whole-number years (``1700`` or ``1700.0``); say which value fails.
 
+    pandas reads every date in the format it infers from the first one; dates that then fail are read again
+    as ISO 8601 of any precision (``2020-01-16 12:00`` among plain dates), then one by one.
+
     Dates with mixed UTC offsets (local time across a daylight-saving change, as pandas writes it) are
     read by :func:`~lstmkit.forecast.timezones.parse_mixed_offsets`: local dates for daily or coarser data,
     UTC for finer data, with a note.
@@ -248,6 +218,10 @@ def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
         raise ValueError(f"date column {name!r} is numeric but does not hold whole years; cannot parse dates")
     try:
         parsed = pd.to_datetime(values, errors="coerce")
+        for form in ("ISO8601", "mixed"):  # pandas 3 parses every date in the format of the first one
+            if not (parsed.isna() & values.notna()).any():
+                break
+            parsed = pd.to_datetime(values, errors="coerce", format=form)
     except ValueError as err:
         if "Mixed timezones" not in str(err):
             raise ValueError(f"could not parse the dates in column {name!r}: {err}") from err
@@ -263,10 +237,10 @@ def _parse_dates(values: pd.Series, name: str, notes: list[str]) -> pd.Series:
 
 
 def _pick_columns(
-    frame: pd.DataFrame, target: str | None, features: list[str] | None
+    frame: pd.DataFrame, target: Hashable | None, features: Hashable | Iterable[Hashable] | None
 ) -> tuple[str, list[str]]:
     """The target and feature columns of ``frame``, whose column names are already strings."""
-    names = list(frame.columns)
+    names = [str(c) for c in frame.columns]
     if target is None:
         numeric = [c for c in names if pd.api.types.is_numeric_dtype(frame[c])]
         if len(names) == 1:
@@ -275,19 +249,37 @@ def _pick_columns(
             target = numeric[0]
         else:
             raise ValueError(f"the data has several columns {names}; name the one to forecast with target=")
+    target = str(target)
     if target not in names:
         raise ValueError(f"target column {target!r} not found; the columns are {names}")
-    features = [] if features is None else [str(f) for f in features]
-    missing = [f for f in features if f not in names]
+    if isinstance(features, str) or not isinstance(features, Iterable | None):
+        features = [features]  # one column name, as pandas takes it
+    chosen = [] if features is None else [str(f) for f in features]
+    missing = [f for f in chosen if f not in names]
     if missing:
         raise ValueError(f"feature column(s) {missing} not found; the columns are {names}")
-    return target, [f for f in features if f != target]
+    return target, [f for f in chosen if f != target]
 
 
 def _numeric_column(values: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    """``values`` as numbers (bools and numeric text converted), or an error naming the column."""
+    types = pd.api.types
+    refused = {  # what a column holds -> how to make numbers of it
+        "dates": (types.is_datetime64_any_dtype(values), "dates belong in the index or the date column"),
+        "durations": (types.is_timedelta64_dtype(values), "convert them to seconds with .dt.total_seconds()"),
+        "complex numbers": (types.is_complex_dtype(values), "take the real part or the magnitude (np.abs)"),
+    }
+    for kind, (found, fix) in refused.items():
+        if found:
+            raise TypeError(
+                f"column {name!r} must hold real numbers to forecast, got {kind} (dtype {values.dtype}); "
+                + fix
+            )
+    if types.is_numeric_dtype(values) and not types.is_bool_dtype(values):
         return values
     converted = pd.to_numeric(values, errors="coerce")
+    if types.is_complex_dtype(converted):
+        return _numeric_column(converted, name)
     bad = converted.isna() & values.notna()
     if bad.any():
         raise ValueError(
@@ -295,58 +287,6 @@ def _numeric_column(values: pd.Series, name: str) -> pd.Series:
             f"at {values.index[bad][0]} ({int(bad.sum())} such value(s))"
         )
     return converted
-
-
-def _infer_freq(index: pd.DatetimeIndex) -> str | None:
-    """The frequency of the index, tolerating gaps and stray dates.
-
-    The frequency of the whole index if pandas finds one; else the most common frequency of short runs
-    of dates (calendar rules such as ``'B'`` or ``'MS'``); else the most common step between dates when
-    it is a fixed step (under four weeks) taken by at least half of the steps.
-    """
-    if len(index) < 3:
-        return _modal_step(index) if len(index) == 2 else None
-    whole = _freq_of(index)
-    if whole is not None:
-        return whole
-    run = max(3, min(12, len(index) // 3))
-    starts = np.unique(
-        np.linspace(0, max(len(index) - run, 0), num=min(60, max(len(index) - run, 1))).astype(int)
-    )
-    votes = Counter(f for s in starts if (f := _freq_of(index[s : s + run])) is not None)
-    if votes:
-        freq, count = votes.most_common(1)[0]
-        if count >= len(starts) / 2:
-            return freq
-    return _modal_step(index)
-
-
-def _modal_step(index: pd.DatetimeIndex) -> str | None:
-    """The most common step between dates as a fixed frequency, if at least half the steps take it."""
-    steps = pd.Series(index[1:] - index[:-1])
-    counts = steps.value_counts()
-    delta, count = pd.Timedelta(counts.index[0]), int(counts.iloc[0])
-    if count < len(steps) / 2 or not pd.Timedelta(0) < delta < pd.Timedelta(days=28):
-        return None
-    if delta == pd.Timedelta(days=1) and not (index.day_of_week >= 5).any():
-        return "B"  # daily steps that never touch a weekend: business days with holidays
-    if delta == pd.Timedelta(days=7):
-        anchors = Counter(d.strftime("%a").upper() for d in index)
-        return f"W-{anchors.most_common(1)[0][0]}"
-    if delta % pd.Timedelta(days=1) == pd.Timedelta(0):
-        return f"{delta.days}D" if delta.days > 1 else "D"
-    return str(pd.tseries.frequencies.to_offset(delta).freqstr)
-
-
-def _freq_of(index: pd.DatetimeIndex) -> str | None:
-    try:
-        with pd.option_context("future.infer_freq_returns_offset", True):
-            offset = pd.infer_freq(index)
-    except (ValueError, TypeError, KeyError):
-        return None
-    if offset is None:
-        return None
-    return offset if isinstance(offset, str) else str(offset.freqstr)
 
 
 def _apply_fill(
@@ -357,8 +297,7 @@ def _apply_fill(
     imputed = pd.DatetimeIndex([])
     missing_dates = pd.DatetimeIndex([])
     if freq is not None:
-        full = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
-        off_grid = pd.DatetimeIndex(frame.index).difference(full)
+        full, off_grid = grid(pd.DatetimeIndex(frame.index), freq)
         if len(off_grid):
             raise ValueError(
                 f"{len(off_grid)} date(s) lie off the frequency {freq!r} that the other dates follow, "

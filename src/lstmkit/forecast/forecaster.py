@@ -33,10 +33,16 @@ import pandas as pd
 from torch import nn
 
 from lstmkit.forecast import transforms
-from lstmkit.forecast.data import PreparedData, prepare_frame, season_from_freq
+from lstmkit.forecast.data import FILL_POLICIES, PreparedData, prepare_frame
+from lstmkit.forecast.frequency import season_from_freq
 from lstmkit.forecast.intervals import check_quantiles
 from lstmkit.forecast.network import default_network
-from lstmkit.forecast.regressor import EpochCallback, ModuleRegressor, TrainConfig
+from lstmkit.forecast.regressor import (
+    EpochCallback,
+    ModuleRegressor,
+    TrainConfig,
+    check_epoch_callback,
+)
 from lstmkit.forecast.saved import forecaster_from_config
 from lstmkit.forecast.scalers import SCALERS, Scaler, make_scaler
 from lstmkit.forecast.windowing import input_windows, valid_origins
@@ -72,8 +78,9 @@ class Forecaster:
         train: training settings (:class:`TrainConfig`).
         season: season length for seasonal naive and plots; inferred from the date frequency if ``None``.
         date_column: the column holding dates, if not the index.
-        fill: gap/NaN policy, see :func:`lstmkit.forecast.data.prepare_frame`.
-        on_epoch: callback ``(epoch, epochs, train_loss, val_loss)`` after every training epoch.
+        fill: gap/NaN policy, ``'none'``, ``'ffill'``, ``'interpolate'`` or ``'drop'``; see
+            :func:`lstmkit.forecast.data.prepare_frame`.
+        on_epoch: callback ``(epoch, epochs, train_loss, val_loss)`` after every training epoch, or ``None``.
 
     Raises:
         ValueError, TypeError: invalid settings, named with what was expected.
@@ -124,8 +131,9 @@ class Forecaster:
         self.train = train or TrainConfig()
         self.season = None if season is None else check_positive_int("season", season)
         self.date_column = date_column
-        self.fill = fill
-        self.on_epoch = on_epoch
+        self.fill = check_choice("fill", fill, FILL_POLICIES)
+        self.on_epoch = check_epoch_callback(on_epoch)
+        _check_model(model)
         self._template = (
             copy.deepcopy(model) if isinstance(model, nn.Module) or hasattr(model, "module") else model
         )
@@ -146,6 +154,12 @@ class Forecaster:
         ``causal=True`` (the backtest) fills gaps forward where the policy is ``'interpolate'``: an
         interpolated value reads the next observation, which a forecast made before it must not see.
         ``min_rows`` is the fewest rows the cleaned data must keep; callers check what they need.
+
+        Raises:
+            ValueError: data :func:`~lstmkit.forecast.data.prepare_frame` refuses, other columns than the
+                training data's, or values the transform is undefined on (``log_return`` and ``pct_change``
+                need positive values in the target, and in the features with ``transform_features``; the
+                message names the column).
         """
         fill = "ffill" if causal and self.fill == "interpolate" else self.fill
         prepared = prepare_frame(
@@ -166,6 +180,8 @@ class Forecaster:
                 f"this forecaster was trained on columns {self.columns_}, "
                 f"got data with columns {prepared.columns}"
             )
+        transformed = prepared.columns if self.transform_features else prepared.columns[:1]
+        transforms.check_domain(self.transform, prepared.frame[transformed].to_numpy(), transformed)
         return prepared
 
     @property
@@ -199,13 +215,8 @@ class Forecaster:
             module = copy.deepcopy(self._template)
         elif hasattr(self._template, "module"):
             module = copy.deepcopy(self._template).module
-        elif callable(self._template):
+        else:  # a factory (the constructor checked that it is callable)
             module = self._template(input_size, outputs)
-        else:
-            raise TypeError(
-                "model must be None, a torch.nn.Module, an lstmkit Model or a factory, "
-                f"got {type(self._template).__name__}"
-            )
         if not isinstance(module, nn.Module):
             raise TypeError(f"the model factory returned {type(module).__name__}, expected a torch.nn.Module")
         quantiles = self.quantiles if self.intervals == "quantile" else ()
@@ -262,10 +273,11 @@ class Forecaster:
         forecast = transforms.invert(self.transform, changes, anchor=levels[origins, 0])
         bad = ~np.isfinite(forecast)
         if bad.any():  # a diverged fit: say so, rather than score or save NaN forecasts
+            scale_it = "scale the series (scaler='standard'), " if self.scaler == "none" else ""
             raise ValueError(
                 f"{int(bad.sum())} of {bad.size} forecast values are NaN or infinite: training diverged or "
-                f"the data is far outside what the network was fit on; scale the series (scaler='standard'), "
-                f"lower the learning rate or check the data (transform={self.transform!r})"
+                f"the data is far outside what the network was fit on; {scale_it}lower the learning rate "
+                f"or check the data (scaler={self.scaler!r}, transform={self.transform!r})"
             )
         if forecast.ndim == 3:
             return forecast[..., self.quantiles.index(0.5)], forecast
@@ -410,6 +422,16 @@ class Forecaster:
             raise ValueError(f"'{path}' weights do not fit the network: {err}") from err
         forecaster.regressor_ = regressor
         return forecaster
+
+
+def _check_model(model: Any) -> None:
+    """Refuse a ``model`` that is none of ``None``, a module, an lstmkit ``Model`` or a factory."""
+    if model is None or isinstance(model, nn.Module) or hasattr(model, "module") or callable(model):
+        return
+    raise TypeError(
+        "model must be None (the default stacked LSTM), a torch.nn.Module, an lstmkit Model or a factory "
+        f"(input_size, outputs) -> nn.Module, got {type(model).__name__} {model!r}"
+    )
 
 
 def _check_features(features: Sequence[str] | None) -> list[str] | None:

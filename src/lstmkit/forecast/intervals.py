@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,8 +27,9 @@ def check_quantiles(quantiles: Sequence[float] | None) -> tuple[float, ...]:
     """Validate quantile levels: sorted, unique, strictly inside (0, 1), containing 0.5 (the point forecast).
 
     Raises:
-        TypeError: ``quantiles`` is a single number or a string, not a sequence.
-        ValueError: a level outside (0, 1), duplicates, or no median.
+        TypeError: ``quantiles`` is a single number or a string, not a sequence, or a level is not a real
+            number (a string, a bool, ``None``).
+        ValueError: a level outside (0, 1) (NaN included), duplicates, or no median.
     """
     if quantiles is None:
         return ()
@@ -36,6 +38,12 @@ def check_quantiles(quantiles: Sequence[float] | None) -> tuple[float, ...]:
             f"quantiles must be a sequence of levels such as (0.1, 0.5, 0.9), "
             f"got {type(quantiles).__name__} {quantiles!r}"
         )
+    for q in quantiles:
+        if isinstance(q, bool) or not isinstance(q, numbers.Real):
+            raise TypeError(
+                f"quantiles must be numbers such as (0.1, 0.5, 0.9), got {type(q).__name__} {q!r} in "
+                f"{quantiles!r}"
+            )
     levels = tuple(float(q) for q in quantiles)
     if any(not 0.0 < q < 1.0 for q in levels):
         raise ValueError(f"quantiles must lie strictly between 0 and 1, got {list(levels)}")

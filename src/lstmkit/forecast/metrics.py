@@ -16,6 +16,11 @@ counts a predicted change of exactly zero as half right (a coin flip), so persis
 than 0. A forecast with a real edge in direction must beat 0.5. Given a mask of the values that were
 observed (not filled in), the MASE denominator averages only the naive errors between two observed values.
 
+Every metric takes arrays of finite real numbers of one shape (at least one point), and raises naming the
+argument otherwise: ``TypeError`` for values that are not real numbers, ``ValueError`` for NaN, infinity,
+mismatched shapes or no points. Callers leave out unscored points (the backtest's imputed targets) before
+calling.
+
 Example:
     >>> y, yhat = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
     >>> float(mae(y, yhat)), float(rmse(y, yhat))
@@ -24,20 +29,39 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lstmkit.forecast.arrays import check_series
-from lstmkit.utils.validation import check_positive_int
+from lstmkit.utils.validation import check_finite, check_positive_int, check_real, real_array
 
 
-def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}")
-    if y_true.size == 0:
+def _values(name: str, values: Any) -> np.ndarray:
+    """``values`` as a float64 array of finite real numbers, else raise naming ``name``.
+
+    Raises:
+        TypeError: not real numbers (text, complex numbers, other objects;
+            :func:`~lstmkit.utils.validation.real_array`'s message).
+        ValueError: NaN, ``None`` or infinity (:func:`~lstmkit.utils.validation.check_finite`'s message).
+    """
+    array = real_array(name, values).astype(np.float64)
+    check_finite(name, array)
+    return array
+
+
+def _pair(
+    y_true: Any, y_pred: Any, names: tuple[str, str] = ("y_true", "y_pred")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both arrays as finite float64 arrays of one shape and at least one point, named in any error."""
+    first, second = _values(names[0], y_true), _values(names[1], y_pred)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {first.shape} and {second.shape}"
+        )
+    if first.size == 0:
         raise ValueError("cannot compute a metric on zero points")
-    return y_true, y_pred
+    return first, second
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -153,7 +177,7 @@ def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndar
         ValueError: shapes differ, or ``y_last`` is neither one number nor one level per row of ``y_true``.
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    y_last = np.asarray(y_last, dtype=np.float64)
+    y_last = _values("y_last", y_last)
     rows = len(y_true) if y_true.ndim else 1
     if y_last.ndim > 0 and y_last.size != rows:
         raise ValueError(
@@ -172,18 +196,19 @@ def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_last: np.ndar
 
 def coverage(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     """Share of actual values inside ``[lower, upper]``."""
-    y_true, lower = _pair(y_true, lower)
-    _, upper = _pair(y_true, upper)
+    y_true, lower = _pair(y_true, lower, ("y_true", "lower"))
+    _, upper = _pair(y_true, upper, ("y_true", "upper"))
     return float(np.mean((lower <= y_true) & (y_true <= upper)))
 
 
 def pinball(y_true: np.ndarray, y_quantile: np.ndarray, quantile: float) -> float:
     """Pinball (quantile) loss of a forecast of the ``quantile``-quantile."""
-    if not 0.0 < quantile < 1.0:
+    level = check_real("quantile", quantile)
+    if not 0.0 < level < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    y_true, y_quantile = _pair(y_true, y_quantile)
+    y_true, y_quantile = _pair(y_true, y_quantile, ("y_true", "y_quantile"))
     error = y_true - y_quantile
-    return float(np.mean(np.maximum(quantile * error, (quantile - 1.0) * error)))
+    return float(np.mean(np.maximum(level * error, (level - 1.0) * error)))
 
 
 def point_metrics(

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lstmkit.forecast.backtest import MODEL, BacktestResult
+from lstmkit.utils.validation import check_positive_int
 
 # the MASE panel's text when the test span has no MASE scale
 MASE_NA = (
@@ -22,19 +23,36 @@ MASE_NA = (
 
 
 def plot_backtest(
-    result: BacktestResult, history: pd.Series, *, title: str = "", history_points: int = 300
+    result: BacktestResult,
+    history: pd.Series | pd.DataFrame,
+    *,
+    title: str = "",
+    history_points: int = 300,
 ) -> Figure:
     """Draw the backtest summary figure.
 
     Args:
         result: a backtest result.
-        history: the target series (levels, datetime index), for context before the test span.
+        history: the target series (levels) with the dates of the backtest's data as its
+            ``DatetimeIndex`` (in the same time zone, or tz-naive as they were), for context before the test
+            span; a one-column DataFrame is taken as that series.
         title: figure title.
-        history_points: how many points before the test span to show.
+        history_points: how many points before the test span to show (0 for none).
 
     Returns:
         A matplotlib ``Figure`` attached to an Agg canvas.
+
+    Raises:
+        TypeError: ``result`` is not a :class:`BacktestResult`, ``history`` is not a Series (a bare array
+            has no dates to place it by) or has no ``DatetimeIndex``, or ``history_points`` is not an
+            integer.
+        ValueError: a DataFrame ``history`` of several columns, dates tz-aware on one side and tz-naive
+            on the other, or ``history_points < 0``.
     """
+    if not isinstance(result, BacktestResult):
+        raise TypeError(f"result must be a BacktestResult (from backtest()), got {type(result).__name__}")
+    history = _checked_history(history, result)
+    check_positive_int("history_points", history_points, minimum=0)
     figure = Figure(figsize=(11, 8), layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 2, height_ratios=(1.4, 1.0))
@@ -46,10 +64,40 @@ def plot_backtest(
     return figure
 
 
+def _checked_history(history: pd.Series | pd.DataFrame, result: BacktestResult) -> pd.Series:
+    """``history`` as a Series whose dates compare with the result's, or a clear error."""
+    if isinstance(history, pd.DataFrame):
+        if history.shape[1] != 1:
+            raise ValueError(
+                f"history must be the target series, got a DataFrame with columns {list(history.columns)}; "
+                "pass one column, e.g. history['y']"
+            )
+        history = history.iloc[:, 0]
+    if not isinstance(history, pd.Series):
+        raise TypeError(
+            "history must be a pandas Series of the target indexed by its dates, got "
+            f"{type(history).__name__}; a bare array has no dates to place it by: pass "
+            "pd.Series(values, index=dates)"
+        )
+    if not isinstance(history.index, pd.DatetimeIndex):
+        raise TypeError(
+            f"history must be indexed by its dates (a DatetimeIndex), got a {type(history.index).__name__}"
+        )
+    ours, theirs = history.index.tz, pd.DatetimeIndex(result.forecasts["date"]).tz
+    if (ours is None) != (theirs is None):
+        raise ValueError(
+            f"history's dates are {'tz-naive' if ours is None else f'in time zone {ours}'} but the "
+            f"backtest's are {'tz-naive' if theirs is None else f'in time zone {theirs}'}; pass the series "
+            "the backtest ran on (or convert it with tz_localize)"
+        )
+    return history
+
+
 def _forecast_panel(ax: Axes, result: BacktestResult, history: pd.Series, history_points: int) -> None:
     test = result.forecasts[result.forecasts["span"] == "test"]
     start = test["date"].min()
-    before = history[history.index < start].iloc[-history_points:]
+    before = history[history.index < start]
+    before = before.iloc[max(len(before) - history_points, 0) :]  # not iloc[-n:]: -0 would keep them all
     during = history[(history.index >= start) & (history.index <= test["date"].max())]
     ax.plot(before.index, before.to_numpy(), color="0.55", lw=1.0, label="history")
     ax.plot(during.index, during.to_numpy(), color="black", lw=1.2, label="actual")

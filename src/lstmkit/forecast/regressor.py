@@ -3,8 +3,9 @@
 The forecasting machinery (windowing, scaling, backtests) talks to a model only through
 :class:`WindowRegressor`: ``fit(X, y)`` on ``X`` of shape ``(S, T, I)`` and ``y`` of shape ``(S, H)``,
 and ``predict(X)`` returning ``(S, H)`` or, with quantile outputs, ``(S, H, Q)``. :class:`ModuleRegressor`
-implements it for any network mapping ``(S, T, I)`` to ``(S, H * Q)``: an lstmkit ``Sequential`` (its
-``.module``), or a plain PyTorch module.
+implements it for any network mapping ``(S, T, I)`` to ``(S, H * Q)`` (exactly that 2-D shape: a 3-D
+output is refused, see :meth:`ModuleRegressor._forward`): an lstmkit ``Sequential`` (its ``.module``), or a
+plain PyTorch module.
 
 Training minimises the mean squared error (point forecasts) or the pinball loss (quantiles) with Adam,
 gradient-norm clipping, and early stopping on the chronologically last ``validation_fraction`` of the
@@ -17,7 +18,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -31,6 +32,23 @@ logger = logging.getLogger(__name__)
 
 # called after every epoch with (epoch, epochs, train_loss, val_loss or None)
 EpochCallback = Callable[[int, int, float, float | None], None]
+
+
+def check_epoch_callback(on_epoch: Any) -> EpochCallback | None:
+    """Return ``on_epoch`` if it is ``None`` or callable, else raise ``TypeError`` (before any training).
+
+    Example:
+        >>> check_epoch_callback(3)
+        Traceback (most recent call last):
+        ...
+        TypeError: on_epoch must be a callable (epoch, epochs, train_loss, val_loss) or None, got int 3
+    """
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(
+            "on_epoch must be a callable (epoch, epochs, train_loss, val_loss) or None, "
+            f"got {type(on_epoch).__name__} {on_epoch!r}"
+        )
+    return on_epoch
 
 
 class WindowRegressor(Protocol):
@@ -146,7 +164,7 @@ class ModuleRegressor:
         self.horizon = check_positive_int("horizon", horizon)
         self.quantiles = quantiles
         self.config = config or TrainConfig()
-        self.on_epoch = on_epoch
+        self.on_epoch = check_epoch_callback(on_epoch)
         self.history: list[tuple[float, float | None]] = []
 
     @property
@@ -160,10 +178,23 @@ class ModuleRegressor:
         return torch.mean((out - y) ** 2)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's ``(B, H * Q)`` outputs for ``x`` ``(B, T, I)``; any other shape is refused.
+
+        Only the documented 2-D layout is taken: a 3-D output cannot be told apart from a per-step one
+        (an LSTM's sequence ``(B, T, units)`` has the size of ``(B, H, Q)`` whenever ``T = H`` and
+        ``units = Q``), and reshaping it would train a per-step readout as if it were a forecast.
+        """
         out = self.module(x)
         if isinstance(out, tuple):
             out = out[0]
-        out = out.reshape(len(x), -1)
+        if out.ndim != 2 or len(out) != len(x):
+            raise ValueError(
+                f"the model returned outputs of shape {tuple(out.shape)} for {len(x)} window(s), expected "
+                f"(windows, horizon x quantiles) = ({len(x)}, {self.outputs}); an output per input step "
+                "(such as an LSTM's full sequence (B, lookback, units)) is not a forecast: read out the last "
+                "step with Dense(horizon * len(quantiles)), or flatten an output laid out as "
+                "(B, horizon, quantiles)"
+            )
         if out.shape[1] != self.outputs:
             raise ValueError(
                 f"the model produced {out.shape[1]} outputs per window, expected horizon x quantiles = "

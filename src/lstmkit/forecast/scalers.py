@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from lstmkit.utils.validation import check_choice
+from lstmkit.utils.validation import check_choice, real_array
 
 SCALERS = ("standard", "minmax", "robust", "none")
+_ROUNDING = 16 * np.finfo(np.float64).eps
+"""Relative spread within float64 rounding of a column's magnitude: such a column is constant."""
 
 
 class Scaler:
@@ -41,26 +43,59 @@ class Scaler:
         return np.zeros(width), np.ones(width)
 
     def fit(self, values: np.ndarray) -> Scaler:
-        """Fit on ``values`` of shape ``(N, F)``; constant columns get scale 1. Returns ``self``."""
-        values = np.asarray(values, dtype=np.float64)
+        """Fit on ``values`` of shape ``(N, F)``; constant columns get scale 1. Returns ``self``.
+
+        A column is constant when its range is zero or negligible next to its magnitude
+        (``max - min <= 16 eps max|x|``, float64 rounding), so a signal of any scale keeps its variation:
+        values around ``1e-13`` that vary by ``1e-14`` are scaled, not erased.
+
+        Raises:
+            TypeError: complex numbers, text or other objects than real numbers.
+            ValueError: not a non-empty ``(N, F)`` array; NaN or infinity; a center or scale that
+                overflows float64 (values near ``1e308``).
+        """
+        values = real_array("scaler.fit values", values).astype(np.float64)
         if values.ndim != 2 or len(values) == 0:
             raise ValueError(f"scaler.fit expected a non-empty (N, F) array, got shape {values.shape}")
         if not np.all(np.isfinite(values)):
             raise ValueError("scaler.fit got NaN or infinite values; clean the data first")
-        center, scale = self._statistics(values)
-        scale = np.where(np.abs(scale) > 1e-12, scale, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            center, scale = self._statistics(values)
+        overflowed = ~(np.isfinite(center) & np.isfinite(scale))
+        if overflowed.any():
+            columns = np.flatnonzero(overflowed).tolist()
+            raise ValueError(
+                f"the {self.kind!r} scaler's center or scale overflowed float64 in column(s) {columns}: the "
+                f"values reach {np.abs(values).max():.3g}, too near float64's limit of 1.8e308; divide the "
+                "data by a power of ten first"
+            )
         self.center, self.scale = center.astype(np.float64), scale.astype(np.float64)
         return self
 
     def _checked(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        center, scale = self._fitted()
+        values = real_array("values", values).astype(np.float64)
+        if values.ndim == 0 or values.shape[-1] != len(center):
+            raise ValueError(
+                f"scaler was fit on {len(center)} column(s), got values of shape {values.shape}; expected "
+                f"shape (..., {len(center)})"
+            )
+        return values, center, scale
+
+    def _fitted(self, column: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Center and scale (of one column if given), or raise if unfitted or the column does not exist."""
         if self.center is None or self.scale is None:
             raise RuntimeError(f"{type(self).__name__} used before fit()")
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape[-1] != len(self.center):
+        if column is None:
+            return self.center, self.scale
+        width = len(self.center)
+        if isinstance(column, bool) or not isinstance(column, int | np.integer):
+            raise TypeError(f"column must be an integer index, got {type(column).__name__} {column!r}")
+        if not 0 <= column < width:
             raise ValueError(
-                f"scaler was fit on {len(self.center)} column(s), got values with {values.shape[-1]}"
+                f"column must be in [0, {width - 1}] (scaler fit on {width} column(s)), got {column}"
             )
-        return values, self.center, self.scale
+        return self.center[column], self.scale[column]
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale ``(..., F)`` values."""
@@ -74,21 +109,18 @@ class Scaler:
 
     def inverse_column(self, values: np.ndarray, column: int) -> np.ndarray:
         """Undo the scaling of one column on an array of any shape (e.g. ``(S, horizon)`` predictions)."""
-        if self.center is None or self.scale is None:
-            raise RuntimeError(f"{type(self).__name__} used before fit()")
-        return np.asarray(values, dtype=np.float64) * self.scale[column] + self.center[column]
+        center, scale = self._fitted(column)
+        return real_array("values", values).astype(np.float64) * scale + center
 
     def transform_column(self, values: np.ndarray, column: int) -> np.ndarray:
         """Scale one column's values, an array of any shape."""
-        if self.center is None or self.scale is None:
-            raise RuntimeError(f"{type(self).__name__} used before fit()")
-        return (np.asarray(values, dtype=np.float64) - self.center[column]) / self.scale[column]
+        center, scale = self._fitted(column)
+        return (real_array("values", values).astype(np.float64) - center) / scale
 
     def state(self) -> dict[str, Any]:
         """JSON-serializable state."""
-        if self.center is None or self.scale is None:
-            raise RuntimeError(f"{type(self).__name__} used before fit()")
-        return {"kind": self.kind, "center": self.center.tolist(), "scale": self.scale.tolist()}
+        center, scale = self._fitted()
+        return {"kind": self.kind, "center": center.tolist(), "scale": scale.tolist()}
 
 
 class StandardScaler(Scaler):
@@ -97,7 +129,7 @@ class StandardScaler(Scaler):
     kind = "standard"
 
     def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return values.mean(axis=0), values.std(axis=0)
+        return values.mean(axis=0), _usable_scale(values, values.std(axis=0))
 
 
 class MinMaxScaler(Scaler):
@@ -107,7 +139,7 @@ class MinMaxScaler(Scaler):
 
     def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         low = values.min(axis=0)
-        return low, values.max(axis=0) - low
+        return low, _usable_scale(values, values.max(axis=0) - low)
 
 
 class RobustScaler(Scaler):
@@ -117,7 +149,20 @@ class RobustScaler(Scaler):
 
     def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
-        return q50, q75 - q25
+        return q50, _usable_scale(values, q75 - q25)
+
+
+def _usable_scale(values: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``spread`` per column, with 1 for a constant column and the range where ``spread`` is negligible.
+
+    A column is constant when its range (exact in floating point) is zero or within float64 rounding of its
+    magnitude; a spread is negligible below that bound too (a robust scaler's zero IQR over a column of
+    mostly equal values): such a column is scaled by its range, never divided by zero.
+    """
+    low, high = values.min(axis=0), values.max(axis=0)
+    span = high - low  # (F,)
+    bound = _ROUNDING * np.maximum(np.abs(low), np.abs(high))
+    return np.where(span <= bound, 1.0, np.where(spread > bound, spread, span))
 
 
 _CLASSES: dict[str, type[Scaler]] = {

@@ -21,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from lstmkit.utils.validation import check_choice
@@ -38,7 +40,7 @@ def forward(kind: str, values: np.ndarray) -> np.ndarray:
     y = np.asarray(values, dtype=np.float64)
     if kind == "none":
         return y.copy()
-    _check_domain(kind, y)
+    check_domain(kind, y)
     out = np.full_like(y, np.nan)
     if kind == "diff":
         out[1:] = y[1:] - y[:-1]
@@ -64,7 +66,7 @@ def changes(kind: str, levels: np.ndarray, origins: np.ndarray, horizon: int) ->
         return future
     if kind == "diff":
         return future - anchor
-    _check_domain(kind, y)
+    check_domain(kind, y)
     if kind == "log_return":
         return np.log(future / anchor)
     return future / anchor - 1.0
@@ -94,17 +96,41 @@ def invert(kind: str, cumulative: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     return anchor * (1.0 + c)
 
 
-def _check_domain(kind: str, y: np.ndarray) -> None:
-    if kind == "log_return" and np.any(y <= 0):
-        raise ValueError(
-            f"transform 'log_return' needs positive values, got minimum {np.nanmin(y)}; use 'diff' instead"
-        )
-    if kind == "pct_change" and np.any(y <= 0):
-        # from a negative base a "percentage change" flips meaning, and its inverse y_t * (1 + c) falls as c
-        # rises, so quantiles of c would come back reversed
-        raise ValueError(
-            f"transform 'pct_change' needs positive values, got minimum {np.nanmin(y)}; use 'diff' instead"
-        )
+def check_domain(kind: str, values: np.ndarray, columns: Sequence[str] | None = None) -> None:
+    """Raise if ``kind`` is undefined on ``values``: ``log_return`` and ``pct_change`` need positive values.
+
+    From a negative base a "percentage change" flips meaning, and its inverse ``y_t (1 + c)`` falls as ``c``
+    rises, so quantiles of ``c`` would come back reversed; a log return is undefined there.
+
+    Args:
+        kind: the transform.
+        values: ``(N,)`` or ``(N, F)`` levels.
+        columns: the names of the ``F`` columns, for the message (default: their positions).
+
+    Raises:
+        ValueError: a non-positive value under ``log_return`` or ``pct_change``; the message names the first
+            column holding one (for 2-D values) and its minimum.
+
+    Example:
+        >>> check_domain("diff", np.array([[1.0, 2.0], [3.0, -1.0]]))  # defined everywhere
+        >>> try:
+        ...     check_domain("log_return", np.array([[1.0, 2.0], [3.0, -1.0]]), columns=["y", "x"])
+        ... except ValueError as err:
+        ...     print(str(err).split("; ")[0])
+        transform 'log_return' needs positive values, got minimum -1.0 in column 'x'
+    """
+    check_choice("transform", kind, TRANSFORMS)
+    y = np.asarray(values, dtype=np.float64)
+    if kind not in ("log_return", "pct_change") or not np.any(y <= 0):
+        return
+    where = ""
+    if y.ndim == 2:
+        column = int(np.flatnonzero(np.any(y <= 0, axis=0))[0])
+        where = f" in column {columns[column]!r}" if columns is not None else f" in column {column}"
+        y = y[:, column]
+    raise ValueError(
+        f"transform {kind!r} needs positive values, got minimum {np.nanmin(y)}{where}; use 'diff' instead"
+    )
 
 
 def first_valid(kind: str) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from lstmkit.forecast.arrays import check_origins, check_series
-from lstmkit.utils.validation import check_finite, check_positive_int
+from lstmkit.utils.validation import check_finite, check_positive_int, real_array
 
 
 def valid_origins(
@@ -64,7 +64,7 @@ def input_windows(values: np.ndarray, origins: np.ndarray, lookback: int) -> np.
 
 def target_windows(target: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """Targets ``target[t + 1 : t + horizon + 1]`` for each origin ``t``; ``(S, horizon)``."""
-    target = np.asarray(target, dtype=np.float64)
+    target = real_array("target", target).astype(np.float64)
     origins = check_origins(origins, len(target))
     horizon = check_positive_int("horizon", horizon)
     if origins.size and origins.max() + horizon >= len(target):
@@ -90,7 +90,8 @@ def make_windows(
         ``S = N - lookback - horizon + 1``.
 
     Raises:
-        TypeError: ``lookback`` or ``horizon`` is not an integer.
+        TypeError: ``lookback`` or ``horizon`` is not an integer; ``values`` or ``target`` holds complex
+            numbers, text or other objects than real numbers.
         ValueError: the series is shorter than ``lookback + horizon``, lengths differ, ``target`` is not
             1-D, or either holds NaN or infinity.
     """
@@ -111,7 +112,7 @@ def make_windows(
 
 
 def _as_2d(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values)
+    values = real_array("values", values)
     if values.ndim == 1:
         return values[:, None]
     if values.ndim != 2:

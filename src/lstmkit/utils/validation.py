@@ -43,8 +43,24 @@ def is_integer_dtype(dtype: torch.dtype) -> bool:
 
 
 def check_finite(name: str, value: torch.Tensor | np.ndarray) -> None:
-    """Raise ``ValueError`` if a floating array holds NaN or infinity, saying where the first one is."""
+    """Raise if an array holds NaN or infinity, or holds something other than real numbers.
+
+    Integer and bool arrays pass as they are. An object array of real numbers (``None`` standing for a missing
+    value) is checked as float64, so a ``None`` is reported as the NaN it becomes.
+
+    Raises:
+        TypeError: a complex array, text, dates, or an object array holding anything but real numbers.
+        ValueError: a NaN or an infinity, saying how many and where the first one is.
+
+    Example:
+        >>> check_finite("values", np.array([1.0, 2.0 + 0.5j]))
+        Traceback (most recent call last):
+        ...
+        TypeError: values must hold real numbers (integers or floats), got dtype complex128
+    """
     if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            raise TypeError(f"{name} must hold real numbers (integers or floats), got dtype {value.dtype}")
         if not value.is_floating_point():
             return
         bad = ~torch.isfinite(value)
@@ -56,8 +72,8 @@ def check_finite(name: str, value: torch.Tensor | np.ndarray) -> None:
                 f"{value[index].item()}; clean or impute the data first"
             )
         return
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.floating):
+    array = real_array(name, value)
+    if array.dtype.kind != "f":
         return
     bad_np = ~np.isfinite(array)
     if bad_np.any():
@@ -66,6 +82,33 @@ def check_finite(name: str, value: torch.Tensor | np.ndarray) -> None:
             f"{name} contains {int(bad_np.sum())} NaN or infinite value(s), the first at index {index}: "
             f"{array[index]}; clean or impute the data first"
         )
+
+
+def real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a NumPy array of real numbers: bool, integer or float as given, objects as float64.
+
+    An object array's ``None`` becomes NaN (a missing value, for :func:`check_finite` to report).
+
+    Raises:
+        TypeError: complex numbers (their imaginary part would be dropped), text, dates, or an object array
+            holding anything but real numbers and ``None``.
+
+    Example:
+        >>> real_array("values", [[1], [2.5]]).dtype, real_array("values", np.array([1, None], dtype=object))
+        (dtype('float64'), array([ 1., nan]))
+    """
+    array = np.asarray(value)
+    expected = f"{name} must hold real numbers (integers or floats)"
+    if array.dtype.kind == "O":
+        for index, item in np.ndenumerate(array):
+            if item is not None and not isinstance(item, numbers.Real):
+                raise TypeError(
+                    f"{expected}, got dtype object with {type(item).__name__} {item!r} at index {index}"
+                )
+        return array.astype(np.float64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{expected}, got dtype {array.dtype}")
+    return array
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:

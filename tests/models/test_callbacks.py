@@ -17,6 +17,7 @@ from lstmkit.models.callbacks import (
     CSVLogger,
     EarlyStopping,
     LambdaCallback,
+    LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
     TensorBoard,
@@ -121,7 +122,9 @@ def test_reduce_lr_on_plateau_multiplies_lr_and_logs_it() -> None:
         logs = {"loss": loss}
         reducer.on_epoch_end(epoch, logs)
         rates.append(logs["learning_rate"])
-    assert rates == pytest.approx([0.1, 0.05, 0.03, 0.03, 0.03])
+    # the rate each epoch trained with, as Keras logs it: the cut at the end of epoch 1 shows from epoch 2
+    assert rates == pytest.approx([0.1, 0.1, 0.05, 0.03, 0.03])
+    assert model.optimizer is not None and model.optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
 
 
 def test_terminate_on_nan_stops_at_the_first_bad_batch() -> None:
@@ -239,3 +242,39 @@ def test_history_and_callbacks_get_keras_params_before_training_begins() -> None
     history = model.fit(x, y, epochs=3, batch_size=6, verbose=0, callbacks=[Spy()])
     assert history.params == {"verbose": 0, "epochs": 3, "steps": 3}  # 16 samples in batches of 6
     assert seen == [history.params]
+
+
+@pytest.mark.parametrize("owner", [EarlyStopping, ModelCheckpoint, ReduceLROnPlateau])
+def test_auto_mode_maximizes_cosine_similarity(owner: type, tmp_path: Path) -> None:
+    # Keras's cosine_similarity metric is +1 when aligned: its direction is up, as accuracy's
+    args = (tmp_path / "m.lstmkit",) if owner is ModelCheckpoint else ()
+    callback = owner(*args, monitor="val_cosine_similarity")
+    mode = callback.mode if owner is ModelCheckpoint else callback.tracker.mode
+    assert mode == "max"
+
+
+def test_learning_rate_scheduler_sets_each_epochs_rate_and_logs_it() -> None:
+    x, y = _data()
+    model = _model()
+    seen: list[float] = []
+    spy = LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(model.optimizer.param_groups[0]["lr"])
+    )
+    schedule = LearningRateScheduler(lambda epoch, lr: lr if epoch < 1 else lr * 0.5)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[schedule, spy])
+    assert seen == pytest.approx([0.1, 0.05, 0.025])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+    one_argument = model.fit(
+        x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda e: 0.01 * (e + 1))]
+    )
+    assert one_argument.history["learning_rate"] == pytest.approx([0.01, 0.02])  # Keras's older form
+
+
+def test_learning_rate_scheduler_refuses_bad_schedules() -> None:
+    x, y = _data()
+    with pytest.raises(TypeError, match=r"schedule must be a function, got 0\.1"):
+        LearningRateScheduler(0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="schedule must return a number, got 'fast' at epoch 0"):
+        _model().fit(x, y, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: "fast")])
+    with pytest.raises(ValueError, match=r"finite rate >= 0, got -0\.1 at epoch 0"):
+        _model().fit(x, y, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: -lr)])

@@ -417,7 +417,7 @@ def test_fit_checks_callbacks_validation_targets_and_verbose_before_training() -
     assert seen == [0, 1]  # a generator is read once, and its callbacks run
     model.fit(x, y, epochs=1, verbose=0)
     for call in (model.evaluate, model.predict):
-        with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+        with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto', got 3"):
             call(x, y, verbose=3) if call is model.evaluate else call(x, verbose=3)
     with pytest.raises(TypeError, match="EarlyStopping patience must be an integer"):
         EarlyStopping(patience="3")  # type: ignore[arg-type]
@@ -645,3 +645,45 @@ def test_export_of_a_model_built_from_data_behind_a_dropout_takes_its_features(t
 def test_build_refuses_a_shape_it_cannot_build(shape: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         Sequential([Dense(2)]).build(shape)
+
+
+def test_fit_takes_a_loader_over_an_iterable_dataset_without_a_length(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    x, y = _regression(12)
+
+    class Stream(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield from zip(x, y, strict=True)
+
+    model = _lstm_model()
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(DataLoader(Stream(), batch_size=4), epochs=2, verbose=1)
+    assert len(history.history["loss"]) == 2 and history.params["steps"] is None  # unknown, as Keras's None
+    assert "Epoch 2/2" in capfd.readouterr().err
+
+
+def test_fit_refuses_dicts_generators_and_text_naming_what_it_takes() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(TypeError, match=r"x must be one array .* got a dict with keys \['a'\]"):
+        model.fit({"a": x}, y, verbose=0)
+    with pytest.raises(
+        TypeError, match="x must be an array, a Dataset or a DataLoader, got a generator; wrap"
+    ):
+        model.fit((row for row in x), y, verbose=0)
+    with pytest.raises(TypeError, match=r"y must hold real numbers .* got dtype <U3; encode text labels"):
+        model.fit(x, np.array(["cat"] * 8), verbose=0)
+
+
+def test_sample_weight_as_a_column_weighs_as_a_flat_array() -> None:
+    x, y = _regression(8)
+    model = _lstm_model()
+    model.compile(optimizer="adam", loss="mse")
+    model.build((None, 6, 1))
+    weights = np.arange(1.0, 9.0)
+    flat = model.evaluate(x, y, sample_weight=weights)
+    assert model.evaluate(x, y, sample_weight=weights[:, None]) == pytest.approx(flat)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(8,\) or \(8, 1\).*got \(8, 2\)"):
+        model.evaluate(x, y, sample_weight=np.ones((8, 2)))

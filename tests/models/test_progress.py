@@ -10,7 +10,7 @@ from lstmkit.layers import LSTM, Dense
 from lstmkit.models import Sequential
 
 
-def _fit(verbose: int) -> None:
+def _fit(verbose: int | str) -> None:
     x = np.zeros((8, 3), dtype="float32")
     model = Sequential([Dense(1, input_shape=(3,))])
     model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
@@ -24,6 +24,12 @@ def test_verbose_one_draws_a_bar_per_epoch(capfd: pytest.CaptureFixture[str]) ->
     assert "Epoch 1/2" in err and "Epoch 2/2" in err and "2/2 [" in err and "loss: 0 - mae: 0" in err
 
 
+def test_verbose_auto_is_keras_default_bar(capfd: pytest.CaptureFixture[str]) -> None:
+    _fit("auto")  # Keras's default for fit, evaluate and predict: the bar of verbose=1
+    _, err = capfd.readouterr()
+    assert "Epoch 1/2" in err and "2/2 [" in err
+
+
 def test_verbose_two_writes_one_line_per_epoch(capfd: pytest.CaptureFixture[str]) -> None:
     _fit(2)
     _, err = capfd.readouterr()
@@ -33,7 +39,7 @@ def test_verbose_two_writes_one_line_per_epoch(capfd: pytest.CaptureFixture[str]
 def test_verbose_zero_is_silent_and_bad_verbose_rejected(capfd: pytest.CaptureFixture[str]) -> None:
     _fit(0)
     assert capfd.readouterr() == ("", "")
-    with pytest.raises(ValueError, match="verbose must be 0, 1 or 2, got 3"):
+    with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto', got 3"):
         _fit(3)
 
 

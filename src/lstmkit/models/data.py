@@ -8,7 +8,7 @@ In data-parallel training each global batch is split across ranks (see :class:`B
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,11 @@ def to_tensor(name: str, value: Any) -> Tensor:
             raise TypeError(
                 f"{name} must hold numbers, got an array of Python objects of shape {array.shape}"
             )
+        if array.dtype.kind not in "biuf":  # text, dates, complex: torch's own error names none of it
+            raise TypeError(
+                f"{name} must hold real numbers (integers, floats or bools), got dtype {array.dtype}; "
+                f"encode text labels as class ids first"
+            )
         if not array.flags.writeable:  # e.g. a pandas view; torch needs writable memory
             array = array.copy()
         tensor = torch.from_numpy(np.ascontiguousarray(array))
@@ -78,8 +83,13 @@ class ArraySource:
                 f"x and y must have the same number of samples, got x with {x.shape[0]} and y with "
                 f"{y.shape[0]}"
             )
+        if weight is not None and weight.shape == (x.shape[0], 1):  # a column, as Keras takes it
+            weight = weight.reshape(-1)
         if weight is not None and weight.shape != (x.shape[0],):
-            raise ValueError(f"sample_weight must have shape ({x.shape[0]},), got {tuple(weight.shape)}")
+            raise ValueError(
+                f"sample_weight must have shape ({x.shape[0]},) or ({x.shape[0]}, 1), one weight per sample, "
+                f"got {tuple(weight.shape)}"
+            )
         self.x, self.y, self.weight = x, y, weight
 
     def __len__(self) -> int:
@@ -134,6 +144,16 @@ def make_source(x: Any, y: Any = None, sample_weight: Any = None) -> ArraySource
         return x if isinstance(x, DataLoader) else DatasetSource(x)
     if x is None:
         raise ValueError("x is required")
+    if isinstance(x, Mapping):
+        raise TypeError(
+            f"x must be one array (lstmkit models take one input tensor), got a dict with keys {list(x)}; "
+            f"pass the array itself"
+        )
+    if isinstance(x, Iterator):
+        raise TypeError(
+            f"x must be an array, a Dataset or a DataLoader, got a {type(x).__name__}; wrap a generator in a "
+            f"torch.utils.data.IterableDataset and pass DataLoader(dataset, batch_size=None)"
+        )
     x_t = to_tensor("x", x)
     y_t = None if y is None else to_tensor("y", y)
     w_t = None if sample_weight is None else to_tensor("sample_weight", sample_weight).float()
@@ -228,9 +248,14 @@ def iterate(
         yield Batch(x, y, w, int(index.numel()))
 
 
-def num_batches(source: ArraySource | DataLoader[Any], batch_size: int) -> int:
+def num_batches(source: ArraySource | DataLoader[Any], batch_size: int) -> int | None:
+    """Batches per epoch; ``None`` for a DataLoader over an ``IterableDataset`` without a length (Keras's
+    ``steps=None``: the epoch ends when the data does)."""
     if isinstance(source, DataLoader):
-        return len(source)
+        try:
+            return len(source)
+        except TypeError:  # an IterableDataset without __len__
+            return None
     return -(-len(source) // batch_size)
 
 

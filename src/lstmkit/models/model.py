@@ -299,7 +299,7 @@ class Model(ModelIO, nn.Module):
         y: Any = None,
         batch_size: int | None = None,
         epochs: int = 1,
-        verbose: int = 1,
+        verbose: int | str = 1,
         callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
         validation_data: Any = None,
@@ -318,7 +318,7 @@ class Model(ModelIO, nn.Module):
             y: targets, as many as ``x`` has samples.
             batch_size: samples per step (default 32); in distributed training, the global batch.
             epochs: index of the last epoch (Keras semantics with ``initial_epoch``).
-            verbose: 0 silent, 1 progress bar, 2 one line per epoch (on stderr).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch (on stderr); ``'auto'`` is 1.
             callbacks: :mod:`lstmkit.models.callbacks` instances.
             validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
             validation_data: ``(x_val, y_val)``, ``(x_val, y_val, w_val)``, a Dataset or a DataLoader (not
@@ -336,7 +336,7 @@ class Model(ModelIO, nn.Module):
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         epochs = check_positive_int("epochs", epochs, minimum=0)
         initial_epoch = check_positive_int("initial_epoch", initial_epoch, minimum=0)
-        check_verbose(verbose)
+        verbose = check_verbose(verbose)
         class_weight = training.check_class_weight(class_weight)
         callbacks = check_callbacks(callbacks)
         source = make_source(x, y, sample_weight)
@@ -420,7 +420,7 @@ class Model(ModelIO, nn.Module):
         x: Any = None,
         y: Any = None,
         batch_size: int | None = None,
-        verbose: int = 0,
+        verbose: int | str = 0,
         sample_weight: Any = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
@@ -453,7 +453,7 @@ class Model(ModelIO, nn.Module):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """Outputs for ``x`` as a NumPy array, computed in batches in eval mode."""
         self._require_built("predict")
         check_verbose(verbose)

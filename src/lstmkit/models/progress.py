@@ -20,11 +20,11 @@ class ProgbarLogger(Callback):
     Args:
         verbose: 1 for a bar per epoch, 2 for one line per epoch.
         epochs: total epochs (for the ``Epoch k/N`` label).
-        steps: batches per epoch.
+        steps: batches per epoch (``None`` when unknown: a loader over an ``IterableDataset``).
         file: the stream; only rank 0 writes.
     """
 
-    def __init__(self, verbose: int, epochs: int, steps: int, file: IO[str] | None = None) -> None:
+    def __init__(self, verbose: int, epochs: int, steps: int | None, file: IO[str] | None = None) -> None:
         self.verbose, self.epochs, self.steps = verbose, epochs, steps
         self.file = file or sys.stderr
         self.bar: Any = None
@@ -55,7 +55,18 @@ class ProgbarLogger(Callback):
             tqdm.write(f"{self.label} - {format_logs(logs or {})}", file=self.file)
 
 
-def check_verbose(verbose: Any) -> None:
-    """``ValueError`` unless ``verbose`` is 0 (silent), 1 (progress bar) or 2 (a line per epoch)."""
+def check_verbose(verbose: Any) -> int:
+    """``verbose`` as 0 (silent), 1 (progress bar) or 2 (a line per epoch); ``'auto'`` is 1, as Keras.
+
+    Raises:
+        ValueError: anything else.
+
+    Example:
+        >>> check_verbose("auto")
+        1
+    """
+    if verbose == "auto":
+        return 1
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)

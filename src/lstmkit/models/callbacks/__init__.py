@@ -2,7 +2,13 @@
 
 from lstmkit.models.callbacks.backup import BackupAndRestore
 from lstmkit.models.callbacks.base import Callback, CallbackList, History
-from lstmkit.models.callbacks.control import EarlyStopping, LambdaCallback, ReduceLROnPlateau, TerminateOnNaN
+from lstmkit.models.callbacks.control import (
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from lstmkit.models.callbacks.writers import CSVLogger, ModelCheckpoint, TensorBoard
 
 __all__ = [
@@ -13,6 +19,7 @@ __all__ = [
     "EarlyStopping",
     "History",
     "LambdaCallback",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "TensorBoard",

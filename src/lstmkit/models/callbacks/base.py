@@ -151,12 +151,18 @@ def monitor_value(logs: Logs | None, monitor: str, owner: str) -> float | None:
 
 
 def resolve_mode(mode: str, monitor: str, owner: str) -> str:
-    """``'auto'`` means max for accuracy/auc/precision/recall-like metrics, else min."""
+    """``'auto'`` means max for the metrics that grow as the model improves (accuracy-like ones, auc,
+    precision, recall, and ``cosine_similarity``, +1 when aligned, as Keras's metrics' direction), else min.
+
+    Example:
+        >>> resolve_mode("auto", "val_cosine_similarity", "EarlyStopping")
+        'max'
+    """
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
         return mode
-    maximized = ("acc", "auc", "precision", "recall")
+    maximized = ("acc", "auc", "precision", "recall", "cosine_similarity")
     return "max" if any(key in monitor for key in maximized) else "min"
 
 

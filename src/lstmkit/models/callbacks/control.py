@@ -1,9 +1,12 @@
-"""Callbacks that steer training: EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, LambdaCallback."""
+"""Callbacks that steer training: EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN,
+LambdaCallback."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -118,7 +121,8 @@ class EarlyStopping(Callback):
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
-    The current learning rate is added to the logs as ``learning_rate``.
+    The learning rate the epoch trained with is added to its logs as ``learning_rate`` (before any
+    reduction at its end, as Keras).
     """
 
     def __init__(
@@ -148,6 +152,8 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = self.model.optimizer
         assert optimizer is not None
+        if logs is not None:  # the rate this epoch trained with, before any change (as Keras logs it)
+            logs["learning_rate"] = float(optimizer.param_groups[0]["lr"])
         value = self.tracker.read(logs)
         if value is not None:
             if self.cooldown_left > 0:
@@ -162,8 +168,69 @@ class ReduceLROnPlateau(Callback):
                         group["lr"] = max(group["lr"] * self.factor, self.min_lr)
                     logger.info("ReduceLROnPlateau: learning rate now %g", optimizer.param_groups[0]["lr"])
                     self.cooldown_left, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of every epoch from ``schedule(epoch, lr)``, as Keras.
+
+    Args:
+        schedule: ``schedule(epoch, lr) -> new lr`` with the 0-based epoch and the current rate, or
+            ``schedule(epoch) -> new lr`` (Keras's older form); the rate must be a finite number >= 0.
+        verbose: kept for Keras's signature; the new rate is logged at INFO level.
+
+    Raises:
+        TypeError: ``schedule`` is not callable, or returns something other than a number.
+        ValueError: ``schedule`` returns a negative, NaN or infinite rate.
+
+    The rate each epoch trained with is added to its logs as ``learning_rate``.
+
+    Example:
+        >>> halve = LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.5)
+    """
+
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler schedule must be a function, got {schedule!r}")
+        self.schedule = schedule
+        self.takes_rate = _positional_arity(schedule) != 1
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        current = float(optimizer.param_groups[0]["lr"])
+        rate = self.schedule(epoch, current) if self.takes_rate else self.schedule(epoch)
+        if isinstance(rate, torch.Tensor) and rate.numel() == 1:
+            rate = rate.item()
+        if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
+            raise TypeError(
+                f"LearningRateScheduler schedule must return a number, got {rate!r} at epoch {epoch}"
+            )
+        if not math.isfinite(rate) or rate < 0:
+            raise ValueError(
+                f"LearningRateScheduler schedule must return a finite rate >= 0, got {rate} at epoch {epoch}"
+            )
+        for group in optimizer.param_groups:
+            group["lr"] = float(rate)
+        logger.info("LearningRateScheduler: epoch %d learning rate %g", epoch + 1, rate)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        assert optimizer is not None
         if logs is not None:
             logs["learning_rate"] = float(optimizer.param_groups[0]["lr"])
+
+
+def _positional_arity(function: Callable[..., Any]) -> int:
+    """How many positional arguments ``function`` takes (2 when ``*args`` or unknown, as for builtins)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin or extension without a signature
+        return 2
+    kinds = [p.kind for p in parameters]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return 2
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(kind in positional for kind in kinds)
 
 
 class TerminateOnNaN(Callback):

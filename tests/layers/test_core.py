@@ -33,6 +33,35 @@ def test_dense_rejects_new_feature_count_after_build() -> None:
         layer(torch.zeros(1, 4))
 
 
+def test_dense_takes_keras_3s_activation_defaults() -> None:
+    # Keras 3: leaky_relu's slope is 0.2 (torch's default is 0.01); hard_sigmoid is relu6(x + 3) / 6
+    x = torch.tensor([[-5.0, -1.0, 0.0, 1.0, 5.0]])
+    layer = Dense(5, activation="leaky_relu", use_bias=False)
+    layer(x)
+    layer.set_weights([np.eye(5, dtype=np.float32)])
+    torch.testing.assert_close(layer(x), torch.tensor([[-1.0, -0.2, 0.0, 1.0, 5.0]]))
+    hard = Dense(5, activation="hard_sigmoid", use_bias=False)
+    hard(x)
+    hard.set_weights([np.eye(5, dtype=np.float32)])
+    torch.testing.assert_close(hard(x), torch.tensor([[0.0, 1 / 3, 0.5, 2 / 3, 1.0]]))
+    for name in ("relu6", "softsign", "exponential", "log_softmax", "mish", "hard_silu", "hard_swish"):
+        assert Dense(2, activation=name)(x).shape == (1, 2)
+
+
+def test_dense_casts_float64_data_and_needs_a_batch_axis() -> None:
+    layer = Dense(2)
+    y = layer(torch.ones(3, 4, dtype=torch.float64))  # NumPy's default dtype, cast as Keras casts it
+    assert y.dtype == torch.float32 and y.shape == (3, 2)
+    assert layer(torch.ones(3, 5, 4)).shape == (3, 5, 2)  # built on (B, I), it still takes (B, T, I)
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, 4\), got \(3, 5, 3\)"):
+        layer(torch.ones(3, 5, 3))
+    for bad in (torch.ones(4), torch.tensor(1.0)):
+        with pytest.raises(
+            ValueError, match=r"Dense '.*' expects input of shape \(B, \.\.\., I\) with at least 2"
+        ):
+            Dense(2)(bad)
+
+
 def test_dropout_drops_in_training_only() -> None:
     layer = Dropout(0.5)
     x = torch.ones(1000)

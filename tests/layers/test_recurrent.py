@@ -271,3 +271,15 @@ def test_bad_initial_state_names_what_was_expected(state: object, error: type, m
     given = {"h": "h", 1: [torch.zeros(3, 4)], 2: [torch.zeros(2, 4), torch.zeros(3, 4)]}[state]
     with pytest.raises(error, match=message):
         layer(x, initial_state=given)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=["lstm", "gru", "simple_rnn"])
+def test_recurrent_layers_cast_float64_data_to_their_weights_dtype(cls: type) -> None:
+    # Keras casts a layer's inputs to its compute dtype; float64 is NumPy's default
+    layer = cls(3, return_sequences=True)
+    x = torch.randn(2, 5, 4, dtype=torch.float64)
+    y = layer(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, layer(x.float()))
+    layer.double()  # a float64 layer keeps float64 and takes float32 data up to it
+    assert layer(x.float()).dtype == torch.float64

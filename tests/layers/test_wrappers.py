@@ -22,6 +22,22 @@ def test_embedding_ids_and_errors() -> None:
         layer(torch.tensor([[0, 5]]))
     with pytest.raises(ValueError, match="expected integer token ids"):
         layer(torch.tensor([[0.5]]))
+    with pytest.raises(ValueError, match=r"got non-integer floats \(e\.g\. nan\)"):
+        layer(torch.tensor([[1.0, float("nan")]]))
+    # any integer or boolean dtype is cast to ids, as Keras casts them
+    expected = layer(torch.tensor([[1, 0]]))
+    for dtype in (torch.uint8, torch.int16, torch.int32, torch.bool):
+        torch.testing.assert_close(layer(torch.tensor([[1, 0]], dtype=dtype)), expected)
+
+
+def test_bidirectional_reset_states_forgets_both_directions() -> None:
+    layer = Bidirectional(LSTM(2, stateful=True))
+    x = torch.randn(3, 4, 2)
+    first = layer(x)
+    assert not torch.allclose(layer(x), first)  # the carried state changes the output
+    layer.reset_states()
+    assert layer.forward_layer.states is None and layer.backward_layer.states is None
+    torch.testing.assert_close(layer(x), first)
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])

@@ -171,10 +171,21 @@ class Layer(nn.Module):
             self._check_shape(expected, tuple(x.shape))
         if not self.built:
             self.build_from_shape(tuple(x.shape))
-        if self.casts_input and self.input_dtype.is_floating_point and not x.is_floating_point():
-            floating = (p.dtype for p in self.parameters() if p.is_floating_point())
-            x = x.to(next(floating, self.input_dtype))
+        if self.casts_input and self.input_dtype.is_floating_point:
+            x = self._cast_input(x)
         return self.call(x, mask, **call_options)
+
+    def _cast_input(self, x: Tensor) -> Tensor:
+        """``x`` in the layer's compute dtype, as Keras casts a layer's inputs: integers and booleans to the
+        weights' floating dtype (``input_dtype`` for a layer without weights), floats of another precision
+        to the weights' dtype (float64 data into a float32 layer). A layer without weights keeps the floats
+        it gets, and under ``torch.autocast`` the inputs are left to autocast."""
+        weights = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
+        if not x.is_floating_point():
+            return x.to(weights or self.input_dtype)
+        if weights is not None and x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+            return x.to(weights)
+        return x
 
     def _declared_shape(self) -> Shape | None:
         return None if self.input_shape_arg is None else (None, *self.input_shape_arg)
@@ -268,19 +279,34 @@ class Layer(nn.Module):
 
 ActivationFn = Callable[[Tensor], Tensor]
 
+
+def _leaky_relu(x: Tensor) -> Tensor:
+    """Keras 3's ``leaky_relu``: slope 0.2 below zero (torch's default is 0.01)."""
+    return nn.functional.leaky_relu(x, negative_slope=0.2)
+
+
+#: Keras 3's activations by name, with Keras's defaults (``keras/src/activations/activations.py``)
 ACTIVATIONS: dict[str, ActivationFn] = {
     "linear": lambda x: x,
     "relu": torch.relu,
+    "relu6": nn.functional.relu6,
     "sigmoid": torch.sigmoid,
+    "hard_sigmoid": nn.functional.hardsigmoid,  # relu6(x + 3) / 6, as Keras 3 (Keras 2 used 0.2 x + 0.5)
     "tanh": torch.tanh,
     "softmax": lambda x: torch.softmax(x, dim=-1),
+    "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
     "elu": nn.functional.elu,
     "selu": nn.functional.selu,
     "gelu": nn.functional.gelu,
     "softplus": nn.functional.softplus,
+    "softsign": nn.functional.softsign,
+    "exponential": torch.exp,
     "swish": nn.functional.silu,
     "silu": nn.functional.silu,
-    "leaky_relu": nn.functional.leaky_relu,
+    "hard_silu": nn.functional.hardswish,
+    "hard_swish": nn.functional.hardswish,
+    "mish": nn.functional.mish,
+    "leaky_relu": _leaky_relu,
 }
 
 

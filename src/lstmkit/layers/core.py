@@ -92,6 +92,11 @@ class Dense(Layer):
         self.linear: nn.Linear | None = None
 
     def build(self, input_shape: Shape) -> None:
+        if len(input_shape) < 2:  # Keras's InputSpec(min_ndim=2): a 1-D input has no batch axis
+            raise ValueError(
+                f"Dense '{self.name}' expects input of shape (B, ..., I) with at least 2 dimensions, got "
+                f"{input_shape}; add the batch axis, e.g. x.reshape(1, -1) for one sample"
+            )
         features = input_shape[-1]
         if features is None:
             raise ValueError(
@@ -101,6 +106,13 @@ class Dense(Layer):
         nn.init.xavier_uniform_(self.linear.weight)  # Keras's glorot_uniform
         if self.linear.bias is not None:
             nn.init.zeros_(self.linear.bias)
+
+    def _check_shape(self, expected: Shape, received: tuple[int, ...]) -> None:
+        # once built, Keras's Dense fixes only the features (InputSpec(min_ndim=2, axes={-1: I})): a Dense
+        # built on (B, I) also takes (B, T, I); a declared input_shape stays exact
+        if self.input_shape_arg is None and len(received) >= 2 and received[-1] == expected[-1]:
+            return
+        super()._check_shape(expected, received)
 
     def call(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         assert self.linear is not None

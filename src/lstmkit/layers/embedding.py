@@ -70,14 +70,18 @@ class Embedding(Layer):
         return (None,) * len(input_shape)  # any number of steps
 
     def _ids(self, x: Tensor) -> Tensor:
-        if is_exporting():  # torch.export: symbolic values, no test to make (ONNX's Gather checks its ids)
-            return x.long() if x.is_floating_point() else x
-        if x.is_floating_point():
-            if not bool((x == x.round()).all()):
+        """``x`` as int32/int64 ids (Keras casts ids to int); ``ValueError`` for non-integer floats."""
+        if x.is_floating_point() and not is_exporting():  # (torch.export: symbolic values, no test to make)
+            fractional = x != x.round()  # NaN too
+            if bool(fractional.any()):
                 raise ValueError(
-                    f"Embedding '{self.name}' expected integer token ids, got non-integer floats"
+                    f"Embedding '{self.name}' expected integer token ids, got non-integer floats (e.g. "
+                    f"{float(x[fractional][0])}); round or cast the ids to integers"
                 )
+        if x.dtype not in (torch.int32, torch.int64):  # floats, uint8, int16, bool
             x = x.long()
+        if is_exporting():  # ONNX's Gather checks its ids
+            return x
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.input_dim):
             raise ValueError(
                 f"Embedding '{self.name}' expected ids in [0, {self.input_dim - 1}], got values in "

@@ -58,12 +58,19 @@ class Bidirectional(Layer):
         config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
         config.pop("input_shape", None)
         self.forward_layer = layer
-        self.backward_layer = type(layer).from_config(config)
+        backward = type(layer).from_config(config)
+        assert isinstance(backward, Recurrent)  # from_config rebuilds the class it is called on
+        self.backward_layer = backward
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
     def build(self, input_shape: Shape) -> None:
         self.forward_layer.build_from_shape(input_shape)
         self.backward_layer.build_from_shape(input_shape)
+
+    def reset_states(self) -> None:
+        """Forget the state both directions carry between batches (``stateful=True``), as Keras's."""
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
 
     def _merge(self, a: Tensor, b: Tensor) -> Tensor:
         if self.merge_mode == "concat":

@@ -173,6 +173,14 @@ def test_missing_values_are_filled_with_a_warning() -> None:
         pytest.param([np.array([1.0, np.inf])] * 2, ["a", "b"], ValueError, "infinite values", id="inf"),
         pytest.param(np.ones((2, 3, 4, 5)), ["a", "b"], ValueError, "shape \\(N, T\\) or", id="ndim"),
         pytest.param("series.ts", ["a"], TypeError, "got str", id="type"),
+        pytest.param([np.ones(4)] * 2, "ab", TypeError, "got a single str 'ab'", id="labels-str"),
+        pytest.param(
+            [np.array(["1", "x"])] * 2,
+            ["a", "b"],
+            TypeError,
+            "data\\[0\\] must be a \\(T,\\)",
+            id="text-values",
+        ),
     ],
 )
 def test_bad_training_input(data: object, labels: list, error: type, message: str) -> None:

@@ -55,6 +55,12 @@ def test_unlabelled_wide_file(tmp_path: Path) -> None:
             "row 2 has no value in id column 'id'",
             id="missing-id",
         ),
+        pytest.param(
+            "id,t,x,label\n1,0,0,a\n1,,1,a\n2,0,5,b\n",
+            {"id_column": "id", "time_column": "t"},
+            "row 2 has no value in time column 't'",
+            id="missing-time",
+        ),
     ],
 )
 def test_bad_csv_is_an_error(tmp_path: Path, text: str, kwargs: dict[str, str], message: str) -> None:

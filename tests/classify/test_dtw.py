@@ -98,3 +98,22 @@ def test_majority_accuracy() -> None:
 def test_bad_input(queries: list, references: list, window: int | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dtw_distance_matrix(queries, references, window)
+
+
+@pytest.mark.parametrize(
+    ("series", "message"),
+    [
+        pytest.param(
+            [np.array(["a", "b"])],
+            "queries\\[0\\] must be a \\(T,\\) or \\(T, C\\) array of numbers",
+            id="text",
+        ),
+        pytest.param(
+            [[[1.0, 2.0], [3.0]]], "queries\\[0\\] must be a \\(T,\\) or \\(T, C\\) array", id="ragged"
+        ),
+        pytest.param([None], "queries\\[0\\] must be an array of numbers, got NoneType", id="none"),
+    ],
+)
+def test_series_that_are_not_numbers_are_named(series: list, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        dtw_distance_matrix(series, [np.zeros(2)])

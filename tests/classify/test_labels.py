@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from lstmkit.classify.labels import Label, align_labels, labels_from_text
+from lstmkit.classify.labels import Label, align_labels, check_label_types, labels_from_text
 
 
 @pytest.mark.parametrize(
@@ -62,3 +63,14 @@ def test_align_labels_spells_labels_as_the_classes(
     result = align_labels(labels, classes)
     assert result == aligned
     assert [type(v) for v in result] == [type(v) for v in aligned]
+
+
+def test_one_string_is_not_read_as_labels_one_per_character() -> None:
+    with pytest.raises(TypeError, match="labels must be a sequence of class labels, got a single str 'abab'"):
+        check_label_types("abab")
+
+
+def test_a_pandas_na_label_is_missing() -> None:
+    column = pd.Series([0, 1, None], dtype="Int64")
+    with pytest.raises(ValueError, match="labels\\[2\\] is missing \\(<NA>\\)"):
+        check_label_types(column)

@@ -109,6 +109,15 @@ def test_a_bare_class_label_tag_names_its_line(tmp_path: Path) -> None:
         read_ts(path)
 
 
+def test_a_byte_order_mark_and_tab_separated_tags_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.ts"
+    path.write_text(
+        "\ufeff@problemName\tX\n@classLabel\ttrue\ta\tb\n@data\n1,2,3:a\n4,5,6:b\n", encoding="utf-8"
+    )
+    data = read_ts(path)
+    assert data.name == "X" and list(data.labels) == ["a", "b"] and data.class_names == ("a", "b")
+
+
 def test_time_stamps_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "stamped.ts"
     path.write_text("@timeStamps true\n@classLabel true a\n@data\n(0,1),(1,2):a\n")

@@ -109,6 +109,9 @@ def test_pretrained_vectors_initialize_the_embedding(tmp_path: Path) -> None:
             ["a", "b", "c"], [1.0, np.nan, 0.0], ValueError, "labels\\[1\\] is missing", id="nan-label"
         ),
         pytest.param(["  ", "b", "c"], [1, None, 0], ValueError, "labels\\[1\\] is missing", id="none-label"),
+        pytest.param(
+            ["a", "b"], "ab", TypeError, "labels must be a sequence of class labels", id="labels-str"
+        ),
     ],
 )
 def test_bad_training_input(texts: object, labels: list, error: type, message: str) -> None:

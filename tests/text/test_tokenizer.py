@@ -19,8 +19,29 @@ def test_unicode_scripts_and_normalization() -> None:
     assert tokenize("re-imagining") == ["re-imagining"]
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        pytest.param("हिन्दी भाषा", ["हिन्दी", "भाषा"], id="devanagari-vowel-signs"),
+        pytest.param("مَرْحَبًا بِكُمْ", ["مَرْحَبًا", "بِكُمْ"], id="arabic-harakat"),
+        pytest.param("שָׁלוֹם", ["שָׁלוֹם"], id="hebrew-niqqud"),
+        pytest.param("می\u200cخواهم", ["می\u200cخواهم"], id="persian-zwnj"),
+        pytest.param("\u200fhello\u200e wo\u00adrld", ["hello", "world"], id="direction-marks-soft-hyphen"),
+        pytest.param("ภาษา\u200bไทย", ["ภาษา", "ไทย"], id="zero-width-space"),
+        pytest.param(
+            "👍🏽 ok 👨\u200d👩\u200d👧", ["👍🏽", "ok", "👨\u200d👩\u200d👧"], id="emoji-sequences"
+        ),
+    ],
+)
+def test_combining_marks_and_joiners_stay_in_their_token(text: str, tokens: list[str]) -> None:
+    assert Tokenizer()(text) == tokens
+    words = [t for t in tokens if t[0].isalnum()]
+    assert Tokenizer(punctuation="drop")(text) == words
+
+
 def test_empty_and_whitespace() -> None:
     assert Tokenizer()("   \n\t") == []
+    assert Tokenizer()("\u200e\u200f") == []  # direction marks only
     assert Tokenizer(punctuation="drop")("?!") == []
 
 
@@ -34,3 +55,14 @@ def test_bad_input() -> None:
 def test_config_round_trip() -> None:
     tokenizer = Tokenizer(lowercase=False, punctuation="drop")
     assert Tokenizer.from_config(tokenizer.to_config()) == tokenizer
+
+
+def test_settings_saved_before_the_rules_had_a_version_keep_the_first_rules() -> None:
+    # a model saved then built its vocabulary with rules 1: it must keep reading texts as it did
+    old = Tokenizer.from_config({"lowercase": True, "punctuation": "keep"})
+    assert old.rules == 1 and old("हिन्दी") == ["ह", "ि", "न", "्", "द", "ी"]
+    new = Tokenizer()
+    assert new.rules == 2 and new("हिन्दी") == ["हिन्दी"]
+    assert Tokenizer.from_config(new.to_config()) == new
+    with pytest.raises(ValueError, match="Tokenizer rules must be 1 or 2, got 3"):
+        Tokenizer(rules=3)

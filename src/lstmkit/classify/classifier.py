@@ -209,7 +209,7 @@ class TimeSeriesClassifier:
             labels = data.labels
         if labels is None:
             raise ValueError("fit needs labels: pass labels=... or a labelled SeriesDataset")
-        labels = list(labels)
+        labels = check_label_types(labels)
         series = as_series_list(data, "data")
         if len(labels) != len(series):
             raise ValueError(
@@ -280,7 +280,7 @@ class TimeSeriesClassifier:
         if labels is None:
             raise ValueError("evaluate needs labels: pass labels=... or a labelled SeriesDataset")
         _, encoder = self._require_fitted()
-        truth = list(labels)
+        truth = check_label_types(labels)
         predictions = self.predict(data)
         if len(truth) != len(predictions):
             raise ValueError(f"got {len(predictions)} series but {len(truth)} labels")

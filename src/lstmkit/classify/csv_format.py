@@ -49,7 +49,8 @@ def read_series_csv(
     Raises:
         FileNotFoundError: no such file.
         ValueError: an empty file, a missing column, non-numeric values, a row without a label, labels of
-            mixed types, or (long layout) a row without an id or a label that changes within one series.
+            mixed types, or (long layout) a row without an id (or without a time, given ``time_column``) or
+            a label that changes within one series.
 
     Example:
         >>> import tempfile, os
@@ -236,6 +237,12 @@ def _long(
         raise ValueError(
             f"'{source}' row {row + 1} has no value in id column {id_column!r}; expected the id of the "
             f"series the row belongs to"
+        )
+    if time_column is not None and frame[time_column].isna().any():  # sorting would put it last silently
+        row = int(np.flatnonzero(frame[time_column].isna().to_numpy())[0])
+        raise ValueError(
+            f"'{source}' row {row + 1} has no value in time column {time_column!r}; expected the time of "
+            f"the row within its series"
         )
     frame = frame.assign(_label=labels) if labels is not None else frame
     series, series_labels = [], []

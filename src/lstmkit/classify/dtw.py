@@ -76,6 +76,8 @@ def as_channels(series: list[np.ndarray], name: str) -> list[np.ndarray]:
     """Float64 ``(T, C)`` arrays; a ``(T,)`` array is one channel.
 
     Raises:
+        TypeError: a series that is not numbers (text, ``None``), or a list of steps of different widths
+            (named by index).
         ValueError: a series with no steps or with more than two dimensions (named by index).
 
     Example:
@@ -84,7 +86,17 @@ def as_channels(series: list[np.ndarray], name: str) -> list[np.ndarray]:
     """
     out = []
     for index, item in enumerate(series):
-        array = np.asarray(item, dtype=np.float64)
+        if item is None or isinstance(item, str | bytes):
+            raise TypeError(
+                f"{name}[{index}] must be an array of numbers, got {type(item).__name__} {item!r}"
+            )
+        try:
+            array = np.asarray(item, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{name}[{index}] must be a (T,) or (T, C) array of numbers with C values at every step, "
+                f"got {type(item).__name__} that numpy cannot read as float64 ({err})"
+            ) from err
         array = array[:, None] if array.ndim == 1 else array
         if array.ndim != 2 or array.shape[0] == 0:
             raise ValueError(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 Label = str | int | float | bool
 
@@ -45,18 +46,29 @@ def sort_key(value: Any) -> tuple[str, Any]:
 
 
 def _is_missing(value: Any) -> bool:
-    """``None`` or a float NaN: the gaps of a pandas column, which must not become a class of their own."""
-    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+    """``None``, a float NaN or ``pd.NA``/``NaT``: the gaps of a pandas column, never a class of their own."""
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float | np.floating) and math.isnan(value))
+    )
 
 
 def check_label_types(labels: Iterable[Any], name: str = "labels") -> list[Label]:
     """Return labels as plain Python scalars; raise if one is missing or they mix strings, numbers, booleans.
 
     Raises:
-        TypeError: a label is not a str/int/float/bool.
-        ValueError: a label is missing (``None`` or NaN, named by index), or the labels mix kinds (e.g. ``1``
-            and ``"cat"``), which would map ``1`` and ``"1"`` apart.
+        TypeError: ``labels`` is one string (its characters would be read as labels), or a label is not a
+            str/int/float/bool.
+        ValueError: a label is missing (``None``, NaN or ``pd.NA``, named by index), or the labels mix kinds
+            (e.g. ``1`` and ``"cat"``), which would map ``1`` and ``"1"`` apart.
     """
+    if isinstance(labels, str | bytes):
+        raise TypeError(
+            f"{name} must be a sequence of class labels, got a single {type(labels).__name__} "
+            f"{labels[:40]!r}; wrap it in a list"
+        )
     items = list(labels)
     missing = next((i for i, v in enumerate(items) if _is_missing(v)), None)
     if missing is not None:

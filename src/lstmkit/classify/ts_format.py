@@ -96,7 +96,7 @@ def read_ts(path: str | Path) -> SeriesDataset:
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"no .ts file at '{source}'")
-    lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = source.read_text(encoding="utf-8-sig", errors="replace").splitlines()  # -sig: drop a BOM
     if not any(line.strip() for line in lines):
         raise ValueError(f"'{source}' is empty; expected a .ts file with a header and an @data section")
     header, data_start = _parse_header(lines, source)
@@ -145,9 +145,9 @@ def _parse_header(lines: list[str], source: Path) -> tuple[dict[str, object], in
                 f"'{source}' line {index + 1}: expected a header line starting with '@' before @data, "
                 f"got {line[:40]!r}"
             )
-        tag, _, rest = line[1:].partition(" ")
+        tag, *after = line[1:].split(None, 1) or [""]  # the tag ends at a space or a tab
         tag = tag.lower()
-        rest = rest.strip()
+        rest = after[0].strip() if after else ""
         if tag == "data":
             return header, index + 1
         if tag not in _KNOWN_TAGS:

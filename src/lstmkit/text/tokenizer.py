@@ -13,7 +13,14 @@ from lstmkit.utils.validation import check_choice
 # ("don't", "re-imagining"); every other non-space character is a token of its own
 _TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w")
+# invisible characters: direction marks, bidi embeddings and isolates, soft hyphen and word joiner are
+# removed; zero-width space and byte order mark separate words (Thai and Khmer use the first between words)
+_INVISIBLE = re.compile("[\u00ad\u061c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069]")
+_SEPARATOR = re.compile("[\u200b\ufeff]")
+# zero-width non-joiner and joiner: inside Persian and Indic words, and between the emoji of a sequence
+_JOINERS = frozenset("\u200c\u200d")
 PUNCTUATION = ("keep", "drop")
+RULES = 2  # the splitting rules' version, saved with a model (Tokenizer.rules)
 
 
 @dataclass(frozen=True)
@@ -22,10 +29,16 @@ class Tokenizer:
 
     Steps: Unicode NFKC normalization (full-width letters, ligatures), optional case folding (a stronger,
     language-independent lower-casing: ``"Straße"`` -> ``"strasse"``), then words and punctuation marks.
+    Combining marks stay with the letter they modify (Devanagari vowel signs, Arabic harakat, Hebrew
+    niqqud), zero-width (non-)joiners keep a word or an emoji sequence whole, and invisible direction marks
+    and soft hyphens are removed.
 
     Args:
         lowercase: case-fold the text. Default True.
         punctuation: ``"keep"`` punctuation marks as tokens (``"!"`` carries sentiment) or ``"drop"`` them.
+        rules: the splitting rules: 2 (the default) as above; 1, lstmkit's rules before combining marks and
+            joiners were kept in their tokens, which models saved then are loaded with (their vocabulary
+            was built with them).
 
     Example:
         >>> Tokenizer()("Don't  STOP—it's GREAT!!")
@@ -36,9 +49,12 @@ class Tokenizer:
 
     lowercase: bool = True
     punctuation: str = "keep"
+    rules: int = RULES
 
     def __post_init__(self) -> None:
         check_choice("punctuation", self.punctuation, PUNCTUATION)
+        if self.rules not in (1, RULES) or isinstance(self.rules, bool):
+            raise ValueError(f"Tokenizer rules must be 1 or {RULES}, got {self.rules!r}")
 
     def __call__(self, text: str) -> list[str]:
         """Tokens of one text."""
@@ -47,7 +63,10 @@ class Tokenizer:
         text = unicodedata.normalize("NFKC", text)
         if self.lowercase:
             text = text.casefold()
-        tokens = _TOKEN.findall(text)
+        if self.rules == 1:
+            tokens = _TOKEN.findall(text)
+        else:
+            tokens = _split(_SEPARATOR.sub(" ", _INVISIBLE.sub("", text)))
         if self.punctuation == "drop":
             tokens = [t for t in tokens if _WORD.match(t)]
         return tokens
@@ -58,5 +77,41 @@ class Tokenizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Tokenizer:
-        """Rebuild from :meth:`to_config`."""
-        return cls(**config)
+        """Rebuild from :meth:`to_config`; settings saved without ``rules`` are rules 1."""
+        return cls(**{"rules": 1, **config})
+
+
+def _split(text: str) -> list[str]:
+    """Words and punctuation marks, with combining marks and joined characters kept in their token.
+
+    Python's ``\\w`` leaves out combining marks (categories Mn, Mc, Me), which NFKC composes for Latin
+    letters but not for Devanagari vowel signs, Arabic harakat or Hebrew niqqud; without this step
+    ``"हिन्दी"`` would be six one-character tokens.
+    """
+    tokens: list[str] = []
+    end = -1
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if tokens and match.start() == end and _continues(tokens[-1], token):
+            tokens[-1] += token
+        else:
+            tokens.append(token)
+        end = match.end()
+    return tokens
+
+
+def _continues(before: str, token: str) -> bool:
+    """Whether ``token``, right after ``before`` in the text, belongs to the same token."""
+    if _attaches(token[0]) or before[-1] in _JOINERS or token[0] in _JOINERS:
+        return True
+    # a word whose last letter carries a mark goes on with the letters after it ("हिन्दी", "مَرْحَبًا")
+    return _is_mark(before[-1]) and bool(_WORD.match(before)) and bool(_WORD.match(token))
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def _attaches(char: str) -> bool:
+    """A combining mark, an emoji skin-tone modifier, or a tag character of an emoji flag sequence."""
+    return _is_mark(char) or "\U0001f3fb" <= char <= "\U0001f3ff" or "\U000e0020" <= char <= "\U000e007f"

@@ -1,10 +1,11 @@
-"""The Keras face's models: ``from lstmkit.models import Sequential, Model, load_model``.
+"""The Keras face's models: ``from lstmkit.models import Sequential, Model, load_model, load_keras``.
 
 Every model is a ``torch.nn.Module``; ``model.module`` is the network it trains.
 """
 
 from lstmkit.models import callbacks, losses, metrics, optimizers
 from lstmkit.models.callbacks.base import Callback, History
+from lstmkit.models.keras_import import load_keras
 from lstmkit.models.model import Model
 from lstmkit.models.saving import load_model
 from lstmkit.models.sequential import Sequential
@@ -15,6 +16,7 @@ __all__ = [
     "Model",
     "Sequential",
     "callbacks",
+    "load_keras",
     "load_model",
     "losses",
     "metrics",

@@ -5,6 +5,7 @@ Every model is a ``torch.nn.Module``; ``model.module`` is the network it trains.
 
 from lstmkit.models import callbacks, losses, metrics, optimizers
 from lstmkit.models.callbacks.base import Callback, History
+from lstmkit.models.file_errors import ModelFileError
 from lstmkit.models.keras_import import load_keras
 from lstmkit.models.model import Model
 from lstmkit.models.saving import load_model
@@ -14,6 +15,7 @@ __all__ = [
     "Callback",
     "History",
     "Model",
+    "ModelFileError",
     "Sequential",
     "callbacks",
     "load_keras",

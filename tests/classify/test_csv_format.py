@@ -43,11 +43,16 @@ def test_unlabelled_wide_file(tmp_path: Path) -> None:
         pytest.param("t0,label\n1,1\n2,cat\n", {}, "mixes numbers and text", id="mixed-labels"),
         pytest.param("t0,label\n1,a\n2,\n", {}, "row 2 has no value in label column", id="missing-label"),
         pytest.param("t0,t1\n1,2\n", {}, "label_column='label' is not a column", id="no-label-column"),
-        pytest.param("t0,label\nx,a\n", {}, "non-numeric series value", id="text-value"),
+        pytest.param(
+            "t0,t1,label\n1,2,a\n3,x,b\n",
+            {},
+            "row 2 has a non-numeric series value in column 't1': 'x'; expected a number",
+            id="text-value",
+        ),
         pytest.param("t0,t1,label\n,,a\n", {}, "row 1 has no values", id="empty-row"),
         pytest.param("t0,label\n", {}, "has a header but no rows", id="no-rows"),
         pytest.param(
-            "id,x,label\n1,0,a\n1,1,b\n", {"id_column": "id"}, "has labels \\['a', 'b'\\]", id="label-changes"
+            "id,x,label\n1,0,a\n1,1,b\n", {"id_column": "id"}, "has labels ['a', 'b']", id="label-changes"
         ),
         pytest.param(
             "id,x,label\n1,0,a\n,1,a\n2,5,b\n",
@@ -61,10 +66,22 @@ def test_unlabelled_wide_file(tmp_path: Path) -> None:
             "row 2 has no value in time column 't'",
             id="missing-time",
         ),
+        pytest.param(
+            "id,t,x,label\n1,0,0,a\n2,0,5,b\n1,1,1,a\n1,0,2,a\n",
+            {"id_column": "id", "time_column": "t"},
+            "series id=1 has t=0 in rows 1, 4; expected one row per time step of a series",
+            id="repeated-time",
+        ),
+        pytest.param(
+            "id,t,x,y,label\n1,0,0,0,a\n2,0,5,5,b\n2,1,6,?,b\n",
+            {"id_column": "id", "time_column": "t"},
+            "row 3 has a non-numeric series value in column 'y': '?'; expected a number",
+            id="long-text-value",
+        ),
     ],
 )
 def test_bad_csv_is_an_error(tmp_path: Path, text: str, kwargs: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         read_series_csv(write(tmp_path, text), **kwargs)
 
 
@@ -109,7 +126,9 @@ def test_a_file_to_predict_is_read_once(tmp_path: Path, monkeypatch: pytest.Monk
     [
         pytest.param("", {}, "is empty; expected a CSV with a header row and one row per series", id="empty"),
         pytest.param("t0,t1\n", {}, "has a header but no rows; expected a header row", id="no-rows"),
-        pytest.param("t0,t1\n1,x\n", {}, "has a non-numeric series value", id="text-value"),
+        pytest.param(
+            "t0,t1\n1,x\n", {}, "row 1 has a non-numeric series value in column 't1'", id="text-value"
+        ),
         pytest.param("t0,t1,label\n,,a\n", {}, "row 1 has no values; expected at least one", id="empty-row"),
         pytest.param("t0,label\n1,a\n2,\n", {}, "row 2 has no value in label column 'label'", id="no-label"),
         pytest.param(

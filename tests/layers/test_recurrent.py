@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -122,6 +124,15 @@ def test_unsupported_activation_is_rejected_with_supported_values() -> None:
         LSTM(4, activation="relu")
     with pytest.raises(ValueError, match="'tanh' or 'relu'"):
         SimpleRNN(4, activation="sigmoid")
+
+
+def test_gru_takes_keras_reset_after_true_and_refuses_false() -> None:
+    layer = GRU(8, reset_after=True)
+    assert layer.get_config()["reset_after"] is True  # as Keras writes it
+    assert GRU.from_config(layer.get_config()).get_config() == layer.get_config()
+    message = "GRU supports Keras's reset_after=True form only (torch's GRU); got reset_after=False"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GRU(8, reset_after=False)
 
 
 def test_wrong_input_shape_names_expected_and_received() -> None:

@@ -3,8 +3,9 @@
 Wide: every column except the label column is one time step of a univariate series; empty cells at the
 end of a row shorten that series (unequal lengths), empty cells inside it are missing values.
 
-Long: rows share an ``id``; each series is the rows of one id in file order (or sorted by a time column),
-every other column except id/time/label is a channel, and the label must be constant within an id.
+Long: rows share an ``id``; each series is the rows of one id in file order (or sorted by a time column,
+whose values must differ within a series), every other column except id/time/label is a channel, and the
+label must be constant within an id.
 
 A model keeps the columns its training file was read with; :func:`read_series_csv_like` reads a new file
 the same way and refuses one whose columns would be read in another role (a label read as a time step).
@@ -48,9 +49,10 @@ def read_series_csv(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an empty file, a missing column, non-numeric values, a row without a label, labels of
-            mixed types, or (long layout) a row without an id (or without a time, given ``time_column``) or
-            a label that changes within one series.
+        ValueError: an empty file, a missing column, a non-numeric value (the message names its row and
+            column), a row without a label, labels of mixed types, or (long layout) a row without an id (or
+            without a time, given ``time_column``), two rows of one series with the same time, or a label
+            that changes within one series.
 
     Example:
         >>> import tempfile, os
@@ -199,10 +201,21 @@ def _looks_numeric(value: object) -> bool:
 
 
 def _numeric(frame: pd.DataFrame, source: Path) -> np.ndarray:
-    try:
-        return frame.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"'{source}' has a non-numeric series value: {err}") from err
+    """The values of ``frame`` (one row per data row of the file) as float64; empty cells become NaN."""
+    numbers = frame.apply(pd.to_numeric, errors="coerce")
+    not_numbers = numbers.isna().to_numpy() & frame.notna().to_numpy()
+    if not_numbers.any():
+        row, column = np.argwhere(not_numbers)[0]  # the first in file order
+        raise ValueError(
+            f"'{source}' row {row + 1} has a non-numeric series value in column {frame.columns[column]!r}: "
+            f"{_plain(frame.iat[row, column])!r}; expected a number (or an empty cell for a missing value)"
+        )
+    return numbers.to_numpy(dtype=np.float64)
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python scalar it holds, for messages (``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _wide(frame: pd.DataFrame, labels: np.ndarray | None, source: Path) -> SeriesDataset:
@@ -244,12 +257,15 @@ def _long(
             f"'{source}' row {row + 1} has no value in time column {time_column!r}; expected the time of "
             f"the row within its series"
         )
+    frame = frame.reset_index(drop=True)  # the index is the 0-based data row, for the messages
+    values = _numeric(frame[value_columns], source)  # (rows, C)
     frame = frame.assign(_label=labels) if labels is not None else frame
     series, series_labels = [], []
     for key, group in frame.groupby(id_column, sort=False):
         if time_column is not None:
             group = group.sort_values(time_column, kind="stable")
-        series.append(_numeric(group[value_columns], source))
+            _check_unique_times(group[time_column], f"{id_column}={key!r}", source)
+        series.append(values[group.index.to_numpy()])  # (T, C)
         if labels is not None:
             distinct = pd.unique(group["_label"])
             if len(distinct) != 1:
@@ -262,4 +278,17 @@ def _long(
         series=series,
         labels=np.array(series_labels, dtype=object) if labels is not None else None,
         name=source.stem,
+    )
+
+
+def _check_unique_times(times: pd.Series, series: str, source: Path) -> None:
+    """Refuse a time that two rows of one series share (sorting would order them by file row silently)."""
+    repeated = times[times.duplicated(keep=False)]
+    if repeated.empty:
+        return
+    first = repeated.iloc[0]
+    rows = ", ".join(str(row + 1) for row in repeated.index[repeated == first])
+    raise ValueError(
+        f"'{source}' series {series} has {times.name}={_plain(first)!r} in rows {rows}; expected one row "
+        f"per time step of a series"
     )

@@ -26,6 +26,12 @@ class GRU(Recurrent):
         use_bias, dropout, return_sequences, return_state, go_backwards, stateful, input_shape, name:
             as for :class:`lstmkit.layers.LSTM`.
         recurrent_dropout: must be 0 (torch's GRU kernel has no recurrent dropout).
+        reset_after: must be ``True`` (default), Keras's form that torch's GRU computes; accepted so that
+            Keras code and configs that name it run unchanged.
+
+    Raises:
+        ValueError: an activation other than tanh/sigmoid, ``recurrent_dropout > 0`` or
+            ``reset_after=False``.
 
     Implementation notes:
         Parameter count as Keras: ``3 * (H * (I + H) + 2 * H)`` (two bias vectors, as ``reset_after``).
@@ -52,6 +58,7 @@ class GRU(Recurrent):
         go_backwards: bool = False,
         stateful: bool = False,
         *,
+        reset_after: bool = True,
         input_shape: tuple[int, ...] | None = None,
         name: str | None = None,
     ) -> None:
@@ -67,6 +74,11 @@ class GRU(Recurrent):
             input_shape=input_shape,
             name=name,
         )
+        if reset_after is not True:
+            raise ValueError(
+                "GRU supports Keras's reset_after=True form only (torch's GRU); "
+                f"got reset_after={reset_after!r}"
+            )
         if activation != "tanh" or recurrent_activation != "sigmoid":
             raise ValueError(
                 f"GRU supports activation='tanh' and recurrent_activation='sigmoid' only, got "
@@ -98,6 +110,9 @@ class GRU(Recurrent):
         if self.use_bias:
             p("bias_ih_l0").copy_(swap_reset_update(weights[2][0]))
             p("bias_hh_l0").copy_(swap_reset_update(weights[2][1]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "reset_after": True}  # as Keras writes it
 
 
 def swap_reset_update(w: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ h5py = pytest.importorskip("h5py")
 from lstmkit.models import load_keras  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "keras_fixtures"
-NAMES = ["tutorial", "text", "conv_gru", "zoo", "encoder_decoder", "pools"]
+NAMES = ["tutorial", "text", "conv_gru", "zoo", "encoder_decoder", "pools", "variants"]
 
 
 def _rewrite(
@@ -75,6 +75,50 @@ def test_compile_settings_come_through() -> None:
     assert spec.kwargs["eps"] == 1e-7
     saved = np.load(FIXTURES / "tutorial.npz")
     model.fit(saved["x"], (saved["y"] > 0.5).astype("float32"), epochs=1, verbose=0)  # trains on
+
+
+def test_global_clipnorm_becomes_compile_clipnorm() -> None:
+    model = load_keras(FIXTURES / "variants.keras")
+    assert model.compiled
+    assert (model.clipnorm, model.clipvalue) == (1.0, None)
+
+
+def test_never_compiled_model_loads_uncompiled_without_a_warning(tmp_path: Path) -> None:
+    def never_compiled(config: dict[str, Any]) -> None:
+        config["compile_config"] = {}  # what Keras 3.15 writes for a model it never compiled
+
+    path = _rewrite("tutorial", tmp_path / "m.keras", config=never_compiled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = load_keras(path)
+    assert not model.compiled
+
+
+def test_regularizers_and_constraints_load_ignored_with_one_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_keras(FIXTURES / "penalties.keras")
+    penalty_warnings = [w for w in caught if "regularizers/constraints" in str(w.message)]
+    assert len(penalty_warnings) == 1
+    lstm, dense = (repr(layer.name) for layer in model.layers)  # as make_fixtures.py's Keras named them
+    assert str(penalty_warnings[0].message) == (
+        f"'{FIXTURES / 'penalties.keras'}': lstmkit does not apply Keras regularizers/constraints: predict "
+        f"matches, training will not add them; ignored: LSTM {lstm} activity_regularizer=L1(l1=0.001); "
+        f"LSTM {lstm} kernel_regularizer=L2(l2=0.01); LSTM {lstm} recurrent_constraint=MaxNorm("
+        f"max_value=2, axis=0); Dense {dense} kernel_constraint=NonNeg()"
+    )
+    saved = np.load(FIXTURES / "penalties.npz")
+    np.testing.assert_allclose(model.predict(saved["x"], verbose=0), saved["y"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore:.*regularizers/constraints:UserWarning")
+def test_learning_rate_schedule_loads_uncompiled_with_a_warning() -> None:
+    with pytest.warns(
+        UserWarning,
+        match=re.escape("optimizer learning_rate is a 'ExponentialDecay' schedule, lstmkit takes a number"),
+    ):
+        model = load_keras(FIXTURES / "penalties.keras")
+    assert not model.compiled
 
 
 def test_compile_false_loads_uncompiled() -> None:
@@ -174,15 +218,9 @@ def test_unknown_layer_class(tmp_path: Path) -> None:
     [
         (2, "activation", "celu", "layer Dense 'dense': argument activation='celu' is not supported"),
         (1, "activation", "relu", "layer LSTM 'lstm': LSTM supports activation='tanh' and "),
-        (
-            2,
-            "kernel_regularizer",
-            {"module": "keras.regularizers", "class_name": "L2"},
-            "argument kernel_regularizer=<keras.regularizers.L2> is not supported; lstmkit supports None",
-        ),
         (1, "time_major", True, "layer LSTM 'lstm': argument time_major=True is not supported by lstmkit"),
     ],
-    ids=["dense-activation", "lstm-activation", "regularizer", "unknown-argument"],
+    ids=["dense-activation", "lstm-activation", "unknown-argument"],
 )
 def test_unsupported_argument(tmp_path: Path, index: int, key: str, value: Any, message: str) -> None:
     def edit(config: dict[str, Any]) -> None:

@@ -20,7 +20,13 @@ import numpy as np
 from lstmkit.layers import Layer
 from lstmkit.models import losses, metrics, optimizers
 from lstmkit.models.file_errors import ModelFileError
-from lstmkit.models.keras_layers import check_builtin, layer_name, to_layer, weight_paths
+from lstmkit.models.keras_layers import (
+    check_builtin,
+    ignored_penalties,
+    layer_name,
+    to_layer,
+    weight_paths,
+)
 from lstmkit.models.optimizers import OptimizerSpec
 from lstmkit.models.sequential import Sequential
 
@@ -51,7 +57,8 @@ def load_keras(path: str | os.PathLike[str], *, compile: bool = True) -> Sequent
     The layers, their arguments and their weights are Keras's, so ``predict`` gives Keras's outputs. With
     ``compile`` (the default) the model is compiled with the file's optimizer, loss and metrics where
     lstmkit knows them all; otherwise it loads uncompiled and a warning says why. The optimizer's state
-    is not loaded (training starts it afresh).
+    is not loaded (training starts it afresh). Regularizers and constraints do not change ``predict``:
+    they load ignored, and one warning names them.
 
     Args:
         path: the ``.keras`` file.
@@ -95,8 +102,15 @@ def load_keras(path: str | os.PathLike[str], *, compile: bool = True) -> Sequent
     except (ValueError, KeyError, TypeError) as err:
         raise ModelFileError(f"'{source}' holds weights that do not fit its model: {err}") from err
     model.module.eval()
+    penalties = [found for entry in entries[1:] for found in ignored_penalties(entry)]
+    if penalties:
+        warnings.warn(
+            f"'{source}': lstmkit does not apply Keras regularizers/constraints: predict matches, training "
+            f"will not add them; ignored: {'; '.join(penalties)}",
+            stacklevel=2,
+        )
     compile_config = config.get("compile_config")
-    if compile and compile_config is not None:
+    if compile and compile_config:  # Keras 3 writes {} for a model it never compiled
         _compile(model, compile_config, source)
     return model
 
@@ -228,8 +242,10 @@ def _optimizer(entry: Any) -> tuple[OptimizerSpec, float | None, float | None]:
             kwargs["weight_decay"] = value
         elif key == "use_ema" and value not in (None, inert):
             raise ValueError("optimizer use_ema=True")
-    if not isinstance(kwargs.get("learning_rate", 0.0), int | float):
-        raise ValueError(f"optimizer learning_rate={kwargs['learning_rate']!r} (a schedule)")
+    rate = kwargs.get("learning_rate", 0.0)
+    if not isinstance(rate, int | float):
+        schedule = rate.get("class_name") if isinstance(rate, dict) else rate
+        raise ValueError(f"optimizer learning_rate is a {schedule!r} schedule, lstmkit takes a number")
     return factory(**kwargs), clipnorm, clipvalue
 
 

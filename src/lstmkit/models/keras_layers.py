@@ -42,6 +42,8 @@ from lstmkit.layers.recurrent import Recurrent
 
 _RECURRENT = ("dropout", "recurrent_dropout", "return_sequences", "return_state", "go_backwards", "stateful")
 _POOL = ("pool_size", "strides", "padding", "data_format")
+# arguments that only add to the training loss or clip weights after each step
+_PENALTIES = ("_regularizer", "_constraint")
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,23 @@ def to_layer(entry: dict[str, Any]) -> Layer:
     return layer
 
 
+def ignored_penalties(entry: dict[str, Any]) -> list[str]:
+    """The regularizers and constraints of a layer entry (and of the layers it wraps) that lstmkit does
+    not apply, one ``LSTM 'lstm' kernel_regularizer=L2(l2=0.01)`` each; empty where all are null."""
+    config = entry.get("config")
+    if not isinstance(config, dict):
+        return []
+    found = [
+        f"{layer_name(entry)} {key}={_penalty(value)}"
+        for key, value in config.items()
+        if key.endswith(_PENALTIES) and value is not None
+    ]
+    for key in ("layer", "backward_layer"):
+        if entry.get("class_name") in WRAPPERS and isinstance(config.get(key), dict):
+            found += ignored_penalties(config[key])
+    return found
+
+
 def weight_paths(entry: dict[str, Any]) -> list[str]:
     """Groups under the layer's own group of ``model.weights.h5`` that hold its arrays (``vars/0``, ...),
     in the order of lstmkit's ``set_weights`` (Keras's ``get_weights``)."""
@@ -209,7 +228,9 @@ def _kwargs(rule: Rule, config: dict[str, Any], what: str) -> dict[str, Any]:
                 raise ValueError(
                     f"layer {what}: argument {key}={value!r} is not supported; lstmkit supports {accepted}"
                 )
-        elif key.endswith(("_regularizer", "_constraint")) or key in ("quantization_config", "lora_rank"):
+        elif key.endswith(_PENALTIES):
+            continue  # named by ignored_penalties; they change training only, never what predict gives
+        elif key in ("quantization_config", "lora_rank"):
             if value is not None:
                 raise ValueError(
                     f"layer {what}: argument {key}={_short(value)} is not supported; lstmkit supports None"
@@ -284,6 +305,18 @@ def _construct(cls: type[Layer], what: str, kwargs: dict[str, Any]) -> Layer:
         return cls(**kwargs)
     except (ValueError, TypeError) as err:  # lstmkit's own checks: name the Keras layer too
         raise ValueError(f"layer {what}: {err}") from err
+
+
+def _penalty(value: Any) -> str:
+    """A serialized regularizer or constraint for a message: ``L2(l2=0.01)``."""
+    if not (isinstance(value, dict) and isinstance(value.get("config"), dict)):
+        return _short(value)
+    args = [
+        f"{key}={arg:.6g}" if isinstance(arg, float) else f"{key}={arg!r}"
+        for key, arg in value["config"].items()
+        if isinstance(arg, int | float | str)
+    ]
+    return f"{value.get('class_name')}({', '.join(args)})"  # float32 values as Keras was given them
 
 
 def _short(value: Any) -> str:

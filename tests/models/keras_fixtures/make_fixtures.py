@@ -127,6 +127,45 @@ def pools() -> tuple[keras.Sequential, np.ndarray, np.ndarray]:
     return model, rng.standard_normal((64, 7, 3)).astype(np.float32), y
 
 
+def variants() -> tuple[keras.Sequential, np.ndarray, np.ndarray]:
+    """Non-default arguments, the input given as ``input_shape=``: a causal, dilated Conv1D; LSTM going
+    backwards without unit forget bias; Bidirectional(GRU without bias) summed; BatchNormalization
+    without center; Dense on gelu; compiled with ``global_clipnorm``."""
+    model = keras.Sequential(
+        [
+            layers.Conv1D(4, 3, padding="causal", dilation_rate=2, input_shape=(12, 2)),
+            layers.LSTM(5, go_backwards=True, unit_forget_bias=False, return_sequences=True),
+            layers.Bidirectional(layers.GRU(3, use_bias=False), merge_mode="sum"),
+            layers.BatchNormalization(center=False, momentum=0.5),
+            layers.Dense(2, activation="gelu"),
+        ]
+    )
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(global_clipnorm=1.0))
+    rng = np.random.default_rng(6)
+    return model, rng.standard_normal((64, 12, 2)).astype(np.float32), rng.standard_normal((64, 2))
+
+
+def penalties() -> tuple[keras.Sequential, np.ndarray, np.ndarray]:
+    """Regularizers and constraints (which lstmkit loads ignored), compiled with a learning-rate schedule
+    (which lstmkit loads uncompiled)."""
+    model = keras.Sequential(
+        [
+            layers.Input((6, 2)),
+            layers.LSTM(
+                4,
+                kernel_regularizer=keras.regularizers.L2(0.01),
+                recurrent_constraint=keras.constraints.MaxNorm(2.0),
+                activity_regularizer=keras.regularizers.L1(0.001),
+            ),
+            layers.Dense(1, kernel_constraint=keras.constraints.NonNeg()),
+        ]
+    )
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=100, decay_rate=0.9)
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(schedule))
+    rng = np.random.default_rng(7)
+    return model, rng.standard_normal((64, 6, 2)).astype(np.float32), rng.standard_normal((64, 1))
+
+
 def main() -> None:
     for name, make in [
         ("tutorial", tutorial),
@@ -135,6 +174,8 @@ def main() -> None:
         ("zoo", zoo),
         ("encoder_decoder", encoder_decoder),
         ("pools", pools),
+        ("variants", variants),
+        ("penalties", penalties),
     ]:
         keras.utils.set_random_seed(0)
         model, x, y = make()

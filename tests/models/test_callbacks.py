@@ -127,6 +127,39 @@ def test_reduce_lr_on_plateau_multiplies_lr_and_logs_it() -> None:
     assert model.optimizer is not None and model.optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
 
 
+def test_reduce_lr_on_plateau_at_min_lr_neither_reduces_nor_cools_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = _model()
+    reducer = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, cooldown=2, min_lr=0.05)
+    reducer.set_model(model)
+    reducer.on_train_begin()
+    assert model.optimizer is not None
+    with caplog.at_level("INFO", logger="lstmkit.models.callbacks.control"):
+        # epoch 1 cuts 0.1 to min_lr and cools down for 2 epochs; epoch 3 finds the rate at min_lr: as
+        # Keras 3, no cut is logged and no cooldown starts, so once the rate is raised, epoch 4 cuts it
+        for epoch in range(4):
+            reducer.on_epoch_end(epoch, {"loss": 1.0})
+        assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+        model.optimizer.param_groups[0]["lr"] = 0.2
+        reducer.on_epoch_end(4, {"loss": 1.0})
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    cuts = [r.getMessage() for r in caplog.records if "learning rate now" in r.getMessage()]
+    assert cuts == ["ReduceLROnPlateau: learning rate now 0.05", "ReduceLROnPlateau: learning rate now 0.1"]
+
+
+def test_reduce_lr_on_plateau_does_not_raise_a_group_below_min_lr() -> None:
+    model = _model()
+    assert model.optimizer is not None
+    model.optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01})
+    reducer = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_lr=0.03)
+    reducer.set_model(model)
+    reducer.on_train_begin()
+    for epoch in range(2):
+        reducer.on_epoch_end(epoch, {"loss": 1.0})
+    assert [group["lr"] for group in model.optimizer.param_groups] == pytest.approx([0.05, 0.01])
+
+
 def test_terminate_on_nan_stops_at_the_first_bad_batch() -> None:
     x, y = _data()
     model = _model()

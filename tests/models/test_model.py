@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lstmkit.layers import LSTM, Dense, Dropout
 from lstmkit.models import Model, Sequential, load_model, optimizers
+from lstmkit.models.callbacks import LambdaCallback
 from lstmkit.utils import set_seed
 
 
@@ -661,6 +662,127 @@ def test_fit_takes_a_loader_over_an_iterable_dataset_without_a_length(
     history = model.fit(DataLoader(Stream(), batch_size=4), epochs=2, verbose=1)
     assert len(history.history["loss"]) == 2 and history.params["steps"] is None  # unknown, as Keras's None
     assert "Epoch 2/2" in capfd.readouterr().err
+
+
+class _Recorder(torch.nn.Module):
+    """A linear model that records the first feature of every training sample it sees, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(1, 1)
+        self.seen: list[list[int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen.append([int(v) for v in x[:, 0]])
+        return self.linear(x)
+
+
+def _numbered(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(n, dtype="float32").reshape(n, 1)
+    return x, np.zeros((n, 1), dtype="float32")
+
+
+def test_fit_steps_per_epoch_continues_the_data_across_epochs() -> None:
+    x, y = _numbered(12)  # 3 batches of 4
+    recorder = _Recorder()
+    model = Model(recorder)
+    model.compile(optimizer="sgd", loss="mse")
+    batches: list[int] = []
+    count = LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))
+    history = model.fit(
+        x, y, batch_size=4, epochs=3, steps_per_epoch=2, shuffle=False, callbacks=[count], verbose=0
+    )
+    # as Keras 3: each epoch goes on where the last stopped, and a finished pass starts the next
+    assert [b[0] for b in recorder.seen] == [0, 4, 8, 0, 4, 8]
+    assert batches == [0, 1, 0, 1, 0, 1]
+    assert history.params["steps"] == 2 and count.params["steps"] == 2
+    assert len(history.history["loss"]) == 3
+
+
+def test_fit_steps_per_epoch_reshuffles_each_new_pass() -> None:
+    x, y = _numbered(12)
+    recorder = _Recorder()
+    model = Model(recorder)
+    model.compile(optimizer="sgd", loss="mse")
+    set_seed(0)
+    model.fit(x, y, batch_size=4, epochs=3, steps_per_epoch=3, verbose=0)
+    passes = [sorted(v for b in recorder.seen[k : k + 3] for v in b) for k in (0, 3, 6)]
+    assert passes == [list(range(12))] * 3  # every epoch one whole pass, each sample once
+
+
+@pytest.mark.parametrize(
+    ("steps", "error", "message"),
+    [
+        (4, ValueError, r"steps_per_epoch=4 asks for more batches than the data has: 3 batches per pass"),
+        (0, ValueError, r"steps_per_epoch must be >= 1, got 0"),
+        ("2", TypeError, r"steps_per_epoch must be an integer, got str '2'"),
+    ],
+    ids=["more-than-the-data", "zero", "text"],
+)
+def test_fit_refuses_a_bad_steps_per_epoch(steps: object, error: type[Exception], message: str) -> None:
+    x, y = _numbered(12)
+    model = Model(torch.nn.Linear(1, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(error, match=message):
+        model.fit(x, y, batch_size=4, steps_per_epoch=steps, verbose=0)  # type: ignore[arg-type]
+
+
+def test_fit_steps_per_epoch_on_a_loader_without_a_length_stops_when_it_runs_out() -> None:
+    x, y = _numbered(12)
+
+    class Stream(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield from zip(x, y, strict=True)
+
+    recorder = _Recorder()
+    model = Model(recorder)
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(DataLoader(Stream(), batch_size=4), epochs=3, steps_per_epoch=1, verbose=0)
+    assert [b[0] for b in recorder.seen] == [0, 4, 8]  # one iterator across the epochs
+    assert history.params["steps"] == 1
+    recorder.seen.clear()
+    with pytest.warns(UserWarning, match=r"the training data ran out after 3 batches; interrupting training"):
+        history = model.fit(DataLoader(Stream(), batch_size=4), epochs=5, steps_per_epoch=2, verbose=0)
+    assert [b[0] for b in recorder.seen] == [0, 4, 8]
+    assert history.epoch == [0, 1]  # the second epoch ran out after one batch; no third epoch
+
+
+@pytest.mark.parametrize(
+    ("freq", "validated"),
+    [(2, [False, True, False, True]), ([1, 3], [True, False, True, False])],
+    ids=["every-2", "epochs-1-and-3"],
+)
+def test_fit_validation_freq_validates_on_the_epochs_asked_for(freq: object, validated: list[bool]) -> None:
+    x, y = _numbered(12)
+    model = Model(torch.nn.Linear(1, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    seen: list[bool] = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append("val_loss" in logs))
+    history = model.fit(
+        x, y, epochs=4, validation_data=(x, y), validation_freq=freq, callbacks=[record], verbose=0
+    )
+    assert seen == validated
+    assert len(history.history["val_loss"]) == 2 and len(history.history["loss"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("freq", "error", "message"),
+    [
+        (0, ValueError, r"validation_freq must be >= 1 \(validate every N epochs\), got 0"),
+        ([0, 2], ValueError, r"validation_freq lists epoch numbers, counted from 1, got 0 in \[0, 2\]"),
+        (1.5, TypeError, r"validation_freq must be an int .* or a list of epoch numbers .* got 1.5"),
+        (True, TypeError, r"validation_freq must be an int .* got True"),
+        ("2", TypeError, r"validation_freq must be an int .* got '2'"),
+    ],
+    ids=["zero", "epoch-zero", "float", "bool", "text"],
+)
+def test_fit_refuses_a_bad_validation_freq(freq: object, error: type[Exception], message: str) -> None:
+    x, y = _numbered(4)
+    model = Model(torch.nn.Linear(1, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(error, match=message):
+        model.fit(x, y, validation_freq=freq, verbose=0)  # type: ignore[arg-type]
 
 
 def test_fit_refuses_dicts_generators_and_text_naming_what_it_takes() -> None:

@@ -8,7 +8,8 @@ In data-parallel training each global batch is split across ranks (see :class:`B
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from lstmkit.utils.validation import check_finite, check_probability
+from lstmkit.utils.validation import check_finite, check_positive_int, check_probability
 
 
 @dataclass
@@ -257,6 +258,119 @@ def num_batches(source: ArraySource | DataLoader[Any], batch_size: int) -> int |
         except TypeError:  # an IterableDataset without __len__
             return None
     return -(-len(source) // batch_size)
+
+
+def check_steps_per_epoch(steps_per_epoch: Any, available: int | None) -> int | None:
+    """``fit``'s ``steps_per_epoch``: ``None`` or a positive int, no more than the ``available`` batches of a
+    source with a length.
+
+    Raises:
+        TypeError: not an int.
+        ValueError: below 1, or more batches than the data has.
+    """
+    if steps_per_epoch is None:
+        return None
+    steps = check_positive_int("steps_per_epoch", steps_per_epoch)
+    if available is not None and steps > available:
+        raise ValueError(
+            f"steps_per_epoch={steps} asks for more batches than the data has: {available} batches per pass; "
+            f"pass steps_per_epoch <= {available} (or None for one pass per epoch)"
+        )
+    return steps
+
+
+class EpochFeed:
+    """The batches of each epoch of ``fit``, as Keras 3's epoch iterator gives them.
+
+    Without ``steps_per_epoch`` every epoch is one whole pass over the data. With it, every epoch is that many
+    batches and the passes continue across epochs: the next epoch goes on where the last one stopped, and a
+    pass that ends starts the next one (reshuffled). A loader without a length (over an ``IterableDataset``)
+    is one iterator for the whole run; when it runs out, a warning says so and training stops after the
+    epoch in progress (Keras's "Your input ran out of data; interrupting training").
+
+    Args:
+        source: the training data.
+        batch_size: samples per global batch (a DataLoader batches itself).
+        steps_per_epoch: batches per epoch, or ``None`` for one pass.
+        shuffle: reshuffle every pass.
+        rank, world: this rank's share of each global batch (see :func:`iterate`).
+        generator: makes each shuffled pass's generator when the pass starts (``Model._shuffle_generator``).
+    """
+
+    def __init__(
+        self,
+        source: ArraySource | DataLoader[Any],
+        batch_size: int,
+        steps_per_epoch: int | None,
+        *,
+        shuffle: bool,
+        rank: int = 0,
+        world: int = 1,
+        generator: Callable[[], torch.Generator] | None = None,
+    ) -> None:
+        self.source, self.batch_size, self.steps_per_epoch = source, batch_size, steps_per_epoch
+        self.shuffle, self.rank, self.world, self.generator = shuffle, rank, world, generator
+        self.sized = num_batches(source, batch_size) is not None
+        self.batches: Iterator[Batch] | None = None
+        self.ahead: Batch | None = None  # the batch exhausted() read ahead
+        self.ran_out = False
+        self.seen = 0
+
+    def _new_pass(self) -> Iterator[Batch]:
+        generator = self.generator() if self.shuffle and self.generator is not None else None
+        return iterate(
+            self.source,
+            self.batch_size,
+            shuffle=self.shuffle,
+            rank=self.rank,
+            world=self.world,
+            generator=generator,
+        )
+
+    def _next(self) -> Batch | None:
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            return ahead
+        if self.ran_out:
+            return None
+        if self.batches is None:
+            self.batches = self._new_pass()
+        batch = next(self.batches, None)
+        if batch is None and self.sized:  # the pass ended: the next one
+            self.batches = self._new_pass()
+            batch = next(self.batches, None)
+        if batch is None:
+            self.ran_out = True
+            warnings.warn(
+                f"the training data ran out after {self.seen} batches; interrupting training. With "
+                f"steps_per_epoch={self.steps_per_epoch} the data must give steps_per_epoch * epochs "
+                f"batches: make the IterableDataset repeat, or lower steps_per_epoch or epochs",
+                UserWarning,
+                stacklevel=2,
+            )
+            return None
+        self.seen += 1
+        return batch
+
+    def epoch(self) -> Iterator[Batch]:
+        """This epoch's batches."""
+        if self.steps_per_epoch is None:
+            yield from self._new_pass()
+            return
+        for _ in range(self.steps_per_epoch):
+            batch = self._next()
+            if batch is None:
+                return
+            yield batch
+
+    def exhausted(self) -> bool:
+        """Whether the data has run out (a loader without a length, with ``steps_per_epoch``): reads one
+        batch ahead, which the next epoch then starts with."""
+        if self.steps_per_epoch is None or self.sized:
+            return False
+        if self.ahead is None:
+            self.ahead = self._next()
+        return self.ahead is None
 
 
 def batch_parts(item: Any, source: str) -> tuple[Tensor, Tensor | None, Tensor | None]:

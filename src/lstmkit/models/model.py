@@ -17,6 +17,8 @@ from lstmkit.models import training
 from lstmkit.models.callbacks.base import Callback, CallbackList, History, check_callbacks
 from lstmkit.models.data import (
     ArraySource,
+    EpochFeed,
+    check_steps_per_epoch,
     iterate,
     make_source,
     num_batches,
@@ -307,7 +309,9 @@ class Model(ModelIO, nn.Module):
         class_weight: Mapping[int, float] | None = None,
         sample_weight: Any = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
         *,
+        validation_freq: int | Sequence[int] = 1,
         distributed: bool = False,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History` of per-epoch logs.
@@ -327,6 +331,12 @@ class Model(ModelIO, nn.Module):
             class_weight: ``{class id: weight}`` multiplying each sample's loss.
             sample_weight: one weight per sample.
             initial_epoch: epoch to start from (to continue an earlier run).
+            steps_per_epoch: batches per epoch (default: one pass over the data). The data continues across
+                epochs, as Keras 3: each epoch goes on where the last stopped, a finished pass starts the next
+                (reshuffled). At most the batches of one pass for data with a length; for a loader without
+                one it delimits the epochs, and training stops with a warning when the loader runs out.
+            validation_freq: validate every ``N`` epochs (an int), or after the epochs listed (counted from
+                1: ``[1, 5, 10]``); the other epochs have no ``val_*`` logs.
             distributed: data-parallel training with DDP under ``torchrun``.
 
         Raises:
@@ -336,12 +346,14 @@ class Model(ModelIO, nn.Module):
         batch_size = check_positive_int("batch_size", 32 if batch_size is None else batch_size)
         epochs = check_positive_int("epochs", epochs, minimum=0)
         initial_epoch = check_positive_int("initial_epoch", initial_epoch, minimum=0)
+        validation_freq = training.check_validation_freq(validation_freq)
         verbose = check_verbose(verbose)
         class_weight = training.check_class_weight(class_weight)
         callbacks = check_callbacks(callbacks)
         source = make_source(x, y, sample_weight)
         require_targets(source, "fit")
         source, val_source = validation_sources(source, validation_split, validation_data)
+        steps_per_epoch = check_steps_per_epoch(steps_per_epoch, num_batches(source, batch_size))
         if val_source is not None:
             require_targets(val_source, "validation_data")
         if distributed:  # before joining the process group and training an epoch
@@ -355,7 +367,7 @@ class Model(ModelIO, nn.Module):
             self._prepare(source)
             self.distributed.broadcast_module(self.module)
             self.train_module = self.distributed.wrap(self.module, self.device)
-            steps = num_batches(source, batch_size)
+            steps = steps_per_epoch or num_batches(source, batch_size)
             self.history = History()
             extra = [ProgbarLogger(verbose, epochs, steps)] if verbose else []
             cbs = CallbackList([*callbacks, self.history, *extra], self)  # History sees final logs
@@ -365,14 +377,21 @@ class Model(ModelIO, nn.Module):
             start = max(initial_epoch, self.resume_epoch or 0)
             logs: dict[str, float] = {}
             rank, world = self.distributed.rank, self.world
+            feed = EpochFeed(
+                source,
+                batch_size,
+                steps_per_epoch,
+                shuffle=shuffle,
+                rank=rank,
+                world=world,
+                generator=self._shuffle_generator,
+            )
             for epoch in range(start, epochs):
+                if feed.exhausted():  # a loader without a length ran out (the feed warned)
+                    break
                 cbs.on_epoch_begin(epoch)
-                generator = self._shuffle_generator() if shuffle else None
-                batches = iterate(
-                    source, batch_size, shuffle=shuffle, rank=rank, world=world, generator=generator
-                )
-                logs = training.run_epoch(self, batches, callbacks=cbs, class_weight=class_weight)
-                if val_source is not None:
+                logs = training.run_epoch(self, feed.epoch(), callbacks=cbs, class_weight=class_weight)
+                if val_source is not None and training.should_validate(epoch, validation_freq):
                     val_batches = iterate(val_source, batch_size, shuffle=False, rank=rank, world=world)
                     logs.update(training.evaluate_batches(self, val_batches, prefix="val_"))
                 cbs.on_epoch_end(epoch, logs)

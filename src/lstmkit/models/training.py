@@ -71,6 +71,45 @@ def check_class_weight(class_weight: Any) -> Mapping[int, float] | None:
     return {int(k): float(v) for k, v in class_weight.items()}
 
 
+ValidationFreq = int | tuple[int, ...]
+
+
+def check_validation_freq(validation_freq: Any) -> ValidationFreq:
+    """``fit``'s ``validation_freq``: an int ``N >= 1`` (every ``N`` epochs) or a list or tuple of epoch
+    numbers counted from 1, as Keras 3 takes it.
+
+    Raises:
+        TypeError: neither an int nor a list or tuple of ints.
+        ValueError: an int below 1, or an epoch number below 1.
+    """
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if integer(validation_freq):
+        if validation_freq < 1:
+            raise ValueError(f"validation_freq must be >= 1 (validate every N epochs), got {validation_freq}")
+        return int(validation_freq)
+    if not isinstance(validation_freq, list | tuple) or not all(integer(e) for e in validation_freq):
+        raise TypeError(
+            f"validation_freq must be an int (validate every N epochs) or a list of epoch numbers counted "
+            f"from 1, e.g. [1, 5, 10], got {validation_freq!r}"
+        )
+    below = [int(e) for e in validation_freq if e < 1]
+    if below:
+        raise ValueError(
+            f"validation_freq lists epoch numbers, counted from 1, got {below[0]} in {list(validation_freq)}"
+        )
+    return tuple(int(e) for e in validation_freq)
+
+
+def should_validate(epoch: int, validation_freq: ValidationFreq) -> bool:
+    """Whether the 0-based ``epoch`` validates: Keras 3's ``_should_eval``, which counts epochs from 1."""
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
+
+
 class Accumulator:
     """Sums an epoch's loss (each batch's ``N_k L_k``, or this rank's share of it) and sample count, plus
     the metrics' states."""

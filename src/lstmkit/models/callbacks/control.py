@@ -122,7 +122,8 @@ class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
     The learning rate the epoch trained with is added to its logs as ``learning_rate`` (before any
-    reduction at its end, as Keras).
+    reduction at its end, as Keras). A rate already at ``min_lr`` is left alone, as Keras 3 leaves it: no
+    reduction is logged and no cooldown starts (the epochs without improvement keep counting).
     """
 
     def __init__(
@@ -163,8 +164,10 @@ class ReduceLROnPlateau(Callback):
                 self.tracker.best, self.wait = value, 0
             elif self.cooldown_left == 0:
                 self.wait += 1
-                if self.wait >= self.patience:
-                    for group in optimizer.param_groups:
+                # a rate already at min_lr is not reduced, and starts no cooldown (as Keras 3)
+                above = [group for group in optimizer.param_groups if group["lr"] > self.min_lr]
+                if self.wait >= self.patience and above:
+                    for group in above:
                         group["lr"] = max(group["lr"] * self.factor, self.min_lr)
                     logger.info("ReduceLROnPlateau: learning rate now %g", optimizer.param_groups[0]["lr"])
                     self.cooldown_left, self.wait = self.cooldown, 0

@@ -214,43 +214,48 @@ def test_unknown_layer_class(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("index", "key", "value", "message"),
+    ("fixture", "index", "key", "value", "message"),
     [
-        (2, "activation", "celu", "layer Dense 'dense': argument activation='celu' is not supported"),
-        (1, "activation", "relu", "layer LSTM 'lstm': LSTM supports activation='tanh' and "),
-        (1, "time_major", True, "layer LSTM 'lstm': argument time_major=True is not supported by lstmkit"),
+        (
+            "tutorial",
+            2,
+            "activation",
+            "celu",
+            "layer Dense 'dense': argument activation='celu' is not supported",
+        ),
+        ("tutorial", 1, "activation", "relu", "layer LSTM 'lstm': LSTM supports activation='tanh' and "),
+        (
+            "tutorial",
+            1,
+            "time_major",
+            True,
+            "layer LSTM 'lstm': argument time_major=True is not supported by lstmkit",
+        ),
+        ("conv_gru", 3, "reset_after", False, "layer GRU 'gru': argument reset_after=False is not supported"),
+        (
+            "text",
+            2,
+            "merge_mode",
+            None,
+            "layer Bidirectional 'bidirectional': argument merge_mode=None is not supported",
+        ),
     ],
-    ids=["dense-activation", "lstm-activation", "unknown-argument"],
+    ids=[
+        "dense-activation",
+        "lstm-activation",
+        "unknown-argument",
+        "gru-reset_after-false",
+        "merge_mode-none",
+    ],
 )
-def test_unsupported_argument(tmp_path: Path, index: int, key: str, value: Any, message: str) -> None:
+def test_unsupported_argument(
+    tmp_path: Path, fixture: str, index: int, key: str, value: Any, message: str
+) -> None:
     def edit(config: dict[str, Any]) -> None:
         _layers(config)[index]["config"][key] = value
 
-    path = _rewrite("tutorial", tmp_path / "m.keras", config=edit)
+    path = _rewrite(fixture, tmp_path / "m.keras", config=edit)
     with pytest.raises(ValueError, match=re.escape(message)):
-        load_keras(path)
-
-
-def test_gru_reset_after_false_is_refused(tmp_path: Path) -> None:
-    def edit(config: dict[str, Any]) -> None:
-        _layers(config)[3]["config"]["reset_after"] = False
-
-    path = _rewrite("conv_gru", tmp_path / "m.keras", config=edit)
-    with pytest.raises(
-        ValueError, match=re.escape("layer GRU 'gru': argument reset_after=False is not supported")
-    ):
-        load_keras(path)
-
-
-def test_bidirectional_merge_mode_none_is_refused(tmp_path: Path) -> None:
-    def edit(config: dict[str, Any]) -> None:
-        _layers(config)[2]["config"]["merge_mode"] = None
-
-    path = _rewrite("text", tmp_path / "m.keras", config=edit)
-    with pytest.raises(
-        ValueError,
-        match=re.escape("layer Bidirectional 'bidirectional': argument merge_mode=None is not supported"),
-    ):
         load_keras(path)
 
 

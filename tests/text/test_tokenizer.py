@@ -39,6 +39,14 @@ def test_combining_marks_and_joiners_stay_in_their_token(text: str, tokens: list
     assert Tokenizer(punctuation="drop")(text) == words
 
 
+def test_text_without_marks_or_joiners_splits_as_the_general_path_does() -> None:
+    # below U+0300 (ASCII, Latin-1, Latin Extended) _split takes a shortcut; a check mark takes the long way
+    text = "Ça m'a coûté 42£, don't re-imagine Øresund -- naïve façade ß!"
+    assert max(map(ord, text)) < 0x300
+    assert Tokenizer()(text + " \u2713") == [*Tokenizer()(text), "\u2713"]
+    assert Tokenizer()(text) == Tokenizer(rules=1)(text)
+
+
 def test_empty_and_whitespace() -> None:
     assert Tokenizer()("   \n\t") == []
     assert Tokenizer()("\u200e\u200f") == []  # direction marks only

@@ -29,9 +29,15 @@ WeightSlots = list[tuple[str, Tensor]]
 _name_counters: dict[str, itertools.count[int]] = {}
 
 
+def snake_case(name: str) -> str:
+    """Keras's ``naming.to_snake_case``: ``MaxPooling1D`` -> ``max_pooling1d``, ``SimpleRNN`` ->
+    ``simple_rnn``, ``Conv1D`` -> ``conv1d`` (the base of a layer's name and of its weights' HDF5 group)."""
+    name = re.sub(r"\W+", "", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+
+
 def _auto_name(cls_name: str) -> str:
-    # Keras's snake case: MaxPooling1D -> max_pooling1d, SimpleRNN -> simple_rnn, Conv1D -> conv1d
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", cls_name)).lower()
+    base = snake_case(cls_name)
     counter = _name_counters.setdefault(base, itertools.count())
     index = next(counter)
     return base if index == 0 else f"{base}_{index}"
@@ -225,13 +231,22 @@ class Layer(nn.Module):
     def keras_weights(self) -> dict[str, Tensor]:
         """The weights in Keras's order and layout, by Keras's names, computed from the torch parameters.
 
-        Layers with weights override this and :meth:`load_keras_weights`; the default is no weights.
+        Layers with weights override this; the default is no weights.
         """
         return {}
 
     def load_keras_weights(self, weights: list[Tensor]) -> None:
         """Write ``weights``, laid out as :meth:`keras_weights` returns them and already checked, into the
-        torch parameters (called under ``torch.no_grad``)."""
+        torch parameters (called under ``torch.no_grad``).
+
+        The default copies each array into the tensor :meth:`keras_weights` returns for it, which must be a
+        parameter or buffer or a view of one (``weight.T``, ``weight.permute(2, 1, 0)``); a layer whose
+        Keras layout is computed (reordered gates) overrides this.
+        """
+        owned = {id(t) for t in itertools.chain(self.parameters(), self.buffers())}
+        for target, value in zip(self.keras_weights().values(), weights, strict=True):
+            assert id(target) in owned or target._base is not None, "a copy: override load_keras_weights"
+            target.copy_(value)
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as NumPy arrays (copies) in Keras's order and layout, e.g. Dense's

@@ -178,12 +178,6 @@ class Conv1D(Layer):
             weights["bias"] = self.conv.bias
         return weights
 
-    def load_keras_weights(self, weights: list[Tensor]) -> None:
-        assert self.conv is not None
-        self.conv.weight.copy_(weights[0].permute(2, 1, 0))
-        if self.conv.bias is not None:
-            self.conv.bias.copy_(weights[1])
-
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments; ``TypeError`` for a callable activation that has no name."""
         return {

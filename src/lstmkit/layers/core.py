@@ -125,12 +125,6 @@ class Dense(Layer):
             weights["bias"] = self.linear.bias
         return weights
 
-    def load_keras_weights(self, weights: list[Tensor]) -> None:
-        assert self.linear is not None
-        self.linear.weight.copy_(weights[0].T)
-        if self.linear.bias is not None:
-            self.linear.bias.copy_(weights[1])
-
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments; ``TypeError`` for a callable activation that has no name."""
         return {
@@ -329,11 +323,6 @@ class LayerNormalization(Layer):
     def keras_weights(self) -> dict[str, Tensor]:
         assert self.norm is not None
         return {"gamma": self.norm.weight, "beta": self.norm.bias}
-
-    def load_keras_weights(self, weights: list[Tensor]) -> None:
-        assert self.norm is not None
-        self.norm.weight.copy_(weights[0])
-        self.norm.bias.copy_(weights[1])
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}

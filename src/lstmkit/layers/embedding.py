@@ -98,9 +98,6 @@ class Embedding(Layer):
     def keras_weights(self) -> dict[str, Tensor]:
         return {"embeddings": self.embeddings.weight}  # (input_dim, output_dim)
 
-    def load_keras_weights(self, weights: list[Tensor]) -> None:
-        self.embeddings.weight.copy_(weights[0])
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

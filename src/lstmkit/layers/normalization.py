@@ -183,10 +183,6 @@ class BatchNormalization(Layer):
         weights["moving_variance"] = self.moving_variance
         return weights
 
-    def load_keras_weights(self, weights: list[Tensor]) -> None:
-        for target, value in zip(self.keras_weights().values(), weights, strict=True):
-            target.copy_(value)
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

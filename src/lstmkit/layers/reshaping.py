@@ -16,6 +16,14 @@ from lstmkit.layers.windows import DATA_FORMATS, keras_choice
 from lstmkit.utils.validation import check_positive_int
 
 
+def _check_ints(name: str, value: Any, expected: str) -> None:
+    """``TypeError`` unless ``value`` is a tuple or list of ints (``bool`` is not one)."""
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in value
+    ):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+
+
 class RepeatVector(Layer):
     """Repeat each sample's vector ``n`` times along a new time axis.
 
@@ -140,10 +148,7 @@ class Reshape(Layer):
     ) -> None:
         super().__init__(input_shape=input_shape, name=name)
         expected = "a tuple of positive ints with at most one -1 (without the batch axis)"
-        if not isinstance(target_shape, tuple | list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) for d in target_shape
-        ):
-            raise TypeError(f"Reshape target_shape must be {expected}, got {target_shape!r}")
+        _check_ints("Reshape target_shape", target_shape, expected)
         if any(d < 1 and d != -1 for d in target_shape) or list(target_shape).count(-1) > 1:
             raise ValueError(f"Reshape target_shape must be {expected}, got {tuple(target_shape)}")
         self.target_shape = tuple(target_shape)
@@ -207,10 +212,7 @@ class Permute(Layer):
     ) -> None:
         super().__init__(input_shape=input_shape, name=name)
         expected = "a permutation of 1..n (the input's axes numbered from 1, without the batch axis)"
-        if not isinstance(dims, tuple | list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) for d in dims
-        ):
-            raise TypeError(f"Permute dims must be {expected}, got {dims!r}")
+        _check_ints("Permute dims", dims, expected)
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise ValueError(f"Permute dims must be {expected}, got {tuple(dims)}")
         self.dims = tuple(dims)

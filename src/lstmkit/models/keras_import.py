@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import warnings
 import zipfile
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lstmkit.layers import Layer
+from lstmkit.layers.base import snake_case
 from lstmkit.models import losses, metrics, optimizers
 from lstmkit.models.file_errors import ModelFileError
 from lstmkit.models.keras_layers import (
@@ -183,7 +183,7 @@ def _load_weights(model: Sequential, entries: list[dict[str, Any]], weights: Any
     used: dict[str, int] = {}
     for layer, entry in zip(model.layers, entries, strict=True):
         assert isinstance(layer, Layer)
-        base = _snake_case(entry["class_name"])
+        base = snake_case(entry["class_name"])
         used[base] = used.get(base, -1) + 1
         group_name = f"layers/{base}" if used[base] == 0 else f"layers/{base}_{used[base]}"
         arrays: list[np.ndarray] = []
@@ -191,7 +191,7 @@ def _load_weights(model: Sequential, entries: list[dict[str, Any]], weights: Any
             group = weights.get(f"{group_name}/{path}")
             if group is not None:
                 arrays += [np.asarray(group[str(i)]) for i in range(len(group))]
-        expected = len(layer.get_weights())
+        expected = len(layer.keras_weights())
         if len(arrays) != expected:
             raise ValueError(
                 f"layer {layer_name(entry)} expects {expected} weight arrays, '{group_name}' holds "
@@ -199,13 +199,6 @@ def _load_weights(model: Sequential, entries: list[dict[str, Any]], weights: Any
             )
         if arrays:
             layer.set_weights(arrays)
-
-
-def _snake_case(name: str) -> str:
-    """Keras's ``naming.to_snake_case``: ``GlobalMaxPooling1D`` -> ``global_max_pooling1d``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _compile(model: Sequential, compile_config: dict[str, Any], source: str) -> None:

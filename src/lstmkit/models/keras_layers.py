@@ -10,33 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lstmkit.layers import (
-    GRU,
-    LSTM,
-    Activation,
-    AveragePooling1D,
-    BatchNormalization,
-    Bidirectional,
-    Conv1D,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    GaussianDropout,
-    GaussianNoise,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    Layer,
-    LayerNormalization,
-    Masking,
-    MaxPooling1D,
-    Permute,
-    RepeatVector,
-    Reshape,
-    SimpleRNN,
-    SpatialDropout1D,
-    TimeDistributed,
-)
+from lstmkit.layers import LAYERS, Layer
 from lstmkit.layers.base import ACTIVATIONS
 from lstmkit.layers.recurrent import Recurrent
 
@@ -48,17 +22,15 @@ _PENALTIES = ("_regularizer", "_constraint")
 
 @dataclass(frozen=True)
 class Rule:
-    """How one Keras layer class becomes an lstmkit layer.
+    """How one Keras layer class becomes the lstmkit layer of the same class name (``LAYERS``).
 
     Attributes:
-        cls: the lstmkit layer.
         passed: Keras arguments lstmkit takes under the same name.
         fixed: Keras arguments lstmkit supports at these values only (argument -> accepted values).
         ignored: Keras arguments that do not change what the loaded model computes.
         weights: where the layer's arrays lie under its group in ``model.weights.h5``, in order.
     """
 
-    cls: type[Layer]
     passed: tuple[str, ...]
     fixed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
@@ -67,28 +39,24 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "LSTM": Rule(
-        LSTM,
         ("units", "activation", "recurrent_activation", "use_bias", "unit_forget_bias", *_RECURRENT),
         ignored=("unroll", "zero_output_for_mask", "use_cudnn"),
         weights=("cell/vars",),
     ),
     "GRU": Rule(
-        GRU,
         ("units", "activation", "recurrent_activation", "use_bias", *_RECURRENT),
         fixed={"reset_after": (True,)},
         ignored=("unroll", "zero_output_for_mask", "use_cudnn"),
         weights=("cell/vars",),
     ),
     "SimpleRNN": Rule(
-        SimpleRNN,
         ("units", "activation", "use_bias", *_RECURRENT),
         ignored=("unroll", "zero_output_for_mask"),
         weights=("cell/vars",),
     ),
-    "Dense": Rule(Dense, ("units", "activation", "use_bias"), ignored=("lora_alpha",)),
-    "Embedding": Rule(Embedding, ("input_dim", "output_dim", "mask_zero"), ignored=("lora_alpha",)),
+    "Dense": Rule(("units", "activation", "use_bias"), ignored=("lora_alpha",)),
+    "Embedding": Rule(("input_dim", "output_dim", "mask_zero"), ignored=("lora_alpha",)),
     "Conv1D": Rule(
-        Conv1D,
         (
             "filters",
             "kernel_size",
@@ -103,30 +71,28 @@ RULES: dict[str, Rule] = {
         ignored=("lora_alpha",),
     ),
     "BatchNormalization": Rule(
-        BatchNormalization,
         ("axis", "momentum", "epsilon", "center", "scale"),
         fixed={"renorm": (False,)},
         ignored=("renorm_clipping", "renorm_momentum", "synchronized"),
     ),
     "LayerNormalization": Rule(
-        LayerNormalization,
         ("epsilon",),
         fixed={"axis": (-1, [-1]), "center": (True,), "scale": (True,), "rms_scaling": (False,)},
     ),
-    "Dropout": Rule(Dropout, ("rate", "noise_shape")),
-    "SpatialDropout1D": Rule(SpatialDropout1D, ("rate",)),
-    "GaussianNoise": Rule(GaussianNoise, ("stddev",)),
-    "GaussianDropout": Rule(GaussianDropout, ("rate",)),
-    "Masking": Rule(Masking, ("mask_value",)),
-    "Activation": Rule(Activation, ("activation",)),
-    "Flatten": Rule(Flatten, ("data_format",)),
-    "Reshape": Rule(Reshape, ("target_shape",)),
-    "Permute": Rule(Permute, ("dims",)),
-    "RepeatVector": Rule(RepeatVector, ("n",)),
-    "GlobalAveragePooling1D": Rule(GlobalAveragePooling1D, ("data_format", "keepdims")),
-    "GlobalMaxPooling1D": Rule(GlobalMaxPooling1D, ("data_format", "keepdims")),
-    "MaxPooling1D": Rule(MaxPooling1D, _POOL),
-    "AveragePooling1D": Rule(AveragePooling1D, _POOL),
+    "Dropout": Rule(("rate", "noise_shape")),
+    "SpatialDropout1D": Rule(("rate",)),
+    "GaussianNoise": Rule(("stddev",)),
+    "GaussianDropout": Rule(("rate",)),
+    "Masking": Rule(("mask_value",)),
+    "Activation": Rule(("activation",)),
+    "Flatten": Rule(("data_format",)),
+    "Reshape": Rule(("target_shape",)),
+    "Permute": Rule(("dims",)),
+    "RepeatVector": Rule(("n",)),
+    "GlobalAveragePooling1D": Rule(("data_format", "keepdims")),
+    "GlobalMaxPooling1D": Rule(("data_format", "keepdims")),
+    "MaxPooling1D": Rule(_POOL),
+    "AveragePooling1D": Rule(_POOL),
 }
 """Keras 3 class name -> rule; ``Bidirectional`` and ``TimeDistributed`` are handled by :func:`to_layer`."""
 
@@ -183,7 +149,7 @@ def to_layer(entry: dict[str, Any]) -> Layer:
                 f"layer {what}: Keras class {class_name!r} has no lstmkit counterpart; supported: "
                 f"{', '.join(sorted([*RULES, *WRAPPERS]))}"
             )
-        layer = _construct(rule.cls, what, _kwargs(rule, config, what))
+        layer = _construct(LAYERS[class_name], what, _kwargs(rule, config, what))
     layer.trainable = bool(config.get("trainable", True))
     return layer
 
@@ -276,7 +242,7 @@ def _wrapper(class_name: str, config: dict[str, Any], what: str) -> Layer:
     if class_name == "TimeDistributed":
         if inner is None:
             raise ValueError(f"layer {what} wraps no layer")
-        return _construct(TimeDistributed, what, {"layer": inner, "name": config.get("name")})
+        return _construct(LAYERS["TimeDistributed"], what, {"layer": inner, "name": config.get("name")})
     if not isinstance(inner, Recurrent):
         raise ValueError(f"layer {what} wraps {_short(inner_entry)}; lstmkit's wraps LSTM, GRU or SimpleRNN")
     backward = config.get("backward_layer")
@@ -296,7 +262,7 @@ def _wrapper(class_name: str, config: dict[str, Any], what: str) -> Layer:
             f"'concat', 'sum', 'mul' or 'ave'"
         )
     return _construct(
-        Bidirectional, what, {"layer": inner, "merge_mode": merge_mode, "name": config.get("name")}
+        LAYERS["Bidirectional"], what, {"layer": inner, "merge_mode": merge_mode, "name": config.get("name")}
     )
 
 

@@ -221,54 +221,27 @@ def Huber(delta: float = 1.0) -> str:
     return _spec("huber", delta)
 
 
-def MeanSquaredError() -> str:
-    """Keras's ``MeanSquaredError``: ``'mean_squared_error'``."""
-    return "mean_squared_error"
+def _no_parameters(keras_name: str, loss: str, where: str = "") -> Callable[[], str]:
+    """Keras's loss class ``keras_name``, which takes no parameter here: a factory of the spec ``loss``."""
+
+    def factory() -> str:
+        return loss
+
+    factory.__name__ = factory.__qualname__ = keras_name
+    factory.__doc__ = f"Keras's ``{keras_name}``{where}: ``{loss!r}``."
+    return factory
 
 
-def MeanAbsoluteError() -> str:
-    """Keras's ``MeanAbsoluteError``: ``'mean_absolute_error'``."""
-    return "mean_absolute_error"
-
-
-def MeanAbsolutePercentageError() -> str:
-    """Keras's ``MeanAbsolutePercentageError``: ``'mean_absolute_percentage_error'``."""
-    return "mean_absolute_percentage_error"
-
-
-def MeanSquaredLogarithmicError() -> str:
-    """Keras's ``MeanSquaredLogarithmicError``: ``'mean_squared_logarithmic_error'``."""
-    return "mean_squared_logarithmic_error"
-
-
-def LogCosh() -> str:
-    """Keras's ``LogCosh``: ``'log_cosh'``."""
-    return "log_cosh"
-
-
-def CosineSimilarity() -> str:
-    """Keras's ``CosineSimilarity`` (along the last axis): ``'cosine_similarity'``."""
-    return "cosine_similarity"
-
-
-def Poisson() -> str:
-    """Keras's ``Poisson``: ``'poisson'``."""
-    return "poisson"
-
-
-def KLDivergence() -> str:
-    """Keras's ``KLDivergence``: ``'kl_divergence'``."""
-    return "kl_divergence"
-
-
-def Hinge() -> str:
-    """Keras's ``Hinge``: ``'hinge'``."""
-    return "hinge"
-
-
-def SquaredHinge() -> str:
-    """Keras's ``SquaredHinge``: ``'squared_hinge'``."""
-    return "squared_hinge"
+MeanSquaredError = _no_parameters("MeanSquaredError", "mean_squared_error")
+MeanAbsoluteError = _no_parameters("MeanAbsoluteError", "mean_absolute_error")
+MeanAbsolutePercentageError = _no_parameters("MeanAbsolutePercentageError", "mean_absolute_percentage_error")
+MeanSquaredLogarithmicError = _no_parameters("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error")
+LogCosh = _no_parameters("LogCosh", "log_cosh")
+CosineSimilarity = _no_parameters("CosineSimilarity", "cosine_similarity", " (along the last axis)")
+Poisson = _no_parameters("Poisson", "poisson")
+KLDivergence = _no_parameters("KLDivergence", "kl_divergence")
+Hinge = _no_parameters("Hinge", "hinge")
+SquaredHinge = _no_parameters("SquaredHinge", "squared_hinge")
 
 
 KERAS_CLASSES: frozenset[Callable[..., str]] = frozenset(

@@ -243,23 +243,24 @@ class BatchLoss(NamedTuple):
     """One batch's loss as one rank computes it: Keras's ``total / divisor``.
 
     ``loss`` is what to backpropagate (``total / divisor``, times the world size under DDP); ``total`` the
-    sum of ``w l`` over this rank's samples (a masked output: over their valid steps); ``divisor`` the
-    global batch size or, for a masked output, the count of valid steps (over every rank under DDP, this
-    rank's own otherwise); ``mask`` the output's ``(B, T)`` mask, for a masked sequence output.
+    sum of ``w l`` over this rank's samples (a masked output: over their valid steps); the divisor is the
+    global batch size or, for a masked output, ``valid_steps``: the count of valid steps (over every rank
+    under DDP, this rank's own otherwise); ``mask`` the output's ``(B, T)`` mask. ``valid_steps`` and
+    ``mask`` are ``None`` for an output without a mask.
     """
 
     loss: Tensor
     total: Tensor
-    divisor: Tensor
+    valid_steps: Tensor | None
     y_pred: Tensor
     mask: Tensor | None
 
     def epoch_share(self, size: int) -> Tensor:
         """This rank's share of ``N L``, the batch's term in the epoch's loss, for a batch of ``size``
         samples (``total`` itself when the divisor is the batch size)."""
-        if self.mask is None:
+        if self.valid_steps is None:
             return self.total
-        return size * self.total / self.divisor.clamp(min=1.0)  # no valid step: total is 0 (no host sync)
+        return size * self.total / self.valid_steps.clamp(min=1.0)  # no valid step: total is 0 (no sync)
 
 
 def batch_loss(
@@ -302,14 +303,13 @@ def batch_loss(
             total = (per_sample * weight).sum() if weight is not None else per_sample.sum()
     else:
         total = masked_loss(model, y_pred, y, mask, sample_weights(batch, class_weight, y_pred.device))
-    if mask is None:
-        divisor = torch.tensor(float(batch.global_size), device=y_pred.device)
-    else:
-        valid = mask.sum().to(y_pred.dtype)
-        divisor = model.distributed.all_reduce_sum(valid) if shared else valid
     scale = model.world if shared else 1
-    loss = total / divisor.clamp(min=1.0) * scale  # no valid step: total is 0, and so is the loss
-    return BatchLoss(loss, total, divisor, y_pred, mask)
+    if mask is None:
+        return BatchLoss(total / batch.global_size * scale, total, None, y_pred, None)
+    valid = mask.sum().to(y_pred.dtype)
+    valid_steps = model.distributed.all_reduce_sum(valid) if shared else valid
+    loss = total / valid_steps.clamp(min=1.0) * scale  # no valid step: total is 0, and so is the loss
+    return BatchLoss(loss, total, valid_steps, y_pred, mask)
 
 
 def train_batch(
@@ -365,12 +365,12 @@ def evaluate_batches(model: Model, batches: Iterable[Batch], prefix: str = "") -
     """
     model.module.eval()
     acc = Accumulator(model)
-    pending: list[tuple[float, float, int]] = []  # masked batches: (total, valid steps, samples) of a share
+    pending: list[tuple[Tensor, int]] = []  # masked batches: ((total, valid steps), samples) of a share
     for batch in batches:
         part = batch_loss(model, model.module, batch, None)
         samples = batch.x.shape[0]
-        if part.mask is not None and model.world > 1:
-            pending.append((float(part.total), float(part.divisor), samples))
+        if part.valid_steps is not None and model.world > 1:  # read back once, at the end
+            pending.append((torch.stack((part.total.detach(), part.valid_steps)), samples))
             share = torch.zeros(())
         else:
             share = part.epoch_share(batch.global_size)
@@ -380,14 +380,17 @@ def evaluate_batches(model: Model, batches: Iterable[Batch], prefix: str = "") -
     return acc.logs(prefix, reduce=True)
 
 
-def _masked_shares(model: Model, pending: list[tuple[float, float, int]]) -> float:
+def _masked_shares(model: Model, pending: list[tuple[Tensor, int]]) -> float:
     """This rank's part of the epoch loss of masked batches split across ranks: batch ``k`` weighs
     ``N_k * total_k / V_k``, with ``N_k`` and ``V_k`` (samples, valid steps) summed over the ranks' shares."""
-    counts = model.distributed.all_gather([(valid, samples) for _, valid, samples in pending])
+    sums = torch.stack([pair for pair, _ in pending]).tolist() if pending else []  # one host sync
+    counts = model.distributed.all_gather(
+        [(valid, samples) for (_, valid), (_, samples) in zip(sums, pending, strict=True)]
+    )
     # every rank runs every global batch (its share possibly empty), so each has one entry per batch
     assert all(len(rank) == len(pending) for rank in counts), "ranks evaluated different numbers of batches"
     share = 0.0
-    for k, (total, _, _) in enumerate(pending):
+    for k, (total, _) in enumerate(sums):
         valid = sum(rank[k][0] for rank in counts)
         samples = sum(rank[k][1] for rank in counts)
         share += samples * total / valid if valid > 0 else 0.0

@@ -19,6 +19,9 @@ _INVISIBLE = re.compile("[\u00ad\u061c\u200e\u200f\u202a-\u202e\u2060\u2066-\u20
 _SEPARATOR = re.compile("[\u200b\ufeff]")
 # zero-width non-joiner and joiner: inside Persian and Indic words, and between the emoji of a sequence
 _JOINERS = frozenset("\u200c\u200d")
+# a character from U+0300 on (where the combining marks start; the joiners, skin-tone modifiers and tag
+# characters lie above too): only a text holding one can have tokens that _split joins
+_BEYOND_LATIN = re.compile("[^\u0000-\u02ff]")
 PUNCTUATION = ("keep", "drop")
 RULES = 2  # the splitting rules' version, saved with a model (Tokenizer.rules)
 
@@ -88,6 +91,8 @@ def _split(text: str) -> list[str]:
     letters but not for Devanagari vowel signs, Arabic harakat or Hebrew niqqud; without this step
     ``"हिन्दी"`` would be six one-character tokens.
     """
+    if not _BEYOND_LATIN.search(text):  # no mark, joiner or modifier: nothing to join (ASCII, Latin-1)
+        return _TOKEN.findall(text)
     tokens: list[str] = []
     end = -1
     for match in _TOKEN.finditer(text):
